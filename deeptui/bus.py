@@ -1,0 +1,247 @@
+"""The event bus: every change of a run as a typed event, and the commands that steer it.
+
+Publishing never blocks and never waits for a subscriber. Each async
+subscriber has its own bounded queue; when a slow subscriber's queue is full,
+log lines for it are dropped (and counted) and status events are coalesced to
+the latest one per task, so it still sees every task's final state. Sync taps
+(the store, tests) are called inline and must be quick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    run_id: str
+    workflow_id: str
+    ts: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(slots=True, frozen=True)
+class WorkflowStarted(Event):
+    workflow_name: str = ""
+    total_tasks: int = 0
+    resumed: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class WorkflowFinished(Event):
+    status: str = "completed"
+    error: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class TaskEvent(Event):
+    task_id: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class TaskQueued(TaskEvent):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class TaskStarted(TaskEvent):
+    attempt: int = 1
+    agent_type: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class TaskLog(TaskEvent):
+    """A line or chunk of a task's output. ``kind``: text, tool_call, tool_result, stdout, info, error."""
+
+    kind: str = "text"
+    text: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class TaskRetrying(TaskEvent):
+    attempt: int = 1  # the attempt that failed
+    delay: float = 0.0
+    error: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class TaskCompleted(TaskEvent):
+    output: Any = None
+    duration: float = 0.0
+    cached: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class TaskFailed(TaskEvent):
+    error: str = ""
+    attempts: int = 1
+
+
+@dataclass(slots=True, frozen=True)
+class TaskSkipped(TaskEvent):
+    reason: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class TaskCancelled(TaskEvent):
+    reason: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class TaskReset(TaskEvent):
+    """A task goes back to pending because it (or an upstream task) is retried."""
+
+
+@dataclass(slots=True, frozen=True)
+class CacheHit(TaskEvent):
+    key: str = ""
+
+
+STATUS_EVENTS = (TaskQueued, TaskStarted, TaskRetrying, TaskCompleted, TaskFailed, TaskSkipped,
+                 TaskCancelled, TaskReset, CacheHit)
+
+# -------------------------------------------------------------- commands
+
+
+@dataclass(slots=True, frozen=True)
+class Command:
+    workflow_id: str  # a workflow id (its latest run) or a run id
+
+
+@dataclass(slots=True, frozen=True)
+class CancelTask(Command):
+    task_id: str
+
+
+@dataclass(slots=True, frozen=True)
+class RetryTask(Command):
+    task_id: str
+
+
+@dataclass(slots=True, frozen=True)
+class CancelWorkflow(Command):
+    pass
+
+
+# ----------------------------------------------------------------- the bus
+
+
+class Subscription:
+    """One async subscriber's bounded queue. Iterate it, or ``await get()``."""
+
+    def __init__(self, bus: EventBus, maxsize: int, run_id: str | None) -> None:
+        self._bus = bus
+        self.maxsize = maxsize
+        self.run_id = run_id
+        self._queue: deque[Event] = deque()
+        self._coalesced: dict[tuple[str, str], Event] = {}
+        self._waiter: asyncio.Future[None] | None = None
+        self.dropped = 0
+        self.closed = False
+
+    def _offer(self, event: Event) -> None:
+        if self.run_id is not None and event.run_id != self.run_id:
+            return
+        if len(self._queue) < self.maxsize:
+            self._queue.append(event)
+        elif isinstance(event, TaskLog):
+            self.dropped += 1
+        elif isinstance(event, TaskEvent):
+            self._coalesced[(event.run_id, event.task_id)] = event
+            self.dropped += 1
+        else:  # workflow events are rare and always kept
+            self._queue.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def get_nowait(self) -> Event | None:
+        if self._queue:
+            return self._queue.popleft()
+        if self._coalesced:
+            key = next(iter(self._coalesced))
+            return self._coalesced.pop(key)
+        return None
+
+    def drain(self, limit: int | None = None) -> list[Event]:
+        """Everything queued now (at most ``limit``), oldest first."""
+        out: list[Event] = []
+        while limit is None or len(out) < limit:
+            event = self.get_nowait()
+            if event is None:
+                break
+            out.append(event)
+        return out
+
+    async def get(self) -> Event:
+        while True:
+            event = self.get_nowait()
+            if event is not None:
+                return event
+            if self.closed:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.get()
+
+    def close(self) -> None:
+        self.closed = True
+        self._bus._subscriptions.discard(self)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class EventBus:
+    """Fan-out of events to subscribers, and of commands to their handler."""
+
+    def __init__(self) -> None:
+        self._subscriptions: set[Subscription] = set()
+        self._taps: list[Callable[[Event], None]] = []
+        self._command_handler: Callable[[Command], Any] | None = None
+
+    def subscribe(self, maxsize: int = 10_000, run_id: str | None = None) -> Subscription:
+        """A bounded async queue of events (of one run, or all runs)."""
+        sub = Subscription(self, maxsize, run_id)
+        self._subscriptions.add(sub)
+        return sub
+
+    def tap(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback`` inline for every event; returns a function that removes it."""
+        self._taps.append(callback)
+        return lambda: self._taps.remove(callback) if callback in self._taps else None
+
+    @property
+    def has_listeners(self) -> bool:
+        return bool(self._subscriptions or self._taps)
+
+    def publish(self, event: Event) -> None:
+        for tap in self._taps:
+            tap(event)
+        for sub in self._subscriptions:
+            sub._offer(event)
+
+    # commands -------------------------------------------------------
+
+    def set_command_handler(self, handler: Callable[[Command], Any]) -> None:
+        self._command_handler = handler
+
+    def send(self, command: Command) -> Any:
+        """Deliver a command to the orchestrator; returns its answer (True if obeyed)."""
+        if self._command_handler is None:
+            return False
+        return self._command_handler(command)

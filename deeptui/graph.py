@@ -1,0 +1,109 @@
+"""Graph questions about a workflow, answered with networkx.
+
+Validation (duplicate ids, unknown and self dependencies, cycles named
+``a -> b -> c -> a``), topological levels, the longest remaining path of each
+task (its critical path to a sink) and downstream sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import networkx as nx
+
+from deeptui.errors import WorkflowValidationError
+
+if TYPE_CHECKING:
+    from deeptui.models import TaskDefinition, WorkflowDefinition
+
+
+def check_graph(tasks: Sequence[TaskDefinition]) -> None:
+    """Raise WorkflowValidationError naming the task (or cycle) that makes the graph invalid."""
+    ids: set[str] = set()
+    for task in tasks:
+        if task.id in ids:
+            raise WorkflowValidationError(f"duplicate task id '{task.id}'")
+        ids.add(task.id)
+    for task in tasks:
+        for dep in task.depends_on:
+            if dep == task.id:
+                raise WorkflowValidationError(f"task '{task.id}' depends on itself")
+            if dep not in ids:
+                raise WorkflowValidationError(
+                    f"task '{task.id}' depends on unknown task '{dep}'"
+                )
+    cycle = find_cycle(tasks)
+    if cycle:
+        raise WorkflowValidationError(f"dependency cycle: {' -> '.join(cycle)}")
+
+
+def build_digraph(tasks: Iterable[TaskDefinition]) -> nx.DiGraph:
+    """Edges point from a dependency to the task that waits for it."""
+    graph = nx.DiGraph()
+    for task in tasks:
+        graph.add_node(task.id)
+    for task in tasks:
+        graph.add_edges_from((dep, task.id) for dep in task.depends_on)
+    return graph
+
+
+def find_cycle(tasks: Sequence[TaskDefinition]) -> list[str] | None:
+    """The ids along one dependency cycle, first id repeated at the end, or None."""
+    graph = build_digraph(tasks)
+    if nx.is_directed_acyclic_graph(graph):
+        return None
+    edges = nx.find_cycle(graph)
+    return [edge[0] for edge in edges] + [edges[0][0]]
+
+
+class WorkflowGraph:
+    """Read-only graph facts about one (valid) workflow, computed once."""
+
+    def __init__(self, workflow: WorkflowDefinition) -> None:
+        self.workflow = workflow
+        self.tasks = {task.id: task for task in workflow.tasks}
+        self.index = {task.id: i for i, task in enumerate(workflow.tasks)}
+        self.graph = build_digraph(workflow.tasks)
+        self.dependents: dict[str, list[str]] = {tid: [] for tid in self.tasks}
+        for task in workflow.tasks:
+            for dep in task.depends_on:
+                self.dependents[dep].append(task.id)
+
+    @cached_property
+    def order(self) -> list[str]:
+        """Topological order, ties broken by definition order."""
+        return list(nx.lexicographical_topological_sort(self.graph, key=self.index.__getitem__))
+
+    @cached_property
+    def levels(self) -> list[list[str]]:
+        """Tasks grouped by depth: level 0 has no dependencies, level n waits for level n-1."""
+        return [
+            sorted(generation, key=self.index.__getitem__)
+            for generation in nx.topological_generations(self.graph)
+        ]
+
+    @cached_property
+    def level_of(self) -> dict[str, int]:
+        return {tid: n for n, level in enumerate(self.levels) for tid in level}
+
+    @cached_property
+    def critical_path(self) -> dict[str, int]:
+        """For each task, the number of tasks on the longest path from it to a sink."""
+        length: dict[str, int] = {}
+        for tid in reversed(self.order):
+            below = self.dependents[tid]
+            length[tid] = 1 + max((length[d] for d in below), default=0)
+        return length
+
+    def longest_path(self) -> list[str]:
+        """The ids along the workflow's critical path (by task count)."""
+        return nx.dag_longest_path(self.graph) if self.tasks else []
+
+    def downstream(self, task_id: str) -> set[str]:
+        """Every task that (transitively) depends on ``task_id``."""
+        return nx.descendants(self.graph, task_id)
+
+    def upstream(self, task_id: str) -> set[str]:
+        return nx.ancestors(self.graph, task_id)

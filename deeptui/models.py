@@ -1,0 +1,308 @@
+"""The pydantic models and enums of the public API (the seed's names and fields)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from deeptui.errors import WorkflowValidationError
+
+
+class AgentCapability(StrEnum):
+    GENERAL = "general"
+    CODE_ANALYSIS = "code_analysis"
+    CODE_GENERATION = "code_generation"
+    TESTING = "testing"
+    DEBUGGING = "debugging"
+    DOCUMENTATION = "documentation"
+    DATA_PROCESSING = "data_processing"
+    FILE_OPERATIONS = "file_operations"
+    API_INTEGRATION = "api_integration"
+    RESEARCH = "research"
+
+
+class ExecutionStrategy(StrEnum):
+    SEQUENTIAL = "sequential"
+    PARALLEL = "parallel"
+    DAG = "dag"
+    CONDITIONAL = "conditional"
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (TaskStatus.PENDING, TaskStatus.RUNNING)
+
+
+class WorkflowStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the process running it died (see the store)
+
+    @property
+    def finished(self) -> bool:
+        return self not in (WorkflowStatus.PENDING, WorkflowStatus.RUNNING)
+
+
+TaskType = Literal["agent", "shell", "callable"]
+TriggerRule = Literal[
+    "all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed"
+]
+
+
+class RetryConfig(BaseModel):
+    """How often a failed attempt is retried and how long to wait in between.
+
+    The wait before retry n (0-based) is
+    ``min(initial_delay * backoff_multiplier**n, max_delay)``, spread by
+    ``jitter`` (a fraction: 0.1 means +-10%).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_retries: int = Field(default=3, ge=0)
+    backoff_multiplier: float = Field(default=2.0, ge=1.0)
+    initial_delay: float = Field(default=1.0, ge=0.0)
+    max_delay: float = Field(default=60.0, ge=0.0)
+    jitter: float = Field(default=0.1, ge=0.0, le=1.0)
+
+    def delay(self, retry_index: int) -> float:
+        """The wait before retry ``retry_index`` (0 for the first retry), without jitter."""
+        return min(self.initial_delay * self.backoff_multiplier**retry_index, self.max_delay)
+
+
+_DEFAULT_RETRY = RetryConfig()
+
+
+class TaskDefinition(BaseModel):
+    """One task of a workflow: what to do, what it needs, what it waits for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    description: str = ""
+    task_type: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    required_capabilities: list[AgentCapability] = Field(default_factory=list)
+    required_skills: list[str] = Field(default_factory=list)
+    priority: int = 5
+    timeout_seconds: float | None = None
+    retry_config: RetryConfig = _DEFAULT_RETRY
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    expected_output_type: str | None = None
+    agent_type: str | None = None
+    condition: str | None = None
+    trigger_rule: TriggerRule = "all_success"
+
+    @field_validator("priority")
+    @classmethod
+    def _priority_in_range(cls, value: int, info: Any) -> int:
+        if not 1 <= value <= 10:
+            task = info.data.get("id", "?")
+            raise ValueError(f"task '{task}': priority {value} is outside 1-10")
+        return value
+
+    @field_validator("timeout_seconds")
+    @classmethod
+    def _timeout_positive(cls, value: float | None, info: Any) -> float | None:
+        if value is not None and value <= 0:
+            task = info.data.get("id", "?")
+            raise ValueError(f"task '{task}': timeout_seconds must be positive, got {value}")
+        return value
+
+    @property
+    def kind(self) -> str:
+        """How the task's body runs: "agent", "shell" or "callable"."""
+        if self.task_type in ("shell", "callable"):
+            return self.task_type
+        return "agent"
+
+
+class WorkflowDefinition(BaseModel):
+    """A graph of tasks and how to run it.
+
+    Construction validates the graph: duplicate ids, unknown or self
+    dependencies and cycles raise an error naming the task (or the cycle).
+    Routing and skills are checked by the orchestrator before a run starts,
+    because they depend on its configuration.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    description: str = ""
+    tasks: list[TaskDefinition] = Field(default_factory=list)
+    execution_strategy: ExecutionStrategy = ExecutionStrategy.DAG
+    default_timeout_seconds: float | None = None
+    max_parallel_tasks: int = Field(default=5, ge=1)
+    continue_on_failure: bool = False
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("default_timeout_seconds")
+    @classmethod
+    def _default_timeout_positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError(f"default_timeout_seconds must be positive, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_graph(self) -> WorkflowDefinition:
+        from deeptui.graph import check_graph  # graph imports models
+
+        check_graph(self.tasks)
+        if not self.name:
+            self.name = self.id
+        return self
+
+    def get_task(self, task_id: str) -> TaskDefinition:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise WorkflowValidationError(f"workflow '{self.id}' has no task '{task_id}'")
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [task.id for task in self.tasks]
+
+
+class TaskUsage(BaseModel):
+    """Model usage of one task (summed over its attempts)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+    cost_usd: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class TaskResult(BaseModel):
+    """The outcome of one task in one run."""
+
+    task_id: str
+    status: TaskStatus = TaskStatus.PENDING
+    output: Any = None
+    error: str | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    agent_used: str | None = None
+    usage: TaskUsage = Field(default_factory=TaskUsage)
+    cached: bool = False
+    skip_reason: str | None = None
+
+    @property
+    def retry_count(self) -> int:
+        return max(self.attempts - 1, 0)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return (self.completed_at - self.started_at).total_seconds()
+
+
+class WorkflowState(BaseModel):
+    """The state of one run of a workflow. The StateManager owns and updates it."""
+
+    workflow_id: str
+    run_id: str
+    workflow_name: str = ""
+    status: WorkflowStatus = WorkflowStatus.PENDING
+    task_results: dict[str, TaskResult] = Field(default_factory=dict)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error: str | None = None
+
+    def _ids_with(self, status: TaskStatus) -> list[str]:
+        return [tid for tid, result in self.task_results.items() if result.status == status]
+
+    @property
+    def completed_tasks(self) -> list[str]:
+        return self._ids_with(TaskStatus.COMPLETED)
+
+    @property
+    def failed_tasks(self) -> list[str]:
+        return self._ids_with(TaskStatus.FAILED)
+
+    @property
+    def skipped_tasks(self) -> list[str]:
+        return self._ids_with(TaskStatus.SKIPPED)
+
+    @property
+    def cancelled_tasks(self) -> list[str]:
+        return self._ids_with(TaskStatus.CANCELLED)
+
+    @property
+    def running_tasks(self) -> list[str]:
+        return self._ids_with(TaskStatus.RUNNING)
+
+    @property
+    def pending_tasks(self) -> list[str]:
+        return self._ids_with(TaskStatus.PENDING)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.completed_at or datetime.now(self.started_at.tzinfo)
+        return (end - self.started_at).total_seconds()
+
+
+class AgentRouting(BaseModel):
+    """An agent type: the capabilities it covers, its priority and its concurrency limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agent_type: str = Field(min_length=1)
+    capabilities: list[AgentCapability] = Field(default_factory=list)
+    priority: int = Field(default=5, ge=1, le=10)
+    max_concurrent_tasks: int = Field(default=5, ge=1)
+    instructions: str | None = None
+    model: str | None = None
+
+
+def _default_routing() -> list[AgentRouting]:
+    from deeptui.routing import create_default_routing
+
+    return create_default_routing()
+
+
+class OrchestrationConfig(BaseModel):
+    """Orchestrator-wide settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_routing: list[AgentRouting] = Field(default_factory=_default_routing)
+    enable_parallel_execution: bool = True
+    enable_metrics: bool = True
+    model: str | None = None
+    simulated_latency: tuple[float, float] = (0.2, 1.5)
+    simulated_fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    simulated_seed: int | None = None
+    log_ring_size: int = Field(default=500, ge=10)
+
+    @model_validator(mode="after")
+    def _unique_agent_types(self) -> OrchestrationConfig:
+        seen: set[str] = set()
+        for routing in self.agent_routing:
+            if routing.agent_type in seen:
+                raise ValueError(f"agent type '{routing.agent_type}' is configured twice")
+            seen.add(routing.agent_type)
+        return self

@@ -1,0 +1,108 @@
+"""Which agent type takes a task: `TaskRouter`, `AgentRouting`, `create_default_routing`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deeptui.errors import WorkflowValidationError
+from deeptui.models import AgentCapability, AgentRouting, TaskDefinition
+
+_DEFAULT_INSTRUCTIONS = {
+    AgentCapability.GENERAL: "You are a capable generalist. Do the task thoroughly and concisely.",
+    AgentCapability.CODE_ANALYSIS: "You analyse code: structure, defects, risks. Cite files and lines.",
+    AgentCapability.CODE_GENERATION: "You write clean, tested, idiomatic code.",
+    AgentCapability.TESTING: "You design and run tests and report what passed and failed.",
+    AgentCapability.DEBUGGING: "You find root causes of failures and propose minimal fixes.",
+    AgentCapability.DOCUMENTATION: "You write clear, accurate documentation with examples.",
+    AgentCapability.DATA_PROCESSING: "You extract, validate, transform and load data carefully.",
+    AgentCapability.FILE_OPERATIONS: "You read, write and organise files safely.",
+    AgentCapability.API_INTEGRATION: "You integrate with APIs: contracts, errors, retries.",
+    AgentCapability.RESEARCH: "You research a question and report findings with sources.",
+}
+
+
+def default_agent_type(capability: AgentCapability) -> str:
+    """The default agent type for a capability: ``code_generation`` -> ``code-generation-agent``."""
+    return f"{capability.value.replace('_', '-')}-agent"
+
+
+def create_default_routing() -> list[AgentRouting]:
+    """One agent type per capability, all of equal priority."""
+    return [
+        AgentRouting(
+            agent_type=default_agent_type(capability),
+            capabilities=[capability],
+            priority=5,
+            max_concurrent_tasks=5,
+            instructions=_DEFAULT_INSTRUCTIONS[capability],
+        )
+        for capability in AgentCapability
+    ]
+
+
+class TaskRouter:
+    """Routes agent tasks to agent types and counts how many each is running.
+
+    A task goes to its explicit ``agent_type`` if it has one; otherwise to an
+    agent type whose capabilities cover the task's (a task naming none needs
+    ``general``), higher routing priority first, least loaded among equals,
+    and never above an agent type's ``max_concurrent_tasks``.
+    """
+
+    def __init__(self, routing: Sequence[AgentRouting]) -> None:
+        self.routing = {r.agent_type: r for r in routing}
+        # Higher priority first; definition order among equals (stable sort).
+        self._ranked = sorted(routing, key=lambda r: -r.priority)
+        self.load: dict[str, int] = {r.agent_type: 0 for r in routing}
+        self._candidates_cache: dict[frozenset[AgentCapability], list[AgentRouting]] = {}
+
+    @staticmethod
+    def _needs(task: TaskDefinition) -> frozenset[AgentCapability]:
+        return frozenset(task.required_capabilities or (AgentCapability.GENERAL,))
+
+    def candidates(self, task: TaskDefinition) -> list[AgentRouting]:
+        """Agent types that may take the task, best first (ignoring load)."""
+        if task.agent_type is not None:
+            routing = self.routing.get(task.agent_type)
+            return [routing] if routing else []
+        needs = self._needs(task)
+        cached = self._candidates_cache.get(needs)
+        if cached is None:
+            cached = [r for r in self._ranked if needs.issubset(r.capabilities)]
+            self._candidates_cache[needs] = cached
+        return cached
+
+    def check(self, task: TaskDefinition) -> None:
+        """Raise WorkflowValidationError if no agent type can ever take the task."""
+        if self.candidates(task):
+            return
+        if task.agent_type is not None:
+            known = ", ".join(sorted(self.routing)) or "none"
+            raise WorkflowValidationError(
+                f"task '{task.id}': agent_type '{task.agent_type}' is not configured "
+                f"(configured agent types: {known})"
+            )
+        needs = ", ".join(sorted(c.value for c in self._needs(task)))
+        raise WorkflowValidationError(
+            f"task '{task.id}': no agent type covers the capabilities [{needs}]; "
+            "add an AgentRouting with them to OrchestrationConfig.agent_routing"
+        )
+
+    def route(self, task: TaskDefinition) -> str | None:
+        """The agent type to run the task now, or None while all candidates are at capacity."""
+        best: AgentRouting | None = None
+        for routing in self.candidates(task):
+            if best is not None and routing.priority < best.priority:
+                break
+            load = self.load[routing.agent_type]
+            if load >= routing.max_concurrent_tasks:
+                continue
+            if best is None or load < self.load[best.agent_type]:
+                best = routing
+        return best.agent_type if best else None
+
+    def acquire(self, agent_type: str) -> None:
+        self.load[agent_type] += 1
+
+    def release(self, agent_type: str) -> None:
+        self.load[agent_type] -= 1
