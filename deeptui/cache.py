@@ -1,0 +1,541 @@
+"""The result cache: memory (LRU + TTL), disk (diskcache), hybrid, none.
+
+A key is the sha256 of the canonical JSON of what decides a task's result (see
+`key_material`). A value is stored as JSON text, never pickled: a cache
+directory is data, and `JSONTextDisk` refuses to read or write anything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import sqlite3
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path, PurePath
+from typing import Any, TypeVar
+
+import diskcache
+from diskcache.core import EVICTION_POLICY, MODE_RAW, MODE_TEXT
+from platformdirs import user_cache_dir
+from pydantic import BaseModel, ConfigDict, Field
+
+from deeptui.errors import DeeptuiError
+from deeptui.models import TaskDefinition, TaskUsage
+
+_T = TypeVar("_T")
+KEY_VERSION = 1  # bump when the key material changes, so old entries miss
+_EVICTION = "least-recently-used"
+
+
+class CacheError(DeeptuiError):
+    """A cache directory that cannot be used (for example, a file is in its place)."""
+
+
+class CacheStrategy(StrEnum):
+    MEMORY = "memory"  # the default: LRU with TTL, in this process
+    DISK = "disk"  # diskcache directory, shared by processes
+    HYBRID = "hybrid"  # memory in front of disk; every result on disk
+    NONE = "none"  # never stores, never hits
+
+
+class CacheConfig(BaseModel):
+    """How results are cached. `max_size` bounds the entries held in memory
+    (MEMORY, and HYBRID's hot tier) or on disk (DISK); HYBRID keeps every
+    result on disk, bounded only by diskcache's size limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: CacheStrategy = CacheStrategy.MEMORY
+    max_size: int = Field(default=1000, ge=1)
+    ttl_seconds: float | None = Field(default=None, gt=0)
+    cache_dir: str | Path | None = None
+    include_dependencies: bool = True
+
+
+def default_cache_dir() -> Path:
+    """Where DISK and HYBRID caches live when `cache_dir` is not given."""
+    return Path(user_cache_dir("deeptui")) / "results"
+
+
+@dataclass
+class CachedResult:
+    output: Any
+    task_id: str
+    created_at: float  # time.time() when stored
+    usage: TaskUsage | None = None
+    agent_used: str | None = None
+
+
+@dataclass
+class CacheEntryInfo:
+    task_id: str
+    key: str
+    size_bytes: int
+    age_seconds: float
+    ttl_remaining: float | None
+
+
+# --- keys ---------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """Fallback for canonical JSON: a stable text for values JSON lacks."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(_canonical(item) for item in value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return {"bytes_sha256": hashlib.sha256(value).hexdigest()}
+    return f"{type(value).__qualname__}:{value!r}"
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
+    )
+
+
+def key_material(
+    task: TaskDefinition,
+    dependency_outputs: Mapping[str, Any],
+    model_name: str | None,
+    include_dependencies: bool = True,
+) -> dict[str, Any]:
+    """What a cache key hashes: the task's definition, the model, and (when
+    `include_dependencies`) the outputs of the task's direct dependencies."""
+    material: dict[str, Any] = {
+        "v": KEY_VERSION,
+        "task_id": task.id,
+        "description": task.description,
+        "parameters": task.parameters,
+        "capabilities": sorted(str(c) for c in task.required_capabilities),
+        "skills": sorted(task.required_skills),
+        "task_type": task.task_type,
+        "agent_type": task.agent_type,
+        "expected_output_type": task.expected_output_type,
+        "model": model_name,
+    }
+    if include_dependencies:
+        material["dependencies"] = {
+            dep: dependency_outputs[dep] for dep in task.depends_on if dep in dependency_outputs
+        }
+    return material
+
+
+# --- storage ------------------------------------------------------------------
+
+
+class JSONTextDisk(diskcache.Disk):
+    """A diskcache Disk that stores str keys and JSON text values only.
+
+    Values arrive already encoded (the cache writes JSON text); anything that
+    would be pickled is refused on write, and a pickled row is refused on read.
+    """
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if type(key) is not str:
+            raise TypeError(f"cache keys are str, got {type(key).__name__}")
+        return super().put(key)
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            raise ValueError("refusing a pickled key in the cache database")
+        return super().get(key, raw)
+
+    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
+        if read or type(value) is not str:
+            raise TypeError("cache values are JSON text")
+        return super().store(value, read, key=key)
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+        if mode not in (MODE_RAW, MODE_TEXT) or read:
+            raise ValueError(f"refusing a non-JSON cache value (mode {mode})")
+        data = super().fetch(mode, filename, value, read)
+        if type(data) is not str:
+            raise ValueError("cache value is not JSON text")
+        return data
+
+
+def _encode(task_id: str, output: Any, usage: TaskUsage | None, agent: str | None) -> str | None:
+    payload = {
+        "task_id": task_id,
+        "output": output,
+        "created_at": time.time(),
+        "usage": usage.model_dump(mode="json") if usage is not None else None,
+        "agent_used": agent,
+    }
+    try:
+        return json.dumps(payload, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def _decode(text: str) -> CachedResult:
+    data = json.loads(text)
+    usage = data["usage"]
+    return CachedResult(
+        output=data["output"],
+        task_id=data["task_id"],
+        created_at=data["created_at"],
+        usage=TaskUsage.model_validate(usage) if usage is not None else None,
+        agent_used=data["agent_used"],
+    )
+
+
+class _MemoryTier:
+    """An LRU of payload texts with monotonic-clock expiry."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        # key -> (payload, task_id, expires (monotonic) or None, created_at (wall))
+        self.items: OrderedDict[str, tuple[str, str, float | None, float]] = OrderedDict()
+
+    def get(self, key: str) -> str | None:
+        item = self.items.get(key)
+        if item is None:
+            return None
+        if item[2] is not None and item[2] <= time.monotonic():
+            del self.items[key]
+            return None
+        self.items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: str, payload: str, task_id: str, ttl: float | None, created: float) -> int:
+        """Store, and return how many entries were evicted to make room."""
+        expires = time.monotonic() + ttl if ttl is not None else None
+        self.items[key] = (payload, task_id, expires, created)
+        self.items.move_to_end(key)
+        evicted = 0
+        while len(self.items) > self.max_size:
+            self.items.popitem(last=False)
+            evicted += 1
+        return evicted
+
+    def invalidate(self, task_id: str) -> int:
+        doomed = [key for key, item in self.items.items() if item[1] == task_id]
+        for key in doomed:
+            del self.items[key]
+        return len(doomed)
+
+    def live(self) -> list[tuple[str, tuple[str, str, float | None, float]]]:
+        now = time.monotonic()
+        return [(k, v) for k, v in self.items.items() if v[2] is None or v[2] > now]
+
+
+_DB_FILES = ("cache.db", "cache.db-wal", "cache.db-shm", "cache.db-journal")
+
+
+class _DiskTier:
+    """A diskcache directory: tags are task ids, expiry is the TTL, LRU culling."""
+
+    def __init__(self, directory: Path, max_size: int | None) -> None:
+        self.directory = directory
+        self.max_size = max_size  # None: bounded by diskcache's size_limit only
+        self.cache = self._open()
+
+    def _connect(self) -> diskcache.Cache:
+        cache = diskcache.Cache(
+            str(self.directory), disk=JSONTextDisk, eviction_policy=_EVICTION, tag_index=True
+        )
+        len(cache)  # touch the database so a broken one fails here
+        return cache
+
+    def _open(self) -> diskcache.Cache:
+        if self.directory.exists() and not self.directory.is_dir():
+            raise CacheError(
+                f"cache_dir '{self.directory}' is a file, not a directory: "
+                "choose another cache_dir or remove the file"
+            )
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            if _is_busy(exc):
+                raise
+            self._warn_and_wipe(exc)
+            return self._connect()
+
+    def _warn_and_wipe(self, exc: BaseException) -> None:
+        warnings.warn(
+            f"cache directory '{self.directory}' is corrupted ({exc}); rebuilding it",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        for name in _DB_FILES:
+            (self.directory / name).unlink(missing_ok=True)
+        for child in self.directory.iterdir():  # diskcache's value folders: two hex digits
+            if child.is_dir() and len(child.name) == 2 and _is_hex(child.name):
+                shutil.rmtree(child, ignore_errors=True)
+
+    def rebuild(self, exc: BaseException) -> None:
+        try:
+            self.cache.close()
+        except sqlite3.Error:
+            pass
+        self._warn_and_wipe(exc)
+        self.cache = self._connect()
+
+    def get(self, key: str) -> tuple[str, float | None] | None:
+        found = self.cache.get(key, default=None, expire_time=True, retry=True)
+        value, expire_time = found
+        return None if value is None else (value, expire_time)
+
+    def put(self, key: str, payload: str, task_id: str, ttl: float | None) -> int:
+        self.cache.set(key, payload, expire=ttl, tag=task_id, retry=True)
+        if self.max_size is None:
+            return 0
+        excess = len(self.cache) - self.max_size
+        if excess <= 0:
+            return 0
+        self.cache.expire(retry=True)
+        excess = len(self.cache) - self.max_size
+        evicted = 0
+        if excess > 0:  # least recently used first, diskcache's own cull order
+            query = EVICTION_POLICY[_EVICTION]["cull"].format(fields="key")
+            for (old_key,) in self.cache._sql(query, (excess,)).fetchall():
+                evicted += int(self.cache.delete(old_key, retry=True))
+        return evicted
+
+    def rows(self) -> list[tuple[str, str, int, float, float | None]]:
+        """(key, task_id, size in bytes, stored at, expires at) of live entries."""
+        query = (
+            "SELECT key, tag, CASE WHEN filename IS NULL"
+            " THEN length(CAST(value AS BLOB)) ELSE size END, store_time, expire_time"
+            " FROM Cache WHERE raw = 1 AND (expire_time IS NULL OR expire_time > ?)"
+            " ORDER BY store_time DESC"
+        )
+        return list(self.cache._sql(query, (time.time(),)).fetchall())
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
+
+
+# --- the cache ------------------------------------------------------------------
+
+
+class ResultCache:
+    """Task results by key, with hit/miss statistics. Build one with `create_cache`."""
+
+    def __init__(self, config: CacheConfig | None = None) -> None:
+        self.config = config or CacheConfig()
+        strategy = self.config.strategy
+        self._lock = threading.RLock()
+        self._memory = (
+            _MemoryTier(self.config.max_size)
+            if strategy in (CacheStrategy.MEMORY, CacheStrategy.HYBRID)
+            else None
+        )
+        self._disk: _DiskTier | None = None
+        if strategy in (CacheStrategy.DISK, CacheStrategy.HYBRID):
+            directory = Path(self.config.cache_dir or default_cache_dir()).expanduser()
+            bound = self.config.max_size if strategy is CacheStrategy.DISK else None
+            self._disk = _DiskTier(directory, bound)
+        self.hits = self.misses = self.evictions = self.invalidations = 0
+
+    @property
+    def directory(self) -> Path | None:
+        return self._disk.directory if self._disk is not None else None
+
+    def make_key(
+        self,
+        task: TaskDefinition,
+        dependency_outputs: Mapping[str, Any],
+        model_name: str | None,
+    ) -> str:
+        material = key_material(
+            task, dependency_outputs, model_name, self.config.include_dependencies
+        )
+        return hashlib.sha256(_canonical(material).encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> CachedResult | None:
+        with self._lock:
+            memory = self._memory
+            if memory is not None:
+                payload = memory.get(key)
+                if payload is not None:
+                    self.hits += 1
+                    return _decode(payload)
+            if self._disk is not None:
+                result = self._disk_get(key)
+                if result is not None:
+                    self.hits += 1
+                    return result
+            self.misses += 1
+            return None
+
+    def _disk_get(self, key: str) -> CachedResult | None:
+        disk = self._disk
+        assert disk is not None
+        try:
+            found = disk.get(key)
+            if found is None:
+                return None
+            payload, expire_time = found
+            result = _decode(payload)
+        except sqlite3.DatabaseError as exc:
+            self._disk_failed(exc)
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            warnings.warn(
+                f"cache entry {key[:12]} in '{disk.directory}' is not valid JSON ({exc}); "
+                "dropping it",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            disk.cache.delete(key, retry=True)
+            return None
+        if self._memory is not None:  # promote into the hot tier
+            ttl = None if expire_time is None else max(expire_time - time.time(), 0.0)
+            self.evictions += self._memory.put(key, payload, result.task_id, ttl, result.created_at)
+        return result
+
+    def _guarded(self, call: Callable[[], _T], default: _T) -> _T:
+        try:
+            return call()
+        except sqlite3.DatabaseError as exc:
+            self._disk_failed(exc)
+            return default
+
+    def _disk_failed(self, exc: sqlite3.DatabaseError) -> None:
+        assert self._disk is not None
+        if _is_busy(exc):
+            warnings.warn(f"cache busy, treated as a miss: {exc}", RuntimeWarning, stacklevel=4)
+        else:
+            self._disk.rebuild(exc)
+
+    def put(
+        self,
+        key: str,
+        task_id: str,
+        output: Any,
+        usage: TaskUsage | None = None,
+        agent_used: str | None = None,
+    ) -> bool:
+        """Store a completed task's result; False (nothing stored) when the
+        strategy is NONE or the output is not JSON-serializable."""
+        if self._memory is None and self._disk is None:
+            return False
+        payload = _encode(task_id, output, usage, agent_used)
+        if payload is None:
+            return False
+        ttl = self.config.ttl_seconds
+        with self._lock:
+            if self._disk is not None:
+                try:
+                    self.evictions += self._disk.put(key, payload, task_id, ttl)
+                except sqlite3.DatabaseError as exc:
+                    self._disk_failed(exc)
+                    return False
+            if self._memory is not None:
+                created = time.time()
+                self.evictions += self._memory.put(key, payload, task_id, ttl, created)
+        return True
+
+    def invalidate(self, task_id: str) -> int:
+        """Remove every entry of `task_id`; returns how many were removed."""
+        with self._lock:
+            removed = self._memory.invalidate(task_id) if self._memory is not None else 0
+            if self._disk is not None:
+                disk = self._disk
+                evicted = self._guarded(lambda: disk.cache.evict(task_id, retry=True), 0)
+                removed = max(removed, evicted)
+            self.invalidations += removed
+            return removed
+
+    def clear(self) -> int:
+        """Remove every entry; returns how many were removed."""
+        with self._lock:
+            removed = len(self._memory.items) if self._memory is not None else 0
+            if self._memory is not None:
+                self._memory.items.clear()
+            if self._disk is not None:
+                disk = self._disk
+                removed = max(removed, self._guarded(lambda: disk.cache.clear(retry=True), 0))
+            return removed
+
+    def __len__(self) -> int:
+        with self._lock:
+            if self._disk is not None:
+                disk = self._disk
+                return self._guarded(lambda: len(disk.cache), 0)
+            return len(self._memory.items) if self._memory is not None else 0
+
+    def stats(self) -> dict[str, Any]:
+        looked_up = self.hits + self.misses
+        rate = self.hits / looked_up * 100 if looked_up else 0.0
+        return {
+            "strategy": str(self.config.strategy),
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_rate": f"{rate:.1f}%",
+            "evictions": self.evictions,
+            "invalidations": self.invalidations,
+            "cache_size": len(self),
+            "max_size": self.config.max_size,
+        }
+
+    def entries(self) -> list[CacheEntryInfo]:
+        """Live entries, newest first (for the cache inspector)."""
+        now = time.time()
+        with self._lock:
+            if self._disk is not None:
+                return [
+                    CacheEntryInfo(
+                        task_id=tag or "",
+                        key=key,
+                        size_bytes=int(size or 0),
+                        age_seconds=max(now - stored, 0.0),
+                        ttl_remaining=None if expires is None else max(expires - now, 0.0),
+                    )
+                    for key, tag, size, stored, expires in self._guarded(self._disk.rows, [])
+                ]
+            if self._memory is None:
+                return []
+            mono = time.monotonic()
+            infos = [
+                CacheEntryInfo(
+                    task_id=task_id,
+                    key=key,
+                    size_bytes=len(payload.encode("utf-8")),
+                    age_seconds=max(now - created, 0.0),
+                    ttl_remaining=None if expires is None else max(expires - mono, 0.0),
+                )
+                for key, (payload, task_id, expires, created) in self._memory.live()
+            ]
+            return infos[::-1]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._disk is not None:
+                self._disk.cache.close()
+
+    def __enter__(self) -> ResultCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def create_cache(config: CacheConfig | None = None) -> ResultCache:
+    """The cache `config` asks for (MEMORY when None); NONE never stores or hits."""
+    return ResultCache(config)
