@@ -1,0 +1,441 @@
+"""One executor per strategy, sharing one ready-queue scheduler.
+
+The scheduler keeps plain dicts in its hot path (like dask's local
+scheduler): how many dependencies of each task are unfinished, a heap of ready
+tasks ordered by priority, then longest remaining path, then definition order,
+and the asyncio tasks running. A task finishing decrements its dependents'
+counts and starts what became ready, right in its done callback.
+
+Strategies differ only in how they start ready tasks:
+SEQUENTIAL one at a time; PARALLEL level by level (a barrier between levels);
+DAG greedily; CONDITIONAL is DAG (conditions are honoured by every strategy).
+All are bounded by ``max_parallel_tasks`` and by each agent type's
+``max_concurrent_tasks``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from deeptui.conditions import parse_condition, trigger_rule_met
+from deeptui.errors import ConditionError
+from deeptui.graph import WorkflowGraph
+from deeptui.models import ExecutionStrategy, TaskStatus, WorkflowStatus
+from deeptui.runners import TaskContext, TaskFailure
+from deeptui.state import StateManager
+
+if TYPE_CHECKING:
+    from deeptui.cache import ResultCache
+    from deeptui.models import TaskDefinition
+    from deeptui.routing import TaskRouter
+
+_FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED,
+                       TaskStatus.CANCELLED})
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "timed out"
+    text = str(exc).strip()
+    if isinstance(exc, TaskFailure | ConditionError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class ReadyQueueExecutor:
+    """Runs one workflow run to the end; obeys cancel and retry while it runs and after."""
+
+    strategy = ExecutionStrategy.DAG
+
+    def __init__(
+        self,
+        state: StateManager,
+        router: TaskRouter,
+        run_body: Callable[[TaskContext], Any],
+        *,
+        cache: ResultCache | None = None,
+        model_name: str | None = None,
+        parallel: bool = True,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.sm = state
+        self.workflow = state.workflow
+        self.graph = WorkflowGraph(self.workflow)
+        self.router = router
+        self.run_body = run_body
+        self.cache = cache
+        self.model_name = model_name
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+        self.limit = self.workflow.max_parallel_tasks if parallel else 1
+        self.results = state.state.task_results
+        self.conditions = {
+            t.id: parse_condition(t.condition, t.id, self.graph.tasks)
+            for t in self.workflow.tasks if t.condition
+        }
+        self.waiting: dict[str, int] = {}  # task -> unfinished dependencies
+        self.heap: list[tuple[int, int, int, str]] = []
+        self.blocked: list[tuple[int, int, int, str]] = []  # agent types at capacity
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.cancel_reasons: dict[str, str] = {}
+        self.stopping: str | None = None  # why no new task starts
+        self.cancelled_run = False
+        self.done: asyncio.Future[WorkflowStatus] | None = None
+        self.max_running = 0  # the concurrency actually reached
+
+    # -- policy ----------------------------------------------------------
+
+    def _key(self, tid: str) -> tuple[int, int, int, str]:
+        task = self.graph.tasks[tid]
+        return (-task.priority, -self.graph.critical_path[tid], self.graph.index[tid], tid)
+
+    def eligible(self, tid: str) -> bool:
+        """Whether a ready task may start now (PARALLEL adds its level barrier)."""
+        return True
+
+    def on_restart(self) -> None:
+        """Called when the run (re)starts, e.g. after a retry of an ended run."""
+
+    # -- running ---------------------------------------------------------
+
+    async def execute(self, *, resumed: bool = False) -> WorkflowStatus:
+        """Run every pending task; returns the run's final status."""
+        self.done = asyncio.get_running_loop().create_future()
+        self.stopping = None
+        self.cancelled_run = False
+        self.on_restart()
+        self.sm.start_workflow(resumed=resumed)
+        self._prepare(tid for tid, r in self.results.items() if r.status is TaskStatus.PENDING)
+        self._pump()
+        return await asyncio.shield(self.done)
+
+    def _prepare(self, tids: Any) -> None:
+        results = self.results
+        tasks = self.graph.tasks
+        for tid in tids:
+            count = 0
+            for dep in tasks[tid].depends_on:
+                if results[dep].status not in _FINISHED:
+                    count += 1
+            self.waiting[tid] = count
+            if count == 0:
+                self._push_ready(tid)
+
+    def _push_ready(self, tid: str) -> None:
+        heapq.heappush(self.heap, self._key(tid))
+        self.sm.queued(tid)
+
+    def _pump(self) -> None:
+        """Start ready tasks while slots are free; finish the run when nothing is left."""
+        heap = self.heap
+        deferred: list[tuple[int, int, int, str]] = []
+        while heap and len(self.running) < self.limit and self.stopping is None:
+            entry = heapq.heappop(heap)
+            tid = entry[3]
+            if self.results[tid].status is not TaskStatus.PENDING:
+                continue
+            if not self.eligible(tid):
+                deferred.append(entry)
+                continue
+            task = self.graph.tasks[tid]
+            if not self._gate(task):
+                continue
+            agent_type = None
+            if task.kind == "agent":
+                agent_type = self.router.route(task)
+                if agent_type is None:
+                    self.blocked.append(entry)
+                    continue
+                self.router.acquire(agent_type)
+            self._start(task, agent_type)
+        for entry in deferred:
+            heapq.heappush(heap, entry)
+        if self.stopping is not None:
+            self._drain_unstarted()
+        if not self.running and not self.blocked and not self.heap and self.done is not None:
+            self._finish()
+
+    def _gate(self, task: TaskDefinition) -> bool:
+        """Decide a ready task's fate from its dependencies: True to start it, else it is skipped."""
+        results = self.results
+        statuses = [results[d].status for d in task.depends_on]
+        if not trigger_rule_met(task.trigger_rule, statuses):
+            bad = [d for d in task.depends_on if results[d].status is not TaskStatus.COMPLETED]
+            if task.trigger_rule == "all_success" and bad:
+                reason = f"dependency '{bad[0]}' {results[bad[0]].status.value}"
+            else:
+                reason = f"trigger rule {task.trigger_rule} not met"
+            self._skip(task.id, reason)
+            return False
+        condition = self.conditions.get(task.id)
+        if condition is not None:
+            try:
+                ok = condition.evaluate(results)
+            except ConditionError as exc:
+                self._skip(task.id, f"condition error: {exc}")
+                return False
+            if not ok:
+                self._skip(task.id, f"condition not met: {task.condition}")
+                return False
+        return True
+
+    def _skip(self, tid: str, reason: str) -> None:
+        self.sm.skipped(tid, reason)
+        self._release_dependents(tid)
+
+    def _start(self, task: TaskDefinition, agent_type: str | None) -> None:
+        coro = self._run_task(task, agent_type)
+        handle = asyncio.get_running_loop().create_task(coro, name=f"deeptui:{task.id}")
+        self.running[task.id] = handle
+        if len(self.running) > self.max_running:
+            self.max_running = len(self.running)
+        handle.add_done_callback(lambda _h, tid=task.id, at=agent_type: self._done(tid, at))
+
+    def _done(self, tid: str, agent_type: str | None) -> None:
+        self.running.pop(tid, None)
+        if agent_type is not None:
+            self.router.release(agent_type)
+            if self.blocked:
+                for entry in self.blocked:
+                    heapq.heappush(self.heap, entry)
+                self.blocked.clear()
+        status = self.results[tid].status
+        if status is TaskStatus.FAILED and not self.workflow.continue_on_failure:
+            self.stop(f"task '{tid}' failed")
+        self._release_dependents(tid)
+        self._pump()
+
+    def _release_dependents(self, tid: str) -> None:
+        waiting = self.waiting
+        for dependent in self.graph.dependents[tid]:
+            count = waiting.get(dependent)
+            if count is None:
+                continue
+            count -= 1
+            waiting[dependent] = count
+            if count == 0 and self.results[dependent].status is TaskStatus.PENDING:
+                self._push_ready(dependent)
+
+    async def _run_task(self, task: TaskDefinition, agent_type: str | None) -> None:
+        sm = self.sm
+        tid = task.id
+        try:
+            outputs = {d: self.results[d].output for d in task.depends_on}
+            key = None
+            if self.cache is not None:
+                key = self.cache.make_key(task, outputs, self.model_name)
+                hit = self.cache.get(key)
+                if hit is not None:
+                    sm.log(tid, "info", "result taken from the cache")
+                    self._publish_cache_hit(tid, key)
+                    sm.completed(tid, hit.output, hit.usage, cached=True,
+                                 agent_used=hit.agent_used or agent_type)
+                    return
+            ctx = TaskContext(task, self.workflow.id, sm.run_id, outputs, agent_type,
+                              lambda kind, text: sm.log(tid, kind, text))
+            output = await self._attempts(task, agent_type, ctx)
+            if output is _FAILED:
+                return
+            sm.completed(tid, output, ctx.usage)
+            if key is not None:
+                self.cache.put(key, tid, output, ctx.usage, agent_type)
+        except asyncio.CancelledError:
+            reason = self.cancel_reasons.pop(tid, "cancelled")
+            sm.cancelled(tid, reason)
+        except Exception as exc:  # noqa: BLE001 - a bug in a runner must not kill the run
+            sm.failed(tid, describe_error(exc))
+
+    async def _attempts(self, task: TaskDefinition, agent_type: str | None,
+                        ctx: TaskContext) -> Any:
+        retry = task.retry_config
+        timeout = task.timeout_seconds or self.workflow.default_timeout_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            self.sm.running(task.id, attempt, agent_type)
+            try:
+                if timeout is None:
+                    return await self.run_body(ctx)
+                async with asyncio.timeout(timeout):
+                    return await self.run_body(ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure is retried alike
+                error = describe_error(exc)
+                if isinstance(exc, TimeoutError):
+                    error = f"timed out after {timeout:g}s"
+                if attempt > retry.max_retries:
+                    self.sm.failed(task.id, error, ctx.usage)
+                    return _FAILED
+                delay = retry.delay(attempt - 1)
+                if retry.jitter:
+                    delay *= 1 + self.rng.uniform(-retry.jitter, retry.jitter)
+                self.sm.retrying(task.id, attempt, delay, error)
+                await self.sleep(delay)
+
+    def _publish_cache_hit(self, tid: str, key: str) -> None:
+        from deeptui.bus import CacheHit
+
+        self.sm.bus.publish(CacheHit(self.sm.run_id, self.workflow.id, task_id=tid, key=key))
+
+    # -- ending ----------------------------------------------------------
+
+    def _drain_unstarted(self) -> None:
+        """While stopping: every pending task that will not start now ends, with the reason."""
+        reason = self.stopping or "stopped"
+        for tid in list(self.waiting):
+            if self.results[tid].status is TaskStatus.PENDING:
+                if self.cancelled_run:
+                    self.sm.cancelled(tid, reason)
+                else:
+                    self.sm.skipped(tid, f"not started: {reason}")
+        self.heap.clear()
+        self.blocked.clear()
+
+    def _finish(self) -> None:
+        done = self.done
+        if done is None or done.done():
+            return
+        counts = self.sm.counts
+        if self.cancelled_run:
+            status = WorkflowStatus.CANCELLED
+        elif counts[TaskStatus.FAILED]:
+            status = WorkflowStatus.FAILED
+        elif counts[TaskStatus.CANCELLED]:
+            status = WorkflowStatus.CANCELLED
+        else:
+            status = WorkflowStatus.COMPLETED
+        error = None
+        if status is not WorkflowStatus.COMPLETED:
+            failed = [t for t, r in self.results.items() if r.status is TaskStatus.FAILED]
+            error = self.stopping or (f"task '{failed[0]}' failed" if failed else None)
+        self.waiting.clear()
+        self.sm.finish_workflow(status, error)
+        done.set_result(status)
+
+    def stop(self, reason: str, *, cancelled_run: bool = False) -> None:
+        """Start nothing new, cancel what runs, end the rest with ``reason``."""
+        if self.stopping is None:
+            self.stopping = reason
+        self.cancelled_run = self.cancelled_run or cancelled_run
+        for tid, handle in list(self.running.items()):
+            self.cancel_reasons.setdefault(tid, f"cancelled: {reason}")
+            handle.cancel()
+
+    # -- commands --------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        return self.done is not None and not self.done.done()
+
+    def cancel_run(self) -> bool:
+        if not self.active:
+            return False
+        self.stop("run cancelled by the user", cancelled_run=True)
+        self._pump()
+        return True
+
+    def cancel_task(self, tid: str) -> bool:
+        """A running task is cancelled; a pending one ends CANCELLED before it starts."""
+        if not self.active:
+            return False
+        handle = self.running.get(tid)
+        if handle is not None:
+            self.cancel_reasons[tid] = "cancelled by the user"
+            handle.cancel()
+            return True
+        if self.results[tid].status is TaskStatus.PENDING:
+            self.sm.cancelled(tid, "cancelled by the user")
+            self.waiting.pop(tid, None)
+            self._release_dependents(tid)
+            self._pump()
+            return True
+        return False
+
+    def retry(self, tid: str) -> list[str] | None:
+        """Reset the task and its not-completed downstream to pending.
+
+        Returns the reset ids (the caller restarts the run if it had ended),
+        or None when the task is running or pending (nothing to retry).
+        """
+        status = self.results[tid].status
+        if status in (TaskStatus.RUNNING, TaskStatus.PENDING):
+            return None
+        ids = [tid] + [d for d in self.graph.order if d in self.graph.downstream(tid)]
+        reset = [d for d in ids if self.results[d].status not in
+                 (TaskStatus.COMPLETED, TaskStatus.RUNNING)]
+        if tid not in reset:
+            reset.insert(0, tid)
+        for d in reset:
+            self.sm.reset(d)
+        self.on_restart()
+        if self.active:
+            self._prepare(reset)
+            self._pump()
+        return reset
+
+
+_FAILED = object()
+
+
+class SequentialExecutor(ReadyQueueExecutor):
+    """One task at a time, in topological order (priority breaks ties)."""
+
+    strategy = ExecutionStrategy.SEQUENTIAL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limit = 1
+
+
+class ParallelExecutor(ReadyQueueExecutor):
+    """Level by level: all tasks of a level (bounded), then a barrier."""
+
+    strategy = ExecutionStrategy.PARALLEL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.level_of = self.graph.level_of
+        self.levels = self.graph.levels
+        self.on_restart()
+
+    def on_restart(self) -> None:
+        self.current_level = 0  # the lowest level with an unfinished task
+        self.position = 0  # tasks of current_level before this index are finished
+
+    def eligible(self, tid: str) -> bool:
+        levels, results = self.levels, self.results
+        while self.current_level < len(levels):
+            level = levels[self.current_level]
+            while self.position < len(level) and results[level[self.position]].status in _FINISHED:
+                self.position += 1
+            if self.position < len(level):
+                break
+            self.current_level += 1
+            self.position = 0
+        return self.level_of[tid] <= self.current_level
+
+
+class DAGExecutor(ReadyQueueExecutor):
+    """Greedy: any task whose dependencies are done, by priority then critical path."""
+
+    strategy = ExecutionStrategy.DAG
+
+
+class ConditionalExecutor(DAGExecutor):
+    """The DAG executor; named for workflows whose tasks carry conditions."""
+
+    strategy = ExecutionStrategy.CONDITIONAL
+
+
+EXECUTORS: dict[ExecutionStrategy, type[ReadyQueueExecutor]] = {
+    ExecutionStrategy.SEQUENTIAL: SequentialExecutor,
+    ExecutionStrategy.PARALLEL: ParallelExecutor,
+    ExecutionStrategy.DAG: DAGExecutor,
+    ExecutionStrategy.CONDITIONAL: ConditionalExecutor,
+}

@@ -1,0 +1,386 @@
+"""`TaskOrchestrator`: the facade that validates, routes, caches, runs and reports workflows.
+
+It owns the runs of one process: each `execute_workflow` (or `start_workflow`)
+is a new run with its own `StateManager` and executor; the bus carries every
+change out and the commands (cancel task, retry task, cancel run) in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from deeptui import bus as ev
+from deeptui.errors import UnknownRunError, WorkflowValidationError
+from deeptui.executors import EXECUTORS, ReadyQueueExecutor
+from deeptui.models import (
+    ExecutionStrategy,
+    OrchestrationConfig,
+    TaskDefinition,
+    TaskResult,
+    WorkflowDefinition,
+    WorkflowState,
+    WorkflowStatus,
+)
+from deeptui.routing import TaskRouter
+from deeptui.runners import (
+    AgentProvider,
+    CallableRegistry,
+    TaskContext,
+    TaskFailure,
+    run_agent_task,
+    run_callable_task,
+    run_shell_task,
+)
+from deeptui.state import StateManager
+
+if TYPE_CHECKING:
+    from deeptui.cache import CacheConfig, ResultCache
+    from deeptui.metrics import WorkflowMetrics
+    from deeptui.skills_manager import SkillManager
+
+ProgressCallback = Callable[[WorkflowState], Any]
+
+_run_counter = itertools.count(1)
+
+
+def new_run_id(workflow_id: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{workflow_id}@{stamp}-{next(_run_counter)}{random.randrange(16**3):03x}"
+
+
+@dataclass
+class Run:
+    """One run: its definition, state and executor, and the asyncio task driving it."""
+
+    workflow: WorkflowDefinition
+    state_manager: StateManager
+    executor: ReadyQueueExecutor
+    task: asyncio.Task[WorkflowState] | None = None
+
+    @property
+    def state(self) -> WorkflowState:
+        return self.state_manager.state
+
+
+class TaskOrchestrator:
+    """``TaskOrchestrator(agent=None, deps=None, config=None, *, cache_config=None,
+    skill_directories=None, model=None, bus=None, store=None)``.
+
+    With ``agent`` (as the seed does), every agent task runs on it; without,
+    one pydantic-deep agent per agent type is built on ``model`` (a
+    ``"provider:name"`` string or a pydantic-ai Model), the offline
+    `SimulatedModel` when none is named.
+    """
+
+    def __init__(
+        self,
+        agent: Any = None,
+        deps: Any = None,
+        config: OrchestrationConfig | None = None,
+        *,
+        cache_config: CacheConfig | None = None,
+        skill_directories: list[dict[str, Any] | str] | None = None,
+        model: Any = None,
+        bus: ev.EventBus | None = None,
+        store: Any = None,
+    ) -> None:
+        from deeptui.cache import create_cache
+        from deeptui.skills_manager import SkillManager
+
+        self.config = config or OrchestrationConfig()
+        self.bus = bus or ev.EventBus()
+        self.bus.set_command_handler(self._on_command)
+        self.cache: ResultCache = create_cache(cache_config)
+        self.skill_manager: SkillManager = SkillManager(skill_directories)
+        self.router = TaskRouter(self.config.agent_routing)
+        self.callables = CallableRegistry()
+        self.model = model or self.config.model or self._simulated_model()
+        self.agents = AgentProvider(agent, deps, self.config.agent_routing, self.model,
+                                    self.skill_manager)
+        self.store = store
+        self.rng = random.Random(self.config.simulated_seed)
+        self.retry_sleep: Callable[[float], Any] = asyncio.sleep  # tests swap in a fake clock
+        self._runs: dict[str, Run] = {}
+        self._latest: dict[str, str] = {}
+        self._finished_metrics: list[WorkflowMetrics] = []
+        if store is not None:
+            store.attach(self)
+
+    def _simulated_model(self) -> Any:
+        from deeptui.simulated import SimulatedModel
+
+        return SimulatedModel(latency=self.config.simulated_latency,
+                              fail_rate=self.config.simulated_fail_rate,
+                              seed=self.config.simulated_seed)
+
+    @property
+    def model_name(self) -> str:
+        return self.agents.model_name
+
+    # -- registration ------------------------------------------------------
+
+    def register_callable(self, name: str, fn: Callable[..., Any]) -> None:
+        """Make ``fn(task, parameters, dependency_outputs)`` runnable as
+        ``TaskDefinition(task_type="callable", parameters={"callable": name})``."""
+        self.callables.register(name, fn)
+
+    # -- validation --------------------------------------------------------
+
+    def validate(self, workflow: WorkflowDefinition) -> None:
+        """Everything that would stop a run, checked before anything runs."""
+        from deeptui.conditions import validate_workflow_conditions
+
+        for task in workflow.tasks:
+            self._validate_task(task)
+        validate_workflow_conditions(workflow)
+
+    def _validate_task(self, task: TaskDefinition) -> None:
+        kind = task.kind
+        if task.task_type not in (None, "agent", "shell", "callable"):
+            # free-form types (the seed's "optional type classification") run as agent tasks
+            pass
+        if kind == "shell" and not task.parameters.get("command"):
+            raise WorkflowValidationError(
+                f"task '{task.id}': a shell task needs parameters.command")
+        if kind == "callable":
+            self.callables.get(task)
+        if kind == "agent":
+            self.router.check(task)
+        if task.required_skills:
+            self.skill_manager.require(task.required_skills, task_id=task.id)
+
+    # -- running -----------------------------------------------------------
+
+    async def _run_body(self, ctx: TaskContext) -> Any:
+        kind = ctx.task.kind
+        if kind == "shell":
+            return await run_shell_task(ctx)
+        if kind == "callable":
+            return await run_callable_task(ctx, self.callables)
+        return await run_agent_task(ctx, self.agents)
+
+    def _new_run(self, workflow: WorkflowDefinition, run_id: str | None,
+                 initial_results: dict[str, TaskResult] | None,
+                 progress_callback: ProgressCallback | None) -> Run:
+        self.validate(workflow)
+        run_id = run_id or new_run_id(workflow.id)
+        sm = StateManager(workflow, run_id, self.bus, initial_results=initial_results,
+                          log_ring_size=self.config.log_ring_size)
+        if progress_callback is not None:
+            sm.on_change = _sync_callback(progress_callback)
+        executor_cls = EXECUTORS[workflow.execution_strategy]
+        executor = executor_cls(
+            sm, self.router, self._run_body,
+            cache=None if self.cache.config.strategy == "none" else self.cache,
+            model_name=self.model_name,
+            parallel=self.config.enable_parallel_execution,
+            rng=self.rng,
+            sleep=lambda delay: self.retry_sleep(delay),
+        )
+        run = Run(workflow, sm, executor)
+        self._runs[run_id] = run
+        self._latest[workflow.id] = run_id
+        return run
+
+    async def _drive(self, run: Run, resumed: bool) -> WorkflowState:
+        try:
+            await run.executor.execute(resumed=resumed)
+        finally:
+            if self.config.enable_metrics and not run.executor.active:
+                self._record_metrics(run)
+        return run.state
+
+    def start_workflow(
+        self,
+        workflow: WorkflowDefinition,
+        progress_callback: ProgressCallback | None = None,
+        *,
+        run_id: str | None = None,
+        initial_results: dict[str, TaskResult] | None = None,
+    ) -> str:
+        """Start a run in the background (the app's way); returns its run id."""
+        run = self._new_run(workflow, run_id, initial_results, progress_callback)
+        run.task = asyncio.get_running_loop().create_task(
+            self._drive(run, resumed=bool(initial_results)), name=f"deeptui-run:{run.state.run_id}")
+        return run.state.run_id
+
+    async def execute_workflow(
+        self,
+        workflow: WorkflowDefinition,
+        progress_callback: ProgressCallback | None = None,
+        *,
+        run_id: str | None = None,
+        initial_results: dict[str, TaskResult] | None = None,
+    ) -> WorkflowState:
+        """Run the workflow to its end and return its final state.
+
+        ``initial_results`` (used by resume) are kept as they are: completed
+        tasks are not run again.
+        """
+        rid = self.start_workflow(workflow, progress_callback, run_id=run_id,
+                                  initial_results=initial_results)
+        return await self.wait(rid)
+
+    async def wait(self, workflow_or_run_id: str) -> WorkflowState:
+        """Wait until the run (the workflow's latest) has ended; returns its state."""
+        run = self._run(workflow_or_run_id)
+        while run.task is not None and not run.task.done():
+            await asyncio.shield(run.task)
+        return run.state
+
+    async def execute_task(self, task: TaskDefinition, workflow_id: str = "adhoc") -> TaskResult:
+        """Run one task outside any workflow (its own one-task run)."""
+        workflow = WorkflowDefinition(id=workflow_id, name=workflow_id,
+                                      tasks=[task.model_copy(update={"depends_on": []})])
+        state = await self.execute_workflow(workflow)
+        return state.task_results[task.id]
+
+    # -- looking up --------------------------------------------------------
+
+    def _run(self, workflow_or_run_id: str) -> Run:
+        run_id = self._latest.get(workflow_or_run_id, workflow_or_run_id)
+        run = self._runs.get(run_id)
+        if run is None:
+            raise UnknownRunError(f"no run of workflow or run id '{workflow_or_run_id}'")
+        return run
+
+    def find_run(self, workflow_or_run_id: str) -> Run | None:
+        try:
+            return self._run(workflow_or_run_id)
+        except UnknownRunError:
+            return None
+
+    def runs(self) -> list[Run]:
+        return list(self._runs.values())
+
+    def get_workflow_state(self, workflow_id: str) -> WorkflowState | None:
+        run = self.find_run(workflow_id)
+        return run.state if run else None
+
+    def get_workflow_progress(self, workflow_id: str) -> dict[str, Any] | None:
+        run = self.find_run(workflow_id)
+        return run.state_manager.progress() if run else None
+
+    def get_task_log(self, workflow_id: str, task_id: str) -> list[tuple[float, str, str]]:
+        run = self.find_run(workflow_id)
+        return run.state_manager.task_log(task_id) if run else []
+
+    # -- steering ----------------------------------------------------------
+
+    def cancel_workflow(self, workflow_id: str) -> bool:
+        run = self.find_run(workflow_id)
+        return run.executor.cancel_run() if run else False
+
+    def cancel_task(self, workflow_id: str, task_id: str) -> bool:
+        run = self.find_run(workflow_id)
+        if run is None or task_id not in run.state.task_results:
+            return False
+        return run.executor.cancel_task(task_id)
+
+    def retry_task(self, workflow_id: str, task_id: str) -> bool:
+        """Re-run the task and its not-completed downstream, in the same run.
+
+        Works while the run goes on and after it ended (the run restarts;
+        ``await orchestrator.wait(workflow_id)`` for its new end).
+        """
+        run = self.find_run(workflow_id)
+        if run is None or task_id not in run.state.task_results:
+            return False
+        reset = run.executor.retry(task_id)
+        if reset is None:
+            return False
+        if not run.executor.active:
+            run.task = asyncio.get_running_loop().create_task(self._drive(run, resumed=True))
+        return True
+
+    def _on_command(self, command: ev.Command) -> bool:
+        if isinstance(command, ev.CancelTask):
+            return self.cancel_task(command.workflow_id, command.task_id)
+        if isinstance(command, ev.RetryTask):
+            return self.retry_task(command.workflow_id, command.task_id)
+        if isinstance(command, ev.CancelWorkflow):
+            return self.cancel_workflow(command.workflow_id)
+        return False
+
+    # -- strategy ----------------------------------------------------------
+
+    def recommend_strategy(self, workflow: WorkflowDefinition) -> ExecutionStrategy:
+        """The seed's strategy recommendations, from the graph's shape.
+
+        Conditions -> CONDITIONAL; a chain (every level one task) -> SEQUENTIAL;
+        no dependencies at all -> PARALLEL; otherwise DAG.
+        """
+        from deeptui.graph import WorkflowGraph
+
+        if any(task.condition for task in workflow.tasks):
+            return ExecutionStrategy.CONDITIONAL
+        if not any(task.depends_on for task in workflow.tasks):
+            return (ExecutionStrategy.PARALLEL if len(workflow.tasks) > 1
+                    else ExecutionStrategy.SEQUENTIAL)
+        if all(len(level) == 1 for level in WorkflowGraph(workflow).levels):
+            return ExecutionStrategy.SEQUENTIAL
+        return ExecutionStrategy.DAG
+
+    # -- cache -------------------------------------------------------------
+
+    def get_cache_stats(self) -> dict[str, Any]:
+        return self.cache.stats()
+
+    def invalidate_cache(self, task_id: str) -> int:
+        return self.cache.invalidate(task_id)
+
+    def clear_cache(self) -> int:
+        return self.cache.clear()
+
+    # -- metrics -----------------------------------------------------------
+
+    def _record_metrics(self, run: Run) -> None:
+        from deeptui.metrics import WorkflowMetrics
+
+        self._finished_metrics = [m for m in self._finished_metrics
+                                  if getattr(m, "run_id", None) != run.state.run_id]
+        metrics = WorkflowMetrics.from_state(run.workflow, run.state)
+        self._finished_metrics.append(metrics)
+
+    def get_workflow_metrics(self, workflow_id: str) -> WorkflowMetrics | None:
+        from deeptui.metrics import WorkflowMetrics
+
+        run = self.find_run(workflow_id)
+        if run is None:
+            return None
+        return WorkflowMetrics.from_state(run.workflow, run.state)
+
+    def get_aggregate_stats(self) -> dict[str, Any]:
+        """Statistics across every finished run (the store's history when there is one)."""
+        from deeptui.metrics import aggregate_stats
+
+        if self.store is not None:
+            return self.store.aggregate_stats()
+        return aggregate_stats(self._finished_metrics)
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+def _sync_callback(callback: ProgressCallback) -> Callable[[WorkflowState], None]:
+    """Call the user's progress callback; a coroutine callback is scheduled, not awaited."""
+
+    def call(state: WorkflowState) -> None:
+        try:
+            result = callback(state)
+            if asyncio.iscoroutine(result):
+                asyncio.get_running_loop().create_task(result)
+        except Exception:  # a broken callback must not fail the task that triggered it
+            logging.getLogger(__name__).exception("progress callback failed")
+
+    return call
+
+
+__all__ = ["TaskOrchestrator", "Run", "TaskFailure"]

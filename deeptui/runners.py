@@ -1,0 +1,328 @@
+"""How one task's body runs: a pydantic-deep agent, a shell command, or a Python callable.
+
+A runner gets a `TaskContext` (the task, its dependencies' outputs, the agent
+type it was routed to, a log function) and returns the task's output or
+raises. Retries, timeouts and statuses are the executor's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import inspect
+import json
+import logging
+import os
+import signal
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from deeptui.errors import WorkflowValidationError
+from deeptui.models import AgentRouting, TaskDefinition, TaskUsage
+
+if TYPE_CHECKING:
+    from deeptui.skills_manager import SkillManager
+
+log = logging.getLogger(__name__)
+
+LogFn = Callable[[str, str], None]  # (kind, text)
+TaskCallable = Callable[[TaskDefinition, dict[str, Any], dict[str, Any]], Any]
+
+MAX_OUTPUT_CHARS = 100_000
+
+
+class TaskFailure(Exception):
+    """A task body that ran and failed (non-zero exit, a model error...)."""
+
+
+@dataclass
+class TaskContext:
+    task: TaskDefinition
+    workflow_id: str
+    run_id: str
+    dependency_outputs: dict[str, Any]
+    agent_type: str | None
+    log: LogFn
+    usage: TaskUsage = field(default_factory=TaskUsage)
+
+
+# ------------------------------------------------------------------ prompt
+
+
+def _render(value: Any, limit: int = 4000) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, indent=2)
+    return text if len(text) <= limit else text[:limit] + "\n[... truncated]"
+
+
+def build_prompt(ctx: TaskContext) -> str:
+    """The user prompt of an agent task: what to do, with what, after what."""
+    task = ctx.task
+    lines = [f"Task: {task.id}", f"Description: {task.description or task.id}"]
+    if task.expected_output_type:
+        lines.append(f"Expected output: {task.expected_output_type}")
+    if task.parameters:
+        lines += ["", "Parameters:", _render(task.parameters)]
+    if ctx.dependency_outputs:
+        lines += ["", "Results of the tasks this one depends on:"]
+        for dep, output in ctx.dependency_outputs.items():
+            lines += [f"--- {dep} ---", _render(output)]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ agents
+
+
+class AgentProvider:
+    """Agents per agent type: the user's own agent, or pydantic-deep agents built on demand.
+
+    When the user passes an agent (as in the seed), every agent task runs on
+    it, with required skills' instructions put into the prompt. Otherwise one
+    pydantic-deep agent is built per (agent type, skills) on the configured
+    model — the offline SimulatedModel when none is named.
+    """
+
+    def __init__(
+        self,
+        agent: Any,
+        deps: Any,
+        routing: list[AgentRouting],
+        model: Any,
+        skill_manager: SkillManager,
+    ) -> None:
+        self.user_agent = agent
+        self.user_deps = deps
+        self.routing = {r.agent_type: r for r in routing}
+        self.model = model  # a Model instance or "provider:name" string
+        self.skill_manager = skill_manager
+        self._agents: dict[tuple[str | None, tuple[str, ...]], Any] = {}
+
+    @property
+    def model_name(self) -> str:
+        if self.user_agent is not None:
+            model = getattr(self.user_agent, "model", None)
+            return str(getattr(model, "model_name", None) or model or "custom-agent")
+        return str(getattr(self.model, "model_name", None) or self.model)
+
+    def agent_for(self, agent_type: str | None, skills: tuple[str, ...]) -> Any:
+        if self.user_agent is not None:
+            return self.user_agent
+        key = (agent_type, skills)
+        agent = self._agents.get(key)
+        if agent is None:
+            agent = self._build(agent_type, skills)
+            self._agents[key] = agent
+        return agent
+
+    def _build(self, agent_type: str | None, skills: tuple[str, ...]) -> Any:
+        from pydantic_deep import create_deep_agent
+
+        routing = self.routing.get(agent_type or "")
+        model = (routing.model if routing and routing.model else None) or self.model
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return create_deep_agent(
+                model=model,
+                instructions=routing.instructions if routing else None,
+                skills=self.skill_manager.skills_for(skills) if skills else None,
+                skill_directories=[],
+                include_skills=bool(skills),
+                include_memory=False,
+                include_history_archive=False,
+                web_search=False,
+                web_fetch=False,
+                cost_tracking=False,
+            )
+
+    def deps_for_run(self) -> Any:
+        """Fresh deps for one agent run, so concurrent runs never share state."""
+        if self.user_deps is not None and dataclasses.is_dataclass(self.user_deps):
+            return dataclasses.replace(self.user_deps, todos=[], uploads={})
+        if self.user_deps is not None:
+            return self.user_deps
+        from pydantic_deep import create_default_deps
+
+        return create_default_deps()
+
+
+def _add_usage(ctx: TaskContext, result: Any) -> None:
+    usage = getattr(result, "usage", None)
+    usage = usage() if callable(usage) else usage
+    if usage is not None:
+        ctx.usage.input_tokens += getattr(usage, "input_tokens", 0) or 0
+        ctx.usage.output_tokens += getattr(usage, "output_tokens", 0) or 0
+        ctx.usage.requests += getattr(usage, "requests", 0) or 0
+    cost = 0.0
+    priced = False
+    for message in getattr(result, "all_messages", lambda: [])():
+        price = getattr(message, "cost", None)
+        if price is None:
+            continue
+        try:
+            cost += float(price().total_price)
+            priced = True
+        except Exception:  # noqa: BLE001 - unknown price: leave cost unset
+            continue
+    if priced:
+        ctx.usage.cost_usd = (ctx.usage.cost_usd or 0.0) + cost
+
+
+async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
+    """Run the task on its agent, streaming text and tool calls as log lines."""
+    from pydantic_ai.messages import (
+        FunctionToolCallEvent,
+        FunctionToolResultEvent,
+        PartDeltaEvent,
+        PartStartEvent,
+        TextPart,
+        TextPartDelta,
+    )
+    from pydantic_ai.run import AgentRunResultEvent
+
+    task = ctx.task
+    skills = tuple(task.required_skills)
+    agent = agents.agent_for(ctx.agent_type, skills)
+    extra: dict[str, Any] = {}
+    if agents.user_agent is not None and skills:
+        # the user's own agent: the skills' instructions are added to its own for this run
+        extra["instructions"] = agents.skill_manager.instructions_for(skills)
+    prompt = build_prompt(ctx)
+    result = None
+    async with agent.run_stream_events(prompt, deps=agents.deps_for_run(), **extra) as events:
+        async for event in events:
+            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                if event.part.content:
+                    ctx.log("text", event.part.content)
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                if event.delta.content_delta:
+                    ctx.log("text", event.delta.content_delta)
+            elif isinstance(event, FunctionToolCallEvent):
+                ctx.log("tool_call", f"{event.part.tool_name}({_render(event.part.args, 300)})")
+            elif isinstance(event, FunctionToolResultEvent):
+                content = getattr(event.result, "content", event.result)
+                ctx.log("tool_result", _render(content, 300))
+            elif isinstance(event, AgentRunResultEvent):
+                result = event.result
+    if result is None:
+        raise TaskFailure("the agent ended without a result")
+    _add_usage(ctx, result)
+    return result.output
+
+
+# ------------------------------------------------------------------- shell
+
+
+def _kill_group(proc: asyncio.subprocess.Process, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+async def _terminate(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM the command's process group, then SIGKILL if it lingers."""
+    if proc.returncode is not None:
+        return
+    _kill_group(proc, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), timeout=2.0)
+    except (TimeoutError, asyncio.TimeoutError):
+        _kill_group(proc, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            await proc.wait()
+
+
+async def run_shell_task(ctx: TaskContext) -> str:
+    """Run ``parameters["command"]`` in a subprocess; its output lines are log lines.
+
+    Succeeds with the output (stdout and stderr, merged) when the exit code is
+    0; a non-zero exit fails the attempt with the code and the last lines.
+    Cancellation and timeouts kill the whole process group.
+    """
+    params = ctx.task.parameters
+    command = params.get("command")
+    if not command:
+        raise WorkflowValidationError(f"task '{ctx.task.id}': shell task needs parameters.command")
+    cwd = params.get("cwd")
+    if cwd is not None:
+        cwd = os.path.expanduser(str(cwd))
+        if not os.path.isdir(cwd):
+            raise TaskFailure(f"working directory '{cwd}' does not exist")
+    env = {**os.environ, **{str(k): str(v) for k, v in (params.get("env") or {}).items()}}
+    common = dict(stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                  stdin=asyncio.subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True)
+    try:
+        if isinstance(command, list):
+            proc = await asyncio.create_subprocess_exec(*map(str, command), **common)
+        else:
+            proc = await asyncio.create_subprocess_shell(str(command), **common)
+    except FileNotFoundError as exc:
+        raise TaskFailure(f"command not found: {exc.filename or command}") from None
+    ctx.log("info", f"$ {command if isinstance(command, str) else ' '.join(map(str, command))}")
+    lines: list[str] = []
+    size = 0
+    try:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            ctx.log("stdout", line)
+            lines.append(line)
+            size += len(line) + 1
+            while size > MAX_OUTPUT_CHARS and len(lines) > 1:
+                size -= len(lines.pop(0)) + 1
+        code = await proc.wait()
+    except BaseException:
+        await asyncio.shield(_terminate(proc))
+        raise
+    output = "\n".join(lines)
+    if code != 0:
+        tail = "\n".join(lines[-5:])
+        reason = f"exit code {code}" + (f": {tail}" if tail else "")
+        if code == 127:
+            reason = f"command not found (exit code 127): {tail}"
+        raise TaskFailure(reason)
+    return output
+
+
+# ---------------------------------------------------------------- callable
+
+
+class CallableRegistry:
+    """Python functions that callable tasks name in ``parameters["callable"]``."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, TaskCallable] = {}
+
+    def register(self, name: str, fn: TaskCallable) -> None:
+        if not callable(fn):
+            raise TypeError(f"callable '{name}' is not callable: {fn!r}")
+        self._functions[name] = fn
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._functions
+
+    def names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def get(self, task: TaskDefinition) -> TaskCallable:
+        name = task.parameters.get("callable")
+        fn = self._functions.get(name) if isinstance(name, str) else None
+        if fn is None:
+            known = ", ".join(self.names()) or "none registered"
+            raise WorkflowValidationError(
+                f"task '{task.id}': callable '{name}' is not registered "
+                f"(orchestrator.register_callable(name, fn); registered: {known})"
+            )
+        return fn
+
+
+async def run_callable_task(ctx: TaskContext, registry: CallableRegistry) -> Any:
+    """Call ``fn(task, parameters, dependency_outputs)``; await it if it is a coroutine."""
+    fn = registry.get(ctx.task)
+    result = fn(ctx.task, ctx.task.parameters, ctx.dependency_outputs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+Runner = Callable[[TaskContext], Awaitable[Any]]

@@ -1,0 +1,132 @@
+"""The offline model: a pydantic-ai FunctionModel that streams plausible answers.
+
+It is the default whenever no model is named, so deeptui demonstrates
+everything on a machine with no network and no API key. It waits a simulated
+latency while streaming, can fail with a given probability, and is
+deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import AsyncIterator
+
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+
+class SimulatedModelError(RuntimeError):
+    """An injected failure of the offline model (see ``fail_rate``)."""
+
+
+_TASK_LINE = re.compile(r"^Task: (?P<id>.+)$", re.MULTILINE)
+_DESC_LINE = re.compile(r"^Description: (?P<desc>.+)$", re.MULTILINE)
+
+_OPENINGS = [
+    "I started by reviewing the inputs",
+    "First I looked at what the previous steps produced",
+    "I began by restating the goal",
+    "To start, I checked the context and constraints",
+]
+_STEPS = [
+    "listed the pieces that matter and the order to handle them",
+    "checked each assumption against the inputs",
+    "worked through the main cases and the edge cases",
+    "kept the changes small and easy to review",
+    "wrote down what remains uncertain",
+    "verified the result against the task's goal",
+]
+_CLOSINGS = [
+    "The task is complete.",
+    "Everything the task asked for is done.",
+    "The result is ready for the next step.",
+]
+
+
+def _last_prompt(messages: list[ModelMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                    return part.content
+    return ""
+
+
+class SimulatedModel(FunctionModel):
+    """``SimulatedModel(latency=(0.2, 1.5), fail_rate=0.0, seed=None)``.
+
+    Works anywhere a pydantic-ai model does, e.g.
+    ``create_deep_agent(model=SimulatedModel())``.
+    """
+
+    def __init__(
+        self,
+        latency: tuple[float, float] = (0.2, 1.5),
+        fail_rate: float = 0.0,
+        seed: int | None = None,
+        *,
+        chunk_words: int = 4,
+    ) -> None:
+        low, high = latency
+        if low < 0 or high < low:
+            raise ValueError(f"latency must be (low, high) with 0 <= low <= high, got {latency}")
+        if not 0.0 <= fail_rate <= 1.0:
+            raise ValueError(f"fail_rate must be between 0 and 1, got {fail_rate}")
+        self.latency = (float(low), float(high))
+        self.fail_rate = fail_rate
+        self.seed = seed
+        self.chunk_words = max(1, chunk_words)
+        self._rng = random.Random(seed)
+        super().__init__(self._respond, stream_function=self._stream, model_name="simulated")
+
+    # -- the answer -------------------------------------------------------
+
+    def compose(self, prompt: str, rng: random.Random) -> str:
+        """A plausible answer that mentions the task the prompt is about."""
+        task = _TASK_LINE.search(prompt)
+        desc = _DESC_LINE.search(prompt)
+        task_id = task.group("id").strip() if task else "the task"
+        description = desc.group("desc").strip().rstrip(".") if desc else "the request"
+        steps = rng.sample(_STEPS, 3)
+        return (
+            f"## {task_id}\n\n"
+            f"Goal: {description}.\n\n"
+            f"{rng.choice(_OPENINGS)}, then:\n"
+            f"1. {steps[0].capitalize()}.\n"
+            f"2. {steps[1].capitalize()}.\n"
+            f"3. {steps[2].capitalize()}.\n\n"
+            f"{rng.choice(_CLOSINGS)}"
+        )
+
+    def _plan(self, messages: list[ModelMessage]) -> tuple[str, float, bool]:
+        rng = self._rng
+        text = self.compose(_last_prompt(messages), rng)
+        delay = rng.uniform(*self.latency)
+        fails = self.fail_rate > 0 and rng.random() < self.fail_rate
+        return text, delay, fails
+
+    async def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        text, delay, fails = self._plan(messages)
+        await asyncio.sleep(delay)
+        if fails:
+            raise SimulatedModelError("simulated model failure (injected by fail_rate)")
+        return ModelResponse(parts=[TextPart(text)])
+
+    async def _stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        text, delay, fails = self._plan(messages)
+        words = text.split(" ")
+        chunks = [
+            " ".join(words[i : i + self.chunk_words]) + " "
+            for i in range(0, len(words), self.chunk_words)
+        ]
+        chunks[-1] = chunks[-1].rstrip(" ")
+        pause = delay / (len(chunks) + 1)
+        fail_at = len(chunks) // 2 if fails else -1
+        for n, chunk in enumerate(chunks):
+            await asyncio.sleep(pause)
+            if n == fail_at:
+                raise SimulatedModelError("simulated model failure (injected by fail_rate)")
+            yield chunk
+        await asyncio.sleep(pause)

@@ -1,0 +1,210 @@
+"""`StateManager`: the single owner of one run's task and workflow statuses.
+
+Every status change goes through here, updates the run's `WorkflowState`
+and is published on the bus. It also keeps a bounded ring of log lines per
+task, so a screen opened late can show a task's history.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from deeptui import bus as ev
+from deeptui.models import (
+    TaskResult,
+    TaskStatus,
+    TaskUsage,
+    WorkflowDefinition,
+    WorkflowState,
+    WorkflowStatus,
+)
+
+_now = datetime.now
+
+
+class StateManager:
+    """Statuses, results, counts and logs of one run."""
+
+    def __init__(
+        self,
+        workflow: WorkflowDefinition,
+        run_id: str,
+        bus: ev.EventBus,
+        *,
+        initial_results: dict[str, TaskResult] | None = None,
+        log_ring_size: int = 500,
+    ) -> None:
+        self.workflow = workflow
+        self.run_id = run_id
+        self.bus = bus
+        self.log_ring_size = log_ring_size
+        results = {t.id: TaskResult(task_id=t.id) for t in workflow.tasks}
+        for tid, result in (initial_results or {}).items():
+            if tid in results:
+                results[tid] = result
+        self.state = WorkflowState(
+            workflow_id=workflow.id, run_id=run_id, workflow_name=workflow.name,
+            task_results=results,
+        )
+        self.counts: dict[TaskStatus, int] = {status: 0 for status in TaskStatus}
+        for result in results.values():
+            self.counts[result.status] += 1
+        self.logs: dict[str, deque[tuple[float, str, str]]] = {}
+        self.on_change: Callable[[WorkflowState], Any] | None = None
+
+    # -- reading ---------------------------------------------------------
+
+    def status(self, task_id: str) -> TaskStatus:
+        return self.state.task_results[task_id].status
+
+    def result(self, task_id: str) -> TaskResult:
+        return self.state.task_results[task_id]
+
+    def progress(self) -> dict[str, Any]:
+        c = self.counts
+        total = len(self.state.task_results)
+        finished = total - c[TaskStatus.PENDING] - c[TaskStatus.RUNNING]
+        return {
+            "workflow_id": self.workflow.id,
+            "run_id": self.run_id,
+            "total_tasks": total,
+            "completed": c[TaskStatus.COMPLETED],
+            "failed": c[TaskStatus.FAILED],
+            "running": c[TaskStatus.RUNNING],
+            "pending": c[TaskStatus.PENDING],
+            "skipped": c[TaskStatus.SKIPPED],
+            "cancelled": c[TaskStatus.CANCELLED],
+            "finished": finished,
+            "status": self.state.status.value,
+            "percent": round(100.0 * finished / total, 1) if total else 100.0,
+        }
+
+    def task_log(self, task_id: str) -> list[tuple[float, str, str]]:
+        return list(self.logs.get(task_id, ()))
+
+    # -- changing --------------------------------------------------------
+
+    def _set(self, result: TaskResult, status: TaskStatus) -> None:
+        self.counts[result.status] -= 1
+        self.counts[status] += 1
+        result.status = status
+
+    def _changed(self, event: ev.Event) -> None:
+        self.bus.publish(event)
+        if self.on_change is not None:
+            self.on_change(self.state)
+
+    def start_workflow(self, *, resumed: bool = False) -> None:
+        state = self.state
+        state.status = WorkflowStatus.RUNNING
+        state.completed_at = None
+        state.error = None
+        if state.started_at is None:
+            state.started_at = _now(UTC)
+        self._changed(ev.WorkflowStarted(
+            self.run_id, self.workflow.id, workflow_name=self.workflow.name,
+            total_tasks=len(state.task_results), resumed=resumed,
+        ))
+
+    def finish_workflow(self, status: WorkflowStatus, error: str | None = None) -> None:
+        state = self.state
+        state.status = status
+        state.error = error
+        state.completed_at = _now(UTC)
+        self._changed(ev.WorkflowFinished(self.run_id, self.workflow.id, status=status.value,
+                                          error=error))
+
+    def queued(self, task_id: str) -> None:
+        if self.bus.has_listeners:
+            self.bus.publish(ev.TaskQueued(self.run_id, self.workflow.id, task_id=task_id))
+
+    def running(self, task_id: str, attempt: int, agent_type: str | None) -> None:
+        result = self.state.task_results[task_id]
+        if result.status is not TaskStatus.RUNNING:
+            self._set(result, TaskStatus.RUNNING)
+        if attempt == 1:
+            result.started_at = _now(UTC)
+            result.error = None
+        result.attempts = attempt
+        result.agent_used = agent_type
+        self._changed(ev.TaskStarted(self.run_id, self.workflow.id, task_id=task_id,
+                                     attempt=attempt, agent_type=agent_type))
+
+    def retrying(self, task_id: str, attempt: int, delay: float, error: str) -> None:
+        self.state.task_results[task_id].error = error
+        self.log(task_id, "error", f"attempt {attempt} failed: {error}; retrying in {delay:.2f}s")
+        self._changed(ev.TaskRetrying(self.run_id, self.workflow.id, task_id=task_id,
+                                      attempt=attempt, delay=delay, error=error))
+
+    def completed(self, task_id: str, output: Any, usage: TaskUsage | None = None,
+                  *, cached: bool = False, agent_used: str | None = None) -> None:
+        result = self.state.task_results[task_id]
+        now = _now(UTC)
+        if result.started_at is None or cached:
+            result.started_at = now
+        result.completed_at = now
+        result.output = output
+        result.error = None
+        result.cached = cached
+        if cached:
+            result.attempts = 0
+            result.agent_used = agent_used
+        if usage is not None:
+            result.usage = usage
+        self._set(result, TaskStatus.COMPLETED)
+        self._changed(ev.TaskCompleted(
+            self.run_id, self.workflow.id, task_id=task_id, output=output, cached=cached,
+            duration=(now - result.started_at).total_seconds(),
+        ))
+
+    def failed(self, task_id: str, error: str, usage: TaskUsage | None = None) -> None:
+        result = self.state.task_results[task_id]
+        result.completed_at = _now(UTC)
+        result.error = error
+        if usage is not None:
+            result.usage = usage
+        self._set(result, TaskStatus.FAILED)
+        self.log(task_id, "error", error)
+        self._changed(ev.TaskFailed(self.run_id, self.workflow.id, task_id=task_id, error=error,
+                                    attempts=result.attempts))
+
+    def skipped(self, task_id: str, reason: str) -> None:
+        result = self.state.task_results[task_id]
+        result.skip_reason = reason
+        result.completed_at = _now(UTC)
+        self._set(result, TaskStatus.SKIPPED)
+        self._changed(ev.TaskSkipped(self.run_id, self.workflow.id, task_id=task_id,
+                                     reason=reason))
+
+    def cancelled(self, task_id: str, reason: str) -> None:
+        result = self.state.task_results[task_id]
+        result.completed_at = _now(UTC)
+        result.error = reason
+        self._set(result, TaskStatus.CANCELLED)
+        self._changed(ev.TaskCancelled(self.run_id, self.workflow.id, task_id=task_id,
+                                       reason=reason))
+
+    def reset(self, task_id: str) -> None:
+        """Back to pending (a retry): the previous attempt's outcome is cleared."""
+        result = self.state.task_results[task_id]
+        self._set(result, TaskStatus.PENDING)
+        result.output = None
+        result.error = None
+        result.skip_reason = None
+        result.attempts = 0
+        result.started_at = None
+        result.completed_at = None
+        result.cached = False
+        result.usage = TaskUsage()
+        self._changed(ev.TaskReset(self.run_id, self.workflow.id, task_id=task_id))
+
+    def log(self, task_id: str, kind: str, text: str) -> None:
+        ring = self.logs.get(task_id)
+        if ring is None:
+            ring = self.logs[task_id] = deque(maxlen=self.log_ring_size)
+        event = ev.TaskLog(self.run_id, self.workflow.id, task_id=task_id, kind=kind, text=text)
+        ring.append((event.ts, kind, text))
+        self.bus.publish(event)

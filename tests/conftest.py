@@ -1,0 +1,85 @@
+"""Shared fixtures: fast offline orchestrators and event recorders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from deeptui import bus as ev
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep the user's config, data and cache directories out of every test."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("DEEPTUI_HOME", str(home / "deeptui"))
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPTUI_MODEL"):
+        monkeypatch.delenv(key, raising=False)
+    yield
+
+
+class Recorder:
+    """Every event published on a bus, in order, via a sync tap."""
+
+    def __init__(self, bus: ev.EventBus) -> None:
+        self.events: list[ev.Event] = []
+        self.running: set[str] = set()
+        self.max_running = 0
+        self.remove = bus.tap(self._on_event)
+
+    def _on_event(self, event: ev.Event) -> None:
+        self.events.append(event)
+        if isinstance(event, ev.TaskStarted):
+            self.running.add(event.task_id)
+            self.max_running = max(self.max_running, len(self.running))
+        elif isinstance(event, (ev.TaskCompleted, ev.TaskFailed, ev.TaskCancelled, ev.TaskSkipped)):
+            self.running.discard(event.task_id)
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def started(self) -> list[str]:
+        """Task ids in the order their first attempt started."""
+        return [e.task_id for e in self.of(ev.TaskStarted) if e.attempt == 1]
+
+    def first(self, kind: type, task_id: str) -> int:
+        return next(i for i, e in enumerate(self.events)
+                    if isinstance(e, kind) and getattr(e, "task_id", None) == task_id)
+
+
+@pytest.fixture
+def fast_config():
+    from deeptui import OrchestrationConfig
+
+    return OrchestrationConfig(simulated_latency=(0.0, 0.01), simulated_seed=7)
+
+
+@pytest.fixture
+def orchestrator(fast_config):
+    from deeptui import TaskOrchestrator
+
+    orch = TaskOrchestrator(config=fast_config)
+    yield orch
+    orch.close()
+
+
+@pytest.fixture
+def recorder(orchestrator) -> Recorder:
+    return Recorder(orchestrator.bus)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (not yet reaped) is gone for our purposes
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
