@@ -104,10 +104,21 @@ def _jsonable(value: Any) -> Any:
     return f"{type(value).__qualname__}:{value!r}"
 
 
+def _string_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(key): _string_keys(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_string_keys(item) for item in value]
+    return value
+
+
 def _canonical(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
-    )
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
+        )
+    except TypeError:  # keys of mixed types cannot be sorted: compare them as text
+        return _canonical(_string_keys(value))
 
 
 def key_material(

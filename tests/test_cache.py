@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import datetime
 from pathlib import Path
 
 import diskcache
@@ -131,6 +132,10 @@ def test_the_key_changes_with_whatever_decides_the_result() -> None:
     # dict order in parameters does not matter
     a = cache.make_key(task(parameters={"x": 1, "y": [1, 2]}), {}, None)
     assert a == cache.make_key(task(parameters={"y": [1, 2], "x": 1}), {}, None)
+    # values JSON lacks still give a stable key
+    odd = {"mixed": {1: "int key", "a": 2}, "s": {3, 1, 2}, "p": Path("/tmp/x"), "when": datetime(2025, 1, 1)}
+    b = cache.make_key(task(parameters=odd), {}, None)
+    assert b == cache.make_key(task(parameters=dict(reversed(odd.items()))), {}, None)
 
 
 def test_changed_dependency_output_misses_when_dependencies_are_tracked() -> None:
