@@ -67,14 +67,7 @@ STATUS_STYLES: dict[TaskStatus, StatusStyle] = {
 }
 
 # The order statuses are listed in legends and classDefs.
-_STATUS_ORDER = [
-    TaskStatus.COMPLETED,
-    TaskStatus.FAILED,
-    TaskStatus.RUNNING,
-    TaskStatus.PENDING,
-    TaskStatus.SKIPPED,
-    TaskStatus.CANCELLED,
-]
+_STATUS_ORDER = list(STATUS_STYLES)
 
 SUFFIX_FORMATS: dict[str, VisualizationFormat] = {
     ".mmd": VisualizationFormat.MERMAID,
@@ -96,24 +89,10 @@ _ARROW_STYLE = "dim"
 _CONTROL = {i: f"\\x{i:02x}" for i in [*range(32), 127]}
 _CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
 
-# Mermaid: entity codes (#name; / #number;) for everything its grammar or HTML
-# labels could take for syntax. '#' first so entities are not escaped twice.
-_MERMAID_ESCAPES = {
-    "#": "#35;",
-    '"': "#quot;",
-    "&": "#amp;",
-    "<": "#lt;",
-    ">": "#gt;",
-    "[": "#91;",
-    "]": "#93;",
-    "(": "#40;",
-    ")": "#41;",
-    "{": "#123;",
-    "}": "#125;",
-    "|": "#124;",
-    "`": "#96;",
-    "%": "#37;",
-    "\\": "#92;",
+# Mermaid: entity codes (#name; / #number;, one pass) for every character its
+# grammar or HTML labels could take for syntax; Mermaid decodes them on rendering.
+_MERMAID_ESCAPES = {'"': "#quot;", "&": "#amp;", "<": "#lt;", ">": "#gt;"} | {
+    char: f"#{ord(char)};" for char in "#[](){}|`%\\"
 }
 _MERMAID_TABLE = str.maketrans(
     {**_MERMAID_ESCAPES, **{chr(i): " " for i in [*range(32), 127] if chr(i) != "\n"}}
@@ -349,7 +328,7 @@ class DAGVisualizer:
     ) -> list[tuple[Text, str | None]]:
         """The ASCII layout as status-coloured Rich lines, each with the task id it shows."""
         return [
-            (Text(text, style=style, no_wrap=True, end=""), tid)
+            (Text(text, style=style, no_wrap=True), tid)
             for text, style, tid in self._ascii_rows(include_metrics, selected)
         ]
 
