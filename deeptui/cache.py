@@ -273,12 +273,15 @@ class _DiskTier:
                 "choose another cache_dir or remove the file"
             )
         try:
-            return self._connect()
-        except sqlite3.DatabaseError as exc:
-            if _is_busy(exc):
-                raise
-            self._warn_and_wipe(exc)
-            return self._connect()
+            try:
+                return self._connect()
+            except sqlite3.DatabaseError as exc:
+                if not _is_corruption(exc):
+                    raise
+                self._warn_and_wipe(exc)
+                return self._connect()
+        except (OSError, sqlite3.Error) as exc:
+            raise CacheError(f"cannot use cache_dir '{self.directory}': {exc}") from exc
 
     def _warn_and_wipe(self, exc: BaseException) -> None:
         warnings.warn(
@@ -332,9 +335,12 @@ class _DiskTier:
         return list(self.cache._sql(query, (time.time(),)).fetchall())
 
 
-def _is_busy(exc: BaseException) -> bool:
+def _is_corruption(exc: BaseException) -> bool:
+    """A broken database (rebuild it), as opposed to a locked or unwritable one."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return isinstance(exc, sqlite3.DatabaseError)
     text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+    return "malformed" in text or "no such" in text
 
 
 def _is_hex(text: str) -> bool:
@@ -429,10 +435,10 @@ class ResultCache:
 
     def _disk_failed(self, exc: sqlite3.DatabaseError) -> None:
         assert self._disk is not None
-        if _is_busy(exc):
-            warnings.warn(f"cache busy, treated as a miss: {exc}", RuntimeWarning, stacklevel=4)
-        else:
+        if _is_corruption(exc):
             self._disk.rebuild(exc)
+        else:
+            warnings.warn(f"cache unavailable, treated as a miss: {exc}", RuntimeWarning, 4)
 
     def put(
         self,
