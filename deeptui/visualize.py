@@ -1,4 +1,4 @@
-"""DAG visualization: a workflow (and optionally its run state) as Mermaid, Graphviz, ASCII or JSON.
+"""DAG visualization: a workflow (and its run state) as Mermaid, Graphviz, ASCII or JSON.
 
 The ASCII layout is also available as status-coloured Rich lines
 (``DAGVisualizer.ascii_lines``) for the app's live DAG panel. The graph's
@@ -82,6 +82,7 @@ SUFFIX_FORMATS: dict[str, VisualizationFormat] = {
 RULE = "=" * 70
 _HEADER_STYLE = "bold"
 _ARROW_STYLE = "dim"
+_DOT_NODE_DEFAULTS = "node [shape=box, style=rounded];"
 
 # --------------------------------------------------------------- escaping
 
@@ -137,7 +138,7 @@ def _plain(text: str) -> str:
 
 
 def _metric_parts(result: TaskResult | None, include_metrics: bool) -> list[str]:
-    """Duration whenever known (as the seed's outputs show); retries, agent, cache hit on request."""
+    """Duration whenever known (as in the seed's outputs); retries, agent, cache hit on request."""
     if result is None:
         return []
     parts: list[str] = []
@@ -282,12 +283,14 @@ class DAGVisualizer:
         lines += [f"    {ids[a]} --> {ids[b]}" for a, b in self._edges()]
         lines.append("")
         lines += [
-            f"    classDef {s.value} {STATUS_STYLES[s].mermaid}" for s in _STATUS_ORDER if s in present
+            f"    classDef {s.value} {STATUS_STYLES[s].mermaid}"
+            for s in _STATUS_ORDER
+            if s in present
         ]
         return "\n".join(lines)
 
     def to_graphviz(self, include_metrics: bool = False) -> str:
-        lines = ["digraph Workflow {", "    rankdir=TB;", "    node [shape=box, style=rounded];", ""]
+        lines = ["digraph Workflow {", "    rankdir=TB;", f"    {_DOT_NODE_DEFAULTS}", ""]
         for task in self.workflow.tasks:
             result = self.result_of(task.id)
             status = result.status if result is not None else TaskStatus.PENDING

@@ -219,7 +219,11 @@ def _dot_svg(source: str) -> str:
 def test_graphviz_matches_the_seed_shape(workflow, state):
     text = visualize_workflow(workflow, state, VisualizationFormat.GRAPHVIZ)
     lines = text.splitlines()
-    assert lines[:3] == ["digraph Workflow {", "    rankdir=TB;", "    node [shape=box, style=rounded];"]
+    assert lines[:3] == [
+        "digraph Workflow {",
+        "    rankdir=TB;",
+        "    node [shape=box, style=rounded];",
+    ]
     assert (
         '    "task1" [label="task1\\n2.5s", color="darkgreen", fillcolor="lightgreen",'
         ' style="filled,rounded"];'
@@ -362,7 +366,8 @@ def test_unknown_format_names_the_choices(workflow):
 def test_ten_thousand_tasks_render_in_every_format():
     workflow = _layered(10_000)
     results = {
-        f"t{i}": TaskResult(task_id=f"t{i}", status=TaskStatus.COMPLETED) for i in range(0, 10_000, 7)
+        f"t{i}": TaskResult(task_id=f"t{i}", status=TaskStatus.COMPLETED)
+        for i in range(0, 10_000, 7)
     }
     state = WorkflowState(workflow_id="big", run_id="r", task_results=results)
     visualizer = DAGVisualizer(workflow, state)
