@@ -204,9 +204,7 @@ class WorkflowMetrics:
             total_retries=retries,
             total_duration_seconds=duration,
             average_task_duration=(
-                sum(task.duration_seconds for task in measured) / len(measured)
-                if measured
-                else 0.0
+                sum(task.duration_seconds for task in measured) / len(measured) if measured else 0.0
             ),
             slowest_task=max(measured, key=lambda task: task.duration_seconds, default=None),
             fastest_task=min(measured, key=lambda task: task.duration_seconds, default=None),

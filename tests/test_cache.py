@@ -133,7 +133,12 @@ def test_the_key_changes_with_whatever_decides_the_result() -> None:
     a = cache.make_key(task(parameters={"x": 1, "y": [1, 2]}), {}, None)
     assert a == cache.make_key(task(parameters={"y": [1, 2], "x": 1}), {}, None)
     # values JSON lacks still give a stable key
-    odd = {"mixed": {1: "int key", "a": 2}, "s": {3, 1, 2}, "p": Path("/tmp/x"), "when": datetime(2025, 1, 1)}
+    odd = {
+        "mixed": {1: "int key", "a": 2},
+        "s": {3, 1, 2},
+        "p": Path("/tmp/x"),
+        "when": datetime(2025, 1, 1),
+    }
     b = cache.make_key(task(parameters=odd), {}, None)
     assert b == cache.make_key(task(parameters=dict(reversed(odd.items()))), {}, None)
 
@@ -372,4 +377,3 @@ def test_entries_describe_each_cached_result(tmp_path: Path) -> None:
     assert [(e.task_id, e.key) for e in entries] == [("load", "k2"), ("extract", "k1")]
     assert all(e.size_bytes > 0 and e.ttl_remaining is None for e in entries)
     assert all(0 <= e.age_seconds < 60 for e in entries)
-
