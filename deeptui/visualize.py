@@ -287,7 +287,7 @@ class DAGVisualizer:
             for s in _STATUS_ORDER
             if s in present
         ]
-        return "\n".join(lines)
+        return "\n".join(lines).rstrip("\n")
 
     def to_graphviz(self, include_metrics: bool = False) -> str:
         lines = ["digraph Workflow {", "    rankdir=TB;", f"    {_DOT_NODE_DEFAULTS}", ""]
