@@ -4,10 +4,8 @@ Every step given a command becomes a shell task that really runs it in the
 repository; a step without a command is done by an agent with the matching
 capability and skill.
 
-    lint-code ──────┐
-                    ├──► run-tests ─────┐
-    check-formatting┤                   ├──► build-artifacts ──► deploy
-                    └──► security-scan ─┘
+    lint-code ────────┬──► run-tests ──────┬──► build-artifacts ──► deploy
+    check-formatting ─┴──► security-scan ──┘
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The ETL pipeline template: parallel extracts, validation, sequential transforms, load, verify.
 
     extract-csv-0 ─┐
-                   ├──► validate-extracted-data ──► transform-step-1 ──► ... ──► transform-step-n
-    extract-api-1 ─┘                                                                  │
-                                                    verify-load ◄── load-to-destination ◄┘
+                   ├──► validate-extracted-data ──► transform-step-1 ──► … ──► transform-step-n
+    extract-api-1 ─┘                                                                 │
+                                           verify-load ◄── load-to-destination ◄─────┘
 
 Extract ids are ``extract-{type}-{idx}`` with ``idx`` the 0-based position of
 the source in ``source_configs`` and ``type`` its ``type`` made id-safe;
