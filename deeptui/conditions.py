@@ -21,6 +21,7 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from deeptui.errors import ConditionError
+from deeptui.graph import WorkflowGraph
 from deeptui.models import TaskResult, TaskStatus, TriggerRule, WorkflowDefinition
 
 MAX_LENGTH = 2000
@@ -453,29 +454,22 @@ def trigger_rule_met(rule: str, dependency_statuses: Iterable[TaskStatus | str])
         statuses = [TaskStatus(status) for status in dependency_statuses]
     except ValueError as exc:
         raise ConditionError(f"trigger rule '{rule}': {exc}") from None
-    total = len(statuses)
     done = sum(status.finished for status in statuses)
     completed = statuses.count(TaskStatus.COMPLETED)
     failed = sum(status in _FAILED for status in statuses)
-    waiting = done < total
-    if rule == "all_success":
-        decided = completed < done  # a finished dependency did not complete
-        return False if decided else (None if waiting else True)
-    if rule == "all_failed":
-        return False if failed < done else (None if waiting else True)
-    if rule == "all_done":
-        return None if waiting else True
-    if rule == "one_success":
-        return True if completed or total == 0 else (None if waiting else False)
-    if rule == "one_failed":
-        return True if failed or total == 0 else (None if waiting else False)
-    return False if failed else (None if waiting else True)  # none_failed
+    fails_early = {"all_success": completed < done, "all_failed": failed < done, "none_failed": failed > 0}
+    passes_early = {"one_success": completed > 0, "one_failed": failed > 0}
+    if fails_early.get(rule, False):
+        return False
+    if passes_early.get(rule, False) or not statuses:
+        return True
+    if done < len(statuses):
+        return None
+    return rule not in passes_early  # all finished: the "one_*" rules found none
 
 
 def workflow_conditions(workflow: WorkflowDefinition) -> dict[str, Condition]:
     """Parse every task's condition; check each names only upstream tasks."""
-    from deeptui.graph import WorkflowGraph
-
     graph: WorkflowGraph | None = None
     conditions: dict[str, Condition] = {}
     for task in workflow.tasks:

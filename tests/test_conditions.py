@@ -380,20 +380,30 @@ FORBIDDEN_LEAVES = ["__import__('os')", "open('/etc/passwd')", "().__class__", "
                     "exec('x')", "eval('1')", "[x for x in a]", "(y := 1)", "*a", "f'{a}'", "nope",
                     "getattr(a, 'b')", "breakpoint()", "a.output.__class__.__subclasses__()", "_x",
                     "'x' * 99999999999", "9 ** 9 ** 9"]
-OPERATORS = [" and ", " or ", " == ", " != ", " < ", " <= ", " > ", " >= ", " in ", " not in ", " + ",
-             " - ", " * ", " / ", " % ", " ** ", " // ", " is ", " & ", " | ", ", ", ".", "[", "("]
+ALLOWED_OPERATORS = [" and ", " or ", " == ", " != ", " < ", " <= ", " > ", " >= ", " in ", " not in ",
+                     " + ", " - ", " * ", " / ", " % "]
+FORBIDDEN_OPERATORS = [" ** ", " // ", " is ", " & ", " | ", ", ", ".", "[", "(", " if ", ":=", " for "]
 
-expressions = st.recursive(
-    st.sampled_from(ALLOWED_LEAVES) | st.sampled_from(FORBIDDEN_LEAVES),
-    lambda inner: st.one_of(
-        st.tuples(inner, st.sampled_from(OPERATORS), inner).map("".join),
-        st.tuples(st.sampled_from(["not ", "-", "~", "("]), inner).map(lambda p: p[0] + p[1] + (")" if p[0] == "(" else "")),
-        st.tuples(st.sampled_from(["len", "any_failed", "task", "open", "exec", "a.output.get"]), inner)
-        .map(lambda p: f"{p[0]}({p[1]})"),
-        st.tuples(inner, st.sampled_from(["status", "output", "x", "_y", "__class__", "failed"])).map(".".join),
-        st.tuples(inner, inner).map(lambda p: f"[{p[0]}, {p[1]}]"),
-    ),
-    max_leaves=12,
+
+def grammar(leaves: list[str], operators: list[str], functions: list[str], attributes: list[str]) -> Any:
+    return st.recursive(
+        st.sampled_from(leaves),
+        lambda inner: st.one_of(
+            st.tuples(inner, st.sampled_from(operators), inner).map(lambda p: f"({p[0]}{p[1]}{p[2]})"),
+            st.tuples(st.sampled_from(["not ", "-"]), inner).map("".join),
+            st.tuples(st.sampled_from(functions), inner).map(lambda p: f"{p[0]}({p[1]})"),
+            st.tuples(inner, st.sampled_from(attributes)).map(".".join),
+            st.tuples(inner, inner).map(lambda p: f"[{p[0]}, {p[1]}]"),
+        ),
+        max_leaves=10,
+    )
+
+
+allowed_expressions = grammar(ALLOWED_LEAVES, ALLOWED_OPERATORS, ["len"], ["status", "output", "x", "failed"])
+mixed_expressions = grammar(
+    ALLOWED_LEAVES + FORBIDDEN_LEAVES, ALLOWED_OPERATORS + FORBIDDEN_OPERATORS,
+    ["len", "any_failed", "task", "open", "exec", "a.output.get", "getattr", "type"],
+    ["status", "output", "x", "_y", "__class__", "__globals__", "failed"],
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
@@ -405,7 +415,7 @@ task_results = st.dictionaries(
     st.builds(TaskResult, task_id=st.just("t"), status=st.sampled_from(list(TaskStatus)), output=json_values,
               error=st.none() | st.text(max_size=5), attempts=st.integers(0, 5)),
 )
-inputs = expressions | st.text(max_size=60) | st.binary(max_size=60).map(lambda b: b.decode("utf-8", "surrogateescape"))
+inputs = allowed_expressions | mixed_expressions | st.text(max_size=60) | st.binary(max_size=60).map(lambda b: b.decode("utf-8", "surrogateescape"))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -419,3 +429,14 @@ def test_random_expressions_never_execute_code_and_give_a_bool_or_condition_erro
         except ConditionError:
             return
     assert type(value) is bool
+
+
+def test_the_tripwire_itself_catches_eval_open_imports_and_code_objects() -> None:
+    for attempt in (
+        lambda: eval("1"),
+        lambda: open("x"),
+        lambda: __import__("this_module_is_not_loaded_yet"),
+        lambda: compile("1", "<x>", "eval"),
+    ):
+        with tripwire(), pytest.raises(Tripped):
+            attempt()
