@@ -48,6 +48,9 @@ _EXPORTS: dict[str, str] = {
     # around a run
     "CacheConfig": "deeptui.cache",
     "CacheStrategy": "deeptui.cache",
+    "ResultCache": "deeptui.cache",
+    "create_cache": "deeptui.cache",
+    "aggregate_stats": "deeptui.metrics",
     "TaskMetrics": "deeptui.metrics",
     "WorkflowMetrics": "deeptui.metrics",
     "DAGVisualizer": "deeptui.visualize",

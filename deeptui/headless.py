@@ -1,0 +1,120 @@
+"""The headless run: a Rich live view of a run (task table, progress bar, elapsed time).
+
+It is a bus subscriber like the app: it redraws a few times a second from the
+run's state, and Ctrl-C cancels the run instead of killing it mid-write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
+
+STATUS_STYLE = {
+    TaskStatus.PENDING: ("○", "yellow"),
+    TaskStatus.RUNNING: ("⟳", "bold blue"),
+    TaskStatus.COMPLETED: ("✓", "green"),
+    TaskStatus.FAILED: ("✗", "bold red"),
+    TaskStatus.SKIPPED: ("⊘", "dim"),
+    TaskStatus.CANCELLED: ("■", "magenta"),
+}
+MAX_ROWS = 18
+
+
+def _rows(state: WorkflowState) -> list[Any]:
+    """Running tasks first, then failures, then the most recently finished, then pending."""
+    results = list(state.task_results.values())
+    order = {TaskStatus.RUNNING: 0, TaskStatus.FAILED: 1, TaskStatus.CANCELLED: 2,
+             TaskStatus.COMPLETED: 3, TaskStatus.SKIPPED: 4, TaskStatus.PENDING: 5}
+    if len(results) <= MAX_ROWS:
+        return results
+    results.sort(key=lambda r: (order[r.status],
+                                -(r.completed_at.timestamp() if r.completed_at else 0)))
+    return results[:MAX_ROWS]
+
+
+def render(state: WorkflowState, progress: dict[str, Any], elapsed: float) -> Group:
+    table = Table("", "task", "status", "attempts", "agent", "time", "detail", box=None,
+                  header_style="bold", expand=False)
+    for result in _rows(state):
+        symbol, style = STATUS_STYLE[result.status]
+        duration = result.duration_seconds
+        detail = result.error or result.skip_reason or ("cached" if result.cached else "")
+        table.add_row(Text(symbol, style), result.task_id, Text(result.status.value, style),
+                      str(result.attempts or ""), result.agent_used or "",
+                      f"{duration:.1f}s" if duration is not None else "",
+                      Text(detail.splitlines()[0][:60] if detail else "", "dim"))
+    total = progress["total_tasks"] or 1
+    counts = "  ".join(f"{progress[k]} {k}" for k in
+                       ("completed", "running", "failed", "skipped", "cancelled", "pending")
+                       if progress.get(k))
+    hidden = len(state.task_results) - min(len(state.task_results), MAX_ROWS)
+    footer = Text(f"{progress['finished']}/{progress['total_tasks']} tasks  ·  {counts}  ·  "
+                  f"{elapsed:.1f}s" + (f"  ·  {hidden} more not shown" if hidden else ""))
+    bar = ProgressBar(total=total, completed=progress["finished"], width=60)
+    title = Text(f"{state.workflow_name}  [{state.status.value}]  run {state.run_id}",
+                 style="bold")
+    return Group(title, table, bar, footer)
+
+
+async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None = None,
+                       resume_from: Any = None, console: Console | None = None) -> int:
+    """Run (or resume) with a live view; 0 when the run completed, 1 otherwise."""
+    console = console or Console(highlight=False)
+    if resume_from is not None:
+        from deeptui.store import start_resume
+
+        rid = start_resume(orchestrator, resume_from, run_id)
+    else:
+        rid = orchestrator.start_workflow(workflow, run_id=run_id)
+    run = orchestrator.find_run(rid)
+    loop = asyncio.get_running_loop()
+    cancelled = False
+
+    def on_sigint() -> None:
+        nonlocal cancelled
+        if cancelled:
+            raise KeyboardInterrupt
+        cancelled = True
+        console.print("[yellow]cancelling the run (Ctrl-C again to quit at once)...[/]")
+        orchestrator.cancel_workflow(rid)
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):
+        pass
+    start = time.monotonic()
+    live_view = console.is_terminal
+    try:
+        with Live(console=console, refresh_per_second=4, transient=False,
+                  auto_refresh=False) as live:
+            while not run.task.done():
+                if live_view:
+                    live.update(render(run.state, orchestrator.get_workflow_progress(rid),
+                                       time.monotonic() - start), refresh=True)
+                await asyncio.wait({run.task}, timeout=0.25)
+            state = await orchestrator.wait(rid)
+            live.update(render(state, orchestrator.get_workflow_progress(rid),
+                               time.monotonic() - start), refresh=True)
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):
+            pass
+    if state.status is WorkflowStatus.COMPLETED:
+        console.print(f"[green]✓ run {rid} completed[/]")
+        return 0
+    console.print(f"[red]✗ run {rid} {state.status.value}[/]"
+                  + (f": {state.error}" if state.error else ""))
+    for tid in state.failed_tasks:
+        console.print(f"  [red]✗ {tid}[/]: {state.task_results[tid].error}")
+    return 1

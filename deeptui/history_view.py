@@ -1,0 +1,71 @@
+"""`deeptui history`: run history from the store as Rich tables and JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from deeptui.headless import STATUS_STYLE
+from deeptui.models import TaskStatus
+
+RUN_STYLE = {"completed": "green", "failed": "bold red", "running": "bold blue",
+             "cancelled": "magenta", "interrupted": "yellow", "pending": "yellow"}
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _secs(value: float | None) -> str:
+    return f"{value:.1f}s" if value is not None else ""
+
+
+def history_list(store: Any, limit: int, console: Console) -> int:
+    runs = store.list_runs(limit)
+    if not runs:
+        console.print(f"no runs yet in {store.path}")
+        return 0
+    table = Table("run", "workflow", "status", "started", "duration", "done", "failed", "model",
+                  box=None, header_style="bold")
+    for run in runs:
+        status = str(run.status)
+        table.add_row(run.run_id, run.workflow_name or run.workflow_id,
+                      Text(status, RUN_STYLE.get(status, "")), _when(run.started_at),
+                      _secs(run.duration_seconds), f"{run.completed}/{run.total_tasks}",
+                      str(run.failed or ""), run.model or "")
+    console.print(table)
+    return 0
+
+
+def history_show(store: Any, run_id: str, console: Console) -> int:
+    stored = store.load_run(run_id)
+    state = stored.state
+    summary = stored.summary
+    console.print(Text(f"{summary.run_id}  {summary.workflow_name or summary.workflow_id}  "
+                       f"[{summary.status}]", style="bold"))
+    console.print(f"started {_when(summary.started_at)}  ·  duration "
+                  f"{_secs(summary.duration_seconds)}  ·  model {summary.model or '-'}")
+    table = Table("", "task", "status", "attempts", "agent", "duration", "detail", box=None,
+                  header_style="bold")
+    for tid in [t.id for t in stored.workflow.tasks]:
+        result = state.task_results.get(tid)
+        if result is None:
+            continue
+        symbol, style = STATUS_STYLE[TaskStatus(result.status)]
+        detail = result.error or result.skip_reason or ("cached" if result.cached else "")
+        table.add_row(Text(symbol, style), tid, Text(result.status.value, style),
+                      str(result.attempts or ""), result.agent_used or "",
+                      _secs(result.duration_seconds),
+                      Text(detail.splitlines()[0][:70] if detail else "", "dim"))
+    console.print(table)
+    return 0
+
+
+def history_export(store: Any, run_id: str) -> int:
+    print(json.dumps(store.export_run(run_id), indent=2, default=str))
+    return 0

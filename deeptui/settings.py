@@ -1,0 +1,119 @@
+"""User settings: a TOML file in the user's config directory, every setting also a flag.
+
+Precedence: command-line flag > environment (``DEEPTUI_MODEL``) > config file
+> default. Data (history database, disk cache) lives in the user's data and
+cache directories unless a setting points elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_dir
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from deeptui.errors import DeeptuiError
+
+
+class SettingsError(DeeptuiError):
+    """A config file that cannot be read or has a bad value."""
+
+
+def config_path() -> Path:
+    """``$DEEPTUI_CONFIG`` if set, else ``<user config dir>/deeptui/config.toml``."""
+    override = os.environ.get("DEEPTUI_CONFIG")
+    return Path(override) if override else Path(user_config_dir("deeptui")) / "config.toml"
+
+
+class Settings(BaseModel):
+    """Everything a user can set. Field descriptions are the flags' help texts."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str | None = Field(
+        default=None, description="pydantic-ai model, e.g. 'openai:gpt-4o'; none = offline model")
+    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0,
+                             description="offline model: probability that a call fails")
+    latency_min: float = Field(default=0.2, ge=0.0, description="offline model: min latency (s)")
+    latency_max: float = Field(default=1.5, ge=0.0, description="offline model: max latency (s)")
+    seed: int | None = Field(default=None, description="offline model: random seed")
+    cache: str = Field(default="hybrid", pattern="^(memory|disk|hybrid|none)$",
+                       description="result cache: memory, disk, hybrid or none")
+    cache_dir: str | None = Field(default=None, description="disk cache directory")
+    cache_ttl: float | None = Field(default=None, gt=0, description="cache time to live (s)")
+    cache_max_size: int = Field(default=1000, ge=1, description="cache entries kept in memory")
+    db: str | None = Field(default=None, description="run history database (SQLite file)")
+    max_parallel: int | None = Field(default=None, ge=1,
+                                     description="override every workflow's max_parallel_tasks")
+    skill_dirs: list[str] = Field(default_factory=list, description="extra skill directories")
+    theme: str = Field(default="textual-dark", description="the app's Textual theme")
+    keymap: dict[str, str] = Field(
+        default_factory=dict, description="binding id -> key, e.g. {cancel_task = 'x'}")
+
+    def cache_config(self) -> Any:
+        from deeptui.cache import CacheConfig
+
+        return CacheConfig(strategy=self.cache, cache_dir=self.cache_dir,
+                           ttl_seconds=self.cache_ttl, max_size=self.cache_max_size)
+
+    def orchestration_config(self) -> Any:
+        from deeptui.models import OrchestrationConfig
+
+        return OrchestrationConfig(
+            model=self.model,
+            simulated_latency=(self.latency_min, max(self.latency_min, self.latency_max)),
+            simulated_fail_rate=self.fail_rate,
+            simulated_seed=self.seed,
+        )
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the config file (if any), then apply ``DEEPTUI_MODEL`` and ``overrides``.
+
+    ``overrides`` with the value None are ignored (an unset flag).
+    """
+    path = path or config_path()
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
+    if os.environ.get("DEEPTUI_MODEL"):
+        data["model"] = os.environ["DEEPTUI_MODEL"]
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise SettingsError(f"{path}: setting '{field}': {first['msg']}") from None
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write the settings that differ from the defaults (e.g. the theme chosen in the app)."""
+    import tomli_w
+
+    path = path or config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = settings.model_dump(exclude_defaults=True, exclude_none=True)
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return path
+
+
+def build_orchestrator(settings: Settings, *, store: Any = None, bus: Any = None) -> Any:
+    """The orchestrator the CLI and the app use: settings' model, cache and skills."""
+    from deeptui.orchestrator import TaskOrchestrator
+
+    return TaskOrchestrator(
+        config=settings.orchestration_config(),
+        cache_config=settings.cache_config(),
+        skill_directories=[{"path": d, "recursive": True} for d in settings.skill_dirs] or None,
+        store=store,
+        bus=bus,
+    )
