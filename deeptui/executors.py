@@ -227,7 +227,8 @@ class ReadyQueueExecutor:
         try:
             outputs = {d: self.results[d].output for d in task.depends_on}
             key = None
-            if self.cache is not None:
+            # shell commands have side effects (tests, builds): cached only when asked to
+            if self.cache is not None and (task.kind != "shell" or task.parameters.get("cache")):
                 key = self.cache.make_key(task, outputs, self.model_name)
                 hit = self.cache.get(key)
                 if hit is not None:
