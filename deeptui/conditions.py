@@ -44,6 +44,8 @@ TRIGGER_RULE_MEANINGS = {
 _FAILED = (TaskStatus.FAILED, TaskStatus.CANCELLED)
 _ID_SHORTHAND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _NUMBER = (int, float)
+_JOINABLE = (str, list, tuple)
+_CONTAINERS = (list, tuple, Mapping, set, frozenset)
 _FORBIDDEN_OPS = {
     ast.Pow: "**", ast.FloorDiv: "//", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|",
     ast.BitXor: "^", ast.BitAnd: "&", ast.MatMult: "@", ast.Invert: "~",
@@ -150,7 +152,7 @@ def _lookup(container: Any, key: str | int, node: ast.AST) -> Any:
 def _arithmetic(symbol: str, op: Callable[[Any, Any], Any], a: Any, b: Any, node: ast.AST) -> Any:
     a, b = _value(a, node), _value(b, node)
     numbers = isinstance(a, _NUMBER) and isinstance(b, _NUMBER)
-    joined = symbol == "+" and any(isinstance(a, t) and isinstance(b, t) for t in (str, list, tuple))
+    joined = symbol == "+" and any(isinstance(a, t) and isinstance(b, t) for t in _JOINABLE)
     if not (numbers or joined):
         raise _EvalError(f"cannot compute {_show(a)} {symbol} {_show(b)}", node)
     try:
@@ -162,7 +164,7 @@ def _arithmetic(symbol: str, op: Callable[[Any, Any], Any], a: Any, b: Any, node
 def _compare(symbol: str, op: Callable[[Any, Any], Any], a: Any, b: Any, node: ast.AST) -> bool:
     a, b = _value(a, node), _value(b, node)
     if symbol in ("in", "not in") and not (
-        isinstance(b, (list, tuple, Mapping, set, frozenset)) or (isinstance(b, str) and isinstance(a, str))
+        isinstance(b, _CONTAINERS) or (isinstance(b, str) and isinstance(a, str))
     ):
         raise _EvalError(f"cannot test {_show(a)} {symbol} {_show(b)}", node)
     try:
@@ -198,9 +200,8 @@ class Condition:
             message = exc.message + where
         except Exception as exc:  # never let anything but ConditionError out
             message = f"{type(exc).__name__}: {_show(str(exc))}"
-        raise ConditionError(
-            f"task '{self.task_id}': condition {_quote(self.expression)} could not be evaluated: {message}"
-        )
+        where = f"task '{self.task_id}': condition {_quote(self.expression)}"
+        raise ConditionError(f"{where} could not be evaluated: {message}")
 
     def __repr__(self) -> str:
         return f"Condition({self.expression!r}, task_id={self.task_id!r})"
@@ -215,7 +216,9 @@ class _Compiler:
         self.referenced: set[str] = set()
 
     def error(self, node: ast.AST, message: str) -> ConditionError:
-        at = _position(self.text, node.lineno, node.col_offset) if hasattr(node, "col_offset") else "?"
+        if not hasattr(node, "lineno"):  # an operator or context node has no position
+            return ConditionError(f"{self.where}: {message}")
+        at = _position(self.text, node.lineno, node.col_offset)
         return ConditionError(f"{self.where}: {message} at {at}")
 
     def check_size(self, tree: ast.AST) -> None:
@@ -233,14 +236,16 @@ class _Compiler:
         if self.known is not None and task_id not in self.known:
             names = sorted(self.known)
             listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-            raise self.error(node, f"'{task_id}' is not a task of this workflow{hint} (tasks: {listed})")
+            message = f"'{task_id}' is not a task of this workflow{hint} (tasks: {listed})"
+            raise self.error(node, message)
         self.referenced.add(task_id)
         return (lambda env: env[task_id]), "task"
 
     def value(self, node: ast.AST, what: str) -> _Fn:
         fn, kind = self.compile(node)
         if kind == "task":
-            raise self.error(node, f"a task cannot be used {what}; use an attribute such as .status or .output")
+            message = f"a task cannot be used {what}; use an attribute such as .status or .output"
+            raise self.error(node, message)
         return fn
 
     def compile(self, node: ast.AST) -> tuple[_Fn, str]:
@@ -253,45 +258,53 @@ class _Compiler:
 
     def c_Constant(self, node: ast.Constant) -> tuple[_Fn, str]:
         if node.value is not None and not isinstance(node.value, (str, int, float)):
-            raise self.error(node, f"the constant {_show(node.value)} is not allowed (use str, int, float, bool or None)")
+            message = f"the constant {_show(node.value)} is not allowed (use str, number, bool)"
+            raise self.error(node, message)
         value = node.value
         return (lambda env: value), "value"
 
     def c_Name(self, node: ast.Name) -> tuple[_Fn, str]:
         name = node.id
         if name.startswith("_"):
-            raise self.error(node, f"name '{name}' is not allowed (names starting with '_' are reserved; "
-                                   f"write task(\"{name}\") for a task with that id)")
+            raise self.error(node, f"name '{name}' is not allowed (names starting with '_' are "
+                                   f"reserved; write task(\"{name}\") for a task with that id)")
         if name in FUNCTIONS + ("tasks",) and (self.known is None or name not in self.known):
             raise self.error(node, f"'{name}' must be called or subscripted, not used as a value")
         return self.task_ref(node, name)
 
     def c_Attribute(self, node: ast.Attribute) -> tuple[_Fn, str]:
         attr, base, kind = node.attr, *self.compile(node.value)
-        at = ast.Name(attr, lineno=node.end_lineno, col_offset=(node.end_col_offset or 0) - len(attr.encode()))
+        column = (node.end_col_offset or 0) - len(attr.encode())
+        at = ast.Name(attr, lineno=node.end_lineno, col_offset=column)  # where the name starts
         if attr.startswith("_"):
-            raise self.error(at, f"attribute '{attr}' is not allowed (names starting with '_' are never accessible)")
+            message = "names starting with '_' are never accessible"
+            raise self.error(at, f"attribute '{attr}' is not allowed ({message})")
         if kind == "task":
             if attr not in TASK_ATTRIBUTES:
-                raise self.error(at, f"tasks have no attribute '{attr}' (use one of {', '.join(TASK_ATTRIBUTES)})")
+                message = f"use one of {', '.join(TASK_ATTRIBUTES)}"
+                raise self.error(at, f"tasks have no attribute '{attr}' ({message})")
             return (lambda env: getattr(base(env), attr)), "output" if attr == "output" else "value"
         if kind == "output":
             return (lambda env: _lookup(base(env), attr, at)), "output"
-        raise self.error(at, f"attribute '{attr}' is not allowed here: only tasks and their output have attributes")
+        message = "only tasks and their output have attributes"
+        raise self.error(at, f"attribute '{attr}' is not allowed here: {message}")
 
     def c_Subscript(self, node: ast.Subscript) -> tuple[_Fn, str]:
         key_node, key = node.slice, None
         if isinstance(key_node, ast.Constant) and type(key_node.value) in (str, int):
             key = key_node.value
-        elif (isinstance(key_node, ast.UnaryOp) and isinstance(key_node.op, ast.USub)
-              and isinstance(key_node.operand, ast.Constant) and type(key_node.operand.value) is int):
-            key = -key_node.operand.value
+        elif isinstance(key_node, ast.UnaryOp) and isinstance(key_node.op, ast.USub):
+            operand = key_node.operand
+            if isinstance(operand, ast.Constant) and type(operand.value) is int:
+                key = -operand.value
         if isinstance(node.value, ast.Name) and node.value.id == "tasks":
             if not isinstance(key, str):
-                raise self.error(key_node, "tasks[...] takes a task id in quotes, e.g. tasks[\"fix-issues\"]")
+                example = 'tasks["fix-issues"]'
+                raise self.error(key_node, f"tasks[...] takes a task id in quotes, e.g. {example}")
             return self.task_ref(node, key)
         if key is None:
-            raise self.error(key_node, "subscripts must be a constant key or index, e.g. x[\"name\"] or x[0]")
+            example = 'x["name"] or x[0]'
+            raise self.error(key_node, f"subscripts must be a constant key or index: {example}")
         base, kind = self.compile(node.value)
         if kind == "task":
             raise self.error(node, "tasks cannot be subscripted; use an attribute such as .output")
@@ -301,9 +314,13 @@ class _Compiler:
         allowed = ", ".join(f"{name}()" for name in FUNCTIONS)
         func = node.func
         if not isinstance(func, ast.Name) or func.id not in FUNCTIONS:
-            called = f"'{func.id}'" if isinstance(func, ast.Name) else (
-                f"the method '.{func.attr}()'" if isinstance(func, ast.Attribute) else "this expression")
-            raise self.error(node, f"calling {called} is not allowed (the only functions are {allowed})")
+            called = "this expression"
+            if isinstance(func, ast.Name):
+                called = f"'{func.id}'"
+            elif isinstance(func, ast.Attribute):
+                called = f"the method '.{func.attr}()'"
+            message = f"calling {called} is not allowed (the only functions are {allowed})"
+            raise self.error(node, message)
         name = func.id
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             raise self.error(node, f"{name}() takes exactly one positional argument")
@@ -339,7 +356,7 @@ class _Compiler:
 
     def c_BoolOp(self, node: ast.BoolOp) -> tuple[_Fn, str]:
         fns = [self.compile(value)[0] for value in node.values]
-        stop_when = not isinstance(node.op, ast.And)  # `and` stops at a false value, `or` at a true one
+        stop_when = not isinstance(node.op, ast.And)  # `and` stops at a false value, `or` at true
 
         def boolean(env: dict[str, _TaskView]) -> Any:
             value = None
@@ -372,14 +389,16 @@ class _Compiler:
             symbol = _FORBIDDEN_OPS.get(type(node.op), type(node.op).__name__)
             raise self.error(node, f"the operator '{symbol}' is not allowed (use + - * / %)")
         symbol, op = _BINOPS[type(node.op)]
-        left, right = self.value(node.left, "in arithmetic"), self.value(node.right, "in arithmetic")
+        left = self.value(node.left, "in arithmetic")
+        right = self.value(node.right, "in arithmetic")
         return (lambda env: _arithmetic(symbol, op, left(env), right(env), node)), "value"
 
     def c_Compare(self, node: ast.Compare) -> tuple[_Fn, str]:
         for op in node.ops:
             if type(op) not in _COMPARISONS:
                 hint = " (use == or !=)" if isinstance(op, (ast.Is, ast.IsNot)) else ""
-                raise self.error(node, f"the operator '{_FORBIDDEN_OPS.get(type(op), '?')}' is not allowed{hint}")
+                symbol = _FORBIDDEN_OPS.get(type(op), "?")
+                raise self.error(node, f"the operator '{symbol}' is not allowed{hint}")
         ops = [_COMPARISONS[type(op)] for op in node.ops]
         fns = [self.value(part, "in a comparison") for part in [node.left, *node.comparators]]
 
@@ -402,21 +421,25 @@ class _Compiler:
     c_Tuple = c_List
 
 
-def parse_condition(expression: str, task_id: str, known_tasks: Collection[str] | None = None) -> Condition:
+def parse_condition(
+    expression: str, task_id: str, known_tasks: Collection[str] | None = None
+) -> Condition:
     """Parse and validate ``expression``, the condition of task ``task_id``.
 
     With ``known_tasks``, every task the expression names must be one of them.
     Raises ConditionError naming the task, the problem and its column.
     """
     if not isinstance(expression, str):
-        raise ConditionError(f"task '{task_id}': condition must be a string, got {type(expression).__name__}")
+        got = type(expression).__name__
+        raise ConditionError(f"task '{task_id}': condition must be a string, got {got}")
     text = expression.strip()
     known = None if known_tasks is None else frozenset(known_tasks)
     compiler = _Compiler(text, task_id, known)
     if not text:
-        raise ConditionError(f"task '{task_id}': condition is empty; write a task id or an expression")
+        raise ConditionError(f"task '{task_id}': condition is empty; write a task id or expression")
     if len(text) > MAX_LENGTH:
-        raise ConditionError(f"{compiler.where}: condition is {len(text)} characters long (at most {MAX_LENGTH})")
+        message = f"is {len(text)} characters long (at most {MAX_LENGTH})"
+        raise ConditionError(f"{compiler.where} {message}")
     looks_like_id = _ID_SHORTHAND.fullmatch(text) is not None
 
     def shorthand(hint: str = "") -> Condition:
@@ -449,7 +472,8 @@ def trigger_rule_met(rule: str, dependency_statuses: Iterable[TaskStatus | str])
     every dependency has finished the answer is always a bool.
     """
     if rule not in TRIGGER_RULES:
-        raise ConditionError(f"unknown trigger rule '{rule}' (use one of {', '.join(TRIGGER_RULES)})")
+        choices = ", ".join(TRIGGER_RULES)
+        raise ConditionError(f"unknown trigger rule '{rule}' (use one of {choices})")
     try:
         statuses = [TaskStatus(status) for status in dependency_statuses]
     except ValueError as exc:
@@ -457,7 +481,9 @@ def trigger_rule_met(rule: str, dependency_statuses: Iterable[TaskStatus | str])
     done = sum(status.finished for status in statuses)
     completed = statuses.count(TaskStatus.COMPLETED)
     failed = sum(status in _FAILED for status in statuses)
-    fails_early = {"all_success": completed < done, "all_failed": failed < done, "none_failed": failed > 0}
+    fails_early = {
+        "all_success": completed < done, "all_failed": failed < done, "none_failed": failed > 0
+    }
     passes_early = {"one_success": completed > 0, "one_failed": failed > 0}
     if fails_early.get(rule, False):
         return False
@@ -484,9 +510,9 @@ def workflow_conditions(workflow: WorkflowDefinition) -> dict[str, Condition]:
             if name == task.id:
                 raise ConditionError(f"{where} references the task itself")
             raise ConditionError(
-                f"{where} references task '{name}', which is not upstream of '{task.id}': a condition "
-                f"may only read tasks that finish first (add '{name}' to depends_on, directly or "
-                "through another dependency)"
+                f"{where} references task '{name}', which is not upstream of '{task.id}': a "
+                f"condition may only read tasks that finish first (add '{name}' to depends_on, "
+                "directly or through another dependency)"
             )
         conditions[task.id] = condition
     return conditions
