@@ -105,8 +105,10 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _open_store(settings: Any) -> Any:
-    from deeptui.store import RunStore
-
+    try:
+        from deeptui.store import RunStore
+    except ImportError:  # the store lands separately; runs still work without history
+        return None
     return RunStore(settings.db)
 
 
@@ -253,7 +255,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id))
     finally:
         orchestrator.close()
-        store.close()
+        if store is not None:
+            store.close()
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -306,6 +309,21 @@ def main(argv: list[str] | None = None) -> int:
         where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
         print(f"deeptui: error:{where} {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # a bug: one line on screen, the traceback in a file
+        log = _crash_log(exc)
+        print(f"deeptui: internal error: {type(exc).__name__}: {exc} (details: {log})",
+              file=sys.stderr)
+        return 70
+
+
+def _crash_log(exc: BaseException) -> str:
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="deeptui-crash-", suffix=".log",
+                                     delete=False) as fh:
+        traceback.print_exception(exc, file=fh)
+        return fh.name
 
 
 if __name__ == "__main__":

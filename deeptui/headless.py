@@ -60,7 +60,9 @@ def render(state: WorkflowState, progress: dict[str, Any], elapsed: float) -> Gr
     hidden = len(state.task_results) - min(len(state.task_results), MAX_ROWS)
     footer = Text(f"{progress['finished']}/{progress['total_tasks']} tasks  ·  {counts}  ·  "
                   f"{elapsed:.1f}s" + (f"  ·  {hidden} more not shown" if hidden else ""))
-    bar = ProgressBar(total=total, completed=progress["finished"], width=60)
+    bar = Table.grid(padding=(0, 1))
+    bar.add_row(ProgressBar(total=total, completed=progress["finished"], width=40),
+                f"{progress['percent']:.0f}%")
     title = Text(f"{state.workflow_name}  [{state.status.value}]  run {state.run_id}",
                  style="bold")
     return Group(title, table, bar, footer)
@@ -105,6 +107,7 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
             state = await orchestrator.wait(rid)
             live.update(render(state, orchestrator.get_workflow_progress(rid),
                                time.monotonic() - start), refresh=True)
+        console.line()
     finally:
         try:
             loop.remove_signal_handler(signal.SIGINT)
