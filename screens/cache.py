@@ -1,0 +1,230 @@
+"""The cache inspector screen: entries, hit/miss statistics, invalidate, clear.
+
+Also holds two small pieces the inspector screens share: `BindingCommands`
+(a screen's bindings offered in the command palette) and `ConfirmModal`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Header, Label
+
+from deeptui.errors import DeeptuiError
+from deeptui.widgets.cache_table import CacheStats, CacheTable
+
+
+class BindingCommands(Provider):
+    """Every described binding of the screen the palette was opened on, as a command."""
+
+    def _commands(self) -> list[tuple[str, str, str]]:
+        seen: set[str] = set()
+        commands = []
+        for binding in getattr(self.screen, "BINDINGS", []):
+            if not isinstance(binding, Binding) or not binding.description:
+                continue
+            if binding.action in seen:
+                continue
+            seen.add(binding.action)
+            keys = binding.key_display or binding.key
+            commands.append((binding.description, binding.action, binding.tooltip or f"key: {keys}"))
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, action, help_text in self._commands():
+            yield DiscoveryHit(name, partial(self.screen.run_action, action), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, action, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name),
+                          partial(self.screen.run_action, action), help=help_text)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask a yes/no question; dismisses with True only on "Yes"."""
+
+    DEFAULT_CSS = """
+    ConfirmModal { align: center middle; }
+    ConfirmModal > Vertical {
+        width: 60; max-width: 90%; height: auto; padding: 1 2;
+        border: thick $warning; background: $surface;
+    }
+    ConfirmModal Label { width: 100%; margin-bottom: 1; }
+    ConfirmModal Horizontal { height: auto; align-horizontal: right; }
+    ConfirmModal Button { margin-left: 2; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, yes_label: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.yes_label = yes_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question)
+            with Horizontal():
+                yield Button(self.yes_label, variant="error", id="confirm-yes")
+                yield Button("Cancel", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")
+
+
+class CacheScreen(Screen[None]):
+    """``CacheScreen(refresh_interval=2.0)``: the orchestrator's result cache.
+
+    Reads ``self.app.orchestrator`` (its ``cache.entries()`` and
+    ``get_cache_stats()``), acts through ``invalidate_cache`` and ``clear_cache``.
+    """
+
+    TITLE = "Cache"
+    COMMANDS = {BindingCommands}
+    DEFAULT_CSS = """
+    CacheScreen #cache-stats {
+        height: auto; border: round $primary; border-title-color: $text-primary; padding: 0 1;
+    }
+    CacheScreen #cache-entries { height: 1fr; border: round $primary; }
+    CacheScreen #cache-empty { height: auto; padding: 0 1; color: $text-muted; }
+    CacheScreen #cache-buttons { height: auto; padding: 0 1; }
+    CacheScreen #cache-buttons Button { margin-right: 1; min-width: 10; }
+    """
+    BINDINGS = [
+        Binding("i", "invalidate", "Invalidate task", id="cache.invalidate",
+                tooltip="Remove every cache entry of the selected task"),
+        Binding("ctrl+d", "clear", "Clear all", id="cache.clear",
+                tooltip="Remove every cache entry (asks first)"),
+        Binding("C", "clear", "Clear all", show=False, id="cache.clear_alt"),
+        Binding("r", "reload", "Refresh", id="cache.refresh", tooltip="Read the cache again"),
+        Binding("escape", "back", "Back", id="cache.back", tooltip="Go back"),
+        Binding("q", "back", "Back", show=False, id="cache.back_q"),
+    ]
+
+    def __init__(self, refresh_interval: float | None = 2.0) -> None:
+        super().__init__()
+        self.refresh_interval = refresh_interval
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        stats = CacheStats(id="cache-stats")
+        stats.border_title = "Statistics"
+        yield stats
+        table = CacheTable(id="cache-entries")
+        table.border_title = "Entries"
+        yield table
+        yield Label("", id="cache-empty")
+        with Horizontal(id="cache-buttons"):
+            yield Button("Invalidate task", id="cache-invalidate", variant="warning",
+                         tooltip="Remove the selected task's entries (i)")
+            yield Button("Clear all", id="cache-clear", variant="error",
+                         tooltip="Remove every entry (ctrl+d)")
+            yield Button("Refresh", id="cache-refresh", tooltip="Read the cache again (r)")
+            yield Button("Back", id="cache-back", tooltip="Go back (escape)")
+        yield Footer()
+
+    @property
+    def orchestrator(self) -> Any:
+        return getattr(self.app, "orchestrator", None)
+
+    def on_mount(self) -> None:
+        self.action_reload()
+        self.query_one(CacheTable).focus()
+        if self.refresh_interval:
+            self.set_interval(self.refresh_interval, self.action_reload)
+
+    # -- actions ------------------------------------------------------------
+
+    def action_reload(self) -> None:
+        """Read the entries and statistics again."""
+        orchestrator = self.orchestrator
+        table = self.query_one(CacheTable)
+        empty = self.query_one("#cache-empty", Label)
+        if orchestrator is None:
+            table.show_entries([])
+            empty.update("No orchestrator: nothing is cached.")
+            return
+        try:
+            entries = orchestrator.cache.entries()
+            stats = orchestrator.get_cache_stats()
+        except DeeptuiError as exc:
+            self.notify(str(exc), title="Cache unavailable", severity="error")
+            return
+        table.show_entries(entries)
+        self.query_one(CacheStats).show_stats(stats)
+        if entries:
+            empty.update("")
+            empty.display = False
+        else:
+            empty.display = True
+            empty.update("The cache is empty: results are stored here as tasks complete.")
+
+    def action_invalidate(self) -> None:
+        """Remove every entry of the task under the cursor."""
+        task_id = self.query_one(CacheTable).selected_task_id
+        if self.orchestrator is None or task_id is None:
+            self.notify("Select a cache entry first.", severity="warning")
+            return
+        try:
+            removed = self.orchestrator.invalidate_cache(task_id)
+        except DeeptuiError as exc:
+            self.notify(str(exc), title="Invalidate failed", severity="error")
+            return
+        plural = "entry" if removed == 1 else "entries"
+        self.notify(f"Removed {removed} {plural} of task '{task_id}'.")
+        self.action_reload()
+
+    def action_clear(self) -> None:
+        """Ask, then remove every entry."""
+        if self.orchestrator is None:
+            self.notify("No orchestrator: nothing to clear.", severity="warning")
+            return
+        if not self.query_one(CacheTable).row_count:
+            self.notify("The cache is already empty.")
+            return
+        self.app.push_screen(
+            ConfirmModal("Remove every cache entry? Tasks will run again next time.",
+                         yes_label="Clear all"),
+            self._clear_confirmed,
+        )
+
+    def _clear_confirmed(self, confirmed: bool | None) -> None:
+        if not confirmed:
+            return
+        try:
+            removed = self.orchestrator.clear_cache()
+        except DeeptuiError as exc:
+            self.notify(str(exc), title="Clear failed", severity="error")
+            return
+        self.notify(f"Cleared the cache ({removed} entries).")
+        self.action_reload()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    @on(Button.Pressed, "#cache-buttons Button")
+    async def _button(self, event: Button.Pressed) -> None:
+        event.stop()
+        action = {"cache-invalidate": "invalidate", "cache-clear": "clear",
+                  "cache-refresh": "reload", "cache-back": "back"}[event.button.id or ""]
+        await self.run_action(action)
