@@ -58,7 +58,12 @@ _EXPORTS: dict[str, str] = {
     "visualize_workflow": "deeptui.visualize",
     "SkillManager": "deeptui.skills_manager",
     "SkillDirectory": "deeptui.skills_manager",
+    "Condition": "deeptui.conditions",
+    "parse_condition": "deeptui.conditions",
+    "trigger_rule_met": "deeptui.conditions",
+    "validate_workflow_conditions": "deeptui.conditions",
     "load_workflow": "deeptui.loader",
+    "loads_workflow": "deeptui.loader",
     "dump_workflow": "deeptui.loader",
     # templates
     "create_ci_cd_pipeline": "deeptui.workflows",
