@@ -1,0 +1,520 @@
+"""Workflow files (YAML, JSON, TOML) to ``WorkflowDefinition`` and back.
+
+A file maps one-to-one onto ``WorkflowDefinition`` (unknown fields are
+errors). Every problem, including hostile input (not UTF-8, huge, deeply
+nested, YAML alias bombs), raises one ``WorkflowFileError`` whose message is a
+single line naming the file, the line and column where the parser gives one,
+the task and the field. Values are JSON-compatible: strings as keys, finite
+numbers, no dates or custom tags, so load -> dump -> load is exact.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import tomli_w
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from deeptui.errors import WorkflowFileError
+from deeptui.models import WorkflowDefinition
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # larger workflow files are refused unread
+MAX_DEPTH = 100  # nesting of lists/mappings
+MAX_VALUES = 2_000_000  # values after expanding YAML aliases
+SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+FORMATS = ("yaml", "json", "toml")
+
+Loc = tuple[int | str, ...]
+Locator = Callable[[Loc, bool], "tuple[int, int] | None"]
+
+# YAML restricted to JSON-compatible values: no timestamps, sets, binary or '=' values.
+_YAML_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str", "seq", "map")}
+
+
+class _Resolver(yaml.resolver.Resolver):
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in pairs if tag in _YAML_TAGS or tag.endswith(":merge")]
+        for first, pairs in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+    }
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    yaml_constructors = {
+        tag: fn
+        for tag, fn in yaml.constructor.SafeConstructor.yaml_constructors.items()
+        if tag is None or tag in _YAML_TAGS
+    }
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key, _ in node.value:  # merged ('<<') keys may be overridden, others not
+            if isinstance(key, yaml.ScalarNode) and not key.tag.endswith(":merge"):
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{_short(key.value)}'", key.start_mark)
+                seen.add(key.value)
+        return super().construct_mapping(node, deep)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader), _Constructor, _Resolver):  # type: ignore[misc]
+    """libyaml when PyYAML has it: fast, and it refuses nesting deeper than 1000 levels."""
+
+
+_EMPTY = object()  # what a parser returns for a file without content
+
+
+class _Problem(Exception):
+    """An error inside parsing, with a location as a data path or a (line, col)."""
+
+    def __init__(self, message: str, path: Loc | None = None,
+                 pos: tuple[int, int] | None = None) -> None:
+        super().__init__(message)
+        self.message, self.path, self.pos = message, path, pos
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_workflow(path: str | Path) -> WorkflowDefinition:
+    """Read a workflow file; the format comes from the suffix (.yaml/.yml/.json/.toml)."""
+    source = str(path)
+    try:
+        file = Path(path)
+        fmt = _format_of(file, source)
+        try:
+            if file.is_dir():
+                raise WorkflowFileError(f"{source}: is a directory, not a workflow file")
+            size = file.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise WorkflowFileError(
+                    f"{source}: file is {size / 2**20:.1f} MB, larger than the "
+                    f"{MAX_FILE_BYTES // 2**20} MB limit for workflow files")
+            raw = file.read_bytes()
+        except FileNotFoundError:
+            raise WorkflowFileError(f"{source}: no such file") from None
+        except OSError as exc:
+            raise WorkflowFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise WorkflowFileError(
+                f"{source}:{line}:{col}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                "save the file as UTF-8") from None
+        return loads_workflow(text, fmt, source)
+    except WorkflowFileError as exc:
+        raise WorkflowFileError(_one_line(str(exc))) from None
+    except Exception as exc:  # the boundary: nothing else escapes
+        raise WorkflowFileError(_one_line(f"{source}: cannot load workflow: {_exc_text(exc)}")) from None
+
+
+def loads_workflow(text: str, format: str, source: str = "<string>") -> WorkflowDefinition:
+    """Parse workflow text in ``format`` ("yaml", "yml", "json" or "toml")."""
+    try:
+        return _loads(text, _normal_format(format, source), source)
+    except WorkflowFileError as exc:
+        raise WorkflowFileError(_one_line(str(exc))) from None
+    except _Problem as exc:
+        raise WorkflowFileError(_one_line(_where(source, exc.pos) + exc.message)) from None
+    except RecursionError:
+        raise WorkflowFileError(
+            f"{source}: nesting is too deep (more than {MAX_DEPTH} levels)") from None
+    except Exception as exc:
+        raise WorkflowFileError(_one_line(f"{source}: cannot load workflow: {_exc_text(exc)}")) from None
+
+
+def _loads(text: str, fmt: str, source: str) -> WorkflowDefinition:
+    if len(text) > MAX_FILE_BYTES:
+        raise WorkflowFileError(f"{source}: text is larger than the "
+                                f"{MAX_FILE_BYTES // 2**20} MB limit for workflow files")
+    parse = {"yaml": _parse_yaml, "json": _parse_json, "toml": _parse_toml}[fmt]
+    data, locate = parse(text)
+    if data is _EMPTY:
+        raise WorkflowFileError(f"{source}: file is empty; a workflow needs at least an 'id'")
+    if not isinstance(data, dict):
+        raise WorkflowFileError(f"{source}: expected a mapping of workflow fields at the "
+                                f"top level, got {_kind(data)}")
+    try:
+        _check_values(data)
+    except _Problem as exc:
+        path = exc.path or ()
+        raise _Problem(_label(data, path) + exc.message, pos=locate(path, True)) from None
+    try:
+        return WorkflowDefinition.model_validate(data)
+    except ValidationError as exc:
+        message, loc, at_key = _describe(exc, data)
+        pos = locate(loc, at_key) if loc else None
+        raise WorkflowFileError(_where(source, pos) + message) from None
+
+
+def _parse_yaml(text: str) -> tuple[Any, Locator]:
+    loader = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return _EMPTY, _no_position
+        if "*" in text:  # aliases: bound their expansion before building anything
+            _check_nodes(node)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        detail = exc.problem or exc.context or "invalid YAML"
+        if tag := re.search(r"constructor for the tag '(.*)'", detail):
+            detail = (f"unsupported YAML tag '{tag[1].replace('tag:yaml.org,2002:', '!!')}'; "
+                      "use plain strings, numbers, booleans, null, lists and mappings")
+        else:
+            detail = f"syntax error: {detail}" + (f" ({exc.context})" if exc.context and exc.problem else "")
+        raise _Problem(detail, pos=(mark.line + 1, mark.column + 1) if mark else None) from None
+    except yaml.reader.ReaderError as exc:
+        pos = exc.position if isinstance(exc.position, int) else 0
+        line = text.count("\n", 0, pos) + 1
+        raise _Problem(f"syntax error: {exc.reason} (character #x{exc.character:04x})"
+                       if isinstance(exc.character, int) else f"syntax error: {exc.reason}",
+                       pos=(line, pos - text.rfind("\n", 0, pos))) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return data, lambda loc, at_key: _yaml_position(node, loc, at_key)
+
+
+def _parse_json(text: str) -> tuple[Any, Locator]:
+    if not text.strip():
+        return _EMPTY, _no_position
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs), _no_position
+    except json.JSONDecodeError as exc:
+        raise _Problem(f"syntax error: {exc.msg}", pos=(exc.lineno, exc.colno)) from None
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Problem(f"duplicate key '{_short(key)}'")
+            seen.add(key)
+    return data
+
+
+def _parse_toml(text: str) -> tuple[Any, Locator]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+        pos = (int(match[1]), int(match[2])) if match else None
+        message = message[: match.start()] if match else message
+        raise _Problem(f"syntax error: {message}", pos=pos) from None
+    return (_EMPTY if not data and not text.strip() else data), _no_position
+
+
+def _no_position(loc: Loc, at_key: bool) -> None:
+    return None
+
+
+# ---------------------------------------------------------------- limits
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Bound a YAML graph with aliases before building it: expansion, depth, recursion."""
+    size: dict[int, int] = {}  # values below a node once aliases are expanded
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children = _collections(node)
+        if done:
+            count = 1 + (len(node.value) * 2 if isinstance(node, yaml.MappingNode) else len(node.value))
+            count += sum(size[id(c)] - 1 for c in children)
+            size[id(node)] = count
+            depth[id(node)] = level = 1 + max((depth[id(c)] for c in children), default=0)
+            open_nodes.discard(id(node))
+            if count > MAX_VALUES:
+                raise _mark_problem(node, f"the document expands to more than {MAX_VALUES:,} "
+                                    "values through YAML aliases (an alias bomb?); refusing it")
+            if level > MAX_DEPTH:
+                raise _mark_problem(node, f"nesting is too deep (more than {MAX_DEPTH} levels)")
+        elif id(node) not in size:
+            if id(node) in open_nodes:
+                raise _mark_problem(node, "a YAML alias refers to its own parent (recursive data)")
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+
+
+def _collections(node: yaml.Node) -> list[yaml.Node]:
+    """The sequence and mapping nodes directly inside ``node`` (keys included)."""
+    if isinstance(node, yaml.SequenceNode):
+        items = node.value
+    elif isinstance(node, yaml.MappingNode):
+        items = [n for pair in node.value for n in pair]
+    else:
+        return []
+    return [n for n in items if not isinstance(n, yaml.ScalarNode)]
+
+
+def _mark_problem(node: yaml.Node, message: str) -> _Problem:
+    mark = node.start_mark
+    return _Problem(message, pos=(mark.line + 1, mark.column + 1))
+
+
+def _check_values(data: Any) -> None:
+    """Depth, string keys and finite numbers, so that every value round-trips."""
+    stack: list[tuple[Any, Loc]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) >= MAX_DEPTH:
+            raise _Problem(f"nesting is too deep (more than {MAX_DEPTH} levels)", path[:3])
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise _Problem(f"key {_short(repr(key))} is not a string (quote it)", path)
+                stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise _Problem(f"{value} is not allowed (use a finite number)", path)
+
+
+# ---------------------------------------------------------------- messages
+
+
+def _describe(exc: ValidationError, data: dict[str, Any]) -> tuple[str, Loc, bool]:
+    """The first validation error as (message, data path, points at a key)."""
+    errors = exc.errors()
+    err = errors[0]
+    loc: Loc = tuple(err["loc"])
+    kind, ctx = err["type"], err.get("ctx") or {}
+    more = f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})" if len(errors) > 1 else ""
+    if not loc:  # the graph check of the whole workflow
+        message = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
+        return message + more, _graph_path(message, data), False
+    subject, rest = _split_task(data, loc)
+    field = _field(rest)
+    if kind == "extra_forbidden":
+        name, parent = str(rest[-1]), _field(tuple(rest[:-1]))
+        text = f"unknown field '{_short(name)}'" + (f" in {parent}" if parent else "")
+        text += _suggest(name, _model_fields(loc[:-1]))
+        return subject + text + more, loc, True
+    if kind == "missing":
+        parent = _field(tuple(rest[:-1]))
+        text = f"missing required field '{rest[-1]}'" + (f" in {parent}" if parent else "")
+        return subject + text + more, loc, False
+    if kind == "value_error":
+        text = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
+        text = re.sub(r"^task '[^']*': ", "", text) if subject else text
+        name = str(rest[-1]) if rest else ""
+        text = text if not field or text.startswith(name) else f"{field}: {text}"
+        return subject + text + more, loc, False
+    text = err["msg"]
+    text = text[:1].lower() + text[1:]
+    value = err.get("input")
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        text += f" (got {_short(repr(value))})"
+    if kind in ("enum", "literal_error") and isinstance(value, str):
+        text += _suggest(value, re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+    return subject + (f"{field}: " if field else "") + text + more, loc, False
+
+
+def _graph_path(message: str, data: dict[str, Any]) -> Loc:
+    """Where a graph error points: the duplicate id or the bad dependency entry."""
+    tasks = data.get("tasks") if isinstance(data.get("tasks"), list) else []
+    ids = [t.get("id") if isinstance(t, dict) else None for t in tasks]
+    if match := re.match(r"duplicate task id '(.*)'$", message):
+        hits = [i for i, tid in enumerate(ids) if tid == match[1]]
+        return ("tasks", hits[-1], "id") if len(hits) > 1 else ()
+    if match := re.match(r"dependency cycle: (.*)$", message):  # a -> b: b depends on a
+        first, second = (match[1].split(" -> ") + ["", ""])[:2]
+        message = f"task '{second}' depends on unknown task '{first}'"
+    match = re.match(r"task '(.*)' depends on (?:unknown task '(.*)'|itself)$", message)
+    if match and match[1] in ids:
+        index = ids.index(match[1])
+        deps = tasks[index].get("depends_on")
+        target = match[2] if match[2] is not None else match[1]
+        if isinstance(deps, list) and target in deps:
+            return ("tasks", index, "depends_on", deps.index(target))
+        return ("tasks", index)
+    return ()
+
+
+def _label(data: Any, path: Loc) -> str:
+    """"task 'build': retry_config: " for a data path; empty for the top level."""
+    subject, rest = _split_task(data, path)
+    return subject + (f"{_field(rest)}: " if rest else "")
+
+
+def _split_task(data: Any, loc: Loc) -> tuple[str, Loc]:
+    """("task 'x': ", rest of loc) when ``loc`` is inside a task, else ("", loc)."""
+    if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
+        return _task_label(data, loc[1]) + ": ", loc[2:]
+    return "", loc
+
+
+def _task_label(data: dict[str, Any], index: int) -> str:
+    tasks = data.get("tasks")
+    task = tasks[index] if isinstance(tasks, list) and index < len(tasks) else None
+    tid = task.get("id") if isinstance(task, dict) else None
+    return f"task '{_short(tid)}'" if isinstance(tid, str) and tid else f"task #{index + 1}"
+
+
+def _field(path: Loc) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return _short(text, 80)
+
+
+def _model_fields(loc: Loc) -> list[str]:
+    """Field names of the model found at ``loc`` inside a WorkflowDefinition, for suggestions."""
+    model: Any = WorkflowDefinition
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return []
+        model = model.model_fields[part].annotation
+        if get_origin(model) is list:
+            model = get_args(model)[0]
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _yaml_position(root: yaml.Node, loc: Loc, at_key: bool) -> tuple[int, int] | None:
+    """Line and column of the value at ``loc`` (or of its key), else of the nearest parent."""
+    node: yaml.Node = root
+    for i, part in enumerate(loc):
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    nxt = key if at_key and i == len(loc) - 1 else value
+        if nxt is None:
+            break
+        node = nxt
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _where(source: str, pos: tuple[int, int] | None) -> str:
+    return f"{source}:{pos[0]}:{pos[1]}: " if pos else f"{source}: "
+
+
+def _kind(value: Any) -> str:
+    names = {type(None): "null", list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _short(text: Any, limit: int = 60) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _exc_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {_short(exc, 200)}" if str(exc) else type(exc).__name__
+
+
+def _one_line(message: str) -> str:
+    return _short(" ".join(part.strip() for part in message.splitlines() if part.strip()), 1000)
+
+
+# ---------------------------------------------------------------- dumping
+
+
+def dump_workflow(workflow: WorkflowDefinition, path_or_format: str | Path) -> str:
+    """Return the workflow as text; given a path (.yaml/.yml/.json/.toml) also write it there.
+
+    Only fields that differ from their defaults are written, in the model's
+    order, so the file stays short; loading it gives an equal workflow.
+    """
+    as_format = isinstance(path_or_format, str) and path_or_format.lower() in (*FORMATS, "yml")
+    target = None if as_format else Path(path_or_format)
+    fmt = _normal_format(str(path_or_format), "") if as_format else ""
+    source = f"workflow '{workflow.id}' as {fmt}" if as_format else str(path_or_format)
+    fmt = fmt or _format_of(target, source)
+    data = workflow.model_dump(mode="json", exclude_defaults=True)
+    try:
+        _check_values(data)
+        if fmt == "yaml":
+            text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=88)
+        elif fmt == "json":
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        else:
+            text = tomli_w.dumps(_without_none(data, ()))
+        if target is not None:
+            target.write_text(text, encoding="utf-8")
+    except _Problem as exc:
+        where = _label(data, exc.path or ())
+        raise WorkflowFileError(_one_line(f"{source}: cannot write: {where}{exc.message}")) from None
+    except OSError as exc:
+        raise WorkflowFileError(f"{source}: cannot write: {exc.strerror or exc}") from None
+    except Exception as exc:
+        raise WorkflowFileError(_one_line(f"{source}: cannot write: {_exc_text(exc)}")) from None
+    return text
+
+
+def _without_none(value: Any, path: Loc) -> Any:
+    """TOML has no null: drop None values from mappings; None inside a list cannot be written."""
+    if isinstance(value, dict):
+        return {k: _without_none(v, (*path, k)) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        if any(item is None for item in value):
+            raise _Problem("a list holds null, which TOML cannot represent (use YAML or JSON)", path)
+        return [_without_none(item, (*path, i)) for i, item in enumerate(value)]
+    return value
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Readable YAML: short lists of scalars inline, multi-line strings as blocks."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
+    flat = all(isinstance(v, (str, int, float, bool, type(None))) and "\n" not in str(v) for v in value)
+    flow = flat and sum(len(str(v)) + 2 for v in value) <= 60
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value.rstrip("\n") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(str, _represent_str)
+
+
+# ---------------------------------------------------------------- formats
+
+
+def _format_of(path: Path | None, source: str) -> str:
+    suffix = path.suffix.lower() if path is not None else ""
+    if suffix not in SUFFIXES:
+        shown = f"'{suffix}'" if suffix else "(no suffix)"
+        raise WorkflowFileError(f"{source}: unknown workflow file type {shown}; "
+                                "use .yaml, .yml, .json or .toml")
+    return SUFFIXES[suffix]
+
+
+def _normal_format(fmt: str, source: str) -> str:
+    name = fmt.lower().lstrip(".")
+    name = "yaml" if name == "yml" else name
+    if name not in FORMATS:
+        raise WorkflowFileError(f"{source}: unknown workflow format '{_short(fmt)}'; "
+                                "use yaml, json or toml")
+    return name
