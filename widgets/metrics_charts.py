@@ -63,7 +63,8 @@ class DurationBars:
             yield Text("No tasks.", style="dim")
             return
         shown = rows[: self.limit] if self.limit else rows
-        name_width = min(max(len(task.task_id) for task in shown), 24)
+        name_width = min(max(len(task.task_id) for task in shown), 24,
+                         max(options.max_width // 3, 6))
         figure_width = max(len(format_seconds(task.duration_seconds)) for task in shown)
         bar_width = max(options.max_width - name_width - figure_width - 4, 4)
         longest = max(task.duration_seconds for task in shown) or 1.0
@@ -144,7 +145,7 @@ def run_figures(metrics: WorkflowMetrics) -> list[tuple[str, Any]]:
         ("Duration", format_seconds(metrics.total_duration_seconds)),
         ("Tasks", f"{metrics.completed_tasks}/{metrics.total_tasks} completed"),
         ("Success rate", f"{metrics.success_rate:.1f}%"),
-        ("Retry rate", f"{metrics.retry_rate:.2f} per task ({metrics.total_retries} retries)"),
+        ("Retries", f"{metrics.total_retries} ({metrics.retry_rate:.2f}/task)"),
         ("Bottleneck", task_figure(metrics.get_bottleneck())),
         ("Slowest", task_figure(metrics.slowest_task)),
         ("Fastest", task_figure(metrics.fastest_task)),
@@ -193,6 +194,41 @@ def aggregate_rows(stats: Mapping[str, Any]) -> list[tuple[str, Any]]:
     keys += [key for key in stats if key not in AGGREGATE_LABELS]
     return [(AGGREGATE_LABELS.get(key, key.replace("_", " ")), show(key, stats[key]))
             for key in keys]
+
+
+_LEVELS = " ▁▂▃▄▅▆▇█"
+
+
+@dataclass
+class TrendBars:
+    """Durations over past runs as vertical bars from zero, oldest left, newest right.
+
+    Only the newest runs that fit the width are drawn (two cells per run).
+    """
+
+    values: Sequence[float]
+    height: int = 3
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if not self.values:
+            return
+        shown = list(self.values)[-max(options.max_width // 2, 1):]
+        top = max(shown) or 1.0
+        steps = [round(value / top * self.height * 8) for value in shown]
+        for row in range(self.height, 0, -1):
+            line = Text()
+            for index, step in enumerate(steps):
+                filled = min(max(step - (row - 1) * 8, 0), 8)
+                style = "bold cyan" if index == len(steps) - 1 else "cyan"
+                line.append(_LEVELS[filled] + " ", style=style)
+            yield line
+
+
+class TrendChart(Static):
+    """Durations of one workflow's past runs."""
+
+    def show_values(self, values: Sequence[float]) -> None:
+        self.update(TrendBars(values))
 
 
 class DurationChart(Static):
