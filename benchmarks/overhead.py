@@ -1,0 +1,229 @@
+"""Scheduling overhead per task: the engine against a minimal asyncio runner and Dask.
+
+Every task is a no-op callable, so the wall time per task is pure scheduling
+cost. Configurations, each timed as the median of ``--repeat`` runs after a
+warm-up, side by side in one process (the machine is shared: read the ratios):
+
+  (a) engine   TaskOrchestrator, DAG strategy, bus + metrics on, cache and store off
+  (b) +store   the same with the SQLite RunStore attached
+  (c) cached   the memory cache on, every task a hit (runs after the warm-up)
+  (d) floor    ready queue + in-degree counts + asyncio.create_task + Semaphore(8)
+  (e) dask     dask.threaded.get on the same graph (8 workers), when dask is installed
+
+Run: ``python benchmarks/overhead.py [--sizes 1000,10000] [--repeat 5] [--json PATH]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _dags import SHAPES, Dag, dependents, machine, table, workflow, write_json
+
+TARGETS = {"engine": 3.0, "+store": 5.0, "cached": 3.0}
+RSS_TARGET_MB = 250.0
+
+
+def noop(task: Any, parameters: Any, deps: Any) -> None:
+    return None
+
+
+def dask_noop(*dependency_outputs: Any) -> None:
+    return None
+
+
+async def floor_run(dag: Dag, below: dict[str, list[str]], limit: int = 8) -> None:
+    """The reference minimal runner: what any asyncio DAG scheduler has to pay."""
+    loop = asyncio.get_running_loop()
+    indeg = {t: len(d) for t, d in dag.items()}
+    sem = asyncio.Semaphore(limit)
+    done = loop.create_future()
+    remaining = len(dag)
+    live: set[asyncio.Task[None]] = set()
+
+    async def run(t: str) -> None:
+        nonlocal remaining
+        async with sem:
+            noop(None, {}, {})
+        for d in below[t]:
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                spawn(d)
+        remaining -= 1
+        if remaining == 0:
+            done.set_result(None)
+
+    def spawn(t: str) -> None:
+        task = loop.create_task(run(t))
+        live.add(task)
+        task.add_done_callback(live.discard)
+
+    for t, n in list(indeg.items()):
+        if n == 0:
+            spawn(t)
+    await done
+
+
+def dask_get() -> Any:
+    try:
+        import dask.threaded
+    except ImportError:
+        return None
+    return dask.threaded.get
+
+
+def make_orchestrator(kind: str, n: int, tmp: Path) -> Any:
+    from deeptui.cache import CacheConfig
+    from deeptui.models import OrchestrationConfig
+    from deeptui.orchestrator import TaskOrchestrator
+
+    config = OrchestrationConfig()
+    if kind == "engine":
+        orch = TaskOrchestrator(config=config, cache_config=CacheConfig(strategy="none"))
+    elif kind == "+store":
+        from deeptui.store import RunStore
+
+        orch = TaskOrchestrator(config=config, cache_config=CacheConfig(strategy="none"),
+                                store=RunStore(tmp / f"runs-{n}.db"))
+    else:  # cached
+        orch = TaskOrchestrator(config=config,
+                                cache_config=CacheConfig(strategy="memory", max_size=2 * n))
+    orch.register_callable("noop", noop)
+    return orch
+
+
+def has_store() -> bool:
+    try:
+        import deeptui.store  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def measure(shape: str, n: int, repeat: int, tmp: Path) -> dict[str, Any]:
+    dag = SHAPES[shape](n)
+    below = dependents(dag)
+    wf = workflow(dag, max_parallel=8, wid=f"{shape}-{n}")
+    kinds = ["engine"] + (["+store"] if has_store() else []) + ["cached"]
+    orchs = {k: make_orchestrator(k, n, tmp) for k in kinds}
+    get = dask_get()
+    dsk = {t: (dask_noop, *deps) for t, deps in dag.items()} if get else None
+
+    async def engine(kind: str) -> None:
+        orch = orchs[kind]
+        state = await orch.execute_workflow(wf)
+        assert len(state.completed_tasks) == n, (kind, state.status, state.error)
+        if kind == "cached":
+            if cached_runs:
+                assert all(r.cached for r in state.task_results.values()), "not every task a hit"
+            cached_runs.append(state.run_id)
+        orch._runs.clear()  # keep memory flat across repetitions (benchmark only)
+        orch._finished_metrics.clear()
+
+    cached_runs: list[str] = []
+    runners: dict[str, Any] = {k: (lambda k=k: engine(k)) for k in kinds}
+    runners["floor"] = lambda: floor_run(dag, below)
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    if get:
+        times["dask"] = []
+    for rep in range(repeat + 1):  # the first round is the warm-up
+        for kind, runner in runners.items():
+            gc.collect()
+            start = time.perf_counter()
+            await runner()
+            elapsed = time.perf_counter() - start
+            if rep:
+                times[kind].append(elapsed)
+        if get and (rep or n <= 1000):
+            gc.collect()
+            start = time.perf_counter()
+            get(dsk, list(dag), num_workers=8)
+            if rep:
+                times["dask"].append(time.perf_counter() - start)
+    for orch in orchs.values():
+        orch.close()
+        if orch.store is not None and hasattr(orch.store, "close"):
+            orch.store.close()
+    us = {k: 1e6 * statistics.median(v) / n for k, v in times.items() if v}
+    return {"shape": shape, "n": n, "us_per_task": us,
+            "ratio": {k: v / us["floor"] for k, v in us.items()}}
+
+
+def rss_of_run(n: int) -> float:
+    """Peak RSS (MB) of a fresh process that runs one n-task layered workflow."""
+    code = (
+        "import asyncio, resource, sys; sys.path.insert(0, 'benchmarks');"
+        "import overhead as o, _dags as d;"
+        f"wf = d.workflow(d.layered({n}));"
+        "orch = o.make_orchestrator('engine', 0, None);"
+        "asyncio.run(orch.execute_workflow(wf));"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                         text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            for shape in args.shapes.split(","):
+                repeat = args.repeat if n <= 1000 else max(3, args.repeat - 2)
+                results.append(asyncio.run(measure(shape, n, repeat, Path(tmp))))
+                r = results[-1]
+                print(f"  {shape:8} N={n:<6} " + "  ".join(
+                    f"{k} {v:.1f}" for k, v in r["us_per_task"].items()), file=sys.stderr)
+    print(f"scheduling overhead, µs per task (ratio to the asyncio floor) - {machine()['date']}")
+    if dask_get() is None:
+        print("dask not installed: column (e) skipped (pip install 'deeptui[bench]')")
+    if not has_store():
+        print("deeptui.store not available: column (b) skipped")
+    kinds = ["floor", "engine", "+store", "cached", "dask"]
+    rows = []
+    for r in results:
+        row: list[Any] = [r["shape"], r["n"]]
+        for k in kinds:
+            us = r["us_per_task"].get(k)
+            row.append("-" if us is None else
+                       f"{us:.1f}" if k == "floor" else f"{us:.1f} ({r['ratio'][k]:.2f}x)")
+        rows.append(row)
+    print(table(["shape", "N", "(d) floor", "(a) engine", "(b) +store", "(c) cached hit",
+                 "(e) dask"], rows))
+    checks = []
+    for r in results:
+        for k, target in TARGETS.items():
+            if k in r["ratio"]:
+                checks.append([f"{r['shape']} {r['n']} ({k})", f"{r['ratio'][k]:.2f}x",
+                               f"<= {target}x", "ok" if r["ratio"][k] <= target else "MISSED"])
+        if "dask" in r["us_per_task"] and r["n"] >= 10_000:
+            speedup = r["us_per_task"]["dask"] / r["us_per_task"]["engine"]
+            checks.append([f"{r['shape']} {r['n']} dask/engine", f"{speedup:.2f}x", ">= 3x",
+                           "ok" if speedup >= 3 else "MISSED"])
+    rss = rss_of_run(10_000)
+    checks.append(["peak RSS, 10,000-task run", f"{rss:.0f} MB", f"< {RSS_TARGET_MB:.0f} MB",
+                   "ok" if rss < RSS_TARGET_MB else "MISSED"])
+    print()
+    print(table(["check", "value", "target", ""], checks))
+    write_json(args.json, "overhead", {"results": results, "rss_mb_10k": rss,
+                                       "checks": checks})
+
+
+if __name__ == "__main__":
+    main()
