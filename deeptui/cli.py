@@ -23,6 +23,13 @@ class CLIError(DeeptuiError):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and the same exit code as other user errors)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 # ----------------------------------------------------------------- parser
 
 
@@ -50,7 +57,7 @@ def _base_type(annotation: Any) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deeptui",
         description="Run multi-agent workflows and watch and steer them live. "
                     "Without a command, opens the app.")
@@ -104,12 +111,28 @@ def _settings(args: argparse.Namespace) -> Any:
     return load_settings(args.config, **overrides)
 
 
-def _open_store(settings: Any) -> Any:
+def _open_store(settings: Any, *, required: bool = False) -> Any:
     try:
         from deeptui.store import RunStore
     except ImportError:  # the store lands separately; runs still work without history
+        if required:
+            raise CLIError("run history is not available in this installation") from None
         return None
     return RunStore(settings.db)
+
+
+def _check_model(settings: Any) -> None:
+    """A named model must resolve now: a typo or a missing provider package is a user error,
+    not four failed attempts per task."""
+    if not settings.model:
+        return
+    from pydantic_ai.models import infer_model
+
+    try:
+        infer_model(settings.model)
+    except Exception as exc:  # UserError (unknown model, no API key), ImportError (no package)
+        text = " ".join(str(exc).split())
+        raise CLIError(f"model '{settings.model}': {text}") from None
 
 
 def is_workflow_file(target: str) -> bool:
@@ -225,7 +248,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from deeptui.history_view import history_export, history_list, history_show
 
-    store = _open_store(_settings(args))
+    store = _open_store(_settings(args), required=True)
     try:
         if args.action == "list":
             return history_list(store, args.limit, _console())
@@ -241,6 +264,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     workflow = resolve_workflow(args.target, args.param)
+    _check_model(settings)
     if settings.max_parallel:
         workflow = workflow.model_copy(update={"max_parallel_tasks": settings.max_parallel})
     if not args.headless:
@@ -264,7 +288,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from deeptui.settings import build_orchestrator
 
     settings = _settings(args)
-    store = _open_store(settings)
+    _check_model(settings)
+    store = _open_store(settings, required=True)
     orchestrator = build_orchestrator(settings, store=store)
     try:
         stored = store.load_run(args.run)
@@ -292,9 +317,23 @@ COMMANDS = {
 }
 
 
+def _one_line_warning(message: Any, category: Any, filename: str, lineno: int,
+                     file: Any = None, line: str | None = None) -> None:
+    """Warnings (a corrupted cache being rebuilt...) as one line, without source lines."""
+    print(f"deeptui: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():  # restores showwarning for callers of main()
+        warnings.showwarning = _one_line_warning
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command is None:
             return _run_app(_settings(args), None)
@@ -306,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         print("deeptui: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
-        print(f"deeptui: error:{where} {exc.strerror or exc}", file=sys.stderr)
+        where = f"'{exc.filename}': " if getattr(exc, "filename", None) else ""
+        print(f"deeptui: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: one line on screen, the traceback in a file
         log = _crash_log(exc)

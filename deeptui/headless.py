@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -104,6 +105,8 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
                     live.update(render(run.state, orchestrator.get_workflow_progress(rid),
                                        time.monotonic() - start), refresh=True)
                 await asyncio.wait({run.task}, timeout=0.25)
+            if not run.task.cancelled() and run.task.exception() is not None:
+                raise run.task.exception()  # a bug in the engine: main() reports it in one line
             state = await orchestrator.wait(rid)
             live.update(render(state, orchestrator.get_workflow_progress(rid),
                                time.monotonic() - start), refresh=True)
@@ -114,10 +117,10 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
         except (NotImplementedError, RuntimeError):
             pass
     if state.status is WorkflowStatus.COMPLETED:
-        console.print(f"[green]✓ run {rid} completed[/]")
+        console.print(f"[green]✓ run {escape(rid)} completed[/]")
         return 0
-    console.print(f"[red]✗ run {rid} {state.status.value}[/]"
-                  + (f": {state.error}" if state.error else ""))
-    for tid in state.failed_tasks:
-        console.print(f"  [red]✗ {tid}[/]: {state.task_results[tid].error}")
+    console.print(f"[red]✗ run {escape(rid)} {state.status.value}[/]"
+                  + (f": {escape(state.error)}" if state.error else ""))
+    for tid in state.failed_tasks:  # errors are plain text: '[openai]' is not markup
+        console.print(f"  [red]✗ {escape(tid)}[/]: {escape(state.task_results[tid].error or '')}")
     return 1
