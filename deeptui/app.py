@@ -1,0 +1,249 @@
+"""`DeeptuiApp`: the Textual application shell: screens, key map, theme, and the run entry points.
+
+The app owns one `TaskOrchestrator` (built from the settings unless given)
+running in the app's own event loop; screens talk to it through the bus
+(events in, commands out) and read-only snapshots. ``python -m deeptui.app``
+(or ``deeptui``) starts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from deeptui.errors import DeeptuiError
+from deeptui.keymap import bindings, check_keymap
+from deeptui.models import WorkflowDefinition
+from deeptui.screens.help import ConfirmScreen, HelpScreen
+from deeptui.screens.run import RunScreen, TaskCommands
+from deeptui.screens.start import StartScreen
+from deeptui.settings import Settings, build_orchestrator, save_settings
+
+log = logging.getLogger(__name__)
+
+LAZY_SCREENS = {  # screens another module owns, imported when first opened
+    "cache": ("deeptui.screens.cache", "CacheScreen"),
+    "metrics": ("deeptui.screens.metrics", "MetricsScreen"),
+    "history": ("deeptui.screens.history", "HistoryScreen"),
+}
+
+
+class DeeptuiApp(App[None]):
+    """Pick a workflow, run it, watch and steer it."""
+
+    TITLE = "deeptui"
+    SUB_TITLE = "multi-agent workflows"
+    CSS_PATH = "app.tcss"
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {TaskCommands}
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        orchestrator: Any = None,
+        store: Any = None,
+        initial_workflow: WorkflowDefinition | None = None,
+        initial_screen: str | None = None,
+        settings_path: Path | None = None,
+    ) -> None:
+        os.environ.setdefault("PYDANTIC_AI_NO_BANNER", "1")  # no banner over the screen
+        super().__init__()
+        self.settings = settings or Settings()
+        self.settings_path = settings_path
+        self.store = store if store is not None else getattr(orchestrator, "store", None)
+        self.orchestrator = orchestrator or build_orchestrator(self.settings, store=self.store)
+        self.initial_workflow = initial_workflow
+        self.initial_screen = initial_screen
+        # The clock every elapsed-time display reads; tests freeze it.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._theme_ready = False
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    # -- start-up ------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        try:
+            self.theme = self.settings.theme
+        except Exception:  # an unknown theme name in the config file
+            self.notify(f"Unknown theme '{self.settings.theme}'", severity="warning")
+        if self.settings.keymap:
+            unknown = check_keymap(self.settings.keymap)
+            if unknown:
+                self.notify(f"keymap: no binding with id {', '.join(unknown)}", severity="warning")
+            self.set_keymap(self.settings.keymap)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self._theme_ready = True
+        self.push_screen(StartScreen())
+        if self.initial_workflow is not None:
+            self.start_run(self.initial_workflow)
+        elif self.initial_screen and self.initial_screen != "start":
+            self.open_screen(self.initial_screen)
+
+    def _remember_theme(self, theme: Any) -> None:
+        name = getattr(theme, "name", str(theme))
+        if not self._theme_ready or name == self.settings.theme:
+            return
+        self.settings.theme = name
+        try:
+            save_settings(self.settings, self.settings_path)
+        except OSError as exc:
+            self.notify(f"Cannot save the theme: {exc}", severity="warning")
+
+    # -- runs ----------------------------------------------------------------
+
+    def start_run(self, workflow: WorkflowDefinition) -> str | None:
+        """Start ``workflow`` on the orchestrator and open its run screen.
+
+        Returns the run id, or None when the workflow was refused (the reason
+        is shown as a notification).
+        """
+        if self.settings.max_parallel:
+            workflow = workflow.model_copy(update={"max_parallel_tasks": self.settings.max_parallel})
+        try:
+            run_id = self.orchestrator.start_workflow(workflow)
+        except DeeptuiError as exc:
+            self.notify(str(exc), title="Cannot start the workflow", severity="error", timeout=10)
+            return None
+        self.open_run(run_id)
+        return run_id
+
+    def open_run(self, run_id: str) -> None:
+        """Show a run of this session (running or finished) on a run screen."""
+        if self.orchestrator.find_run(run_id) is None:
+            if self.store is not None:
+                self.open_stored_run(run_id)
+            else:
+                self.notify(f"No run '{run_id}' in this session", severity="warning")
+            return
+        if isinstance(self.screen, RunScreen) and self.screen.run_id == run_id:
+            return
+        self.push_screen(RunScreen(run_id))
+
+    def open_stored_run(self, run_id: str) -> None:
+        """Show a finished run from the history store, read-only."""
+        if self.orchestrator.find_run(run_id) is not None:
+            self.open_run(run_id)
+            return
+        if self.store is None:
+            self.notify("No run history store is configured", severity="warning")
+            return
+        try:
+            stored = self.store.load_run(run_id)
+        except Exception as exc:  # the store's own errors carry the message
+            self.notify(str(exc), title="Cannot open the run", severity="error")
+            return
+        logs = getattr(stored, "logs", None)
+        self.push_screen(RunScreen(run_id, workflow=stored.workflow, state=stored.state,
+                                   logs=logs if isinstance(logs, dict) else None))
+
+    def resume_run(self, run_id: str) -> str | None:
+        """Continue an unfinished stored run (its completed tasks are kept) and open it."""
+        try:
+            from deeptui.store import start_resume
+
+            new_id = start_resume(self.orchestrator, self.store, run_id)
+        except ImportError:
+            self.notify("Resuming needs the history store (not available yet)", severity="warning")
+            return None
+        except Exception as exc:
+            self.notify(str(exc), title="Cannot resume", severity="error")
+            return None
+        self.open_run(new_id)
+        return new_id
+
+    def running_runs(self) -> list[Any]:
+        return [run for run in self.orchestrator.runs() if not run.state.status.finished]
+
+    # -- other screens ---------------------------------------------------------
+
+    def open_screen(self, name: str, **kwargs: Any) -> bool:
+        """Push one of the lazily imported screens (cache, metrics, history)."""
+        module_name, class_name = LAZY_SCREENS[name]
+        try:
+            module = __import__(module_name, fromlist=[class_name])
+            screen_class = getattr(module, class_name)
+        except (ImportError, AttributeError):
+            self.notify(f"The {name} screen is not available yet", severity="warning")
+            return False
+        try:
+            self.push_screen(screen_class(**kwargs))
+        except Exception as exc:
+            self.notify(str(exc), title=f"Cannot open {name}", severity="error")
+            return False
+        return True
+
+    def action_cache(self) -> None:
+        self.open_screen("cache")
+
+    def action_history(self) -> None:
+        self.open_screen("history")
+
+    def action_metrics(self) -> None:
+        run_id = self.screen.run_id if isinstance(self.screen, RunScreen) else None
+        self.open_screen("metrics", run_id=run_id)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        running = self.running_runs()
+        if not running:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for run in self.running_runs():
+                    self.orchestrator.cancel_workflow(run.state.run_id)
+                self.exit()
+
+        names = ", ".join(run.workflow.name for run in running[:3])
+        self.push_screen(ConfirmScreen(f"{len(running)} run(s) still running ({names}). "
+                                       "Quit and cancel them?", yes="Quit", no="Stay"), answered)
+
+    # -- palette and errors ------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(f"{binding.description} ({self.get_key_display(binding)})",
+                                f"key {key}: {binding.action}",
+                                partial(self.run_action, binding.action, active.node))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            log.debug("worker %s failed", event.worker.name, exc_info=error)
+            self.notify(str(error) or type(error).__name__, title="Error", severity="error")
+
+
+def main() -> None:
+    from deeptui.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except DeeptuiError as exc:
+        raise SystemExit(f"deeptui: {exc}") from None
+    DeeptuiApp(settings).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Key bindings of the app as data: one id per binding, rebindable from the config file.
+
+Each screen asks for its bindings by scope (``bindings("run")``); the app
+applies the user's ``Settings.keymap`` (binding id -> key) with
+``App.set_keymap``, which Textual matches against these ids. The help screen
+and the command palette list the same table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One binding: its id, default key(s), action, footer text and where it lives."""
+
+    id: str
+    key: str
+    action: str
+    description: str
+    scope: str
+    show: bool = True
+    priority: bool = False
+
+
+KEYS: tuple[KeySpec, ...] = (
+    # everywhere
+    KeySpec("help", "question_mark", "help", "Help", "app"),
+    KeySpec("quit", "ctrl+q", "quit", "Quit", "app", priority=True),
+    KeySpec("history", "h", "history", "History", "app"),
+    KeySpec("cache", "k", "cache", "Cache", "app"),
+    KeySpec("metrics", "m", "metrics", "Metrics", "app"),
+    # start screen
+    KeySpec("tab_templates", "1", "show_tab('templates')", "Templates", "start"),
+    KeySpec("tab_files", "2", "show_tab('files')", "Files", "start"),
+    KeySpec("tab_runs", "3", "show_tab('runs')", "Runs", "start"),
+    KeySpec("start_quit", "q", "app.quit", "Quit", "start"),
+    # parameters screen
+    KeySpec("run_workflow", "ctrl+r", "run_workflow", "Run", "parameters", priority=True),
+    KeySpec("preview", "f5", "preview", "Preview DAG", "parameters"),
+    KeySpec("params_back", "escape", "back", "Back", "parameters"),
+    # run screen
+    KeySpec("select_prev", "up", "select_prev", "Previous task", "dag", show=False),
+    KeySpec("select_next", "down", "select_next", "Next task", "dag", show=False),
+    KeySpec("select_first", "home", "select_first", "First task", "dag", show=False),
+    KeySpec("select_last", "end", "select_last", "Last task", "dag", show=False),
+    KeySpec("cancel_task", "c", "cancel_task", "Cancel task", "run"),
+    KeySpec("retry_task", "r", "retry_task", "Retry task", "run"),
+    KeySpec("cancel_run", "ctrl+x", "cancel_run", "Cancel run", "run"),
+    KeySpec("filter", "slash", "filter", "Filter", "run"),
+    KeySpec("clear_filter", "escape", "clear_filter", "Clear filter", "run", show=False),
+    KeySpec("follow", "f", "toggle_follow", "Follow log", "run"),
+    KeySpec("copy", "y", "copy", "Copy output", "run", show=False),
+    KeySpec("export", "e", "export", "Export log", "run", show=False),
+    KeySpec("run_back", "q", "back", "Back", "run"),
+)
+
+
+def specs(scope: str | None = None) -> list[KeySpec]:
+    """The key specs of one scope (all of them without a scope)."""
+    return [spec for spec in KEYS if scope is None or spec.scope == scope]
+
+
+def bindings(scope: str) -> list[Binding]:
+    """Textual bindings (with ids) for one scope."""
+    return [
+        Binding(spec.key, spec.action, spec.description, show=spec.show, id=spec.id,
+                priority=spec.priority)
+        for spec in specs(scope)
+    ]
+
+
+def binding_ids() -> set[str]:
+    return {spec.id for spec in KEYS}
+
+
+def check_keymap(keymap: dict[str, str]) -> list[str]:
+    """Ids in a user keymap that name no binding (to warn about them)."""
+    known = binding_ids()
+    return sorted(key for key in keymap if key not in known)

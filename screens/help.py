@@ -1,0 +1,105 @@
+"""Modal screens: the `?` key help (every binding with its id and current key) and a yes/no confirm."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from deeptui.keymap import specs
+
+SCOPE_TITLES = {
+    "app": "Everywhere", "start": "Start screen", "parameters": "Parameters screen",
+    "run": "Run screen", "dag": "Run screen: DAG panel",
+}
+
+
+def key_table(keymap: dict[str, str]) -> Table:
+    """Every binding: scope, key (the user's if rebound), action and id."""
+    table = Table(box=None, padding=(0, 2), expand=True, show_edge=False)
+    table.add_column("key", style="bold cyan", no_wrap=True)
+    table.add_column("does")
+    table.add_column("binding id", style="dim", no_wrap=True)
+    scope = None
+    for spec in specs():
+        if spec.scope != scope:
+            scope = spec.scope
+            table.add_row("", "", "")
+            table.add_row(f"[b]{SCOPE_TITLES.get(scope, scope)}[/b]", "", "")
+        key = keymap.get(spec.id, spec.key)
+        table.add_row(_pretty(key), spec.description, spec.id)
+    return table
+
+
+def _pretty(key: str) -> str:
+    names = {"question_mark": "?", "slash": "/", "up": "↑", "down": "↓", "escape": "esc"}
+    return ", ".join(names.get(part, part) for part in key.split(","))
+
+
+class HelpScreen(ModalScreen[None]):
+    """The key help: press escape, q or ? (or click Close) to leave."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help_close")]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical { width: 84; max-width: 100%; height: 90%; border: thick $primary;
+                            background: $surface; padding: 0 1; }
+    HelpScreen VerticalScroll { height: 1fr; }
+    HelpScreen #help-close { dock: bottom; width: 100%; }
+    """
+
+    def compose(self) -> ComposeResult:
+        keymap = getattr(getattr(self.app, "settings", None), "keymap", {}) or {}
+        with Vertical():
+            yield Label("[b]deeptui keys[/b] — rebind any id in config.toml under [keymap]")
+            with VerticalScroll():
+                yield Static(key_table(keymap))
+            yield Button("Close", id="help-close", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A question with Yes / No buttons (y / n / escape); dismisses with the answer."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm_yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm_no"),
+    ]
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: 60; max-width: 100%; height: auto; border: thick $warning;
+                               background: $surface; padding: 1 2; }
+    ConfirmScreen Horizontal { height: auto; margin-top: 1; align: center middle; }
+    ConfirmScreen Button { margin: 0 2; }
+    """
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question = question
+        self.yes_label = yes
+        self.no_label = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question, id="confirm-question")
+            with Horizontal():
+                yield Button(self.yes_label, id="confirm-yes", variant="error")
+                yield Button(self.no_label, id="confirm-no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")

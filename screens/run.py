@@ -1,0 +1,344 @@
+"""`RunScreen`: one run live (or a stored run read-only): DAG, task details, streaming log, steering.
+
+The screen subscribes to the orchestrator's bus for its run in a worker and
+applies events in batches (one repaint per batch, about every 0.15 s, never
+one per event). It acts only by sending commands on the bus (cancel task,
+retry task, cancel run) and reads the engine's state as a read-only snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from deeptui import bus as ev
+from deeptui.keymap import bindings
+from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
+from deeptui.screens.help import ConfirmScreen
+from deeptui.widgets.dag_panel import DagPanel
+from deeptui.widgets.run_header import RunHeader
+from deeptui.widgets.task_detail import TaskDetail, output_text
+from deeptui.widgets.task_log import TaskLogView
+
+BATCH_INTERVAL = 0.15  # seconds events are gathered before one repaint
+CANCELLABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
+RETRYABLE = {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
+LogEntry = tuple[float, str, str]
+
+
+class RunScreen(Screen[None]):
+    """A run by id: live from the orchestrator, or a stored one (``workflow`` and ``state`` given)."""
+
+    BINDINGS = bindings("run")
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    def __init__(self, run_id: str, *, workflow: WorkflowDefinition | None = None,
+                 state: WorkflowState | None = None,
+                 logs: dict[str, list[LogEntry]] | None = None) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.read_only = state is not None
+        self.workflow: WorkflowDefinition | None = workflow
+        self.state: WorkflowState = state  # type: ignore[assignment]  # set in compose when live
+        self.stored_logs = logs or {}
+        self.subscription: ev.Subscription | None = None
+        self.batches = 0
+        self.events_seen = 0
+
+    def _resolve(self) -> None:
+        if self.read_only:
+            return
+        run = self.app.orchestrator.find_run(self.run_id)  # type: ignore[attr-defined]
+        if run is None:
+            raise LookupError(f"no run '{self.run_id}' in this session")
+        self.workflow, self.state = run.workflow, run.state
+
+    # -- layout ------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        self._resolve()
+        assert self.workflow is not None
+        clock = self.app.now  # type: ignore[attr-defined]
+        yield RunHeader(clock, id="run-header")
+        yield Input(placeholder="filter: part of a task id, or a status (failed, running...)",
+                    id="run-filter")
+        with Horizontal(id="run-body"):
+            dag = DagPanel(self.workflow, self.state, id="dag")
+            dag.border_title = "DAG"
+            yield dag
+            with Vertical(id="run-side"):
+                detail = TaskDetail(clock, id="task-detail")
+                detail.border_title = "Task"
+                yield detail
+                log = TaskLogView(id="task-log")
+                log.border_title = "Log"
+                yield log
+        yield Footer()
+
+    @property
+    def dag(self) -> DagPanel:
+        return self.query_one(DagPanel)
+
+    @property
+    def log_view(self) -> TaskLogView:
+        return self.query_one(TaskLogView)
+
+    @property
+    def selected(self) -> str | None:
+        return self.dag.selected
+
+    def on_mount(self) -> None:
+        assert self.workflow is not None
+        self.title = self.workflow.name
+        self.refresh_all()
+        self._show_task(self.selected)
+        self.dag.focus()
+        if not self.read_only:
+            self.subscription = self.app.orchestrator.bus.subscribe(  # type: ignore[attr-defined]
+                maxsize=5000, run_id=self.run_id)
+            self.watch_events()
+            self.set_interval(1.0, self._tick)
+
+    def on_unmount(self) -> None:
+        if self.subscription is not None:
+            self.subscription.close()
+
+    # -- events in, in batches ------------------------------------------------
+
+    @work(exclusive=True, group="run-events", exit_on_error=False, description="run events")
+    async def watch_events(self) -> None:
+        sub = self.subscription
+        while sub is not None and not sub.closed:
+            try:
+                first = await sub.get()
+            except StopAsyncIteration:
+                return
+            await asyncio.sleep(BATCH_INTERVAL)
+            self.apply_batch([first, *sub.drain()])
+
+    def apply_batch(self, batch: list[ev.Event]) -> None:
+        """Apply many events with one repaint of each widget."""
+        self.batches += 1
+        self.events_seen += len(batch)
+        statuses = False
+        finished: ev.WorkflowFinished | None = None
+        new_lines: list[LogEntry] = []
+        selected = self.selected
+        for event in batch:
+            if isinstance(event, ev.TaskLog):
+                if event.task_id == selected:
+                    new_lines.append((event.ts, event.kind, event.text))
+            elif isinstance(event, ev.WorkflowFinished):
+                finished, statuses = event, True
+            else:
+                statuses = True
+        with self.app.batch_update():
+            if statuses:
+                self.refresh_all()
+            if new_lines:
+                self.log_view.append(new_lines)
+        if finished is not None:
+            severity = "information" if finished.status == "completed" else "warning"
+            message = f"Run {finished.status}" + (f": {finished.error}" if finished.error else "")
+            self.notify(message, title=self.workflow.name, severity=severity)
+
+    def refresh_all(self) -> None:
+        self.dag.rebuild()
+        self.query_one(RunHeader).update_from(self.state, read_only=self.read_only)
+        self._show_detail(self.selected)
+
+    def _tick(self) -> None:
+        if self.state.status is WorkflowStatus.RUNNING:
+            self.query_one(RunHeader).update_from(self.state, read_only=self.read_only)
+            self._show_detail(self.selected)
+
+    # -- selection -------------------------------------------------------------
+
+    def on_dag_panel_selected(self, message: DagPanel.Selected) -> None:
+        self._show_task(message.task_id)
+
+    def _show_detail(self, task_id: str | None) -> None:
+        task = result = None
+        if task_id is not None:
+            task = next((t for t in self.workflow.tasks if t.id == task_id), None)
+            result = self.state.task_results.get(task_id)
+        self.query_one(TaskDetail).show(task, result)
+
+    def _show_task(self, task_id: str | None) -> None:
+        self._show_detail(task_id)
+        self.log_view.show(task_id, self.task_log(task_id) if task_id else [])
+
+    def task_log(self, task_id: str) -> list[LogEntry]:
+        if self.read_only:
+            return list(self.stored_logs.get(task_id, []))
+        return self.app.orchestrator.get_task_log(self.run_id, task_id)  # type: ignore[attr-defined]
+
+    def select_task(self, task_id: str) -> None:
+        self.dag.select(task_id)
+
+    # -- commands out ------------------------------------------------------------
+
+    def _selected_status(self) -> TaskStatus | None:
+        result = self.state.task_results.get(self.selected or "")
+        return TaskStatus(result.status) if result is not None else None
+
+    def can_cancel(self) -> bool:
+        return not self.read_only and self._selected_status() in CANCELLABLE
+
+    def can_retry(self) -> bool:
+        return not self.read_only and self._selected_status() in RETRYABLE
+
+    def _send(self, command: ev.Command) -> bool:
+        try:
+            return bool(self.app.orchestrator.bus.send(command))  # type: ignore[attr-defined]
+        except Exception as exc:  # an engine refusal is a notification, not a traceback
+            self.notify(str(exc), title="Command failed", severity="error")
+            return False
+
+    def action_cancel_task(self) -> None:
+        task_id = self.selected
+        if task_id is None or not self.can_cancel():
+            why = "stored runs are read-only" if self.read_only else "only pending or running tasks"
+            self.notify(f"Cannot cancel {task_id or 'nothing selected'}: {why}", severity="warning")
+            return
+        if self._send(ev.CancelTask(self.run_id, task_id)):
+            self.notify(f"Cancelling {task_id}")
+        else:
+            self.notify(f"{task_id} could not be cancelled", severity="warning")
+
+    def action_retry_task(self) -> None:
+        task_id = self.selected
+        if task_id is None or not self.can_retry():
+            why = ("stored runs are read-only (resume it from History)" if self.read_only
+                   else "only failed, cancelled or skipped tasks")
+            self.notify(f"Cannot retry {task_id or 'nothing selected'}: {why}", severity="warning")
+            return
+        if self._send(ev.RetryTask(self.run_id, task_id)):
+            self.notify(f"Retrying {task_id} and its downstream")
+        else:
+            self.notify(f"{task_id} could not be retried", severity="warning")
+
+    def action_cancel_run(self) -> None:
+        if self.read_only or self.state.status.finished:
+            self.notify("The run is not running", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self._send(ev.CancelWorkflow(self.run_id)):
+                self.notify("Cancelling the run")
+
+        self.app.push_screen(ConfirmScreen(f"Cancel the whole run {self.run_id}?",
+                                           yes="Cancel run", no="Keep running"), answered)
+
+    # -- view actions --------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#run-filter", Input)
+        box.add_class("-active")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#run-filter", Input)
+        if box.has_class("-active") or box.value:
+            box.value = ""
+            box.remove_class("-active")
+            self.dag.set_filter("")
+            self.dag.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "run-filter":
+            self.dag.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "run-filter":
+            if not event.value:
+                event.input.remove_class("-active")
+            self.dag.focus()
+
+    def action_toggle_follow(self) -> None:
+        log = self.log_view
+        log.follow = not log.follow
+        self.notify("Following the log" if log.follow else "Log paused")
+
+    def _selected_text(self) -> tuple[str, str]:
+        """(what, text): the selected task's output if it has one, else its log."""
+        result = self.state.task_results.get(self.selected or "")
+        output = output_text(result.output) if result is not None else ""
+        return ("output", output) if output else ("log", self.log_view.plain_text())
+
+    def action_copy(self) -> None:
+        if self.selected is None:
+            self.notify("No task selected", severity="warning")
+            return
+        what, text = self._selected_text()
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {self.selected}'s {what} ({len(text)} characters)")
+
+    def action_export(self, directory: str | None = None) -> None:
+        task_id = self.selected
+        if task_id is None:
+            self.notify("No task selected", severity="warning")
+            return
+        path = Path(directory or Path.cwd()) / f"{_safe(self.run_id)}-{_safe(task_id)}.log"
+        result = self.state.task_results.get(task_id)
+        body = self.log_view.plain_text() if self.log_view.task_id == task_id else ""
+        output = output_text(result.output) if result is not None else ""
+        text = body + (f"\n\n--- output ---\n{output}\n" if output else "\n")
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error")
+            return
+        self.last_export = path
+        self.notify(f"Wrote {path}", title="Exported")
+
+    def action_back(self) -> None:
+        if not self.read_only and not self.state.status.finished:
+            self.notify("The run goes on in the background; reopen it from Runs (3).",
+                        title=self.workflow.name)
+        self.app.pop_screen()
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
+
+
+class TaskCommands(Provider):
+    """Palette commands about the run screen's selected task: cancel/retry when they apply."""
+
+    def _commands(self) -> Iterable[tuple[str, Any, str]]:
+        screen = self.screen
+        if not isinstance(screen, RunScreen) or screen.selected is None:
+            return []
+        task_id = screen.selected
+        found = []
+        if screen.can_cancel():
+            found.append((f"Cancel task {task_id}", screen.action_cancel_task,
+                          "Cancel the selected task; its dependents are skipped"))
+        if screen.can_retry():
+            found.append((f"Retry task {task_id}", screen.action_retry_task,
+                          "Run the selected task and its downstream again"))
+        if not screen.read_only and not screen.state.status.finished:
+            found.append(("Cancel run", screen.action_cancel_run, "Cancel the whole run"))
+        return found
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,212 @@
+"""`StartScreen`: pick a template, a workflow file (shipped examples, a path, a file browser) or a run.
+
+Three tabs: Templates (the registry, with descriptions), Files (the examples
+shipped in ``deeptui.workflows/examples``, a path input and a directory tree)
+and Runs (this session's runs, running or not, and recent runs from the
+history store when there is one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import (
+    DirectoryTree,
+    Footer,
+    Header,
+    Input,
+    Label,
+    OptionList,
+    TabbedContent,
+    TabPane,
+)
+from textual.widgets.option_list import Option
+
+from deeptui.errors import DeeptuiError
+from deeptui.keymap import bindings
+
+WORKFLOW_SUFFIXES = {".yaml", ".yml", ".json", ".toml"}
+
+
+def example_files() -> list[Path]:
+    """The example workflow files shipped with the package, sorted by name."""
+    try:
+        folder = files("deeptui.workflows") / "examples"
+        paths = [Path(str(entry)) for entry in folder.iterdir()]
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(p for p in paths if p.suffix in WORKFLOW_SUFFIXES)
+
+
+class WorkflowTree(DirectoryTree):
+    """A directory tree showing folders and workflow files only (no hidden entries)."""
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return [p for p in paths if not p.name.startswith(".")
+                and (p.is_dir() or p.suffix in WORKFLOW_SUFFIXES)]
+
+
+def _run_label(name: str, run_id: str, status: str, extra: str = "") -> Text:
+    styles = {"running": "bold blue", "completed": "green", "failed": "red",
+              "cancelled": "dark_orange", "interrupted": "magenta"}
+    text = Text()
+    text.append(f"{status:<11}", style=styles.get(status, "yellow"))
+    text.append(name, style="bold")
+    text.append(f"  {run_id}", style="dim")
+    if extra:
+        text.append(f"  {extra}", style="dim")
+    return text
+
+
+class StartScreen(Screen[None]):
+    """The first screen: what to run, or which run to look at."""
+
+    BINDINGS = bindings("start")
+
+    def __init__(self, *, browse_root: Path | None = None) -> None:
+        super().__init__()
+        self.browse_root = browse_root or Path.cwd()
+
+    def compose(self) -> ComposeResult:
+        from deeptui.workflows.registry import list_templates
+
+        yield Header()
+        with TabbedContent(id="start-tabs", initial="templates"):
+            with TabPane("Templates", id="templates"):
+                yield Label("Pick a template to fill in its parameters (enter or click):",
+                            classes="hint")
+                options = []
+                for template in list_templates():
+                    label = Text()
+                    label.append(template.title, style="bold")
+                    label.append(f"  ({template.name})\n", style="dim")
+                    label.append(f"  {template.description}")
+                    options.append(Option(label, id=f"template:{template.name}"))
+                yield OptionList(*options, id="template-list")
+            with TabPane("Files", id="files"):
+                with VerticalScroll():
+                    yield Label("Examples shipped with deeptui:", classes="hint")
+                    yield OptionList(*[Option(Text(p.name), id=f"file:{p}") for p in example_files()],
+                                     id="example-list")
+                    yield Label("A workflow file (YAML, JSON, TOML) — type a path, enter:",
+                                classes="hint")
+                    yield Input(placeholder="path/to/workflow.yaml", id="path-input")
+                    yield Label("", id="file-error")
+                    yield WorkflowTree(self.browse_root, id="file-tree")
+            with TabPane("Runs", id="runs"):
+                with Vertical():
+                    yield Label("This session's runs (enter to open):", classes="hint")
+                    yield OptionList(id="open-runs")
+                    yield Label("Recent runs from history:", classes="hint")
+                    yield OptionList(id="recent-runs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_runs()
+        self.set_interval(1.0, self.refresh_runs)
+        self.query_one("#template-list", OptionList).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_runs()
+
+    # -- runs -----------------------------------------------------------------
+
+    def refresh_runs(self) -> None:
+        open_runs = self.query_one("#open-runs", OptionList)
+        highlighted = open_runs.highlighted
+        open_runs.clear_options()
+        runs = list(self.app.orchestrator.runs())  # type: ignore[attr-defined]
+        for run in reversed(runs):
+            state = run.state
+            done = sum(1 for r in state.task_results.values() if r.status.finished)
+            open_runs.add_option(Option(
+                _run_label(run.workflow.name, state.run_id, state.status.value,
+                           f"{done}/{len(state.task_results)}"),
+                id=f"run:{state.run_id}"))
+        if not runs:
+            open_runs.add_option(Option(Text("No runs yet in this session.", style="dim"),
+                                        disabled=True))
+        elif highlighted is not None:
+            open_runs.highlighted = min(highlighted, open_runs.option_count - 1)
+        if getattr(self, "_recent_loaded", False):
+            return
+        self._recent_loaded = True
+        self._load_recent()
+
+    def _load_recent(self) -> None:
+        recent = self.query_one("#recent-runs", OptionList)
+        recent.clear_options()
+        store = getattr(self.app, "store", None)
+        summaries: list[Any] = []
+        if store is not None:
+            try:
+                summaries = list(store.list_runs(10))
+            except Exception as exc:  # a broken history database is a notification
+                self.notify(f"Cannot read the run history: {exc}", severity="warning")
+        for summary in summaries:
+            started = getattr(summary, "started_at", None)
+            extra = started.strftime("%Y-%m-%d %H:%M") if hasattr(started, "strftime") else ""
+            recent.add_option(Option(
+                _run_label(getattr(summary, "workflow_name", "") or summary.workflow_id,
+                           summary.run_id, str(getattr(summary, "status", "")), extra),
+                id=f"stored:{summary.run_id}"))
+        if not summaries:
+            text = "No stored runs." if store is not None else "No history store configured."
+            recent.add_option(Option(Text(text, style="dim"), disabled=True))
+
+    # -- choosing ---------------------------------------------------------------
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        option_id = event.option.id or ""
+        kind, _, value = option_id.partition(":")
+        if kind == "template":
+            self.open_template(value)
+        elif kind == "file":
+            self.open_file(Path(value))
+        elif kind == "run":
+            self.app.open_run(value)  # type: ignore[attr-defined]
+        elif kind == "stored":
+            self.app.open_stored_run(value)  # type: ignore[attr-defined]
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "path-input" and event.value.strip():
+            self.open_file(Path(event.value.strip()).expanduser())
+
+    def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        self.open_file(event.path)
+
+    def open_template(self, name: str) -> None:
+        from deeptui.screens.parameters import ParametersScreen
+
+        self.app.push_screen(ParametersScreen(template=name))
+
+    def open_file(self, path: Path) -> None:
+        """Load a workflow file and preview it; a bad file is a clear one-line message."""
+        from deeptui.loader import load_workflow
+        from deeptui.screens.parameters import ParametersScreen
+
+        error = self.query_one("#file-error", Label)
+        try:
+            workflow = load_workflow(path)
+        except DeeptuiError as exc:
+            error.update(Text(str(exc), style="bold red"))
+            self.notify(str(exc), title="Cannot load the workflow file", severity="error", timeout=8)
+            return
+        except OSError as exc:
+            self.notify(f"{path}: {exc.strerror}", severity="error")
+            return
+        error.update("")
+        self.app.push_screen(ParametersScreen(workflow=workflow, source=str(path)))
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        target = {"templates": "#template-list", "files": "#example-list",
+                  "runs": "#open-runs"}[tab]
+        self.query_one(target).focus()

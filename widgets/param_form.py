@@ -1,0 +1,235 @@
+"""`ParamForm`: a form generated from a pydantic parameters model, validated with that model.
+
+Field kinds: text Input for str, Input(type="integer"/"number") for int and
+float, Switch for bool, Select for a Literal, SelectionList for a list of
+Literals, a comma-separated Input for other lists of scalars, a JSON Input for
+dicts and lists of objects. ``validate()`` returns the model instance or None,
+showing each error under its field (and highlighting the field).
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, SelectionList, Switch
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(the annotation without None/Annotated, whether None is allowed)."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(annotation))
+        return (args[0] if len(args) == 1 else annotation), optional
+    return annotation, False
+
+
+@dataclass
+class FieldSpec:
+    name: str
+    kind: str  # text, int, float, bool, choice, choices, list, json
+    optional: bool
+    choices: tuple[Any, ...] = ()
+
+    @classmethod
+    def of(cls, name: str, info: FieldInfo) -> FieldSpec:
+        annotation, optional = _unwrap(info.annotation)
+        origin = typing.get_origin(annotation)
+        if annotation is bool:
+            return cls(name, "bool", optional)
+        if annotation is int:
+            return cls(name, "int", optional)
+        if annotation is float:
+            return cls(name, "float", optional)
+        if origin is Literal:
+            return cls(name, "choice", optional, typing.get_args(annotation))
+        if origin in (list, tuple, set, frozenset):
+            item, _ = _unwrap((typing.get_args(annotation) or (Any,))[0])
+            if typing.get_origin(item) is Literal:
+                return cls(name, "choices", optional, typing.get_args(item))
+            if item in (str, int, float):
+                return cls(name, "list", optional)
+            return cls(name, "json", optional)
+        if annotation is str:
+            return cls(name, "text", optional)
+        return cls(name, "json", optional)
+
+
+def _default(info: FieldInfo) -> Any:
+    if info.is_required():
+        return None
+    return info.get_default(call_default_factory=True)
+
+
+class ParamForm(VerticalScroll):
+    """One labelled input per field of ``model``."""
+
+    DEFAULT_CSS = """
+    ParamForm { height: 1fr; }
+    ParamForm .field { height: auto; margin-bottom: 1; padding: 0 1; border-left: tall $panel; }
+    ParamForm .field.-invalid { border-left: tall $error; background: $error 10%; }
+    ParamForm .field-name { text-style: bold; }
+    ParamForm .field-help { color: $text-muted; }
+    ParamForm .field-error { color: $error; text-style: bold; display: none; }
+    ParamForm .field.-invalid .field-error { display: block; }
+    ParamForm Switch { width: auto; }
+    ParamForm SelectionList { height: auto; max-height: 8; }
+    """
+
+    class Changed(Message):
+        """A value in the form changed."""
+
+    def __init__(self, model: type[BaseModel], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model = model
+        self.specs = {name: FieldSpec.of(name, info) for name, info in model.model_fields.items()}
+
+    def compose(self) -> ComposeResult:
+        if not self.specs:
+            yield Label("This template takes no parameters.", classes="field-help")
+        for name, info in self.model.model_fields.items():
+            spec = self.specs[name]
+            with Vertical(classes="field", id=f"field-{name}"):
+                required = " (required)" if info.is_required() else ""
+                yield Label(f"{name}{required}", classes="field-name")
+                if info.description:
+                    yield Label(info.description, classes="field-help")
+                yield self._input(spec, _default(info))
+                yield Label("", classes="field-error", id=f"error-{name}")
+
+    def _input(self, spec: FieldSpec, default: Any) -> Widget:
+        wid = f"param-{spec.name}"
+        if spec.kind == "bool":
+            return Switch(value=bool(default), id=wid)
+        if spec.kind == "choice":
+            options = [(str(c), c) for c in spec.choices]
+            value = default if default in spec.choices else Select.BLANK
+            return Select(options, value=value, allow_blank=spec.optional or value is Select.BLANK,
+                          id=wid)
+        if spec.kind == "choices":
+            chosen = set(default or [])
+            return SelectionList(*[(str(c), c, c in chosen) for c in spec.choices], id=wid)
+        if spec.kind in ("int", "float"):
+            text = "" if default is None else str(default)
+            return Input(text, type="integer" if spec.kind == "int" else "number", id=wid)
+        if spec.kind == "list":
+            text = ", ".join(str(v) for v in default or [])
+            return Input(text, placeholder="comma-separated values", id=wid)
+        if spec.kind == "json":
+            text = "" if default is None else json.dumps(default)
+            return Input(text, placeholder="JSON", id=wid)
+        return Input("" if default is None else str(default), id=wid)
+
+    # -- values -----------------------------------------------------------
+
+    def set_value(self, name: str, value: Any) -> None:
+        """Set a field's widget (for tests and presets): text for inputs, the value otherwise."""
+        widget = self.query_one(f"#param-{name}")
+        if isinstance(widget, Input):
+            widget.value = str(value)
+        elif isinstance(widget, SelectionList):
+            widget.deselect_all()
+            for item in value:
+                widget.select(item)
+        else:
+            widget.value = value  # type: ignore[attr-defined]
+
+    def raw_values(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(values to validate, errors found while reading the widgets)."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, spec in self.specs.items():
+            widget = self.query_one(f"#param-{name}")
+            if isinstance(widget, Switch):
+                values[name] = widget.value
+            elif isinstance(widget, Select):
+                if widget.value is not Select.BLANK:
+                    values[name] = widget.value
+                elif spec.optional:
+                    values[name] = None
+            elif isinstance(widget, SelectionList):
+                values[name] = [c for c in spec.choices if c in widget.selected]
+            else:
+                text = widget.value.strip()  # type: ignore[attr-defined]
+                if not text:
+                    if spec.optional:
+                        values[name] = None
+                    elif spec.kind == "list":
+                        values[name] = []
+                    elif spec.kind == "text":
+                        values[name] = ""
+                    else:
+                        errors[name] = "a value is required"
+                elif spec.kind == "list":
+                    values[name] = [part.strip() for part in text.split(",") if part.strip()]
+                elif spec.kind == "json":
+                    try:
+                        values[name] = json.loads(text)
+                    except ValueError as exc:
+                        errors[name] = f"not valid JSON: {exc}"
+                else:
+                    values[name] = text
+        return values, errors
+
+    def validated(self, *, show: bool = True) -> BaseModel | None:
+        """The validated model, or None; with ``show`` the errors appear under their fields."""
+        values, errors = self.raw_values()
+        result: BaseModel | None = None
+        try:
+            result = self.model.model_validate(values)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = [str(p) for p in error.get("loc", ())]
+                name = loc[0] if loc else ""
+                message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+                if len(loc) > 1:
+                    message = f"item {'.'.join(loc[1:])}: {message}"
+                if name in self.specs:
+                    errors.setdefault(name, message)
+                elif errors == {} and self.specs:
+                    errors[next(iter(self.specs))] = message
+        if show:
+            self.show_errors(errors)
+        return None if errors else result
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for name in self.specs:
+            field = self.query_one(f"#field-{name}")
+            label = self.query_one(f"#error-{name}", Label)
+            message = errors.get(name)
+            field.set_class(message is not None, "-invalid")
+            label.update(f"✗ {message}" if message else "")
+        if errors:
+            first = next(name for name in self.specs if name in errors)
+            self.query_one(f"#field-{first}").scroll_visible()
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """The errors shown now (field -> message)."""
+        return {name: str(self.query_one(f"#error-{name}", Label).content).removeprefix("✗ ")
+                for name in self.specs if self.query_one(f"#field-{name}").has_class("-invalid")}
+
+    # -- change notifications ----------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.post_message(self.Changed())
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        self.post_message(self.Changed())
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.post_message(self.Changed())
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
+        self.post_message(self.Changed())

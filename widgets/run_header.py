@@ -1,0 +1,108 @@
+"""`RunHeader`: a run's name and status, progress bar, counts per status, elapsed time, tokens, cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ProgressBar, Static
+
+from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
+from deeptui.visualize import STATUS_STYLES
+
+RUN_STYLES = {
+    WorkflowStatus.PENDING: "yellow", WorkflowStatus.RUNNING: "bold blue",
+    WorkflowStatus.COMPLETED: "bold green", WorkflowStatus.FAILED: "bold red",
+    WorkflowStatus.CANCELLED: "bold dark_orange", WorkflowStatus.INTERRUPTED: "bold magenta",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def elapsed(state: WorkflowState, now: datetime) -> float | None:
+    if state.started_at is None:
+        return None
+    end = state.completed_at or now
+    return (end - state.started_at).total_seconds()
+
+
+def usage_totals(state: WorkflowState) -> tuple[int, float | None]:
+    tokens = 0
+    cost: float | None = None
+    for result in state.task_results.values():
+        tokens += result.usage.total_tokens
+        if result.usage.cost_usd is not None:
+            cost = (cost or 0.0) + result.usage.cost_usd
+    return tokens, cost
+
+
+def counts_text(state: WorkflowState) -> Text:
+    counts = {status: 0 for status in TaskStatus}
+    for result in state.task_results.values():
+        counts[result.status] += 1
+    text = Text()
+    for status in (TaskStatus.COMPLETED, TaskStatus.RUNNING, TaskStatus.PENDING,
+                   TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED):
+        look = STATUS_STYLES[status]
+        if text:
+            text.append("  ")
+        text.append(f"{look.symbol} {counts[status]} {status.value}", style=look.rich)
+    return text
+
+
+class RunHeader(Vertical):
+    """The top of the run screen. ``update_from(state)`` repaints it (once per batch)."""
+
+    DEFAULT_CSS = """
+    RunHeader { height: auto; padding: 0 1; background: $panel; }
+    RunHeader #run-title { width: 1fr; height: 1; }
+    RunHeader #run-bar { height: 1; }
+    RunHeader ProgressBar { width: auto; margin-right: 2; }
+    RunHeader ProgressBar Bar { width: 24; }
+    RunHeader #run-stats { width: 1fr; height: 1; }
+    RunHeader #run-counts { height: auto; }
+    """
+
+    def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="run-title")
+        with Horizontal(id="run-bar"):
+            yield ProgressBar(total=1, show_eta=False, id="run-progress")
+            yield Static(id="run-stats")
+        yield Static(id="run-counts")
+
+    def update_from(self, state: WorkflowState, *, read_only: bool = False) -> None:
+        status = WorkflowStatus(state.status)
+        title = Text()
+        title.append(state.workflow_name or state.workflow_id, style="bold")
+        title.append(f"  {state.run_id}  ", style="dim")
+        title.append(status.value.upper(), style=RUN_STYLES.get(status, ""))
+        if read_only:
+            title.append("  (stored run, read-only)", style="dim italic")
+        self.query_one("#run-title", Static).update(title)
+        total = len(state.task_results)
+        finished = sum(1 for r in state.task_results.values() if r.status.finished)
+        self.query_one("#run-progress", ProgressBar).update(total=max(total, 1), progress=finished)
+        tokens, cost = usage_totals(state)
+        stats = Text()
+        stats.append(f"{finished}/{total} tasks", style="bold")
+        stats.append(f"  elapsed {format_duration(elapsed(state, self.clock()))}")
+        stats.append(f"  tokens {tokens:,}")
+        stats.append(f"  cost {'-' if cost is None else f'${cost:.4f}'}")
+        self.query_one("#run-stats", Static).update(stats)
+        self.query_one("#run-counts", Static).update(counts_text(state))

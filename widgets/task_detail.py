@@ -1,0 +1,81 @@
+"""`TaskDetail`: the selected task's status, attempts, agent, duration, reason and output preview."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from deeptui.models import TaskDefinition, TaskResult, TaskStatus
+from deeptui.visualize import STATUS_STYLES
+
+from .run_header import format_duration
+
+PREVIEW_CHARS = 400
+
+
+def output_text(output: Any) -> str:
+    """A task's output as text (JSON for structured values)."""
+    if output is None:
+        return ""
+    if isinstance(output, str):
+        return output
+    try:
+        return json.dumps(output, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(output)
+
+
+class TaskDetail(Static):
+    """A small key/value table about one task; ``show(task, result)`` repaints it."""
+
+    DEFAULT_CSS = """
+    TaskDetail { height: auto; max-height: 12; padding: 0 1; background: $surface; }
+    """
+
+    def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+
+    def show(self, task: TaskDefinition | None, result: TaskResult | None) -> None:
+        if task is None or result is None:
+            self.update(Text("No task selected. Use ↑/↓ or click a task in the DAG.", style="dim"))
+            return
+        status = TaskStatus(result.status)
+        look = STATUS_STYLES[status]
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        table.add_row("task", Text(task.id, style="bold"))
+        table.add_row("status", Text(f"{look.symbol} {status.value}", style=look.rich)
+                      + Text(" (cached)" if result.cached else "", style="dim"))
+        kind = task.kind
+        agent = result.agent_used or task.agent_type or ("-" if kind != "agent" else "(routing)")
+        table.add_row("kind", f"{kind}   attempts {result.attempts}   agent {agent}")
+        duration = result.duration_seconds
+        if duration is None and result.started_at is not None and status is TaskStatus.RUNNING:
+            duration = (self.clock() - result.started_at).total_seconds()
+        usage = result.usage
+        line = f"{format_duration(duration)}   tokens {usage.total_tokens:,}"
+        if usage.cost_usd is not None:
+            line += f"   cost ${usage.cost_usd:.4f}"
+        table.add_row("time", line)
+        if task.depends_on:
+            table.add_row("needs", ", ".join(task.depends_on))
+        if result.skip_reason:
+            table.add_row("skipped", Text(result.skip_reason, style="grey50"))
+        if result.error:
+            table.add_row("error", Text(result.error, style="red"))
+        preview = output_text(result.output)
+        if preview:
+            if len(preview) > PREVIEW_CHARS:
+                preview = preview[:PREVIEW_CHARS] + " …"
+            table.add_row("output", Text(preview))
+        elif task.description:
+            table.add_row("about", Text(task.description, style="italic"))
+        self.update(table)

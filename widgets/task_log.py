@@ -1,0 +1,145 @@
+"""`TaskLogView`: the selected task's streaming log, with a follow mode.
+
+Lines are the engine's ``(timestamp, kind, text)`` log entries (agent text,
+tool calls, shell output, retries, errors), styled by kind. Follow mode keeps
+the newest line in view; scrolling up stops following, scrolling back to the
+bottom (or ``f``) resumes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual import events
+from textual.widgets import RichLog
+
+KIND_STYLES: dict[str, tuple[str, str]] = {
+    "text": ("", ""),
+    "tool_call": ("→ ", "cyan"),
+    "tool_result": ("← ", "dim cyan"),
+    "stdout": ("", "grey70"),
+    "stderr": ("", "yellow"),
+    "info": ("· ", "dim"),
+    "error": ("✗ ", "bold red"),
+}
+
+STREAMED = {"text"}  # agent text arrives in chunks, joined into lines (stdout comes in lines)
+
+
+def format_line(ts: float, kind: str, text: str, *, with_time: bool = True) -> Text:
+    """One display line; agent text has no prefix, other kinds a time and a marker."""
+    prefix, style = KIND_STYLES.get(kind, ("", ""))
+    line = Text(no_wrap=False)
+    if with_time and kind not in ("text", "stdout", "stderr"):
+        line.append(time.strftime("%H:%M:%S ", time.localtime(ts)), style="dim")
+    line.append(prefix + text, style=style)
+    return line
+
+
+def plain_line(ts: float, kind: str, text: str) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(ts))
+    return f"{stamp} [{kind}] {text.rstrip()}"
+
+
+class TaskLogView(RichLog):
+    """A RichLog of one task's lines that follows the end until the user scrolls up."""
+
+    DEFAULT_CSS = """
+    TaskLogView { background: $surface; }
+    """
+
+    def __init__(self, *, id: str | None = None, show_time: bool = True) -> None:
+        super().__init__(id=id, wrap=True, markup=False, highlight=False, max_lines=5000, min_width=20,
+                         auto_scroll=True)
+        self.show_time = show_time
+        self.task_id: str | None = None
+        self.entries: list[tuple[float, str, str]] = []
+        self._partial: tuple[float, str, str] | None = None
+
+    @property
+    def follow(self) -> bool:
+        return self.auto_scroll
+
+    @follow.setter
+    def follow(self, value: bool) -> None:
+        self.auto_scroll = value
+        if value:
+            self.scroll_end(animate=False, immediate=True)
+        self.border_subtitle = "following" if value else "paused (f to follow)"
+
+    def on_mount(self) -> None:
+        self.border_subtitle = "following"
+
+    def show(self, task_id: str | None, entries: Iterable[tuple[float, str, str]]) -> None:
+        """Replace the content with ``task_id``'s log so far."""
+        self.task_id = task_id
+        self.entries = []
+        self._partial = None
+        self.clear()
+        entries = list(entries)
+        if not entries:
+            self.write(Text("(no output yet)" if task_id else "(no task selected)", style="dim"))
+        self.append(entries)
+        self.flush()
+
+    def append(self, entries: Iterable[tuple[float, str, str]]) -> None:
+        """Add log entries; streamed chunks of one kind join into whole lines."""
+        for ts, kind, text in entries:
+            if not self.entries and self.lines:
+                self.clear()  # drop the "(no output yet)" placeholder
+            self.entries.append((ts, kind, text))
+            if self._partial and kind != self._partial[1]:
+                self.flush()
+            if kind in STREAMED:
+                pending = (self._partial[2] if self._partial else "") + text
+                *whole, rest = pending.split("\n")
+                for line in whole:
+                    self._write(ts, kind, line)
+                self._partial = (ts, kind, rest) if rest else None
+                if self._partial and len(rest) > 400:
+                    self.flush()
+            else:
+                for line in text.rstrip("\n").split("\n"):
+                    self._write(ts, kind, line)
+
+    def flush(self) -> None:
+        """Write a pending partial line (the stream paused or ended)."""
+        if self._partial:
+            self._write(*self._partial)
+            self._partial = None
+
+    def _write(self, ts: float, kind: str, text: str) -> None:
+        self.write(format_line(ts, kind, text, with_time=self.show_time),
+                   scroll_end=self.auto_scroll)
+
+    def plain_text(self) -> str:
+        return "\n".join(plain_line(*entry) for entry in self.entries)
+
+    def _pause(self) -> None:
+        if self.auto_scroll and self.max_scroll_y > 0:
+            self.auto_scroll = False
+            self.border_subtitle = "paused (f to follow)"
+
+    # the user scrolling up (wheel, keys, scrollbar) pauses following
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._pause()
+
+    def action_scroll_up(self) -> None:
+        self._pause()
+        super().action_scroll_up()
+
+    def action_page_up(self) -> None:
+        self._pause()
+        super().action_page_up()
+
+    def action_scroll_home(self) -> None:
+        self._pause()
+        super().action_scroll_home()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if not self.auto_scroll and new_value > old_value and new_value >= self.max_scroll_y:
+            self.auto_scroll = True  # back at the bottom: follow again
+            self.border_subtitle = "following"
