@@ -1,0 +1,538 @@
+"""`RunStore`: the run history in SQLite (runs, task states, outputs, logs, events), and resume.
+
+One file (WAL mode) holds every run: its workflow definition, parameters,
+model, each task's status changes, attempts, output, error, usage and log
+lines. A bus tap records events as they happen; the tap only appends to a
+queue, and a writer thread commits them in batches:
+
+- a batch is committed at most ``flush_interval`` (50 ms) after its first
+  event, and as soon as possible (a few ms) after a task or a run ends;
+- so a ``kill -9`` loses at most the events of the last few milliseconds
+  (the last 50 ms for log lines and starts). A task whose completion was lost
+  runs again on resume; a task recorded as completed never does: resume takes
+  its stored output. ``RunStore(sync_commit=True)`` commits every task end
+  before the engine goes on (slower, no window at all).
+
+Runs left "running" by a process that no longer exists become "interrupted"
+when a store is opened. See `resume_run`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from deeptui import bus as ev
+from deeptui.errors import DeeptuiError, StoreError, UnknownRunError
+from deeptui.metrics import WorkflowMetrics
+from deeptui.models import (
+    TaskResult,
+    TaskStatus,
+    TaskUsage,
+    WorkflowDefinition,
+    WorkflowState,
+    WorkflowStatus,
+)
+from deeptui.store_schema import CURRENT_VERSION, TASK_COLUMNS, open_database
+from deeptui.store_writer import (
+    SELECT_TASKS,
+    aggregate,
+    decode_output,
+    dt,
+    export_document,
+    ts,
+    write_batch,
+)
+
+log = logging.getLogger("deeptui.store")
+
+HOST = socket.gethostname()
+MAX_LOG_LINES = 2000
+_ENDS = (ev.TaskCompleted, ev.TaskFailed, ev.TaskCancelled, ev.TaskSkipped)
+_OPEN_STORES: weakref.WeakSet[RunStore] = weakref.WeakSet()
+
+
+def default_db_path() -> Path:
+    """``$DEEPTUI_DB`` if set, else ``<user data dir>/deeptui/history.db``."""
+    override = os.environ.get("DEEPTUI_DB")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("deeptui")) / "history.db"
+
+
+# ------------------------------------------------------------- processes
+
+
+def process_token(pid: int) -> str | None:
+    """When the process started (Linux: /proc/PID/stat), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def process_alive(pid: int | None, token: str | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return True  # no /proc: the pid exists, that is all we can tell
+    if fields[0] in ("Z", "X"):
+        return False
+    return token is None or fields[19] == token
+
+
+MY_TOKEN = process_token(os.getpid())
+
+
+# ------------------------------------------------------------- records
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    workflow_id: str
+    workflow_name: str
+    status: WorkflowStatus
+    started_at: datetime | None
+    completed_at: datetime | None
+    total_tasks: int
+    completed: int
+    failed: int
+    skipped: int
+    cancelled: int
+    model: str | None
+    duration_seconds: float | None
+    error: str | None = None
+    template: str | None = None
+    resumes: int = 0
+    pid: int | None = None
+    host: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["status"] = str(self.status)
+        data["started_at"] = _iso(self.started_at)
+        data["completed_at"] = _iso(self.completed_at)
+        return data
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass
+class StoredRun:
+    summary: RunSummary
+    workflow: WorkflowDefinition
+    state: WorkflowState
+    parameters: dict[str, Any] | None
+    model: str | None
+    logs: dict[str, list[tuple[float, str, str]]] = field(default_factory=dict)
+    output_kinds: dict[str, str] = field(default_factory=dict)  # task -> "json" | "text"
+    log_dropped: dict[str, int] = field(default_factory=dict)  # task -> oldest lines dropped
+
+
+# ------------------------------------------------------------- the store
+
+class RunStore:
+    """``RunStore(path=None, *, timeout=5.0, flush_interval=0.05, sync_commit=False,
+    max_log_lines=2000)``: open (or create) the history database at ``path``
+    (default: `default_db_path`). ``timeout``: how long to wait for a lock."""
+
+    def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0,
+                 flush_interval: float = 0.05, sync_commit: bool = False,
+                 max_log_lines: int = MAX_LOG_LINES) -> None:
+        self.path = Path(path).expanduser() if path else default_db_path()
+        self.timeout = timeout
+        self.flush_interval = flush_interval
+        self.sync_commit = sync_commit
+        self.max_log_lines = max(max_log_lines, 1)
+        self.host = HOST
+        self.proc_token = MY_TOKEN
+        self.conn: sqlite3.Connection | None = open_database(self.path, timeout)
+        self._lock = threading.RLock()
+        self._queue: deque[tuple[Any, Any]] = deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        # the writer's view of live runs (touched only under the lock)
+        self._results: dict[str, dict[str, TaskResult]] = {}
+        self._rows: dict[str, dict[str, list[Any]]] = {}
+        self._log_counts: dict[tuple[str, str], int] = {}
+        self._fresh: set[str] = set()  # runs first recorded by this store: no older logs
+        self._live: set[str] = set()  # runs started here and not finished
+        self._orchestrators: list[Any] = []
+        self._warned = False
+        _OPEN_STORES.add(self)
+        self.mark_interrupted()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.path)!r})"
+
+    # -- recording -------------------------------------------------------
+
+    def attach(self, orchestrator: Any) -> None:
+        """Record every event of ``orchestrator.bus`` (``TaskOrchestrator(store=...)`` calls it)."""
+        if any(o is orchestrator for o in self._orchestrators):
+            return
+        self._orchestrators.append(orchestrator)
+        orchestrator.bus.tap(self._make_tap(orchestrator))
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name="deeptui-store",
+                                            daemon=True)
+            self._thread.start()
+
+    def _make_tap(self, orchestrator: Any) -> Any:
+        """The bus tap: appends to the queue (and wakes the writer when something ended)."""
+        append = self._queue.append
+        wake = self._wake
+        results = self._results
+        log_event, queued, started = ev.TaskLog, ev.TaskQueued, ev.TaskStarted
+        completed, failed = ev.TaskCompleted, ev.TaskFailed
+
+        def tap(event: ev.Event) -> None:
+            cls = type(event)
+            if cls is log_event or cls is started:
+                append((event, None))
+                return
+            if cls is queued:
+                return
+            if cls is completed or cls is failed:
+                r = results.get(event.run_id, {}).get(event.task_id)  # type: ignore[attr-defined]
+                extra = None
+                if r is not None:  # what the event lacks: timing, attempts, usage
+                    u = r.usage
+                    extra = (r.started_at, r.completed_at, r.attempts, r.agent_used,
+                             u.input_tokens, u.output_tokens, u.requests, u.cost_usd)
+                append((event, extra))
+            elif cls is ev.WorkflowStarted:
+                append((event, self._snapshot(orchestrator, event)))
+            else:
+                append((event, None))
+                if not isinstance(event, (*_ENDS, ev.WorkflowFinished)):
+                    return
+            if self.sync_commit:
+                self.flush()
+            elif not wake.is_set():
+                wake.set()
+
+        return tap
+
+    def _snapshot(self, orchestrator: Any, event: ev.WorkflowStarted) -> dict[str, Any] | None:
+        run = orchestrator.find_run(event.run_id)
+        if run is None:
+            return None
+        results = run.state.task_results
+        self._results[event.run_id] = results
+        meta = run.workflow.metadata or {}
+        return {
+            "workflow": run.workflow,
+            "model": getattr(orchestrator, "model_name", None),
+            "template": meta.get("template"),
+            "parameters": meta.get("parameters"),
+            "started_at": ts(run.state.started_at),
+            "done": {tid: r.model_copy() for tid, r in results.items()
+                     if r.status is not TaskStatus.PENDING},
+        }
+
+    def _writer(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            if self._queue and not self._stopping:
+                self.flush()
+                time.sleep(0.002)  # let a burst of task ends gather into one commit
+
+    def flush(self) -> None:
+        """Write everything queued so far, in one transaction. Safe from any thread."""
+        with self._lock:
+            if not self._queue or self.conn is None:
+                return
+            queue = self._queue
+            batch = [queue.popleft() for _ in range(len(queue))]
+            try:
+                write_batch(self, batch)
+            except sqlite3.OperationalError as exc:  # locked for too long, disk full...
+                queue.extendleft(reversed(batch))
+                if not self._warned:
+                    self._warned = True
+                    log.warning("history database %s: %s; will try again", self.path, exc)
+            except Exception:  # a bug must not stop the run, nor loop forever
+                log.exception("history database %s: could not record %d events",
+                              self.path, len(batch))
+
+    # -- reading ---------------------------------------------------------
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self.conn is None:
+                raise StoreError(f"history database {self.path} is closed")
+            return self.conn.execute(sql, args).fetchall()
+
+    def resolve(self, run_id: str) -> str:
+        """The full id of a stored run (a unique prefix is enough)."""
+        self.flush()
+        if self._read("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
+            return run_id
+        pattern = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._read("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
+                          "ORDER BY started_at DESC LIMIT 6", (pattern,))
+        if len(rows) == 1:
+            return rows[0][0]
+        if not rows:
+            raise UnknownRunError(f"no run '{run_id}' in the history database {self.path} "
+                                  "(see 'deeptui history')")
+        names = ", ".join(r[0] for r in rows[:5])
+        raise UnknownRunError(f"run id '{run_id}' is ambiguous in {self.path}: it begins "
+                              f"{names}{', ...' if len(rows) > 5 else ''}; give more of it")
+
+    def list_runs(self, limit: int = 50, workflow_id: str | None = None) -> list[RunSummary]:
+        """Stored runs, the newest first."""
+        self.flush()
+        self.mark_interrupted()
+        where, args = ("WHERE workflow_id = ?", (workflow_id,)) if workflow_id else ("", ())
+        rows = self._read(f"{_SUMMARY_SQL} {where} ORDER BY r.started_at DESC, r.rowid DESC "
+                          "LIMIT ?", (*args, limit))
+        return [_summary(row) for row in rows]
+
+    def load_run(self, run_id: str) -> StoredRun:
+        """A stored run: definition, state (task results rebuilt), parameters, logs."""
+        self.flush()
+        self.mark_interrupted()
+        rid = self.resolve(run_id)
+        summary = _summary(self._read(f"{_SUMMARY_SQL} WHERE r.run_id = ?", (rid,))[0])
+        wf_json, params_json, template = self._read(
+            "SELECT workflow_json, parameters_json, template FROM runs WHERE run_id = ?",
+            (rid,))[0]
+        workflow = WorkflowDefinition.model_validate_json(wf_json)
+        results = {t.id: TaskResult(task_id=t.id) for t in workflow.tasks}
+        kinds: dict[str, str] = {}
+        dropped: dict[str, int] = {}
+        for values in self._read(SELECT_TASKS, (rid,)):
+            row = dict(zip(TASK_COLUMNS, values, strict=True))
+            tid = row["task_id"]
+            kinds[tid] = row["output_kind"]
+            if row["log_dropped"]:
+                dropped[tid] = row["log_dropped"]
+            results[tid] = TaskResult(
+                task_id=tid, status=TaskStatus(row["status"]),
+                output=decode_output(row["output"], row["output_kind"]),
+                error=row["error"], attempts=row["attempts"] or 0,
+                started_at=dt(row["started_at"]), completed_at=dt(row["completed_at"]),
+                agent_used=row["agent_used"], cached=bool(row["cached"]),
+                skip_reason=row["skip_reason"],
+                usage=TaskUsage(input_tokens=row["input_tokens"], requests=row["requests"],
+                                output_tokens=row["output_tokens"], cost_usd=row["cost_usd"]))
+        state = WorkflowState(workflow_id=summary.workflow_id, run_id=rid,
+                              workflow_name=summary.workflow_name, status=summary.status,
+                              task_results=results, started_at=summary.started_at,
+                              completed_at=summary.completed_at, error=summary.error)
+        logs: dict[str, list[tuple[float, str, str]]] = {}
+        for tid, when, kind, text in self._read(
+                "SELECT task_id, ts, kind, text FROM logs WHERE run_id = ? ORDER BY id", (rid,)):
+            logs.setdefault(tid, []).append((when, kind, text))
+        parameters = json.loads(params_json) if params_json else None
+        if template is not None:
+            parameters = {"template": template, "parameters": parameters or {}}
+        return StoredRun(summary, workflow, state, parameters, summary.model, logs, kinds,
+                         dropped)
+
+    def workflow_metrics(self, run_id: str) -> WorkflowMetrics:
+        stored = self.load_run(run_id)
+        return WorkflowMetrics.from_state(stored.workflow, stored.state)
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's status changes in order: ts, task_id, kind, attempt, detail."""
+        rid = self.resolve(run_id)
+        rows = self._read("SELECT ts, task_id, kind, attempt, detail FROM events "
+                          "WHERE run_id = ? ORDER BY id", (rid,))
+        return [dict(zip(("ts", "task_id", "kind", "attempt", "detail"), r, strict=True))
+                for r in rows]
+
+    def export_run(self, run_id: str) -> dict[str, Any]:
+        """Everything stored about a run, as one JSON-serializable document."""
+        return export_document(self, self.load_run(run_id))
+
+    def aggregate_stats(self) -> dict[str, Any]:
+        """The seed's statistics over every stored run that ended (completed, failed,
+        cancelled); interrupted runs can still be resumed and are only counted."""
+        self.flush()
+        self.mark_interrupted()
+        return aggregate(self)
+
+    # -- housekeeping ----------------------------------------------------
+
+    def mark_interrupted(self) -> int:
+        """Runs left "running" by a process (on this host) that is gone become "interrupted";
+        their running tasks become cancelled. Returns how many runs changed."""
+        with self._lock:
+            if self.conn is None:
+                return 0
+            rows = self.conn.execute("SELECT run_id, pid, host, proc_token FROM runs "
+                                     "WHERE status = 'running'").fetchall()
+            dead = [(rid, pid) for rid, pid, host, token in rows
+                    if host == HOST and not self._alive(rid, pid, token)]
+            if dead:
+                self._interrupt(dead, "the process running it (pid {pid} on {host}) ended")
+            return len(dead)
+
+    def _interrupt(self, runs: list[tuple[str, Any]], why: str) -> None:
+        conn = self.conn
+        assert conn is not None
+        now = time.time()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for rid, pid in runs:
+                reason = "interrupted: " + why.format(pid=pid, host=HOST)
+                conn.execute("UPDATE runs SET status = 'interrupted', error = ?, updated_at = ? "
+                             "WHERE run_id = ? AND status = 'running'", (reason, now, rid))
+                conn.execute("UPDATE tasks SET status = 'cancelled', error = ?, completed_at = ? "
+                             "WHERE run_id = ? AND status = 'running'", (reason, now, rid))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _alive(self, run_id: str, pid: int, token: str | None) -> bool:
+        if pid != os.getpid():
+            return process_alive(pid, token)
+        if token != MY_TOKEN:
+            return False  # an earlier process that had our pid
+        if run_id in self._live:
+            return True
+        # ours: dead if an orchestrator this store records knows it and it no longer runs
+        for orchestrator in self._orchestrators:
+            run = orchestrator.find_run(run_id)
+            if run is not None:
+                return bool(run.executor.active)
+        return True  # another store in this process may be recording it
+
+    def close(self) -> None:
+        """Write what is queued; runs of this store still running become interrupted."""
+        if self.conn is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        with self._lock:
+            self.flush()
+            if self._live:
+                self._interrupt([(rid, os.getpid()) for rid in self._live],
+                                "the store was closed while it ran (pid {pid} on {host})")
+                self._live.clear()
+            self.conn.close()
+            self.conn = None
+        _OPEN_STORES.discard(self)
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_SUMMARY_SQL = """
+SELECT r.run_id, r.workflow_id, r.workflow_name, r.status, r.started_at, r.completed_at,
+       r.total_tasks,
+       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'completed'),
+       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'failed'),
+       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'skipped'),
+       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'cancelled'),
+       r.model, r.updated_at, r.error, r.template, r.resumes, r.pid, r.host
+FROM runs r"""
+
+
+def _summary(row: tuple[Any, ...]) -> RunSummary:
+    (rid, wid, name, status, started, ended, total, done, failed, skipped, cancelled, model,
+     updated, error, template, resumes, pid, host) = row
+    status = WorkflowStatus(status)
+    end = ended if ended is not None else (time.time() if status is WorkflowStatus.RUNNING
+                                           else updated)
+    duration = max(end - started, 0.0) if started is not None and end is not None else None
+    return RunSummary(rid, wid, name, status, dt(started), dt(ended), total or 0, done,
+                      failed, skipped, cancelled, model, duration, error, template,
+                      resumes or 0, pid, host)
+
+
+@atexit.register
+def _close_open_stores() -> None:
+    for store in list(_OPEN_STORES):
+        try:
+            store.close()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
+
+
+# ------------------------------------------------------------- resume
+
+
+def _prepare_resume(orchestrator: Any, store: RunStore, run_id: str,
+                    force: bool) -> tuple[WorkflowDefinition, str, dict[str, TaskResult]]:
+    stored = store.load_run(run_id)
+    rid = stored.summary.run_id
+    status = stored.summary.status
+    if status is WorkflowStatus.COMPLETED:
+        raise DeeptuiError(f"run '{rid}' completed; there is nothing to resume "
+                           "(run the workflow again for a new run)")
+    live = orchestrator.find_run(rid)
+    if live is not None and live.executor.active:
+        raise DeeptuiError(f"run '{rid}' is running in this process; wait for it to end or "
+                           "cancel it, then resume")
+    if status is WorkflowStatus.RUNNING and not force:
+        s = stored.summary
+        raise DeeptuiError(f"run '{rid}' is still running (process {s.pid} on {s.host}); "
+                           "wait for it to end or stop it, then resume")
+    if not any(o is orchestrator for o in store._orchestrators):
+        store.attach(orchestrator)
+    kept = {tid: r for tid, r in stored.state.task_results.items()
+            if r.status is TaskStatus.COMPLETED}
+    return stored.workflow, rid, kept
+
+
+async def resume_run(orchestrator: Any, store: RunStore, run_id: str, *,
+                     force: bool = False) -> WorkflowState:
+    """Continue a stored run under the same run id and return its final state.
+
+    Completed tasks keep their stored outputs and are not run again; every other
+    task runs, with the stored definition. A completed run, or one still running
+    in a live process, is refused (``force=True`` skips the liveness check).
+    """
+    workflow, rid, kept = _prepare_resume(orchestrator, store, run_id, force)
+    return await orchestrator.execute_workflow(workflow, run_id=rid, initial_results=kept)
+
+
+def start_resume(orchestrator: Any, store: RunStore, run_id: str, *, force: bool = False) -> str:
+    """`resume_run` without waiting (``orchestrator.start_workflow``); returns the run id."""
+    workflow, rid, kept = _prepare_resume(orchestrator, store, run_id, force)
+    return orchestrator.start_workflow(workflow, run_id=rid, initial_results=kept)
+
+
+__all__ = ["CURRENT_VERSION", "RunStore", "RunSummary", "StoredRun", "default_db_path",
+           "resume_run", "start_resume"]

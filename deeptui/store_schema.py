@@ -1,0 +1,183 @@
+"""The history database's schema, its version, its migrations, and opening a file safely.
+
+``meta.schema_version`` says which layout a file has. Opening a file of an
+older version runs the migrations in ``MIGRATIONS`` (version n -> n + 1) in
+one transaction; a file of a newer version, a file that is not SQLite, a
+SQLite file that is not a deeptui history, or one locked for longer than the
+timeout raises `StoreError` naming the file, and nothing in it is changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from deeptui.errors import StoreError
+
+CURRENT_VERSION = 1
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# the columns of a task row, in the order the writer keeps them
+TASK_COLUMNS = ("run_id", "task_id", "position", "status", "output", "output_kind", "error",
+                "skip_reason", "attempts", "started_at", "completed_at", "agent_used", "cached",
+                "input_tokens", "output_tokens", "requests", "cost_usd", "log_dropped")
+
+SCHEMA_V1 = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        workflow_id TEXT NOT NULL,
+        workflow_name TEXT NOT NULL,
+        status TEXT NOT NULL,            -- a WorkflowStatus value
+        error TEXT,
+        workflow_json TEXT NOT NULL,     -- the WorkflowDefinition it ran
+        template TEXT,                   -- workflow.metadata["template"]
+        parameters_json TEXT,            -- workflow.metadata["parameters"]
+        model TEXT,
+        started_at REAL,                 -- epoch seconds; kept across resumes
+        completed_at REAL,
+        total_tasks INTEGER NOT NULL DEFAULT 0,
+        pid INTEGER,                     -- the process writing it, to detect a dead one
+        host TEXT,
+        proc_token TEXT,                 -- the process's start time, against reused pids
+        resumes INTEGER NOT NULL DEFAULT 0,
+        created_at REAL,
+        updated_at REAL)""",
+    "CREATE INDEX runs_by_start ON runs (started_at)",
+    "CREATE INDEX runs_by_workflow ON runs (workflow_id, started_at)",
+    "CREATE INDEX runs_by_status ON runs (status)",
+    """CREATE TABLE tasks (
+        run_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        position INTEGER NOT NULL,       -- index in the workflow definition
+        status TEXT NOT NULL,            -- a TaskStatus value
+        output TEXT,                     -- JSON text, or plain text when output_kind = 'text'
+        output_kind TEXT NOT NULL DEFAULT 'json',
+        error TEXT,
+        skip_reason TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        started_at REAL,
+        completed_at REAL,
+        agent_used TEXT,
+        cached INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL,
+        log_dropped INTEGER NOT NULL DEFAULT 0,   -- oldest log lines dropped beyond the limit
+        PRIMARY KEY (run_id, task_id)) WITHOUT ROWID""",
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        task_id TEXT,                    -- NULL for the run's own events
+        kind TEXT NOT NULL,              -- started, retrying, completed, failed, ...
+        attempt INTEGER,
+        detail TEXT)""",
+    "CREATE INDEX events_by_run ON events (run_id, id)",
+    """CREATE TABLE logs (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL)""",
+    "CREATE INDEX logs_by_task ON logs (run_id, task_id, id)",
+]
+
+# version n -> n + 1, each run inside the opening transaction
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+def _fix(path: Path) -> str:
+    return ("it was left as it is; move it away, or choose another file "
+            "(--db, the 'db' setting or DEEPTUI_DB)")
+
+
+def open_database(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection (autocommit, WAL) to a checked, migrated history database."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise StoreError(f"history database {path} is a directory, not a file")
+        if path.exists():
+            with open(path, "rb") as fh:
+                head = fh.read(len(SQLITE_HEADER))
+            if head and head != SQLITE_HEADER:
+                raise StoreError(f"history database {path} is not an SQLite database; "
+                                 + _fix(path))
+    except OSError as exc:
+        raise StoreError(f"cannot open the history database {path}: {exc.strerror or exc}") \
+            from None
+    try:
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
+                               check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the history database {path}: {exc}") from None
+    try:
+        _prepare(conn, path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            raise StoreError(f"history database {path} is locked by another process "
+                             f"(waited {timeout:g}s); close the other deeptui or use another "
+                             "file (--db)") from None
+        raise StoreError(f"cannot open the history database {path}: {text}") from None
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"history database {path} is corrupted ({exc}); {_fix(path)}") from None
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        tables = {row[0] for row in
+                  conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" not in tables:
+            other = sorted(tables - {"sqlite_sequence"})
+            if other:
+                raise StoreError(f"{path} is an SQLite database but not a deeptui history "
+                                 f"(it has tables {', '.join(other[:5])}); {_fix(path)}")
+            for statement in SCHEMA_V1:
+                conn.execute(statement)
+            conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("schema_version", str(CURRENT_VERSION)), ("created_at", str(time.time()))])
+        else:
+            version = schema_version(conn, path)
+            if version > CURRENT_VERSION:
+                raise StoreError(f"history database {path} has schema version {version}, newer "
+                                 f"than this deeptui understands ({CURRENT_VERSION}); upgrade "
+                                 f"deeptui, or {_fix(path).split('; ', 1)[1]}")
+            while version < CURRENT_VERSION:
+                migrate = MIGRATIONS.get(version)
+                if migrate is None:
+                    raise StoreError(f"history database {path}: no migration from schema "
+                                     f"version {version}")
+                migrate(conn)
+                version += 1
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                             (str(version),))
+        conn.execute("COMMIT")
+    except BaseException:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        raise
+
+
+def schema_version(conn: sqlite3.Connection, path: Path | str = "") -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise StoreError(f"history database {path} has no valid schema_version") from None

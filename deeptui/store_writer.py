@@ -1,0 +1,348 @@
+"""How `RunStore` turns queued bus events into rows, and its derived reports (export, stats).
+
+`write_batch` runs on the store's writer thread (or on whoever calls
+``flush()``), one transaction per batch. It keeps an in-memory mirror of
+each live run's task rows, so a burst of events on one task is one row write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from deeptui import bus as ev
+from deeptui.metrics import WorkflowMetrics, aggregate_stats
+from deeptui.models import TaskResult
+from deeptui.store_schema import CURRENT_VERSION, TASK_COLUMNS
+
+if TYPE_CHECKING:
+    from deeptui.store import RunStore, StoredRun
+
+log = logging.getLogger("deeptui.store")
+
+(_STATUS, _OUTPUT, _KIND, _ERROR, _SKIP, _ATTEMPTS, _STARTED, _ENDED, _AGENT, _CACHED,
+ _IN, _OUT, _REQ, _COST, _DROPPED) = range(3, 18)
+_COLS = ", ".join(TASK_COLUMNS)
+_MARKS = ", ".join("?" * len(TASK_COLUMNS))
+INSERT_TASK = f"INSERT OR REPLACE INTO tasks ({_COLS}) VALUES ({_MARKS})"
+KEEP_TASK = f"INSERT OR IGNORE INTO tasks ({_COLS}) VALUES ({_MARKS})"
+SELECT_TASKS = f"SELECT {_COLS} FROM tasks WHERE run_id = ? ORDER BY position"
+
+_UPSERT_RUN = """
+INSERT INTO runs (run_id, workflow_id, workflow_name, status, error, workflow_json, template,
+                  parameters_json, model, started_at, completed_at, total_tasks, pid, host,
+                  proc_token, resumes, created_at, updated_at)
+VALUES (?, ?, ?, 'running', NULL, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, 0, ?, ?)
+ON CONFLICT (run_id) DO UPDATE SET
+    status = 'running', error = NULL, completed_at = NULL,
+    workflow_json = excluded.workflow_json, workflow_name = excluded.workflow_name,
+    template = COALESCE(excluded.template, runs.template),
+    parameters_json = COALESCE(excluded.parameters_json, runs.parameters_json),
+    model = excluded.model, total_tasks = excluded.total_tasks,
+    started_at = COALESCE(runs.started_at, excluded.started_at),
+    pid = excluded.pid, host = excluded.host, proc_token = excluded.proc_token,
+    resumes = runs.resumes + 1, updated_at = excluded.updated_at"""
+
+
+# ------------------------------------------------------------- values
+
+
+def encode_output(output: Any, where: str) -> tuple[str | None, str]:
+    """(text, kind): JSON (kind "json"), or ``str(output)`` (kind "text") with a warning."""
+    if output is None:
+        return None, "json"
+    try:
+        return json.dumps(output, ensure_ascii=False), "json"
+    except (TypeError, ValueError):
+        pass
+    try:
+        from pydantic_core import to_json
+
+        return to_json(output).decode(), "json"  # pydantic models, dataclasses, datetimes
+    except Exception:  # noqa: BLE001 - anything else is stored as its text
+        log.warning("%s: output of type %s is not JSON-serializable; stored as its text",
+                    where, type(output).__name__)
+        return str(output), "text"
+
+
+def decode_output(text: str | None, kind: str) -> Any:
+    if text is None:
+        return None
+    return json.loads(text) if kind == "json" else text
+
+
+def ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def row_from_result(run_id: str, position: int, r: TaskResult) -> list[Any]:
+    text, kind = encode_output(r.output, f"task '{r.task_id}' of run '{run_id}'")
+    u = r.usage
+    return [run_id, r.task_id, position, str(r.status), text, kind, r.error, r.skip_reason,
+            r.attempts, ts(r.started_at), ts(r.completed_at), r.agent_used, int(r.cached),
+            u.input_tokens, u.output_tokens, u.requests, u.cost_usd, 0]
+
+
+def _pending_row(run_id: str, task_id: str, position: int) -> list[Any]:
+    return [run_id, task_id, position, "pending", None, "json", None, None, 0, None, None,
+            None, 0, 0, 0, 0, None, 0]
+
+
+# ------------------------------------------------------------- writing
+
+
+def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
+    """Write queued (event, extra) pairs in one transaction."""
+    conn = store.conn
+    mirror = store._rows
+    dirty: dict[tuple[str, str], list[Any]] = {}
+    keep: list[list[Any]] = []
+    events: list[tuple[Any, ...]] = []
+    logs: list[tuple[Any, ...]] = []
+    counts: dict[tuple[str, str], int] = {}
+    trims: dict[tuple[str, str], int] = {}
+    touched: set[str] = set()
+    finished: set[str] = set()
+    limit = store.max_log_lines
+    high = limit + max(limit // 4, 1)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for event, extra in batch:
+            cls = type(event)
+            rid = event.run_id
+            if cls is ev.TaskLog:
+                key = (rid, event.task_id)
+                logs.append((rid, event.task_id, event.ts, event.kind, event.text))
+                n = counts.get(key)
+                if n is None:
+                    n = store._log_counts.get(key)
+                    if n is None:
+                        n = 0 if rid in store._fresh else conn.execute(
+                            "SELECT COUNT(*) FROM logs WHERE run_id = ? AND task_id = ?",
+                            key).fetchone()[0]
+                n += 1
+                if n > high:
+                    trims[key] = trims.get(key, 0) + n - limit
+                    row = mirror.get(rid, {}).get(event.task_id)
+                    if row is not None:
+                        row[_DROPPED] += n - limit
+                        dirty[key] = row
+                    n = limit
+                counts[key] = n
+                continue
+            touched.add(rid)
+            if cls is ev.WorkflowStarted:
+                _start(store, event, extra, mirror, dirty, keep)
+                finished.discard(rid)
+                events.append((rid, event.ts, None, "workflow_started", None,
+                               "resumed" if event.resumed else None))
+                continue
+            if cls is ev.WorkflowFinished:
+                conn.execute("UPDATE runs SET status = ?, error = ?, completed_at = ?, "
+                             "updated_at = ? WHERE run_id = ?",
+                             (event.status, event.error, event.ts, event.ts, rid))
+                events.append((rid, event.ts, None, "workflow_finished", None,
+                               event.status + (f": {event.error}" if event.error else "")))
+                finished.add(rid)
+                continue
+            row = mirror.get(rid, {}).get(event.task_id)
+            if row is None:
+                continue  # a run this store did not see start
+            detail = _apply(row, event, extra, logs)
+            dirty[(rid, event.task_id)] = row
+            events.append((rid, event.ts, event.task_id, detail[0], detail[1], detail[2]))
+        conn.executemany(KEEP_TASK, keep)
+        conn.executemany(INSERT_TASK, dirty.values())
+        conn.executemany("INSERT INTO events (run_id, ts, task_id, kind, attempt, detail) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", events)
+        conn.executemany("INSERT INTO logs (run_id, task_id, ts, kind, text) "
+                         "VALUES (?, ?, ?, ?, ?)", logs)
+        for (rid, tid), n in trims.items():
+            conn.execute("DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE run_id = ? "
+                         "AND task_id = ? ORDER BY id LIMIT ?)", (rid, tid, n))
+        now = time.time()
+        conn.executemany("UPDATE runs SET updated_at = ? WHERE run_id = ?",
+                         [(now, rid) for rid in touched - finished])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    store._log_counts.update(counts)
+    for rid in finished:
+        store._live.discard(rid)
+        store._results.pop(rid, None)
+        mirror.pop(rid, None)
+        for key in [k for k in store._log_counts if k[0] == rid]:
+            del store._log_counts[key]
+
+
+def _start(store: RunStore, event: ev.WorkflowStarted, snap: dict[str, Any] | None,
+           mirror: dict[str, dict[str, list[Any]]], dirty: dict[tuple[str, str], list[Any]],
+           keep: list[list[Any]]) -> None:
+    rid = event.run_id
+    if snap is None:
+        log.warning("run '%s' started without a definition the store can see; not recorded",
+                    rid)
+        return
+    conn = store.conn
+    workflow = snap["workflow"]
+    if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (rid,)).fetchone() is None:
+        store._fresh.add(rid)
+    params = snap["parameters"]
+    now = time.time()
+    conn.execute(_UPSERT_RUN, (
+        rid, workflow.id, workflow.name or workflow.id, workflow.model_dump_json(),
+        snap["template"], json.dumps(params, default=str) if params is not None else None,
+        snap["model"], snap["started_at"] or event.ts, len(workflow.tasks), os.getpid(),
+        store.host, store.proc_token, now, now))
+    store._live.add(rid)
+    rows = mirror[rid] = {}
+    done = snap["done"]
+    for position, task in enumerate(workflow.tasks):
+        result = done.get(task.id)
+        if result is None:
+            row = rows[task.id] = _pending_row(rid, task.id, position)
+            dirty[(rid, task.id)] = row
+        else:
+            rows[task.id] = row_from_result(rid, position, result)
+            keep.append(rows[task.id])
+
+
+def _apply(row: list[Any], event: ev.Event, extra: Any,
+           logs: list[tuple[Any, ...]]) -> tuple[str, int | None, str | None]:
+    """Update a mirrored task row from a task event; returns the event row's kind/attempt/detail."""
+    cls = type(event)
+    if cls is ev.TaskStarted:
+        row[_STATUS] = "running"
+        row[_ATTEMPTS] = event.attempt
+        row[_AGENT] = event.agent_type
+        if event.attempt == 1:
+            row[_STARTED] = event.ts
+            row[_ERROR] = None
+        return "started", event.attempt, event.agent_type
+    if cls is ev.TaskCompleted:
+        text, kind = encode_output(event.output,
+                                   f"task '{event.task_id}' of run '{event.run_id}'")
+        if kind == "text":
+            logs.append((event.run_id, event.task_id, event.ts, "warning",
+                         "output is not JSON-serializable; stored as its text"))
+        row[_STATUS], row[_OUTPUT], row[_KIND] = "completed", text, kind
+        row[_ERROR], row[_CACHED] = None, int(event.cached)
+        _usage(row, event, extra)
+        return "completed", row[_ATTEMPTS], "cached" if event.cached else f"{event.duration:.3f}s"
+    if cls is ev.TaskFailed:
+        row[_STATUS], row[_ERROR], row[_ATTEMPTS] = "failed", event.error, event.attempts
+        _usage(row, event, extra)
+        return "failed", event.attempts, event.error
+    if cls is ev.TaskRetrying:
+        row[_ERROR] = event.error
+        return "retrying", event.attempt, f"{event.error} (next attempt in {event.delay:.2f}s)"
+    if cls is ev.TaskSkipped:
+        row[_STATUS], row[_SKIP], row[_ENDED] = "skipped", event.reason, event.ts
+        return "skipped", None, event.reason
+    if cls is ev.TaskCancelled:
+        row[_STATUS], row[_ERROR], row[_ENDED] = "cancelled", event.reason, event.ts
+        return "cancelled", None, event.reason
+    if cls is ev.TaskReset:
+        row[3:] = _pending_row("", "", 0)[3:17] + [row[_DROPPED]]
+        return "reset", None, None
+    if cls is ev.CacheHit:
+        return "cache_hit", None, event.key
+    return cls.__name__, None, None
+
+
+def _usage(row: list[Any], event: ev.TaskEvent, extra: Any) -> None:
+    if extra is None:
+        row[_ENDED] = event.ts
+        return
+    started, ended, attempts, agent, tin, tout, requests, cost = extra
+    row[_STARTED], row[_ENDED] = ts(started), ts(ended) or event.ts
+    row[_ATTEMPTS], row[_AGENT] = attempts, agent
+    row[_IN], row[_OUT], row[_REQ], row[_COST] = tin, tout, requests, cost
+
+
+# ------------------------------------------------------------- reports
+
+
+def export_document(store: RunStore, stored: StoredRun) -> dict[str, Any]:
+    """Everything stored about one run, JSON-serializable."""
+    summary = stored.summary
+    tasks = []
+    for task in stored.workflow.tasks:
+        r = stored.state.task_results[task.id]
+        tasks.append({
+            "task_id": task.id, "status": str(r.status), "output": r.output,
+            "output_kind": stored.output_kinds.get(task.id, "json"), "error": r.error,
+            "skip_reason": r.skip_reason, "attempts": r.attempts,
+            "started_at": r.started_at.isoformat() if r.started_at else None,
+            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+            "duration_seconds": r.duration_seconds, "agent_used": r.agent_used,
+            "cached": r.cached, "usage": r.usage.model_dump(mode="json"),
+            "logs": [{"ts": t, "kind": k, "text": x} for t, k, x in stored.logs.get(task.id, [])],
+            "log_lines_dropped": stored.log_dropped.get(task.id, 0),
+        })
+    return {
+        "format": "deeptui-run",
+        "schema_version": CURRENT_VERSION,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "database": str(store.path),
+        "run": {**summary.to_dict(), "parameters": stored.parameters, "model": stored.model},
+        "workflow": stored.workflow.model_dump(mode="json"),
+        "tasks": tasks,
+        "events": store.events(summary.run_id),
+        "metrics": WorkflowMetrics.from_state(stored.workflow, stored.state).to_dict(),
+    }
+
+
+_STATS_SQL = """
+SELECT r.run_id, r.workflow_id, r.workflow_name, r.status, r.started_at, r.completed_at,
+       COUNT(t.task_id),
+       COALESCE(SUM(t.status = 'completed'), 0), COALESCE(SUM(t.status = 'failed'), 0),
+       COALESCE(SUM(t.status = 'skipped'), 0), COALESCE(SUM(t.status = 'cancelled'), 0),
+       COALESCE(SUM(MAX(t.attempts - 1, 0)), 0), COALESCE(SUM(t.cached), 0),
+       COALESCE(SUM(t.input_tokens), 0), COALESCE(SUM(t.output_tokens), 0),
+       SUM(t.cost_usd),
+       AVG(CASE WHEN t.status = 'completed' AND t.cached = 0 AND t.started_at IS NOT NULL
+                THEN t.completed_at - t.started_at END)
+FROM runs r LEFT JOIN tasks t ON t.run_id = r.run_id
+WHERE r.status IN ('completed', 'failed', 'cancelled')
+GROUP BY r.run_id"""
+
+
+def aggregate(store: RunStore) -> dict[str, Any]:
+    """The seed's aggregate statistics over every stored run that ended, plus run counts."""
+    runs = []
+    with store._lock:
+        rows = store.conn.execute(_STATS_SQL).fetchall()
+        by_status = dict(store.conn.execute(
+            "SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())
+    for (rid, wid, name, status, started, ended, total, done, failed, skipped, cancelled,
+         retries, cached, tin, tout, cost, avg) in rows:
+        duration = max(ended - started, 0.0) if started is not None and ended is not None else 0.0
+        runs.append(WorkflowMetrics(
+            workflow_id=wid, workflow_name=name, status=status, started_at=dt(started),
+            completed_at=dt(ended), total_tasks=total, completed_tasks=done,
+            failed_tasks=failed, skipped_tasks=skipped, total_retries=retries,
+            total_duration_seconds=duration, average_task_duration=avg or 0.0,
+            slowest_task=None, fastest_task=None,
+            success_rate=done / total * 100 if total else 0.0,
+            retry_rate=retries / total if total else 0.0, cancelled_tasks=cancelled,
+            cache_hits=cached, input_tokens=tin, output_tokens=tout, total_tokens=tin + tout,
+            cost_usd=cost, run_id=rid))
+    stats = aggregate_stats(runs)
+    stats.update({
+        "cancelled_workflows": by_status.get("cancelled", 0),
+        "interrupted_workflows": by_status.get("interrupted", 0),
+        "running_workflows": by_status.get("running", 0),
+        "stored_runs": sum(by_status.values()),
+        "database": str(store.path),
+    })
+    return stats
