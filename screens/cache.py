@@ -1,53 +1,23 @@
 """The cache inspector screen: entries, hit/miss statistics, invalidate, clear.
 
-Also holds two small pieces the inspector screens share: `BindingCommands`
-(a screen's bindings offered in the command palette) and `ConfirmModal`.
+Also holds `ConfirmModal`, the yes/no question the inspector screens ask.
+Every binding has an id (for keymaps); the app lists the active screen's
+bindings in the command palette (`DeeptuiApp.get_system_commands`).
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Label
 
 from deeptui.errors import DeeptuiError
 from deeptui.widgets.cache_table import CacheStats, CacheTable
-
-
-class BindingCommands(Provider):
-    """Every described binding of the screen the palette was opened on, as a command."""
-
-    def _commands(self) -> list[tuple[str, str, str]]:
-        seen: set[str] = set()
-        commands = []
-        for binding in getattr(self.screen, "BINDINGS", []):
-            if not isinstance(binding, Binding) or not binding.description:
-                continue
-            if binding.action in seen:
-                continue
-            seen.add(binding.action)
-            keys = binding.key_display or binding.key
-            commands.append((binding.description, binding.action, binding.tooltip or f"key: {keys}"))
-        return commands
-
-    async def discover(self) -> Hits:
-        for name, action, help_text in self._commands():
-            yield DiscoveryHit(name, partial(self.screen.run_action, action), help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, action, help_text in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name),
-                          partial(self.screen.run_action, action), help=help_text)
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -100,7 +70,6 @@ class CacheScreen(Screen[None]):
     """
 
     TITLE = "Cache"
-    COMMANDS = {BindingCommands}
     DEFAULT_CSS = """
     CacheScreen #cache-stats {
         height: auto; border: round $primary; border-title-color: $text-primary; padding: 0 1;

@@ -16,7 +16,6 @@ from textual.widgets import Button, Footer, Header, Label, Select, Static, Tabbe
 
 from deeptui.errors import DeeptuiError
 from deeptui.metrics import WorkflowMetrics
-from deeptui.screens.cache import BindingCommands
 from deeptui.widgets.metrics_charts import (DurationChart, FigureGrid, StatusMixBar, TrendChart,
                                             aggregate_rows, format_seconds, run_figures)
 
@@ -45,7 +44,6 @@ class MetricsScreen(Screen[None]):
     """
 
     TITLE = "Metrics"
-    COMMANDS = {BindingCommands}
     DEFAULT_CSS = """
     MetricsScreen #metrics-bar { height: auto; padding: 0 1; }
     MetricsScreen #metrics-run { width: 1fr; margin-right: 1; }

@@ -134,5 +134,8 @@ def stats_table(stats: Mapping[str, Any]) -> Table:
 class CacheStats(Static):
     """The hit/miss statistics of a cache, one labelled figure per key."""
 
+    stats: dict[str, Any] = {}
+
     def show_stats(self, stats: Mapping[str, Any]) -> None:
+        self.stats = dict(stats)
         self.update(stats_table(stats))
