@@ -108,13 +108,14 @@ def has_store() -> bool:
     return True
 
 
-async def measure(shape: str, n: int, repeat: int, tmp: Path) -> dict[str, Any]:
+async def measure(shape: str, n: int, repeat: int, tmp: Path,
+                  no_dask: bool = False, no_store: bool = False) -> dict[str, Any]:
     dag = SHAPES[shape](n)
     below = dependents(dag)
     wf = workflow(dag, max_parallel=8, wid=f"{shape}-{n}")
-    kinds = ["engine"] + (["+store"] if has_store() else []) + ["cached"]
+    kinds = ["engine"] + (["+store"] if has_store() and not no_store else []) + ["cached"]
     orchs = {k: make_orchestrator(k, n, tmp) for k in kinds}
-    get = dask_get()
+    get = None if no_dask else dask_get()
     dsk = {t: (dask_noop, *deps) for t, deps in dag.items()} if get else None
 
     async def engine(kind: str) -> None:
@@ -179,6 +180,8 @@ def main() -> None:
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--no-dask", action="store_true", help="skip column (e)")
+    parser.add_argument("--no-store", action="store_true", help="skip column (b)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
@@ -186,7 +189,8 @@ def main() -> None:
         for n in sizes:
             for shape in args.shapes.split(","):
                 repeat = args.repeat if n <= 1000 else max(3, args.repeat - 2)
-                results.append(asyncio.run(measure(shape, n, repeat, Path(tmp))))
+                results.append(asyncio.run(measure(shape, n, repeat, Path(tmp), args.no_dask,
+                                                   args.no_store)))
                 r = results[-1]
                 print(f"  {shape:8} N={n:<6} " + "  ".join(
                     f"{k} {v:.1f}" for k, v in r["us_per_task"].items()), file=sys.stderr)

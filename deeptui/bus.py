@@ -230,6 +230,8 @@ class EventBus:
         return bool(self._subscriptions or self._taps)
 
     def publish(self, event: Event) -> None:
+        if not self._taps and not self._subscriptions:
+            return
         for tap in self._taps:
             tap(event)
         for sub in self._subscriptions:

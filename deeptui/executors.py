@@ -65,7 +65,15 @@ class ReadyQueueExecutor:
     ) -> None:
         self.sm = state
         self.workflow = state.workflow
-        self.graph = WorkflowGraph(self.workflow)
+        tasks = self.workflow.tasks
+        self.tasks: dict[str, TaskDefinition] = {t.id: t for t in tasks}
+        self.index = {t.id: i for i, t in enumerate(tasks)}
+        self.dependents: dict[str, list[str]] = {tid: [] for tid in self.tasks}
+        for t in tasks:
+            for dep in t.depends_on:
+                self.dependents[dep].append(t.id)
+        self.path_length = _path_lengths(tasks, self.dependents)
+        self._graph: WorkflowGraph | None = None  # networkx, built when first needed
         self.router = router
         self.run_body = run_body
         self.cache = cache
@@ -75,7 +83,7 @@ class ReadyQueueExecutor:
         self.limit = self.workflow.max_parallel_tasks if parallel else 1
         self.results = state.state.task_results
         self.conditions = {
-            t.id: parse_condition(t.condition, t.id, self.graph.tasks)
+            t.id: parse_condition(t.condition, t.id, self.tasks)
             for t in self.workflow.tasks if t.condition
         }
         self.waiting: dict[str, int] = {}  # task -> unfinished dependencies
@@ -88,11 +96,17 @@ class ReadyQueueExecutor:
         self.done: asyncio.Future[WorkflowStatus] | None = None
         self.max_running = 0  # the concurrency actually reached
 
+    @property
+    def graph(self) -> WorkflowGraph:
+        """The workflow's networkx graph (levels, order, downstream), built on first use."""
+        if self._graph is None:
+            self._graph = WorkflowGraph(self.workflow)
+        return self._graph
+
     # -- policy ----------------------------------------------------------
 
     def _key(self, tid: str) -> tuple[int, int, int, str]:
-        task = self.graph.tasks[tid]
-        return (-task.priority, -self.graph.critical_path[tid], self.graph.index[tid], tid)
+        return (-self.tasks[tid].priority, -self.path_length[tid], self.index[tid], tid)
 
     def eligible(self, tid: str) -> bool:
         """Whether a ready task may start now (PARALLEL adds its level barrier)."""
@@ -116,7 +130,7 @@ class ReadyQueueExecutor:
 
     def _prepare(self, tids: Any) -> None:
         results = self.results
-        tasks = self.graph.tasks
+        tasks = self.tasks
         for tid in tids:
             count = 0
             for dep in tasks[tid].depends_on:
@@ -142,7 +156,7 @@ class ReadyQueueExecutor:
             if not self.eligible(tid):
                 deferred.append(entry)
                 continue
-            task = self.graph.tasks[tid]
+            task = self.tasks[tid]
             if not self._gate(task):
                 continue
             agent_type = None
@@ -164,6 +178,9 @@ class ReadyQueueExecutor:
         """Decide a ready task's fate from its dependencies: True to start it, else it is skipped."""
         results = self.results
         statuses = [results[d].status for d in task.depends_on]
+        if (task.trigger_rule == "all_success" and task.condition is None
+                and statuses.count(TaskStatus.COMPLETED) == len(statuses)):
+            return True  # the common case, decided without the rule table
         if not trigger_rule_met(task.trigger_rule, statuses):
             bad = [d for d in task.depends_on if results[d].status is not TaskStatus.COMPLETED]
             if task.trigger_rule == "all_success" and bad:
@@ -212,7 +229,7 @@ class ReadyQueueExecutor:
 
     def _release_dependents(self, tid: str) -> None:
         waiting = self.waiting
-        for dependent in self.graph.dependents[tid]:
+        for dependent in self.dependents[tid]:
             count = waiting.get(dependent)
             if count is None:
                 continue
@@ -280,9 +297,11 @@ class ReadyQueueExecutor:
                 await self.sleep(delay)
 
     def _publish_cache_hit(self, tid: str, key: str) -> None:
-        from deeptui.bus import CacheHit
+        bus = self.sm.bus
+        if bus.has_listeners:
+            from deeptui.bus import CacheHit
 
-        self.sm.bus.publish(CacheHit(self.sm.run_id, self.workflow.id, task_id=tid, key=key))
+            bus.publish(CacheHit(self.sm.run_id, self.workflow.id, task_id=tid, key=key))
 
     # -- ending ----------------------------------------------------------
 
@@ -367,7 +386,8 @@ class ReadyQueueExecutor:
         status = self.results[tid].status
         if status in (TaskStatus.RUNNING, TaskStatus.PENDING):
             return None
-        ids = [tid] + [d for d in self.graph.order if d in self.graph.downstream(tid)]
+        below = self.graph.downstream(tid)
+        ids = [tid] + [d for d in self.graph.order if d in below]
         reset = [d for d in ids if self.results[d].status not in
                  (TaskStatus.COMPLETED, TaskStatus.RUNNING)]
         if tid not in reset:
@@ -382,6 +402,26 @@ class ReadyQueueExecutor:
 
 
 _FAILED = object()
+
+
+def _path_lengths(tasks: list[TaskDefinition], dependents: dict[str, list[str]]) -> dict[str, int]:
+    """For each task, the number of tasks on the longest path from it to a sink.
+
+    The same figures as ``WorkflowGraph.critical_path``, without networkx: a
+    reverse Kahn walk over plain dicts (the graph is known to be acyclic).
+    """
+    below = {t.id: len(dependents[t.id]) for t in tasks}  # unfinished dependents
+    length: dict[str, int] = {}
+    stack = [tid for tid, n in below.items() if n == 0]
+    by_id = {t.id: t for t in tasks}
+    while stack:
+        tid = stack.pop()
+        length[tid] = 1 + max((length[d] for d in dependents[tid]), default=0)
+        for dep in by_id[tid].depends_on:
+            below[dep] -= 1
+            if below[dep] == 0:
+                stack.append(dep)
+    return length
 
 
 class SequentialExecutor(ReadyQueueExecutor):

@@ -7,6 +7,7 @@ task, so a screen opened late can show a task's history.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +24,15 @@ from deeptui.models import (
 )
 
 _now = datetime.now
+
+# The hot path sets several fields at once: what pydantic's __setattr__ does for a
+# model without validate_assignment (store the value, mark the field set), in one step.
+assert not TaskResult.model_config.get("validate_assignment")
+
+
+def _assign(result: TaskResult, values: dict[str, Any]) -> None:
+    result.__dict__.update(values)
+    result.__pydantic_fields_set__.update(values)
 
 
 class StateManager:
@@ -97,6 +107,11 @@ class StateManager:
         if self.on_change is not None:
             self.on_change(self.state)
 
+    def _notify(self) -> None:
+        """The change needed no event (nobody listens on the bus): only the callback."""
+        if self.on_change is not None:
+            self.on_change(self.state)
+
     def start_workflow(self, *, resumed: bool = False) -> None:
         state = self.state
         state.status = WorkflowStatus.RUNNING
@@ -126,10 +141,12 @@ class StateManager:
         if result.status is not TaskStatus.RUNNING:
             self._set(result, TaskStatus.RUNNING)
         if attempt == 1:
-            result.started_at = _now(UTC)
-            result.error = None
-        result.attempts = attempt
-        result.agent_used = agent_type
+            _assign(result, {"started_at": _now(UTC), "error": None, "attempts": attempt,
+                             "agent_used": agent_type})
+        else:
+            _assign(result, {"attempts": attempt, "agent_used": agent_type})
+        if not self.bus.has_listeners:
+            return self._notify()
         self._changed(ev.TaskStarted(self.run_id, self.workflow.id, task_id=task_id,
                                      attempt=attempt, agent_type=agent_type))
 
@@ -143,18 +160,18 @@ class StateManager:
                   *, cached: bool = False, agent_used: str | None = None) -> None:
         result = self.state.task_results[task_id]
         now = _now(UTC)
+        values = {"completed_at": now, "output": output, "error": None, "cached": cached}
         if result.started_at is None or cached:
-            result.started_at = now
-        result.completed_at = now
-        result.output = output
-        result.error = None
-        result.cached = cached
+            values["started_at"] = now
         if cached:
-            result.attempts = 0
-            result.agent_used = agent_used
+            values["attempts"] = 0
+            values["agent_used"] = agent_used
         if usage is not None:
-            result.usage = usage
+            values["usage"] = usage
+        _assign(result, values)
         self._set(result, TaskStatus.COMPLETED)
+        if not self.bus.has_listeners:
+            return self._notify()
         self._changed(ev.TaskCompleted(
             self.run_id, self.workflow.id, task_id=task_id, output=output, cached=cached,
             duration=(now - result.started_at).total_seconds(),
@@ -205,6 +222,8 @@ class StateManager:
         ring = self.logs.get(task_id)
         if ring is None:
             ring = self.logs[task_id] = deque(maxlen=self.log_ring_size)
-        event = ev.TaskLog(self.run_id, self.workflow.id, task_id=task_id, kind=kind, text=text)
-        ring.append((event.ts, kind, text))
-        self.bus.publish(event)
+        ts = time.time()
+        ring.append((ts, kind, text))
+        if self.bus.has_listeners:
+            self.bus.publish(ev.TaskLog(self.run_id, self.workflow.id, task_id=task_id,
+                                        kind=kind, text=text, ts=ts))
