@@ -154,6 +154,18 @@ def resolve_workflow(target: str, params: list[str]) -> Any:
     return build_workflow(template.name, values)
 
 
+def _validate(orchestrator: Any, workflow: Any, target: str) -> None:
+    """The orchestrator's checks (skills, routing, callables, conditions), naming the file."""
+    from deeptui.errors import WorkflowValidationError
+
+    try:
+        orchestrator.validate(workflow)
+    except WorkflowValidationError as exc:
+        if not is_workflow_file(target):
+            raise
+        raise WorkflowValidationError(f"{target}: {exc}") from None
+
+
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
@@ -171,8 +183,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from deeptui.settings import build_orchestrator
 
     orchestrator = build_orchestrator(settings)
-    orchestrator.validate(workflow)
-    levels = orchestrator.recommend_strategy(workflow)
+    try:
+        _validate(orchestrator, workflow, args.file)
+        levels = orchestrator.recommend_strategy(workflow)
+    finally:
+        orchestrator.close()
     print(f"{args.file}: ok: workflow '{workflow.id}' with {len(workflow.tasks)} tasks, "
           f"strategy {workflow.execution_strategy.value} (recommended: {levels.value})")
     return 0
@@ -275,7 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = _open_store(settings)
     orchestrator = build_orchestrator(settings, store=store)
     try:
-        orchestrator.validate(workflow)
+        _validate(orchestrator, workflow, args.target)
         return asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id))
     finally:
         orchestrator.close()
