@@ -119,7 +119,8 @@ class ReadyQueueExecutor:
 
     async def execute(self, *, resumed: bool = False) -> WorkflowStatus:
         """Run every pending task; returns the run's final status."""
-        self.done = asyncio.get_running_loop().create_future()
+        self.loop = asyncio.get_running_loop()
+        self.done = self.loop.create_future()
         self.stopping = None
         self.cancelled_run = False
         self.on_restart()
@@ -207,7 +208,7 @@ class ReadyQueueExecutor:
 
     def _start(self, task: TaskDefinition, agent_type: str | None) -> None:
         coro = self._run_task(task, agent_type)
-        handle = asyncio.get_running_loop().create_task(coro, name=f"deeptui:{task.id}")
+        handle = self.loop.create_task(coro, name=f"deeptui:{task.id}")
         self.running[task.id] = handle
         if len(self.running) > self.max_running:
             self.max_running = len(self.running)
@@ -254,8 +255,10 @@ class ReadyQueueExecutor:
                     sm.completed(tid, hit.output, hit.usage, cached=True,
                                  agent_used=hit.agent_used or agent_type)
                     return
+            # the result's own (fresh, zero) usage object collects this run's usage
             ctx = TaskContext(task, self.workflow.id, sm.run_id, outputs, agent_type,
-                              lambda kind, text: sm.log(tid, kind, text))
+                              lambda kind, text: sm.log(tid, kind, text),
+                              self.results[tid].usage)
             output = await self._attempts(task, agent_type, ctx)
             if output is _FAILED:
                 return
