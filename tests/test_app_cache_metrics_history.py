@@ -9,6 +9,7 @@ Snapshots live in tests/snapshots/.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from textual.widgets import Select
 
 from deeptui import (ExecutionStrategy, OrchestrationConfig, RetryConfig, TaskDefinition,
                      TaskOrchestrator, WorkflowDefinition)
+import deeptui.cache
 from deeptui.cache import CacheConfig
 from deeptui.screens.cache import CacheScreen, ConfirmModal
 from deeptui.screens.history import HistoryScreen, RunTable
@@ -105,7 +107,8 @@ async def run(orchestrator: TaskOrchestrator, workflow: WorkflowDefinition, run_
     for result in state.task_results.values():
         if result.started_at is not None:
             result.started_at = clock
-            clock += timedelta(seconds=(durations or {}).get(result.task_id, 1.0))
+            if not result.cached:  # a cache hit takes no time
+                clock += timedelta(seconds=(durations or {}).get(result.task_id, 1.0))
             result.completed_at = clock
     state.completed_at = clock + timedelta(seconds=0.5)
 
@@ -195,7 +198,20 @@ async def test_cache_actions_on_an_empty_cache_notify_instead_of_failing(orchest
         assert isinstance(app.screen, CacheScreen)
 
 
-def test_cache_screen_snapshot(snap_compare, tmp_path: Path) -> None:
+class WholeSecondClock:
+    """The cache's clock in whole seconds: stored payloads (which hold their
+    creation time) then have the same size in every test session."""
+
+    monotonic = staticmethod(time.monotonic)
+
+    @staticmethod
+    def time() -> float:
+        return float(int(time.time()))
+
+
+def test_cache_screen_snapshot(snap_compare, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deeptui.cache, "time", WholeSecondClock)
     orchestrator = make_orchestrator(tmp_path)
 
     async def setup(pilot) -> None:
@@ -280,6 +296,7 @@ def test_metrics_screen_snapshot(snap_compare, tmp_path: Path, size: tuple[int, 
 
     async def setup(pilot) -> None:
         await run(orchestrator, pipeline(), "sales@1", {"fetch": 5.0})
+        orchestrator.clear_cache()  # so the second run does the work again
         await run(orchestrator, pipeline(with_failure=True), "sales@2", DURATIONS)
         await pilot.app.push_screen(MetricsScreen(refresh_interval=None))
         await pilot.pause()

@@ -6,7 +6,6 @@ table does not flicker every second and a screenshot of it is stable.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,15 +28,16 @@ def format_bytes(size: int) -> str:
     return f"{size} B"  # pragma: no cover
 
 
-def format_span(seconds: float | None, *, round_up: bool = False) -> str:
+def format_span(seconds: float | None, *, nearest: bool = False) -> str:
     """A coarse span: ``<1m``, ``42m``, ``3h 5m``, ``2d 4h``; ``never`` for None.
 
-    `round_up` suits a time to live (59m59s left reads ``1h 0m``), the default
-    suits an age (59s old reads ``<1m``).
+    `nearest` rounds to the nearest minute, which suits a time to live (59m59s
+    left reads ``1h 0m``); the default rounds down, which suits an age (59s
+    old reads ``<1m``).
     """
     if seconds is None:
         return "never"
-    minutes = math.ceil(seconds / 60) if round_up else int(seconds // 60)
+    minutes = round(seconds / 60) if nearest else int(seconds // 60)
     if minutes < 1:
         return "<1m"
     if minutes < 60:
@@ -80,7 +80,7 @@ class CacheTable(DataTable[Any]):
                 entry.key[:KEY_CHARS],
                 Text(format_bytes(entry.size_bytes), justify="right"),
                 Text(format_span(entry.age_seconds), justify="right"),
-                Text(format_span(entry.ttl_remaining, round_up=True), justify="right"),
+                Text(format_span(entry.ttl_remaining, nearest=True), justify="right"),
                 key=entry.key,
             )
         target = next((i for i, e in enumerate(rows) if e.key == previous_key), None)

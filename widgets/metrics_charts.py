@@ -66,7 +66,7 @@ class DurationBars:
         name_width = min(max(len(task.task_id) for task in shown), 24,
                          max(options.max_width // 3, 6))
         figure_width = max(len(format_seconds(task.duration_seconds)) for task in shown)
-        bar_width = max(options.max_width - name_width - figure_width - 4, 4)
+        bar_width = max(options.max_width - name_width - figure_width - 2, 4)
         longest = max(task.duration_seconds for task in shown) or 1.0
         table = Table.grid(padding=(0, 1))
         table.add_column(width=name_width, no_wrap=True, overflow="ellipsis")
@@ -77,6 +77,8 @@ class DurationBars:
             style = STATUS_STYLES.get(status, "white")
             if task.cached:
                 bar = Text("(from cache)".ljust(bar_width), style="dim italic")
+            elif status in ("pending", "skipped", "cancelled") and not task.duration_seconds:
+                bar = Text(f"({status})".ljust(bar_width), style=f"dim {style}")
             else:
                 bar = bar_text(task.duration_seconds / longest, bar_width, style)
             table.add_row(Text(task.task_id), bar, format_seconds(task.duration_seconds))
