@@ -60,6 +60,7 @@ log = logging.getLogger("deeptui.store")
 
 HOST = socket.gethostname()
 MAX_LOG_LINES = 2000
+GATHER_SECONDS = 0.005  # how long the writer waits after a task ended before it commits
 _ENDS = (ev.TaskCompleted, ev.TaskFailed, ev.TaskCancelled, ev.TaskSkipped)
 _OPEN_STORES: weakref.WeakSet[RunStore] = weakref.WeakSet()
 
@@ -184,6 +185,7 @@ class RunStore:
         # the writer's view of live runs (touched only under the lock)
         self._results: dict[str, dict[str, TaskResult]] = {}
         self._rows: dict[str, dict[str, list[Any]]] = {}
+        self._positions: dict[str, dict[str, int]] = {}
         self._log_counts: dict[tuple[str, str], int] = {}
         self._fresh: set[str] = set()  # runs first recorded by this store: no older logs
         self._live: set[str] = set()  # runs started here and not finished
@@ -263,11 +265,14 @@ class RunStore:
 
     def _writer(self) -> None:
         while not self._stopping:
-            self._wake.wait(self.flush_interval)
+            if not self._wake.wait(self.flush_interval):
+                if not self._queue:
+                    continue
+            else:
+                time.sleep(GATHER_SECONDS)  # let a burst of task ends share one commit
             self._wake.clear()
-            if self._queue and not self._stopping:
+            if not self._stopping:
                 self.flush()
-                time.sleep(0.002)  # let a burst of task ends gather into one commit
 
     def flush(self) -> None:
         """Write everything queued so far, in one transaction. Safe from any thread."""
@@ -327,9 +332,9 @@ class RunStore:
         self.mark_interrupted()
         rid = self.resolve(run_id)
         summary = _summary(self._read(f"{_SUMMARY_SQL} WHERE r.run_id = ?", (rid,))[0])
-        wf_json, params_json, template = self._read(
-            "SELECT workflow_json, parameters_json, template FROM runs WHERE run_id = ?",
-            (rid,))[0]
+        wf_json, params_json = self._read(
+            "SELECT workflow_json, parameters_json FROM definitions WHERE run_id = ?", (rid,))[0]
+        template = summary.template
         workflow = WorkflowDefinition.model_validate_json(wf_json)
         results = {t.id: TaskResult(task_id=t.id) for t in workflow.tasks}
         kinds: dict[str, str] = {}

@@ -32,9 +32,7 @@ SCHEMA_V1 = [
         workflow_name TEXT NOT NULL,
         status TEXT NOT NULL,            -- a WorkflowStatus value
         error TEXT,
-        workflow_json TEXT NOT NULL,     -- the WorkflowDefinition it ran
         template TEXT,                   -- workflow.metadata["template"]
-        parameters_json TEXT,            -- workflow.metadata["parameters"]
         model TEXT,
         started_at REAL,                 -- epoch seconds; kept across resumes
         completed_at REAL,
@@ -46,6 +44,10 @@ SCHEMA_V1 = [
         created_at REAL,
         updated_at REAL)""",
     "CREATE INDEX runs_by_start ON runs (started_at)",
+    """CREATE TABLE definitions (         -- apart from runs: runs rows are rewritten often
+        run_id TEXT PRIMARY KEY,
+        workflow_json TEXT NOT NULL,     -- the WorkflowDefinition it ran
+        parameters_json TEXT)            -- workflow.metadata["parameters"]""",
     "CREATE INDEX runs_by_workflow ON runs (workflow_id, started_at)",
     "CREATE INDEX runs_by_status ON runs (status)",
     """CREATE TABLE tasks (

@@ -33,19 +33,21 @@ KEEP_TASK = f"INSERT OR IGNORE INTO tasks ({_COLS}) VALUES ({_MARKS})"
 SELECT_TASKS = f"SELECT {_COLS} FROM tasks WHERE run_id = ? ORDER BY position"
 
 _UPSERT_RUN = """
-INSERT INTO runs (run_id, workflow_id, workflow_name, status, error, workflow_json, template,
-                  parameters_json, model, started_at, completed_at, total_tasks, pid, host,
-                  proc_token, resumes, created_at, updated_at)
-VALUES (?, ?, ?, 'running', NULL, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, 0, ?, ?)
+INSERT INTO runs (run_id, workflow_id, workflow_name, status, error, template, model,
+                  started_at, completed_at, total_tasks, pid, host, proc_token, resumes,
+                  created_at, updated_at)
+VALUES (?, ?, ?, 'running', NULL, ?, ?, ?, NULL, ?, ?, ?, ?, 0, ?, ?)
 ON CONFLICT (run_id) DO UPDATE SET
     status = 'running', error = NULL, completed_at = NULL,
-    workflow_json = excluded.workflow_json, workflow_name = excluded.workflow_name,
-    template = COALESCE(excluded.template, runs.template),
-    parameters_json = COALESCE(excluded.parameters_json, runs.parameters_json),
+    workflow_name = excluded.workflow_name, template = COALESCE(excluded.template, runs.template),
     model = excluded.model, total_tasks = excluded.total_tasks,
     started_at = COALESCE(runs.started_at, excluded.started_at),
     pid = excluded.pid, host = excluded.host, proc_token = excluded.proc_token,
     resumes = runs.resumes + 1, updated_at = excluded.updated_at"""
+_UPSERT_DEFINITION = """
+INSERT INTO definitions (run_id, workflow_json, parameters_json) VALUES (?, ?, ?)
+ON CONFLICT (run_id) DO UPDATE SET workflow_json = excluded.workflow_json,
+    parameters_json = COALESCE(excluded.parameters_json, definitions.parameters_json)"""
 
 
 # ------------------------------------------------------------- values
@@ -132,7 +134,7 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
                 if n > high:
                     trims[key] = trims.get(key, 0) + n - limit
                     row = mirror.get(rid, {}).get(event.task_id)
-                    if row is not None:
+                    if row is not None:  # (a task logs after it started: it has a row)
                         row[_DROPPED] += n - limit
                         dirty[key] = row
                     n = limit
@@ -140,7 +142,7 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
                 continue
             touched.add(rid)
             if cls is ev.WorkflowStarted:
-                _start(store, event, extra, mirror, dirty, keep)
+                _start(store, event, extra, mirror, keep)
                 finished.discard(rid)
                 events.append((rid, event.ts, None, "workflow_started", None,
                                "resumed" if event.resumed else None))
@@ -153,12 +155,20 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
                                event.status + (f": {event.error}" if event.error else "")))
                 finished.add(rid)
                 continue
-            row = mirror.get(rid, {}).get(event.task_id)
-            if row is None:
+            tid = event.task_id
+            rows = mirror.get(rid)
+            if rows is None:
                 continue  # a run this store did not see start
+            row = rows.get(tid)
+            if row is None:
+                position = store._positions[rid].get(tid)
+                if position is None:
+                    continue
+                row = rows[tid] = _pending_row(rid, tid, position)
             detail = _apply(row, event, extra, logs)
-            dirty[(rid, event.task_id)] = row
-            events.append((rid, event.ts, event.task_id, detail[0], detail[1], detail[2]))
+            dirty[(rid, tid)] = row
+            if detail is not None:
+                events.append((rid, event.ts, tid, *detail))
         conn.executemany(KEEP_TASK, keep)
         conn.executemany(INSERT_TASK, dirty.values())
         conn.executemany("INSERT INTO events (run_id, ts, task_id, kind, attempt, detail) "
@@ -180,13 +190,13 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
         store._live.discard(rid)
         store._results.pop(rid, None)
         mirror.pop(rid, None)
+        store._positions.pop(rid, None)
         for key in [k for k in store._log_counts if k[0] == rid]:
             del store._log_counts[key]
 
 
 def _start(store: RunStore, event: ev.WorkflowStarted, snap: dict[str, Any] | None,
-           mirror: dict[str, dict[str, list[Any]]], dirty: dict[tuple[str, str], list[Any]],
-           keep: list[list[Any]]) -> None:
+           mirror: dict[str, dict[str, list[Any]]], keep: list[list[Any]]) -> None:
     rid = event.run_id
     if snap is None:
         log.warning("run '%s' started without a definition the store can see; not recorded",
@@ -199,26 +209,35 @@ def _start(store: RunStore, event: ev.WorkflowStarted, snap: dict[str, Any] | No
     params = snap["parameters"]
     now = time.time()
     conn.execute(_UPSERT_RUN, (
-        rid, workflow.id, workflow.name or workflow.id, workflow.model_dump_json(),
-        snap["template"], json.dumps(params, default=str) if params is not None else None,
-        snap["model"], snap["started_at"] or event.ts, len(workflow.tasks), os.getpid(),
-        store.host, store.proc_token, now, now))
+        rid, workflow.id, workflow.name or workflow.id, snap["template"], snap["model"],
+        snap["started_at"] or event.ts, len(workflow.tasks), os.getpid(), store.host,
+        store.proc_token, now, now))
+    conn.execute(_UPSERT_DEFINITION, (
+        rid, workflow.model_dump_json(),
+        json.dumps(params, default=str) if params is not None else None))
     store._live.add(rid)
-    rows = mirror[rid] = {}
     done = snap["done"]
-    for position, task in enumerate(workflow.tasks):
+    if rid not in store._fresh:  # a resumed or restarted run: what did not end is pending again
+        stale = [(rid, tid) for (tid,) in conn.execute(
+            "SELECT task_id FROM tasks WHERE run_id = ?", (rid,)) if tid not in done]
+        conn.executemany("DELETE FROM tasks WHERE run_id = ? AND task_id = ?", stale)
+    rows = mirror[rid] = {}
+    positions = store._positions[rid] = {}
+    for position, task in enumerate(workflow.tasks):  # pending tasks get a row when they start
+        positions[task.id] = position
         result = done.get(task.id)
-        if result is None:
-            row = rows[task.id] = _pending_row(rid, task.id, position)
-            dirty[(rid, task.id)] = row
-        else:
+        if result is not None:
             rows[task.id] = row_from_result(rid, position, result)
             keep.append(rows[task.id])
 
 
 def _apply(row: list[Any], event: ev.Event, extra: Any,
-           logs: list[tuple[Any, ...]]) -> tuple[str, int | None, str | None]:
-    """Update a mirrored task row from a task event; returns the event row's kind/attempt/detail."""
+           logs: list[tuple[Any, ...]]) -> tuple[str, int | None, str | None] | None:
+    """Update a mirrored task row from a task event.
+
+    Returns the row for the events table (kind, attempt, detail), or None for a
+    first start and a completion: the task row holds their times already.
+    """
     cls = type(event)
     if cls is ev.TaskStarted:
         row[_STATUS] = "running"
@@ -227,6 +246,7 @@ def _apply(row: list[Any], event: ev.Event, extra: Any,
         if event.attempt == 1:
             row[_STARTED] = event.ts
             row[_ERROR] = None
+            return None
         return "started", event.attempt, event.agent_type
     if cls is ev.TaskCompleted:
         text, kind = encode_output(event.output,
@@ -237,7 +257,7 @@ def _apply(row: list[Any], event: ev.Event, extra: Any,
         row[_STATUS], row[_OUTPUT], row[_KIND] = "completed", text, kind
         row[_ERROR], row[_CACHED] = None, int(event.cached)
         _usage(row, event, extra)
-        return "completed", row[_ATTEMPTS], "cached" if event.cached else f"{event.duration:.3f}s"
+        return None
     if cls is ev.TaskFailed:
         row[_STATUS], row[_ERROR], row[_ATTEMPTS] = "failed", event.error, event.attempts
         _usage(row, event, extra)
