@@ -109,9 +109,9 @@ class StatusMix:
             used += cells
         yield line
         legend = Text()
-        for status, number in present:
-            legend.append("■ ", style=STATUS_STYLES.get(status, "white"))
-            legend.append(f"{status} {number}   ")
+        for index, (status, number) in enumerate(present):
+            legend.append(("   " if index else "") + "■ ", style=STATUS_STYLES.get(status, "white"))
+            legend.append(f"{status} {number}")
         yield legend
 
 
