@@ -121,7 +121,8 @@ class DeeptuiApp(App[None]):
 
     def open_run(self, run_id: str) -> None:
         """Show a run of this session (running or finished) on a run screen."""
-        if self.orchestrator.find_run(run_id) is None:
+        run = self.orchestrator.find_run(run_id)
+        if run is None:
             if self.store is not None:
                 self.open_stored_run(run_id)
             else:
@@ -129,7 +130,7 @@ class DeeptuiApp(App[None]):
             return
         if isinstance(self.screen, RunScreen) and self.screen.run_id == run_id:
             return
-        self.push_screen(RunScreen(run_id))
+        self.push_screen(RunScreen(run_id, run=run))
 
     def open_stored_run(self, run_id: str) -> None:
         """Show a finished run from the history store, read-only."""

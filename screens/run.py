@@ -44,19 +44,19 @@ class RunScreen(Screen[None]):
 
     def __init__(self, run_id: str, *, workflow: WorkflowDefinition | None = None,
                  state: WorkflowState | None = None,
-                 logs: dict[str, list[LogEntry]] | None = None) -> None:
+                 logs: dict[str, list[LogEntry]] | None = None, run: Any = None) -> None:
         super().__init__()
         self.run_id = run_id
         self.read_only = state is not None
-        self.workflow: WorkflowDefinition | None = workflow
-        self.state: WorkflowState = state  # type: ignore[assignment]  # set in compose when live
+        self.workflow: WorkflowDefinition | None = workflow if run is None else run.workflow
+        self.state: WorkflowState = state if run is None else run.state  # type: ignore[assignment]
         self.stored_logs = logs or {}
         self.subscription: ev.Subscription | None = None
         self.batches = 0
         self.events_seen = 0
 
     def _resolve(self) -> None:
-        if self.read_only:
+        if self.read_only or self.state is not None:
             return
         run = self.app.orchestrator.find_run(self.run_id)  # type: ignore[attr-defined]
         if run is None:

@@ -119,26 +119,30 @@ class StartScreen(Screen[None]):
     # -- runs -----------------------------------------------------------------
 
     def refresh_runs(self) -> None:
-        open_runs = self.query_one("#open-runs", OptionList)
-        highlighted = open_runs.highlighted
-        open_runs.clear_options()
+        """Redraw this session's runs (only when something about them changed)."""
         runs = list(self.app.orchestrator.runs())  # type: ignore[attr-defined]
+        rows = []
         for run in reversed(runs):
             state = run.state
             done = sum(1 for r in state.task_results.values() if r.status.finished)
-            open_runs.add_option(Option(
-                _run_label(run.workflow.name, state.run_id, state.status.value,
-                           f"{done}/{len(state.task_results)}"),
-                id=f"run:{state.run_id}"))
-        if not runs:
-            open_runs.add_option(Option(Text("No runs yet in this session.", style="dim"),
-                                        disabled=True))
-        elif highlighted is not None:
-            open_runs.highlighted = min(highlighted, open_runs.option_count - 1)
-        if getattr(self, "_recent_loaded", False):
-            return
-        self._recent_loaded = True
-        self._load_recent()
+            rows.append((run.workflow.name, state.run_id, state.status.value,
+                         f"{done}/{len(state.task_results)}"))
+        if rows != getattr(self, "_run_rows", None):
+            self._run_rows = rows
+            open_runs = self.query_one("#open-runs", OptionList)
+            highlighted = open_runs.highlighted
+            open_runs.clear_options()
+            for name, run_id, status, progress in rows:
+                open_runs.add_option(Option(_run_label(name, run_id, status, progress),
+                                            id=f"run:{run_id}"))
+            if not rows:
+                open_runs.add_option(Option(Text("No runs yet in this session.", style="dim"),
+                                            disabled=True))
+            else:
+                open_runs.highlighted = min(highlighted or 0, open_runs.option_count - 1)
+        if not getattr(self, "_recent_loaded", False):
+            self._recent_loaded = True
+            self._load_recent()
 
     def _load_recent(self) -> None:
         recent = self.query_one("#recent-runs", OptionList)

@@ -148,7 +148,10 @@ class DagPanel(ScrollView, can_focus=True):
             self.select(self.task_ids[-1])
 
     def on_click(self, event: events.Click) -> None:
-        row = event.y + self.scroll_offset.y
+        offset = event.get_content_offset(self)
+        if offset is None:  # on the border or a scrollbar
+            return
+        row = offset.y + self.scroll_offset.y
         if 0 <= row < len(self._lines):
             task_id = self._lines[row][1]
             if task_id is not None:

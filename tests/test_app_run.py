@@ -1,0 +1,272 @@
+"""The run screen driven with the real engine: cancel, retry, cancel the run, select, filter, export."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deeptui import OrchestrationConfig, TaskOrchestrator
+from deeptui.app import DeeptuiApp
+from deeptui.models import (
+    RetryConfig,
+    TaskDefinition,
+    TaskStatus,
+    WorkflowDefinition,
+    WorkflowStatus,
+)
+from deeptui.screens.help import ConfirmScreen, HelpScreen
+from deeptui.screens.run import RunScreen
+
+NO_RETRY = RetryConfig(max_retries=0)
+
+
+class Gates:
+    """A callable whose tasks wait until the test opens their gate; ``fail`` makes a task raise."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Event] = {}
+        self.fail: set[str] = set()
+        self.calls: dict[str, int] = {}
+
+    def gate(self, task_id: str) -> asyncio.Event:
+        return self.gates.setdefault(task_id, asyncio.Event())
+
+    def open(self, *task_ids: str) -> None:
+        for task_id in task_ids:
+            self.gate(task_id).set()
+
+    async def __call__(self, task, parameters, dependency_outputs):
+        self.calls[task.id] = self.calls.get(task.id, 0) + 1
+        await self.gate(task.id).wait()
+        if task.id in self.fail:
+            raise RuntimeError(f"{task.id} broke")
+        return f"{task.id} output"
+
+
+def gated(task_id: str, *deps: str) -> TaskDefinition:
+    return TaskDefinition(id=task_id, task_type="callable", depends_on=list(deps),
+                          parameters={"callable": "gated"}, retry_config=NO_RETRY)
+
+
+def workflow(*tasks: TaskDefinition, continue_on_failure: bool = True) -> WorkflowDefinition:
+    return WorkflowDefinition(id="steer", name="Steering test", tasks=list(tasks),
+                              continue_on_failure=continue_on_failure, max_parallel_tasks=5)
+
+
+@pytest.fixture
+def gates() -> Gates:
+    return Gates()
+
+
+@pytest.fixture
+def app(gates: Gates) -> DeeptuiApp:
+    orch = TaskOrchestrator(config=OrchestrationConfig(simulated_latency=(0.0, 0.0),
+                                                       simulated_seed=1))
+    orch.register_callable("gated", gates)
+    return DeeptuiApp(orchestrator=orch)
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+async def start(pilot, app: DeeptuiApp, wf: WorkflowDefinition) -> RunScreen:
+    """Start ``wf`` the way the screens do and wait for its run screen to be on show."""
+    run_id = app.start_run(wf)
+    await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run_id == run_id
+                   and bool(app.screen.query("#dag")))
+    return app.screen
+
+
+async def select(pilot, screen: RunScreen, task_id: str) -> None:
+    """Move the selection with the arrow keys, as a user would."""
+    for _ in range(50):
+        if screen.selected == task_id:
+            return
+        ids = screen.dag.task_ids
+        key = "down" if ids.index(task_id) > ids.index(screen.selected) else "up"
+        await pilot.press(key)
+    raise AssertionError(f"could not select {task_id}")
+
+
+async def test_cancel_key_cancels_running_task_and_skips_its_dependents(app, gates):
+    wf = workflow(gated("a"), gated("b", "a"), gated("c", "b"), gated("d"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, wf)
+        run_id = screen.run_id
+        assert isinstance(screen, RunScreen) and screen.run_id == run_id
+        gates.open("a")
+        await wait_for(pilot, lambda: screen.state.task_results["b"].status is TaskStatus.RUNNING)
+        await select(pilot, screen, "b")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen.state.task_results["c"].status is TaskStatus.SKIPPED)
+        assert screen.state.task_results["b"].status is TaskStatus.CANCELLED
+        gates.open("d")
+        await wait_for(pilot, lambda: screen.state.status.finished)
+        await wait_for(pilot, lambda: "■ b" in _dag_text(screen))  # the panel shows it
+        assert "⊘ c" in _dag_text(screen)
+        assert screen.state.task_results["d"].status is TaskStatus.COMPLETED
+
+
+def _dag_text(screen: RunScreen) -> str:
+    return "\n".join(screen.dag.line_text(n) for n in range(screen.dag.line_count))
+
+
+async def test_retry_key_reruns_failed_task_and_its_downstream(app, gates):
+    gates.fail.add("b")
+    wf = workflow(gated("a"), gated("b", "a"), gated("c", "b"), continue_on_failure=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, wf)
+        gates.open("a", "b", "c")
+        await wait_for(pilot, lambda: screen.state.status is WorkflowStatus.FAILED)
+        assert screen.state.task_results["c"].status is TaskStatus.SKIPPED
+        await select(pilot, screen, "b")
+        await wait_for(pilot, lambda: "b broke" in screen.log_view.plain_text())
+        gates.fail.clear()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.state.status is WorkflowStatus.COMPLETED)
+        assert screen.state.task_results["b"].status is TaskStatus.COMPLETED
+        assert screen.state.task_results["c"].status is TaskStatus.COMPLETED
+        assert gates.calls == {"a": 1, "b": 2, "c": 1}
+        await wait_for(pilot, lambda: "COMPLETED" in str(
+            screen.query_one("#run-title").content))
+
+
+async def test_ctrl_x_asks_then_cancels_the_run(app, gates):
+    wf = workflow(gated("a"), gated("b", "a"), gated("c"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, wf)
+        await wait_for(pilot, lambda: screen.state.task_results["a"].status is TaskStatus.RUNNING)
+        await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # keep running
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.state.status is WorkflowStatus.RUNNING
+        await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#confirm-yes")
+        await wait_for(pilot, lambda: screen.state.status is WorkflowStatus.CANCELLED)
+        assert app.screen is screen
+
+
+async def test_cancel_on_a_finished_task_is_refused_with_a_message(app, gates):
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a")))
+        gates.open("a")
+        await wait_for(pilot, lambda: screen.state.status.finished)
+        await pilot.press("c")
+        await pilot.pause()
+        assert any("Cannot cancel a" in n.message for n in app._notifications)
+        assert screen.state.task_results["a"].status is TaskStatus.COMPLETED
+
+
+async def test_click_selects_a_task_and_shows_its_details(app, gates):
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, workflow(gated("first"), gated("second", "first")))
+        gates.open("first", "second")
+        await wait_for(pilot, lambda: screen.state.status.finished)
+        row = next(n for n in range(screen.dag.line_count) if "second" in screen.dag.line_text(n)
+                   and "depends" in screen.dag.line_text(n))
+        await pilot.click("#dag", offset=(4, row + 1))  # +1: the panel's border
+        await wait_for(pilot, lambda: screen.selected == "second")
+        detail = str(screen.query_one("#task-detail").render())
+        assert screen.selected == "second"
+        assert detail  # rendered
+        assert "second output" in _detail_text(app)
+
+
+def _detail_text(app: DeeptuiApp) -> str:
+    from rich.console import Console
+
+    console = Console(width=80, record=True)
+    console.print(app.screen.query_one("#task-detail").content)
+    return console.export_text()
+
+
+async def test_filter_narrows_the_dag_to_matching_tasks_and_escape_clears_it(app, gates):
+    gates.fail.add("bad")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, workflow(gated("good"), gated("bad"), gated("other")))
+        gates.open("good", "bad", "other")
+        await wait_for(pilot, lambda: screen.state.status.finished)
+        await pilot.press("slash")
+        await pilot.press(*"failed")
+        await wait_for(pilot, lambda: screen.dag.task_ids == ["bad"])
+        assert screen.selected == "bad"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(screen.dag.task_ids) == 3)
+
+
+async def test_export_writes_the_selected_tasks_log_and_output(app, gates, tmp_path: Path):
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a")))
+        gates.open("a")
+        await wait_for(pilot, lambda: screen.state.status.finished)
+        screen.action_export(str(tmp_path))
+        written = list(tmp_path.glob("*.log"))
+        assert len(written) == 1 and written[0].name.endswith("-a.log")
+        assert "a output" in written[0].read_text()
+        await pilot.press("y")
+        await pilot.pause()
+        assert any("Copied a's output" in n.message for n in app._notifications)
+
+
+async def test_leaving_a_run_keeps_it_running_and_the_runs_tab_reopens_it(app, gates):
+    async with app.run_test(size=(120, 40)) as pilot:
+        run_id = (await start(pilot, app, workflow(gated("a")))).run_id
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RunScreen))
+        assert app.orchestrator.find_run(run_id).state.status is WorkflowStatus.RUNNING
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.screen.query_one("#open-runs").option_count == 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        assert app.screen.run_id == run_id
+        gates.open("a")
+        await wait_for(pilot, lambda: app.screen.state.status is WorkflowStatus.COMPLETED)
+
+
+async def test_quitting_with_a_running_run_asks_first(app, gates):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await start(pilot, app, workflow(gated("a")))
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        assert app.is_running
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        gates.open("a")
+
+
+async def test_a_burst_of_events_is_applied_in_few_repaints(gates):
+    orch = TaskOrchestrator(config=OrchestrationConfig(simulated_latency=(0.0, 0.0)))
+
+    go = asyncio.Event()
+
+    async def quick(task, parameters, deps):
+        await go.wait()
+        return task.id
+
+    orch.register_callable("quick", quick)
+    tasks = [TaskDefinition(id=f"t{n:03d}", task_type="callable", parameters={"callable": "quick"})
+             for n in range(300)]
+    app = DeeptuiApp(orchestrator=orch)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, WorkflowDefinition(id="burst", tasks=tasks,
+                                                             max_parallel_tasks=300))
+        go.set()
+        await wait_for(pilot, lambda: screen.state.status.finished, timeout=20)
+        await wait_for(pilot, lambda: "300/300" in str(screen.query_one("#run-stats").content))
+        assert screen.events_seen >= 300, screen.events_seen  # (a full queue coalesces events)
+        assert screen.batches < screen.events_seen / 10

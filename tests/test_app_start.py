@@ -1,0 +1,185 @@
+"""Start and parameters screens: templates, forms, workflow files, key map and theme settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field
+from textual.widgets import Input, Select, Switch
+
+from deeptui.app import DeeptuiApp
+from deeptui.models import TaskDefinition, WorkflowDefinition, WorkflowStatus
+from deeptui.screens.parameters import ParametersScreen
+from deeptui.screens.run import RunScreen
+from deeptui.screens.start import StartScreen, example_files
+from deeptui.settings import Settings, load_settings
+from deeptui.widgets.param_form import ParamForm
+from deeptui.workflows.registry import register_template, unregister_template
+
+
+def fast_settings(**changes) -> Settings:
+    return Settings(latency_min=0.0, latency_max=0.0, seed=5, cache="none", **changes)
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+async def type_into(pilot, app: DeeptuiApp, selector: str, text: str) -> None:
+    """Focus an input and replace its text (short texts are typed key by key)."""
+    field = app.screen.query_one(selector, Input)
+    field.focus()
+    if len(text) <= 12:
+        field.value = ""
+        await pilot.press(*text) if text else await pilot.pause()
+    else:
+        field.value = text
+        await pilot.pause()
+
+
+async def test_template_started_from_the_start_screen_with_changed_parameters():
+    app = DeeptuiApp(fast_settings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen, StartScreen)
+        await pilot.press("enter")  # the first template: CI/CD
+        await wait_for(pilot, lambda: isinstance(app.screen, ParametersScreen))
+        await type_into(pilot, app, "#param-workflow_id", "my-ci")
+        app.screen.query_one("#param-run_security_scan", Switch).focus()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: not app.screen.query_one("#param-run_security_scan",
+                                                                Switch).value)
+        await pilot.click("#run")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = app.screen
+        assert screen.workflow.id == "my-ci"
+        assert "security-scan" not in screen.workflow.task_ids
+        assert screen.workflow.metadata["template_parameters"]["run_security_scan"] is False
+        await wait_for(pilot, lambda: screen.state.status is WorkflowStatus.COMPLETED, timeout=15)
+
+
+async def test_form_rejects_bad_values_with_the_message_next_to_the_field():
+    app = DeeptuiApp(fast_settings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(ParametersScreen(template="etl"))
+        await wait_for(pilot, lambda: bool(app.screen.query(ParamForm)))
+        await type_into(pilot, app, "#param-source_configs", '[{"path": "x.csv"}]')
+        await type_into(pilot, app, "#param-destination_config", "{not json")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        form = app.screen.query_one(ParamForm)
+        assert isinstance(app.screen, ParametersScreen)  # nothing started
+        assert app.orchestrator.runs() == []
+        assert "needs a 'type'" in form.errors["source_configs"]
+        assert form.errors["destination_config"].startswith("not valid JSON")
+        assert app.screen.query_one("#field-source_configs").has_class("-invalid")
+        assert not app.screen.query_one("#field-transformation_steps").has_class("-invalid")
+        # fixing the values clears the messages and runs
+        await type_into(pilot, app, "#param-source_configs", '[{"type": "csv"}]')
+        await type_into(pilot, app, "#param-destination_config", '{"type": "db"}')
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        assert app.screen.workflow.id == "etl-pipeline"
+
+
+class Knobs(BaseModel):
+    workflow_id: str = "knobs"
+    count: int = Field(2, ge=1, le=5, description="How many tasks.")
+    mode: Literal["fast", "slow"] = "fast"
+    tags: list[str] = Field(default_factory=lambda: ["a", "b"])
+
+
+def knobs_factory(workflow_id: str, count: int, mode: str, tags: list[str],
+                  **kwargs) -> WorkflowDefinition:
+    tasks = [TaskDefinition(id=f"{mode}-{n}", task_type="shell",
+                            parameters={"command": "echo " + ",".join(tags)})
+             for n in range(count)]
+    return WorkflowDefinition(id=workflow_id, tasks=tasks, **kwargs)
+
+
+@pytest.fixture
+def knobs_template():
+    register_template("knobs", knobs_factory, Knobs, description="A test template")
+    yield "knobs"
+    unregister_template("knobs")
+
+
+async def test_generated_form_has_a_widget_per_field_type_and_a_live_preview(knobs_template):
+    app = DeeptuiApp(fast_settings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(ParametersScreen(template="knobs"))
+        await wait_for(pilot, lambda: bool(app.screen.query(ParamForm)))
+        screen = app.screen
+        assert screen.query_one("#param-count", Input).type == "integer"
+        assert screen.query_one("#param-mode", Select).value == "fast"
+        assert screen.query_one("#param-tags", Input).value == "a, b"
+        await type_into(pilot, app, "#param-count", "9")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert "less than or equal to 5" in screen.query_one(ParamForm).errors["count"]
+        await type_into(pilot, app, "#param-count", "3")
+        screen.query_one("#param-mode", Select).value = "slow"
+        await wait_for(pilot, lambda: screen.preview_workflow is not None
+                       and screen.preview_workflow.task_ids == ["slow-0", "slow-1", "slow-2"])
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        run = app.screen
+        await wait_for(pilot, lambda: run.state.status is WorkflowStatus.COMPLETED)
+        await wait_for(pilot, lambda: "a,b" in run.log_view.plain_text())  # shell stdout
+
+
+async def test_example_file_is_previewed_then_run():
+    examples = example_files()
+    assert {p.name for p in examples} >= {"parallel-analysis.yaml", "shell-pipeline.yaml"}
+    app = DeeptuiApp(fast_settings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        names = [p.name for p in examples]
+        for _ in range(names.index("parallel-analysis.yaml")):
+            await pilot.press("down")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ParametersScreen))
+        assert app.screen.workflow.id == "parallel-analysis"
+        assert "analyze-9" in str(app.screen.preview_workflow.task_ids)
+        await pilot.click("#run")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        assert app.screen.workflow.id == "parallel-analysis"
+
+
+async def test_a_bad_workflow_file_is_a_clear_message(tmp_path: Path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("id: x\ntasks:\n  - id: a\n    depends_on: [nope]\n")
+    app = DeeptuiApp(fast_settings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await type_into(pilot, app, "#path-input", str(bad))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        message = str(app.screen.query_one("#file-error").content)
+        assert "broken.yaml" in message and "nope" in message
+        assert "Traceback" not in message
+
+
+async def test_keymap_from_settings_rebinds_a_key(tmp_path: Path):
+    app = DeeptuiApp(fast_settings(keymap={"tab_files": "f9"}))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f9")
+        await pilot.pause()
+        assert app.screen.query_one("#start-tabs").active == "files"
+
+
+async def test_theme_chosen_in_the_app_is_saved(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    app = DeeptuiApp(fast_settings(), settings_path=path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.theme = "nord"
+        await pilot.pause()
+    assert load_settings(path).theme == "nord"
