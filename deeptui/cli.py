@@ -182,7 +182,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     workflow = load_workflow(args.file)
     from deeptui.settings import build_orchestrator
 
-    orchestrator = build_orchestrator(settings)
+    # validating touches neither the cache nor the history
+    orchestrator = build_orchestrator(settings.model_copy(update={"cache": "none"}))
     try:
         _validate(orchestrator, workflow, args.file)
         levels = orchestrator.recommend_strategy(workflow)

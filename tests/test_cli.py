@@ -166,6 +166,7 @@ tasks:
     task_type: shell
     depends_on: [ok]
     parameters: {command: "echo 'about to fail [red]'; exit 3"}
+    retry_config: {max_retries: 0}
   - id: after
     task_type: shell
     depends_on: [broken]
