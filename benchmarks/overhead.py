@@ -126,8 +126,7 @@ async def measure(shape: str, n: int, repeat: int, tmp: Path,
             if cached_runs:
                 assert all(r.cached for r in state.task_results.values()), "not every task a hit"
             cached_runs.append(state.run_id)
-        orch._runs.clear()  # keep memory flat across repetitions (benchmark only)
-        orch._finished_metrics.clear()
+        orch.forget_run(state.run_id)  # keep memory flat across repetitions
 
     cached_runs: list[str] = []
     runners: dict[str, Any] = {k: (lambda k=k: engine(k)) for k in kinds}

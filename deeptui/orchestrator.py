@@ -109,7 +109,6 @@ class TaskOrchestrator:
         self.retry_sleep: Callable[[float], Any] = asyncio.sleep  # tests swap in a fake clock
         self._runs: dict[str, Run] = {}
         self._latest: dict[str, str] = {}
-        self._finished_metrics: list[WorkflowMetrics] = []
         if store is not None:
             store.attach(self)
 
@@ -190,11 +189,7 @@ class TaskOrchestrator:
         return run
 
     async def _drive(self, run: Run, resumed: bool) -> WorkflowState:
-        try:
-            await run.executor.execute(resumed=resumed)
-        finally:
-            if self.config.enable_metrics and not run.executor.active:
-                self._record_metrics(run)
+        await run.executor.execute(resumed=resumed)
         return run.state
 
     def start_workflow(
@@ -341,14 +336,6 @@ class TaskOrchestrator:
 
     # -- metrics -----------------------------------------------------------
 
-    def _record_metrics(self, run: Run) -> None:
-        from deeptui.metrics import WorkflowMetrics
-
-        self._finished_metrics = [m for m in self._finished_metrics
-                                  if getattr(m, "run_id", None) != run.state.run_id]
-        metrics = WorkflowMetrics.from_state(run.workflow, run.state)
-        self._finished_metrics.append(metrics)
-
     def get_workflow_metrics(self, workflow_id: str) -> WorkflowMetrics | None:
         from deeptui.metrics import WorkflowMetrics
 
@@ -359,11 +346,23 @@ class TaskOrchestrator:
 
     def get_aggregate_stats(self) -> dict[str, Any]:
         """Statistics across every finished run (the store's history when there is one)."""
-        from deeptui.metrics import aggregate_stats
+        from deeptui.metrics import WorkflowMetrics, aggregate_stats
 
         if self.store is not None:
             return self.store.aggregate_stats()
-        return aggregate_stats(self._finished_metrics)
+        # metrics are derived from the runs' states on demand: nothing to keep in step
+        return aggregate_stats(WorkflowMetrics.from_state(run.workflow, run.state)
+                               for run in self._runs.values() if run.state.status.finished)
+
+    def forget_run(self, run_id: str) -> bool:
+        """Drop a finished run from memory (the store, if any, keeps it)."""
+        run = self._runs.get(run_id)
+        if run is None or run.executor.active:
+            return False
+        del self._runs[run_id]
+        if self._latest.get(run.workflow.id) == run_id:
+            del self._latest[run.workflow.id]
+        return True
 
     def close(self) -> None:
         self.cache.close()
