@@ -421,7 +421,8 @@ class RunStore:
                              "WHERE run_id = ? AND status = 'running'", (reason, now, rid))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     def _alive(self, run_id: str, pid: int, token: str | None) -> bool:
@@ -433,9 +434,8 @@ class RunStore:
             return True
         # ours: dead if an orchestrator this store records knows it and it no longer runs
         for orchestrator in self._orchestrators:
-            run = orchestrator.find_run(run_id)
-            if run is not None:
-                return bool(run.executor.active)
+            if orchestrator.find_run(run_id) is not None:
+                return _driven(orchestrator, run_id)
         return True  # another store in this process may be recording it
 
     def close(self) -> None:
@@ -498,6 +498,14 @@ def _close_open_stores() -> None:
 # ------------------------------------------------------------- resume
 
 
+def _driven(orchestrator: Any, run_id: str) -> bool:
+    """Whether the orchestrator is running (or about to run) this run."""
+    run = orchestrator.find_run(run_id)
+    if run is None or run.state.run_id != run_id:
+        return False
+    return bool(run.executor.active or (run.task is not None and not run.task.done()))
+
+
 def _prepare_resume(orchestrator: Any, store: RunStore, run_id: str,
                     force: bool) -> tuple[WorkflowDefinition, str, dict[str, TaskResult]]:
     stored = store.load_run(run_id)
@@ -506,8 +514,7 @@ def _prepare_resume(orchestrator: Any, store: RunStore, run_id: str,
     if status is WorkflowStatus.COMPLETED:
         raise DeeptuiError(f"run '{rid}' completed; there is nothing to resume "
                            "(run the workflow again for a new run)")
-    live = orchestrator.find_run(rid)
-    if live is not None and live.executor.active:
+    if _driven(orchestrator, rid):
         raise DeeptuiError(f"run '{rid}' is running in this process; wait for it to end or "
                            "cancel it, then resume")
     if status is WorkflowStatus.RUNNING and not force:

@@ -93,7 +93,7 @@ SCHEMA_V1 = [
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
 
 
-def _fix(path: Path) -> str:
+def _fix() -> str:
     return ("it was left as it is; move it away, or choose another file "
             "(--db, the 'db' setting or DEEPTUI_DB)")
 
@@ -109,7 +109,7 @@ def open_database(path: Path, timeout: float) -> sqlite3.Connection:
                 head = fh.read(len(SQLITE_HEADER))
             if head and head != SQLITE_HEADER:
                 raise StoreError(f"history database {path} is not an SQLite database; "
-                                 + _fix(path))
+                                 + _fix())
     except OSError as exc:
         raise StoreError(f"cannot open the history database {path}: {exc.strerror or exc}") \
             from None
@@ -135,7 +135,7 @@ def open_database(path: Path, timeout: float) -> sqlite3.Connection:
         raise StoreError(f"cannot open the history database {path}: {text}") from None
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StoreError(f"history database {path} is corrupted ({exc}); {_fix(path)}") from None
+        raise StoreError(f"history database {path} is corrupted ({exc}); {_fix()}") from None
     return conn
 
 
@@ -148,7 +148,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
             other = sorted(tables - {"sqlite_sequence"})
             if other:
                 raise StoreError(f"{path} is an SQLite database but not a deeptui history "
-                                 f"(it has tables {', '.join(other[:5])}); {_fix(path)}")
+                                 f"(it has tables {', '.join(other[:5])}); {_fix()}")
             for statement in SCHEMA_V1:
                 conn.execute(statement)
             conn.executemany("INSERT INTO meta VALUES (?, ?)", [
@@ -158,7 +158,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
             if version > CURRENT_VERSION:
                 raise StoreError(f"history database {path} has schema version {version}, newer "
                                  f"than this deeptui understands ({CURRENT_VERSION}); upgrade "
-                                 f"deeptui, or {_fix(path).split('; ', 1)[1]}")
+                                 f"deeptui; {_fix()}")
             while version < CURRENT_VERSION:
                 migrate = MIGRATIONS.get(version)
                 if migrate is None:
@@ -170,10 +170,8 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
                              (str(version),))
         conn.execute("COMMIT")
     except BaseException:
-        try:
+        if conn.in_transaction:
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
         raise
 
 

@@ -115,7 +115,7 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
     finished: set[str] = set()
     limit = store.max_log_lines
     high = limit + max(limit // 4, 1)
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN IMMEDIATE")  # waits up to the store's timeout for other writers
     try:
         for event, extra in batch:
             cls = type(event)
@@ -183,7 +183,8 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
                          [(now, rid) for rid in touched - finished])
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     store._log_counts.update(counts)
     for rid in finished:
