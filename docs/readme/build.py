@@ -1,0 +1,13 @@
+"""Assemble README.md from the sections in this folder (python docs/readme/build.py)."""
+
+from pathlib import Path
+
+HERE = Path(__file__).parent
+ORDER = ["_head", "app", "app-inspectors", "templates", "workflow-files", "cli", "history",
+         "conditions", "skills", "caching", "metrics", "visualization", "benchmarks",
+         "_architecture"]
+
+parts = [(HERE / f"{name}.md").read_text().strip() for name in ORDER
+         if (HERE / f"{name}.md").exists()]
+(HERE.parent.parent / "README.md").write_text("\n\n".join(parts) + "\n")
+print("README.md:", sum(p.count("\n") + 1 for p in parts), "lines")
