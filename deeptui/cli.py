@@ -355,7 +355,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _run_app(_settings(args), None)
         return COMMANDS[args.command](args)
     except DeeptuiError as exc:
-        print(f"deeptui: error: {exc}", file=sys.stderr)
+        text = " ".join(line.strip() for line in str(exc).splitlines())  # always one line
+        print(f"deeptui: error: {text}", file=sys.stderr)
         return EXIT_USAGE if not isinstance(exc, KeyError) else 1
     except KeyboardInterrupt:
         print("deeptui: interrupted", file=sys.stderr)
