@@ -30,12 +30,12 @@ import time
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from deeptui import bus as ev
-from deeptui.errors import DeeptuiError, StoreError, UnknownRunError
+from deeptui.errors import StoreError, UnknownRunError
 from deeptui.metrics import WorkflowMetrics
 from deeptui.models import (
     TaskResult,
@@ -44,6 +44,14 @@ from deeptui.models import (
     WorkflowDefinition,
     WorkflowState,
     WorkflowStatus,
+)
+from deeptui.store_resume import (
+    MY_TOKEN,
+    driven,
+    process_alive,
+    process_token,
+    resume_run,
+    start_resume,
 )
 from deeptui.store_schema import CURRENT_VERSION, TASK_COLUMNS, open_database
 from deeptui.store_writer import (
@@ -73,42 +81,6 @@ def default_db_path() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("deeptui")) / "history.db"
-
-
-# ------------------------------------------------------------- processes
-
-
-def process_token(pid: int) -> str | None:
-    """When the process started (Linux: /proc/PID/stat), to tell a reused pid apart."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def process_alive(pid: int | None, token: str | None) -> bool:
-    if not pid:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return True  # no /proc: the pid exists, that is all we can tell
-    if fields[0] in ("Z", "X"):
-        return False
-    return token is None or fields[19] == token
-
-
-MY_TOKEN = process_token(os.getpid())
 
 
 # ------------------------------------------------------------- records
@@ -435,7 +407,7 @@ class RunStore:
         # ours: dead if an orchestrator this store records knows it and it no longer runs
         for orchestrator in self._orchestrators:
             if orchestrator.find_run(run_id) is not None:
-                return _driven(orchestrator, run_id)
+                return driven(orchestrator, run_id)
         return True  # another store in this process may be recording it
 
     def close(self) -> None:
@@ -495,56 +467,5 @@ def _close_open_stores() -> None:
             pass
 
 
-# ------------------------------------------------------------- resume
-
-
-def _driven(orchestrator: Any, run_id: str) -> bool:
-    """Whether the orchestrator is running (or about to run) this run."""
-    run = orchestrator.find_run(run_id)
-    if run is None or run.state.run_id != run_id:
-        return False
-    return bool(run.executor.active or (run.task is not None and not run.task.done()))
-
-
-def _prepare_resume(orchestrator: Any, store: RunStore, run_id: str,
-                    force: bool) -> tuple[WorkflowDefinition, str, dict[str, TaskResult]]:
-    stored = store.load_run(run_id)
-    rid = stored.summary.run_id
-    status = stored.summary.status
-    if status is WorkflowStatus.COMPLETED:
-        raise DeeptuiError(f"run '{rid}' completed; there is nothing to resume "
-                           "(run the workflow again for a new run)")
-    if _driven(orchestrator, rid):
-        raise DeeptuiError(f"run '{rid}' is running in this process; wait for it to end or "
-                           "cancel it, then resume")
-    if status is WorkflowStatus.RUNNING and not force:
-        s = stored.summary
-        raise DeeptuiError(f"run '{rid}' is still running (process {s.pid} on {s.host}); "
-                           "wait for it to end or stop it, then resume")
-    if not any(o is orchestrator for o in store._orchestrators):
-        store.attach(orchestrator)
-    kept = {tid: r for tid, r in stored.state.task_results.items()
-            if r.status is TaskStatus.COMPLETED}
-    return stored.workflow, rid, kept
-
-
-async def resume_run(orchestrator: Any, store: RunStore, run_id: str, *,
-                     force: bool = False) -> WorkflowState:
-    """Continue a stored run under the same run id and return its final state.
-
-    Completed tasks keep their stored outputs and are not run again; every other
-    task runs, with the stored definition. A completed run, or one still running
-    in a live process, is refused (``force=True`` skips the liveness check).
-    """
-    workflow, rid, kept = _prepare_resume(orchestrator, store, run_id, force)
-    return await orchestrator.execute_workflow(workflow, run_id=rid, initial_results=kept)
-
-
-def start_resume(orchestrator: Any, store: RunStore, run_id: str, *, force: bool = False) -> str:
-    """`resume_run` without waiting (``orchestrator.start_workflow``); returns the run id."""
-    workflow, rid, kept = _prepare_resume(orchestrator, store, run_id, force)
-    return orchestrator.start_workflow(workflow, run_id=rid, initial_results=kept)
-
-
 __all__ = ["CURRENT_VERSION", "RunStore", "RunSummary", "StoredRun", "default_db_path",
-           "resume_run", "start_resume"]
+           "process_alive", "process_token", "resume_run", "start_resume"]

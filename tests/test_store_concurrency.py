@@ -30,9 +30,9 @@ DRIVER = textwrap.dedent('''
             after = [f"calc{i - 1}"] if i % 5 else []
             tasks.append(TaskDefinition(id=f"calc{i}", task_type="callable", depends_on=after,
                                         parameters={"callable": "square", "n": i}))
+            command = f"for k in $(seq 20); do echo {i}-$k; done"
             tasks.append(TaskDefinition(id=f"echo{i}", task_type="shell", depends_on=[f"calc{i}"],
-                                        parameters={"command": f"for k in $(seq 20); do echo {i}-$k; done",
-                                                    "cache": True}))
+                                        parameters={"command": command, "cache": True}))
         return WorkflowDefinition(id="shared", max_parallel_tasks=4, tasks=tasks)
 
     async def main():
