@@ -155,7 +155,8 @@ def test_random_dags_complete_in_every_strategy_within_limits(case: Case) -> Non
     assert sorted(watcher.started) == sorted(t.id for t in case.workflow.tasks)  # each once
     for task in case.workflow.tasks:  # what ran saw its dependencies' outputs
         if task.task_type == "callable":
-            assert state.task_results[task.id].output == f"{task.id} done after {sorted(task.depends_on)}"
+            expected = f"{task.id} done after {sorted(task.depends_on)}"
+            assert state.task_results[task.id].output == expected
 
 
 def test_the_watcher_catches_a_violation() -> None:
