@@ -62,6 +62,8 @@ _EXPORTS: dict[str, str] = {
     "parse_condition": "deeptui.conditions",
     "trigger_rule_met": "deeptui.conditions",
     "validate_workflow_conditions": "deeptui.conditions",
+    "RunStore": "deeptui.store",
+    "resume_run": "deeptui.store",
     "load_workflow": "deeptui.loader",
     "loads_workflow": "deeptui.loader",
     "dump_workflow": "deeptui.loader",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
-from deeptui.errors import UnknownRunError, WorkflowValidationError
+from deeptui.errors import DeeptuiError, UnknownRunError, WorkflowValidationError
 from deeptui.executors import EXECUTORS, ReadyQueueExecutor
 from deeptui.models import (
     ExecutionStrategy,
@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[[WorkflowState], Any]
 
 _run_counter = itertools.count(1)
+
+
+class ModelConfigError(DeeptuiError, ValueError):
+    """A model name pydantic-ai cannot resolve (unknown provider, missing package or key)."""
 
 
 def new_run_id(workflow_id: str) -> str:
@@ -101,7 +105,7 @@ class TaskOrchestrator:
         self.skill_manager: SkillManager = SkillManager(skill_directories)
         self.router = TaskRouter(self.config.agent_routing)
         self.callables = CallableRegistry()
-        self.model = model or self.config.model or self._simulated_model()
+        self.model = _resolve_model(model or self.config.model) or self._simulated_model()
         self.agents = AgentProvider(agent, deps, self.config.agent_routing, self.model,
                                     self.skill_manager)
         self.store = store
@@ -366,6 +370,19 @@ class TaskOrchestrator:
 
     def close(self) -> None:
         self.cache.close()
+
+
+def _resolve_model(model: Any) -> Any:
+    """A "provider:name" string becomes a pydantic-ai Model now, so a bad name or a
+    missing provider package is one clear error before anything runs."""
+    if not isinstance(model, str):
+        return model
+    from pydantic_ai.models import infer_model
+
+    try:
+        return infer_model(model)
+    except Exception as exc:  # noqa: BLE001 - UserError, ImportError, provider errors
+        raise ModelConfigError(f"model '{model}': {str(exc).splitlines()[0]}") from None
 
 
 def _sync_callback(callback: ProgressCallback) -> Callable[[WorkflowState], None]:

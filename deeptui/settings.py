@@ -64,7 +64,7 @@ class Settings(BaseModel):
 
         return OrchestrationConfig(
             model=self.model,
-            simulated_latency=(self.latency_min, max(self.latency_min, self.latency_max)),
+            simulated_latency=(min(self.latency_min, self.latency_max), self.latency_max),
             simulated_fail_rate=self.fail_rate,
             simulated_seed=self.seed,
         )
