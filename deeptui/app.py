@@ -66,6 +66,7 @@ class DeeptuiApp(App[None]):
         self.initial_screen = initial_screen
         # The clock every elapsed-time display reads; tests freeze it.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.log_times = True  # timestamps on log lines (tests switch them off)
         self._theme_ready = False
 
     def now(self) -> datetime:

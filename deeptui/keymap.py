@@ -37,7 +37,7 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("tab_templates", "1", "show_tab('templates')", "Templates", "start"),
     KeySpec("tab_files", "2", "show_tab('files')", "Files", "start"),
     KeySpec("tab_runs", "3", "show_tab('runs')", "Runs", "start"),
-    KeySpec("start_quit", "q", "app.quit", "Quit", "start"),
+    KeySpec("start_quit", "q", "app.quit", "Quit", "start", show=False),
     # parameters screen
     KeySpec("run_workflow", "ctrl+r", "run_workflow", "Run", "parameters", priority=True),
     KeySpec("preview", "f5", "preview", "Preview DAG", "parameters"),

@@ -8,6 +8,8 @@ the file's tasks and DAG are shown with a Run button.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -68,7 +70,7 @@ class ParametersScreen(Screen[None]):
                 else:
                     assert self.workflow is not None
                     wf = self.workflow
-                    yield Label(Text.assemble((wf.name, "bold"), f"  {self.source or ''}",
+                    yield Label(Text.assemble((wf.name, "bold"), f"  {Path(self.source).name if self.source else ''}",
                                               f"\n{len(wf.tasks)} tasks, strategy "
                                               f"{wf.execution_strategy.value}"), id="params-title")
                     with VerticalScroll(id="file-tasks"):
@@ -78,10 +80,10 @@ class ParametersScreen(Screen[None]):
                 with VerticalScroll(id="preview-scroll"):
                     yield Static(id="preview")
         with Horizontal(id="params-buttons"):
-            yield Button("Run", id="run", variant="success")
+            yield Button("Run", id="run", variant="success", compact=True)
             if self.template_name is not None:
-                yield Button("Preview", id="preview-button")
-            yield Button("Back", id="back")
+                yield Button("Preview", id="preview-button", compact=True)
+            yield Button("Back", id="back", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -122,7 +124,16 @@ class ParametersScreen(Screen[None]):
     def on_param_form_changed(self, event: ParamForm.Changed) -> None:
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(PREVIEW_DELAY, lambda: self.action_preview(show_errors=False))
+        self._timer = self.set_timer(PREVIEW_DELAY, self._delayed_preview)
+
+    def _delayed_preview(self) -> None:
+        self._timer = None
+        self.action_preview(show_errors=False)
+
+    @property
+    def preview_pending(self) -> bool:
+        """A change is waiting for the preview to redraw."""
+        return self._timer is not None
 
     # -- running ---------------------------------------------------------------
 

@@ -80,7 +80,7 @@ class RunScreen(Screen[None]):
                 detail = TaskDetail(clock, id="task-detail")
                 detail.border_title = "Task"
                 yield detail
-                log = TaskLogView(id="task-log")
+                log = TaskLogView(id="task-log", show_time=getattr(self.app, "log_times", True))
                 log.border_title = "Log"
                 yield log
         yield Footer()

@@ -82,8 +82,10 @@ class StartScreen(Screen[None]):
             with TabPane("Templates", id="templates"):
                 yield Label("Pick a template to fill in its parameters (enter or click):",
                             classes="hint")
-                options = []
+                options: list[Option | None] = []
                 for template in list_templates():
+                    if options:
+                        options.append(None)  # a separator line
                     label = Text()
                     label.append(template.title, style="bold")
                     label.append(f"  ({template.name})\n", style="dim")

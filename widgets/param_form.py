@@ -84,6 +84,8 @@ class ParamForm(VerticalScroll):
     ParamForm .field-error { color: $error; text-style: bold; display: none; }
     ParamForm .field.-invalid .field-error { display: block; }
     ParamForm Switch { width: auto; }
+    ParamForm Input, ParamForm Select { margin: 0 0 0 1; background: $boost; }
+    ParamForm Input:focus { background: $primary 20%; }
     ParamForm SelectionList { height: auto; max-height: 8; }
     """
 
@@ -116,20 +118,22 @@ class ParamForm(VerticalScroll):
             options = [(str(c), c) for c in spec.choices]
             value = default if default in spec.choices else Select.BLANK
             return Select(options, value=value, allow_blank=spec.optional or value is Select.BLANK,
-                          id=wid)
+                          id=wid, compact=True)
         if spec.kind == "choices":
             chosen = set(default or [])
-            return SelectionList(*[(str(c), c, c in chosen) for c in spec.choices], id=wid)
+            return SelectionList(*[(str(c), c, c in chosen) for c in spec.choices], id=wid,
+                                 compact=True)
         if spec.kind in ("int", "float"):
             text = "" if default is None else str(default)
-            return Input(text, type="integer" if spec.kind == "int" else "number", id=wid)
+            return Input(text, type="integer" if spec.kind == "int" else "number", id=wid,
+                         compact=True)
         if spec.kind == "list":
             text = ", ".join(str(v) for v in default or [])
-            return Input(text, placeholder="comma-separated values", id=wid)
+            return Input(text, placeholder="comma-separated values", id=wid, compact=True)
         if spec.kind == "json":
             text = "" if default is None else json.dumps(default)
-            return Input(text, placeholder="JSON", id=wid)
-        return Input("" if default is None else str(default), id=wid)
+            return Input(text, placeholder="JSON", id=wid, compact=True)
+        return Input("" if default is None else str(default), id=wid, compact=True)
 
     # -- values -----------------------------------------------------------
 

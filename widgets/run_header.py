@@ -48,7 +48,7 @@ def usage_totals(state: WorkflowState) -> tuple[int, float | None]:
     return tokens, cost
 
 
-def counts_text(state: WorkflowState) -> Text:
+def counts_text(state: WorkflowState, *, short: bool = False) -> Text:
     counts = {status: 0 for status in TaskStatus}
     for result in state.task_results.values():
         counts[result.status] += 1
@@ -58,7 +58,8 @@ def counts_text(state: WorkflowState) -> Text:
         look = STATUS_STYLES[status]
         if text:
             text.append("  ")
-        text.append(f"{look.symbol} {counts[status]} {status.value}", style=look.rich)
+        label = "" if short else f" {status.value}"
+        text.append(f"{look.symbol} {counts[status]}{label}", style=look.rich)
     return text
 
 
@@ -78,6 +79,7 @@ class RunHeader(Vertical):
     def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock
+        self._last: tuple[WorkflowState, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-title")
@@ -86,7 +88,12 @@ class RunHeader(Vertical):
             yield Static(id="run-stats")
         yield Static(id="run-counts")
 
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.update_from(self._last[0], read_only=self._last[1])
+
     def update_from(self, state: WorkflowState, *, read_only: bool = False) -> None:
+        self._last = (state, read_only)
         status = WorkflowStatus(state.status)
         title = Text()
         title.append(state.workflow_name or state.workflow_id, style="bold")
@@ -100,9 +107,10 @@ class RunHeader(Vertical):
         self.query_one("#run-progress", ProgressBar).update(total=max(total, 1), progress=finished)
         tokens, cost = usage_totals(state)
         stats = Text()
-        stats.append(f"{finished}/{total} tasks", style="bold")
+        stats.append(f"{finished}/{total}", style="bold")
         stats.append(f"  elapsed {format_duration(elapsed(state, self.clock()))}")
-        stats.append(f"  tokens {tokens:,}")
+        stats.append(f"  tok {tokens:,}")
         stats.append(f"  cost {'-' if cost is None else f'${cost:.4f}'}")
         self.query_one("#run-stats", Static).update(stats)
-        self.query_one("#run-counts", Static).update(counts_text(state))
+        short = 0 < self.size.width < 96
+        self.query_one("#run-counts", Static).update(counts_text(state, short=short))
