@@ -201,8 +201,10 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
             elif isinstance(event, FunctionToolCallEvent):
                 ctx.log("tool_call", f"{event.part.tool_name}({_render(event.part.args, 300)})")
             elif isinstance(event, FunctionToolResultEvent):
-                content = getattr(event.result, "content", event.result)
-                ctx.log("tool_result", _render(content, 300))
+                part = getattr(event, "part", None) or getattr(event, "result", None)
+                content = getattr(part, "content", part)
+                name = getattr(part, "tool_name", "tool")
+                ctx.log("tool_result", f"{name} -> {_render(content, 300)}")
             elif isinstance(event, AgentRunResultEvent):
                 result = event.result
     if result is None:

@@ -13,8 +13,16 @@ import random
 import re
 from collections.abc import AsyncIterator
 
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 
 class SimulatedModelError(RuntimeError):
@@ -22,6 +30,8 @@ class SimulatedModelError(RuntimeError):
 
 
 _TASK_LINE = re.compile(r"^Task: (?P<id>.+)$", re.MULTILINE)
+_SKILL_NAME = re.compile(r"<skill>\s*<name>(?P<name>[^<]+)</name>")
+FIRST_STEP_SHARE = 0.3  # of the latency, spent before the tool calls
 _DESC_LINE = re.compile(r"^Description: (?P<desc>.+)$", re.MULTILINE)
 
 _OPENINGS = [
@@ -52,6 +62,19 @@ def _last_prompt(messages: list[ModelMessage]) -> str:
                 if isinstance(part, UserPromptPart) and isinstance(part.content, str):
                     return part.content
     return ""
+
+
+def _has_tool_results(messages: list[ModelMessage]) -> bool:
+    return any(isinstance(part, ToolReturnPart)
+               for message in messages if isinstance(message, ModelRequest)
+               for part in message.parts)
+
+
+def _skills_offered(messages: list[ModelMessage]) -> list[str]:
+    for message in messages:
+        if isinstance(message, ModelRequest) and message.instructions:
+            return [m.group("name").strip() for m in _SKILL_NAME.finditer(message.instructions)]
+    return []
 
 
 class SimulatedModel(FunctionModel):
@@ -100,21 +123,56 @@ class SimulatedModel(FunctionModel):
             f"{rng.choice(_CLOSINGS)}"
         )
 
+    def tool_calls(self, messages: list[ModelMessage], info: AgentInfo) -> list[ToolCallPart]:
+        """The first step of an agent run: load the offered skills and plan a todo,
+        as a real deep agent does; none once tools have answered."""
+        if _has_tool_results(messages):
+            return []
+        tools = {tool.name for tool in info.function_tools}
+        calls: list[ToolCallPart] = []
+        if "load_skill" in tools:
+            calls += [ToolCallPart("load_skill", {"skill_name": name})
+                      for name in _skills_offered(messages)]
+        desc = _DESC_LINE.search(_last_prompt(messages))
+        if "add_todo" in tools and desc:
+            content = desc.group("desc").strip().rstrip(".")
+            calls.append(ToolCallPart("add_todo", {"content": content,
+                                                   "active_form": f"Working on: {content}"}))
+        return calls
+
     def _plan(self, messages: list[ModelMessage]) -> tuple[str, float, bool]:
         rng = self._rng
         text = self.compose(_last_prompt(messages), rng)
+        skills = [str(part.args_as_dict().get("skill_name")) for message in messages
+                  if isinstance(message, ModelResponse) for part in message.parts
+                  if isinstance(part, ToolCallPart) and part.tool_name == "load_skill"]
+        if skills:
+            text += f"\n\nApplied the {', '.join(skills)} skill{'s' if len(skills) > 1 else ''}."
         delay = rng.uniform(*self.latency)
         fails = self.fail_rate > 0 and rng.random() < self.fail_rate
+        if _has_tool_results(messages):
+            delay *= 1 - FIRST_STEP_SHARE
         return text, delay, fails
 
     async def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        calls = self.tool_calls(messages, info)
+        if calls:
+            await asyncio.sleep(self.latency[0] * FIRST_STEP_SHARE)
+            return ModelResponse(parts=calls)
         text, delay, fails = self._plan(messages)
         await asyncio.sleep(delay)
         if fails:
             raise SimulatedModelError("simulated model failure (injected by fail_rate)")
         return ModelResponse(parts=[TextPart(text)])
 
-    async def _stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+    async def _stream(self, messages: list[ModelMessage],
+                      info: AgentInfo) -> AsyncIterator[str | dict[int, DeltaToolCall]]:
+        calls = self.tool_calls(messages, info)
+        if calls:
+            await asyncio.sleep(self._rng.uniform(*self.latency) * FIRST_STEP_SHARE)
+            for n, call in enumerate(calls):
+                yield {n: DeltaToolCall(name=call.tool_name, json_args=call.args_as_json_str())}
+            return
         text, delay, fails = self._plan(messages)
         words = text.split(" ")
         chunks = [

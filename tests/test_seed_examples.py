@@ -419,6 +419,17 @@ async def test_skill_pipeline_runs_with_skills_loaded(fast_config, tmp_path):
     result = await orchestrator.execute_workflow(quality_pipeline())
     assert result.status == "completed" and len(result.completed_tasks) == 4
     assert rec.first(ev.TaskCompleted, "implementation") < rec.first(ev.TaskStarted, "code-review")
+    # each task's agent loaded exactly the skills the task requires
+    loaded = {(e.task_id, e.text) for e in rec.of(ev.TaskLog) if e.kind == "tool_call"
+              and e.text.startswith("load_skill")}
+    assert loaded == {
+        ("api-design", 'load_skill({"skill_name":"api-design"})'),
+        ("code-review", 'load_skill({"skill_name":"python-code-review"})'),
+        ("test-strategy", 'load_skill({"skill_name":"test-strategy"})'),
+    }
+    assert result.task_results["api-design"].output.endswith("Applied the api-design skill.")
+    assert any(e.kind == "tool_result" and e.task_id == "api-design" and "<name>api-design</name>"
+               in e.text for e in rec.of(ev.TaskLog))
     names = {skill["name"] for skill in orchestrator.skill_manager.get_all_skills()}
     assert {"python-code-review", "api-design", "test-strategy", "security-audit",
             "performance-analysis"} <= names
