@@ -30,17 +30,17 @@ def history_list(store: Any, limit: int, console: Console) -> int:
     if not runs:
         console.print(f"no runs yet in {store.path}")
         return 0
-    table = Table(box=None, header_style="bold")
+    table = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False)
     # the run id (it starts with the workflow id) is what the user types next: never cut it
     table.add_column("run", no_wrap=True, min_width=max(len(r.run_id) for r in runs))
-    for header in ("status", "started", "duration", "done", "failed", "model"):
+    for header in ("status", "started", "duration", "done", "model"):
         table.add_column(header, no_wrap=True)
     for run in runs:
         status = str(run.status)
         started = run.started_at.astimezone().strftime("%m-%d %H:%M") if run.started_at else ""
         table.add_row(run.run_id, Text(status, RUN_STYLE.get(status, "")), started,
                       _secs(run.duration_seconds), f"{run.completed}/{run.total_tasks}",
-                      str(run.failed or ""), run.model or "")
+                      run.model or "")
     console.print(table)
     return 0
 
