@@ -30,7 +30,8 @@ def history_list(store: Any, limit: int, console: Console) -> int:
     if not runs:
         console.print(f"no runs yet in {store.path}")
         return 0
-    table = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False)
+    table = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False,
+                  collapse_padding=True)
     # the run id (it starts with the workflow id) is what the user types next: never cut it
     table.add_column("run", no_wrap=True, min_width=max(len(r.run_id) for r in runs))
     for header in ("status", "started", "duration", "done", "model"):
