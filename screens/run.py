@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from deeptui import bus as ev
@@ -31,6 +32,7 @@ from deeptui.widgets.task_detail import TaskDetail, output_text
 from deeptui.widgets.task_log import TaskLogView
 
 BATCH_INTERVAL = 0.15  # seconds events are gathered before one repaint
+LOG_DELAY = 0.05  # seconds a selection must rest before its log is loaded
 CANCELLABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
 RETRYABLE = {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
 LogEntry = tuple[float, str, str]
@@ -54,6 +56,7 @@ class RunScreen(Screen[None]):
         self.subscription: ev.Subscription | None = None
         self.batches = 0
         self.events_seen = 0
+        self._log_timer: Timer | None = None
 
     def _resolve(self) -> None:
         if self.read_only or self.state is not None:
@@ -71,7 +74,7 @@ class RunScreen(Screen[None]):
         clock = self.app.now  # type: ignore[attr-defined]
         yield RunHeader(clock, id="run-header")
         yield Input(placeholder="filter: part of a task id, or a status (failed, running...)",
-                    id="run-filter")
+                    id="run-filter", compact=True)
         with Horizontal(id="run-body"):
             dag = DagPanel(self.workflow, self.state, id="dag")
             dag.border_title = "DAG"
@@ -133,10 +136,10 @@ class RunScreen(Screen[None]):
         statuses = False
         finished: ev.WorkflowFinished | None = None
         new_lines: list[LogEntry] = []
-        selected = self.selected
+        shown = self.log_view.task_id
         for event in batch:
             if isinstance(event, ev.TaskLog):
-                if event.task_id == selected:
+                if event.task_id == shown:
                     new_lines.append((event.ts, event.kind, event.text))
             elif isinstance(event, ev.WorkflowFinished):
                 finished, statuses = event, True
@@ -147,6 +150,8 @@ class RunScreen(Screen[None]):
                 self.refresh_all()
             if new_lines:
                 self.log_view.append(new_lines)
+            if statuses and shown is not None and self.state.task_results[shown].status.finished:
+                self.log_view.flush()  # the stream ended: show its last partial line
         if finished is not None:
             severity = "information" if finished.status == "completed" else "warning"
             message = f"Run {finished.status}" + (f": {finished.error}" if finished.error else "")
@@ -165,7 +170,16 @@ class RunScreen(Screen[None]):
     # -- selection -------------------------------------------------------------
 
     def on_dag_panel_selected(self, message: DagPanel.Selected) -> None:
-        self._show_task(message.task_id)
+        """Details at once; the log shortly after the selection rests (holding ↓ stays fast)."""
+        self._show_detail(message.task_id)
+        if self._log_timer is not None:
+            self._log_timer.stop()
+        self._log_timer = self.set_timer(LOG_DELAY, self._show_selected_log)
+
+    def _show_selected_log(self) -> None:
+        self._log_timer = None
+        if self.log_view.task_id != self.selected:
+            self._show_task(self.selected)
 
     def _show_detail(self, task_id: str | None) -> None:
         task = result = None

@@ -113,7 +113,7 @@ async def mid_run(pilot, select: str = "flaky-upload") -> None:
     app.open_run(run_id)
     await _until(pilot, lambda: isinstance(app.screen, RunScreen) and bool(app.screen.query("#dag")))
     app.screen.select_task(select)
-    await pilot.pause()
+    await _until(pilot, lambda: app.screen.log_view.task_id == select)
     app.screen.refresh_all()
     await pilot.pause()
 

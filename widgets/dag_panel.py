@@ -22,6 +22,9 @@ from deeptui.models import WorkflowDefinition, WorkflowState
 from deeptui.visualize import DAGVisualizer
 
 
+_SELECTED = Style(reverse=True, bold=True)
+
+
 class DagPanel(ScrollView, can_focus=True):
     """The DAG of one workflow, coloured by the statuses in ``state``."""
 
@@ -50,6 +53,7 @@ class DagPanel(ScrollView, can_focus=True):
         self._task_rows: list[int] = []  # indexes into _lines of task lines, in order
         self._row_of: dict[str, int] = {}
         self._strips: dict[int, Strip] = {}
+        self._base: Style | None = None
         self._width = 0
         self.rebuilds = 0
         self.rebuild()
@@ -62,7 +66,7 @@ class DagPanel(ScrollView, can_focus=True):
 
     def rebuild(self) -> None:
         """Recompute the lines from the current statuses (call once per batch)."""
-        lines = self.visualizer.ascii_lines(selected=self.selected)
+        lines = self.visualizer.ascii_lines()  # the selection is drawn at render time
         needle = self.filter_text.strip().lower()
         if needle:
             state = self.visualizer.state
@@ -74,6 +78,7 @@ class DagPanel(ScrollView, can_focus=True):
         self._task_rows = [n for n, (_, tid) in enumerate(lines) if tid is not None]
         self._row_of = {lines[n][1]: n for n in self._task_rows}  # type: ignore[misc]
         self._strips.clear()
+        self._base = None
         self._width = max((text.cell_len for text, _ in lines), default=0)
         self.virtual_size = Size(self._width, len(lines))
         self.rebuilds += 1
@@ -97,14 +102,18 @@ class DagPanel(ScrollView, can_focus=True):
         width = self.size.width
         if n >= len(self._lines):
             return Strip.blank(width, self.rich_style)
+        if self._base is None:
+            self._base = self.rich_style  # computing it is not free: once per rebuild
         strip = self._strips.get(n)
         if strip is None:
-            text = self._lines[n][0]
+            text, task_id = self._lines[n]
             console = self.app.console
-            base = self.rich_style + (console.get_style(text.style) if text.style else Style())
-            strip = Strip(text.render(console), text.cell_len).apply_style(base)
+            style = self._base + (console.get_style(text.style) if text.style else Style())
+            if task_id is not None and task_id == self.selected:
+                style += _SELECTED
+            strip = Strip(text.render(console), text.cell_len).apply_style(style)
             self._strips[n] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, self._base)
 
     # -- selection -----------------------------------------------------------
 
@@ -112,8 +121,12 @@ class DagPanel(ScrollView, can_focus=True):
         if task_id == self.selected:
             self.scroll_to_selected()
             return
-        self.selected = task_id
-        self.rebuild()
+        previous, self.selected = self.selected, task_id
+        for tid in (previous, task_id):  # only the two lines change
+            row = self._row_of.get(tid) if tid is not None else None
+            if row is not None:
+                self._strips.pop(row, None)
+                self.refresh_line(row)
         self.scroll_to_selected()
         if announce:
             self.post_message(self.Selected(self, task_id))
@@ -171,7 +184,8 @@ class DagPanel(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()  # a theme change: strips carry the old background
+        self._strips.clear()
+        self._base = None  # a theme change: strips carry the old background
 
 
 def _matches(task_id: str, state: WorkflowState | None, needle: str) -> bool:

@@ -73,7 +73,7 @@ class RunHeader(Vertical):
     RunHeader ProgressBar { width: auto; margin-right: 2; }
     RunHeader ProgressBar Bar { width: 24; }
     RunHeader #run-stats { width: 1fr; height: 1; }
-    RunHeader #run-counts { height: auto; }
+    RunHeader #run-counts { height: 1; }
     """
 
     def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
@@ -101,7 +101,7 @@ class RunHeader(Vertical):
         title.append(status.value.upper(), style=RUN_STYLES.get(status, ""))
         if read_only:
             title.append("  (stored run, read-only)", style="dim italic")
-        self.query_one("#run-title", Static).update(title)
+        self.query_one("#run-title", Static).update(title, layout=False)
         total = len(state.task_results)
         finished = sum(1 for r in state.task_results.values() if r.status.finished)
         self.query_one("#run-progress", ProgressBar).update(total=max(total, 1), progress=finished)
@@ -111,6 +111,6 @@ class RunHeader(Vertical):
         stats.append(f"  elapsed {format_duration(elapsed(state, self.clock()))}")
         stats.append(f"  tok {tokens:,}")
         stats.append(f"  cost {'-' if cost is None else f'${cost:.4f}'}")
-        self.query_one("#run-stats", Static).update(stats)
+        self.query_one("#run-stats", Static).update(stats, layout=False)
         short = 0 < self.size.width < 96
-        self.query_one("#run-counts", Static).update(counts_text(state, short=short))
+        self.query_one("#run-counts", Static).update(counts_text(state, short=short), layout=False)

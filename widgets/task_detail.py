@@ -35,7 +35,7 @@ class TaskDetail(Static):
     """A small key/value table about one task; ``show(task, result)`` repaints it."""
 
     DEFAULT_CSS = """
-    TaskDetail { height: auto; max-height: 12; padding: 0 1; background: $surface; }
+    TaskDetail { height: 10; padding: 0 1; background: $surface; }
     """
 
     def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
@@ -44,7 +44,8 @@ class TaskDetail(Static):
 
     def show(self, task: TaskDefinition | None, result: TaskResult | None) -> None:
         if task is None or result is None:
-            self.update(Text("No task selected. Use ↑/↓ or click a task in the DAG.", style="dim"))
+            self.update(Text("No task selected. Use ↑/↓ or click a task in the DAG.", style="dim"),
+                        layout=False)
             return
         status = TaskStatus(result.status)
         look = STATUS_STYLES[status]
@@ -78,4 +79,4 @@ class TaskDetail(Static):
             table.add_row("output", Text(preview))
         elif task.description:
             table.add_row("about", Text(task.description, style="italic"))
-        self.update(table)
+        self.update(table, layout=False)  # fixed height: no relayout per selection
