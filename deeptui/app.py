@@ -220,7 +220,7 @@ class DeeptuiApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        seen: set[str] = set()
+        seen: set[str] = set(getattr(screen, "PALETTE_CONDITIONAL", ()))
         for key, active in screen.active_bindings.items():
             binding = active.binding
             if not binding.description or binding.action in seen or not active.enabled:
@@ -244,7 +244,18 @@ def main() -> None:
         settings = load_settings()
     except DeeptuiError as exc:
         raise SystemExit(f"deeptui: {exc}") from None
-    DeeptuiApp(settings).run()
+    store = None
+    try:
+        from deeptui.store import RunStore
+
+        store = RunStore(settings.db)
+    except Exception as exc:  # the app still runs, without history
+        print(f"deeptui: run history disabled: {exc}")
+    try:
+        DeeptuiApp(settings, store=store).run()
+    finally:
+        if store is not None and hasattr(store, "close"):
+            store.close()
 
 
 if __name__ == "__main__":

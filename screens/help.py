@@ -77,6 +77,7 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical { width: 60; max-width: 100%; height: auto; border: thick $warning;
                                background: $surface; padding: 1 2; }
+    ConfirmScreen #confirm-question { width: 100%; }
     ConfirmScreen Horizontal { height: auto; margin-top: 1; align: center middle; }
     ConfirmScreen Button { margin: 0 2; }
     """

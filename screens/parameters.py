@@ -91,6 +91,10 @@ class ParametersScreen(Screen[None]):
         self.action_preview(show_errors=False)
         if self.template_name is None:
             self.query_one("#run", Button).focus()
+        else:
+            inputs = self.query(ParamForm).first().query("Input, Switch, Select, SelectionList")
+            if inputs:
+                inputs.first().focus()
 
     # -- building ------------------------------------------------------------
 

@@ -43,6 +43,8 @@ class RunScreen(Screen[None]):
 
     BINDINGS = bindings("run")
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    # offered in the palette by TaskCommands, only when they apply to the selected task
+    PALETTE_CONDITIONAL = frozenset({"cancel_task", "retry_task", "cancel_run"})
 
     def __init__(self, run_id: str, *, workflow: WorkflowDefinition | None = None,
                  state: WorkflowState | None = None,

@@ -116,6 +116,7 @@ class StartScreen(Screen[None]):
         self.query_one("#template-list", OptionList).focus()
 
     def on_screen_resume(self) -> None:
+        self._recent_loaded = False  # runs may have ended since: read the history again
         self.refresh_runs()
 
     # -- runs -----------------------------------------------------------------
