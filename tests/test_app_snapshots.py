@@ -12,8 +12,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from deeptui import OrchestrationConfig, TaskOrchestrator
 from deeptui.app import DeeptuiApp
 from deeptui.models import (
@@ -221,8 +219,3 @@ def test_cancel_run_confirm(snap_compare):
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=(100, 30), run_before=confirm)
-
-
-@pytest.fixture(autouse=True)
-def _release_gates():
-    yield
