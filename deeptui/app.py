@@ -54,6 +54,7 @@ class DeeptuiApp(App[None]):
         store: Any = None,
         initial_workflow: WorkflowDefinition | None = None,
         initial_screen: str | None = None,
+        initial_resume: str | None = None,
         settings_path: Path | None = None,
     ) -> None:
         os.environ.setdefault("PYDANTIC_AI_NO_BANNER", "1")  # no banner over the screen
@@ -64,6 +65,7 @@ class DeeptuiApp(App[None]):
         self.orchestrator = orchestrator or build_orchestrator(self.settings, store=self.store)
         self.initial_workflow = initial_workflow
         self.initial_screen = initial_screen
+        self.initial_resume = initial_resume
         # The clock every elapsed-time display reads; tests freeze it.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.log_times = True  # timestamps on log lines (tests switch them off)
@@ -89,6 +91,8 @@ class DeeptuiApp(App[None]):
         self.push_screen(StartScreen())
         if self.initial_workflow is not None:
             self.start_run(self.initial_workflow)
+        elif self.initial_resume is not None:
+            self.resume_run(self.initial_resume)
         elif self.initial_screen and self.initial_screen != "start":
             self.open_screen(self.initial_screen)
 

@@ -284,7 +284,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.max_parallel:
         workflow = workflow.model_copy(update={"max_parallel_tasks": settings.max_parallel})
     if not args.headless:
-        return _run_app(settings, workflow)
+        return _run_app(args, settings, workflow)
     from deeptui.headless import run_headless
     from deeptui.settings import build_orchestrator
 
@@ -306,25 +306,36 @@ def cmd_resume(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _check_model(settings)
     store = _open_store(settings, required=True)
-    orchestrator = build_orchestrator(settings, store=store)
     try:
         stored = store.load_run(args.run)
         if not args.headless:
-            return _run_app(settings, None, resume=stored.summary.run_id)
-        return asyncio.run(run_headless(orchestrator, stored.workflow, resume_from=store,
-                                        run_id=stored.summary.run_id))
+            return _run_app(args, settings, store=store, resume=stored.summary.run_id)
+        orchestrator = build_orchestrator(settings, store=store)
+        try:
+            return asyncio.run(run_headless(orchestrator, stored.workflow, resume_from=store,
+                                            run_id=stored.summary.run_id))
+        finally:
+            orchestrator.close()
     finally:
-        orchestrator.close()
         store.close()
 
 
-def _run_app(settings: Any, workflow: Any, resume: str | None = None) -> int:
+def _run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
+             store: Any = None, resume: str | None = None) -> int:
+    """Open the app (with the history store), optionally starting or resuming a run."""
     from deeptui.app import DeeptuiApp
 
-    app = DeeptuiApp(settings, initial_workflow=workflow, **({"initial_resume": resume}
-                                                              if resume else {}))
-    app.run()
-    return int(app.return_code or 0)
+    own_store = store is None
+    if own_store:
+        store = _open_store(settings)
+    try:
+        app = DeeptuiApp(settings, store=store, initial_workflow=workflow,
+                         initial_resume=resume, settings_path=args.config)
+        app.run()
+        return int(app.return_code or 0)
+    finally:
+        if own_store and store is not None:
+            store.close()
 
 
 COMMANDS = {
@@ -352,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command is None:
-            return _run_app(_settings(args), None)
+            return _run_app(args, _settings(args))
         return COMMANDS[args.command](args)
     except DeeptuiError as exc:
         text = " ".join(line.strip() for line in str(exc).splitlines())  # always one line

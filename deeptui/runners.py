@@ -57,6 +57,13 @@ def _render(value: Any, limit: int = 4000) -> str:
     return text if len(text) <= limit else text[:limit] + "\n[... truncated]"
 
 
+def _one_line(value: Any, limit: int = 200) -> str:
+    """A log-line rendering: compact, one line, cut with an ellipsis."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def build_prompt(ctx: TaskContext) -> str:
     """The user prompt of an agent task: what to do, with what, after what."""
     task = ctx.task
@@ -199,12 +206,12 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
                 if event.delta.content_delta:
                     ctx.log("text", event.delta.content_delta)
             elif isinstance(event, FunctionToolCallEvent):
-                ctx.log("tool_call", f"{event.part.tool_name}({_render(event.part.args, 300)})")
+                ctx.log("tool_call", f"{event.part.tool_name}({_one_line(event.part.args)})")
             elif isinstance(event, FunctionToolResultEvent):
                 part = getattr(event, "part", None) or getattr(event, "result", None)
                 content = getattr(part, "content", part)
                 name = getattr(part, "tool_name", "tool")
-                ctx.log("tool_result", f"{name} -> {_render(content, 300)}")
+                ctx.log("tool_result", f"{name} -> {_one_line(content)}")
             elif isinstance(event, AgentRunResultEvent):
                 result = event.result
     if result is None:
