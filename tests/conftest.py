@@ -83,3 +83,26 @@ def pid_alive(pid: int) -> bool:
             return fh.read().split(") ")[1][0] != "Z"
     except OSError:
         return False
+
+
+_SNAPSHOT_EXTENSION: list[type] = []  # made once: syrupy tells extensions apart by class
+
+
+@pytest.fixture(autouse=True)
+def _snapshots_in_tests_snapshots(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every snapshot test (snap_compare) keeps its SVGs in tests/snapshots/<test file>/."""
+    if "snap_compare" not in request.fixturenames:
+        return
+    from pathlib import Path
+
+    import pytest_textual_snapshot
+
+    if not _SNAPSHOT_EXTENSION:
+        class InTestsSnapshots(pytest_textual_snapshot.SVGImageExtension):
+            @classmethod
+            def dirname(cls, *, test_location) -> str:  # type: ignore[no-untyped-def]
+                return str(Path(test_location.filepath).parent / "snapshots" / test_location.basename)
+
+        _SNAPSHOT_EXTENSION.append(InTestsSnapshots)
+    monkeypatch.setattr(pytest_textual_snapshot, "SVGImageExtension", _SNAPSHOT_EXTENSION[0])
+    monkeypatch.setenv("PYDANTIC_AI_NO_BANNER", "1")

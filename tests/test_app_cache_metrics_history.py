@@ -3,7 +3,7 @@
 Each screen runs in a tiny host app (the attributes and methods the screens
 use from DeeptuiApp), with real runs of small workflows on the offline model,
 a real diskcache directory and (for history) a real SQLite store.
-Snapshots live in tests/snapshots/.
+Snapshots live in tests/snapshots/ (the shared fixture in conftest.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_textual_snapshot
 from rich.console import Console
 from textual.app import App
 from textual.widgets import Select
@@ -30,18 +29,6 @@ from deeptui.screens.metrics import MetricsScreen
 from deeptui.widgets.cache_table import CacheStats, CacheTable
 
 T0 = datetime(2025, 1, 31, 9, 30)  # naive: shown as is, whatever the machine's time zone
-
-
-class _SnapshotsDir(pytest_textual_snapshot.SVGImageExtension):
-    @classmethod
-    def dirname(cls, *, test_location: Any) -> str:
-        return str(Path(test_location.filepath).parent / "snapshots" / test_location.basename)
-
-
-@pytest.fixture(autouse=True)
-def _snapshots_in_tests_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pytest_textual_snapshot, "SVGImageExtension", _SnapshotsDir)
-    monkeypatch.setenv("PYDANTIC_AI_NO_BANNER", "1")
 
 
 class Host(App[None]):

@@ -1,5 +1,6 @@
 """Snapshot tests of every app screen, with deterministic data and a frozen clock.
 
+Snapshots live in tests/snapshots/test_app_snapshots/ (the shared fixture in conftest.py).
 The mid-run state is made by the real engine: callable tasks wait on events the
 test controls, one fails, one is cancelled; their timestamps and usage are then
 pinned so the durations on screen never change.
