@@ -1,15 +1,13 @@
 """The result cache: memory (LRU + TTL), disk (diskcache), hybrid, none.
 
 A key is the sha256 of the canonical JSON of what decides a task's result (see
-`key_material`). A value is stored as JSON text, never pickled: a cache
+`deeptui.cache_keys`). A value is stored as JSON text, never pickled: a cache
 directory is data, and `JSONTextDisk` (in `deeptui.cache_disk`, the disk tier)
 refuses to read or write anything else.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import sqlite3
 import threading
@@ -18,24 +16,24 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from enum import StrEnum
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, TypeVar
 
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field
 
 from deeptui.cache_disk import CacheError, DiskTier, JSONTextDisk, is_corruption
+from deeptui.cache_keys import KEY_VERSION, cache_key, key_material
 from deeptui.models import TaskDefinition, TaskUsage
 
 __all__ = [
-    "CacheConfig", "CacheEntryInfo", "CacheError", "CacheStrategy", "CachedResult",
-    "JSONTextDisk", "ResultCache", "create_cache", "default_cache_dir", "key_material",
+    "KEY_VERSION", "CacheConfig", "CacheEntryInfo", "CacheError", "CacheStrategy",
+    "CachedResult", "JSONTextDisk", "ResultCache", "create_cache", "default_cache_dir",
+    "key_material",
 ]
 
 _T = TypeVar("_T")
-KEY_VERSION = 1  # bump when the key material changes, so old entries miss
 
 
 class CacheStrategy(StrEnum):
@@ -80,70 +78,6 @@ class CacheEntryInfo:
     size_bytes: int
     age_seconds: float
     ttl_remaining: float | None
-
-
-# --- keys ---------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    """Fallback for canonical JSON: a stable text for values JSON lacks."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(_canonical(item) for item in value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, (bytes, bytearray)):
-        return {"bytes_sha256": hashlib.sha256(value).hexdigest()}
-    return f"{type(value).__qualname__}:{value!r}"
-
-
-def _string_keys(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(key): _string_keys(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_string_keys(item) for item in value]
-    return value
-
-
-def _canonical(value: Any) -> str:
-    try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
-        )
-    except TypeError:  # keys of mixed types cannot be sorted: compare them as text
-        return _canonical(_string_keys(value))
-
-
-def key_material(
-    task: TaskDefinition,
-    dependency_outputs: Mapping[str, Any],
-    model_name: str | None,
-    include_dependencies: bool = True,
-) -> dict[str, Any]:
-    """What a cache key hashes: the task's definition, the model, and (when
-    `include_dependencies`) the outputs of the task's direct dependencies."""
-    material: dict[str, Any] = {
-        "v": KEY_VERSION,
-        "task_id": task.id,
-        "description": task.description,
-        "parameters": task.parameters,
-        "capabilities": sorted(str(c) for c in task.required_capabilities),
-        "skills": sorted(task.required_skills),
-        "task_type": task.task_type,
-        "agent_type": task.agent_type,
-        "expected_output_type": task.expected_output_type,
-        "model": model_name,
-    }
-    if include_dependencies:
-        material["dependencies"] = {
-            dep: dependency_outputs[dep] for dep in task.depends_on if dep in dependency_outputs
-        }
-    return material
 
 
 # --- payloads and the memory tier ----------------------------------------------
@@ -248,10 +182,7 @@ class ResultCache:
         dependency_outputs: Mapping[str, Any],
         model_name: str | None,
     ) -> str:
-        material = key_material(
-            task, dependency_outputs, model_name, self.config.include_dependencies
-        )
-        return hashlib.sha256(_canonical(material).encode("utf-8")).hexdigest()
+        return cache_key(task, dependency_outputs, model_name, self.config.include_dependencies)
 
     def get(self, key: str) -> CachedResult | None:
         with self._lock:
