@@ -10,20 +10,20 @@ numbers, no dates or custom tags, so load -> dump -> load is exact.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any
 
 import tomli_w
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from deeptui.errors import WorkflowFileError
+from deeptui.loader_errors import Loc, describe, exc_text, kind_of, label, one_line, short, where
 from deeptui.models import WorkflowDefinition
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # larger workflow files are refused unread
@@ -32,7 +32,6 @@ MAX_VALUES = 2_000_000  # values after expanding YAML aliases
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 FORMATS = ("yaml", "json", "toml")
 
-Loc = tuple[int | str, ...]
 Locator = Callable[[Loc, bool], "tuple[int, int] | None"]
 
 # YAML restricted to JSON-compatible values: no timestamps, sets, binary or '=' values.
@@ -59,7 +58,7 @@ class _Constructor(yaml.constructor.SafeConstructor):
             if isinstance(key, yaml.ScalarNode) and not key.tag.endswith(":merge"):
                 if key.value in seen:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key '{_short(key.value)}'", key.start_mark)
+                        None, None, f"duplicate key '{short(key.value)}'", key.start_mark)
                 seen.add(key.value)
         return super().construct_mapping(node, deep)
 
@@ -112,9 +111,9 @@ def load_workflow(path: str | Path) -> WorkflowDefinition:
                 "save the file as UTF-8") from None
         return loads_workflow(text, fmt, source)
     except WorkflowFileError as exc:
-        raise WorkflowFileError(_one_line(str(exc))) from None
+        raise WorkflowFileError(one_line(str(exc))) from None
     except Exception as exc:  # the boundary: nothing else escapes
-        raise WorkflowFileError(_one_line(f"{source}: cannot load workflow: {_exc_text(exc)}")) from None
+        raise WorkflowFileError(one_line(f"{source}: cannot load workflow: {exc_text(exc)}")) from None
 
 
 def loads_workflow(text: str, format: str, source: str = "<string>") -> WorkflowDefinition:
@@ -122,14 +121,14 @@ def loads_workflow(text: str, format: str, source: str = "<string>") -> Workflow
     try:
         return _loads(text, _normal_format(format, source), source)
     except WorkflowFileError as exc:
-        raise WorkflowFileError(_one_line(str(exc))) from None
+        raise WorkflowFileError(one_line(str(exc))) from None
     except _Problem as exc:
-        raise WorkflowFileError(_one_line(_where(source, exc.pos) + exc.message)) from None
+        raise WorkflowFileError(one_line(where(source, exc.pos) + exc.message)) from None
     except RecursionError:
         raise WorkflowFileError(
             f"{source}: nesting is too deep (more than {MAX_DEPTH} levels)") from None
     except Exception as exc:
-        raise WorkflowFileError(_one_line(f"{source}: cannot load workflow: {_exc_text(exc)}")) from None
+        raise WorkflowFileError(one_line(f"{source}: cannot load workflow: {exc_text(exc)}")) from None
 
 
 def _loads(text: str, fmt: str, source: str) -> WorkflowDefinition:
@@ -142,18 +141,18 @@ def _loads(text: str, fmt: str, source: str) -> WorkflowDefinition:
         raise WorkflowFileError(f"{source}: file is empty; a workflow needs at least an 'id'")
     if not isinstance(data, dict):
         raise WorkflowFileError(f"{source}: expected a mapping of workflow fields at the "
-                                f"top level, got {_kind(data)}")
+                                f"top level, got {kind_of(data)}")
     try:
         _check_values(data)
     except _Problem as exc:
         path = exc.path or ()
-        raise _Problem(_label(data, path) + exc.message, pos=locate(path, True)) from None
+        raise _Problem(label(data, path) + exc.message, pos=locate(path, True)) from None
     try:
         return WorkflowDefinition.model_validate(data)
     except ValidationError as exc:
-        message, loc, at_key = _describe(exc, data)
+        message, loc, at_key = describe(exc, data)
         pos = locate(loc, at_key) if loc else None
-        raise WorkflowFileError(_where(source, pos) + message) from None
+        raise WorkflowFileError(where(source, pos) + message) from None
 
 
 def _parse_yaml(text: str) -> tuple[Any, Locator]:
@@ -202,7 +201,7 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _Problem(f"duplicate key '{_short(key)}'")
+                raise _Problem(f"duplicate key '{short(key)}'")
             seen.add(key)
     return data
 
@@ -221,6 +220,24 @@ def _parse_toml(text: str) -> tuple[Any, Locator]:
 
 def _no_position(loc: Loc, at_key: bool) -> None:
     return None
+
+
+def _yaml_position(root: yaml.Node, loc: Loc, at_key: bool) -> tuple[int, int] | None:
+    """Line and column of the value at ``loc`` (or of its key), else of the nearest parent."""
+    node: yaml.Node = root
+    for i, part in enumerate(loc):
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    nxt = key if at_key and i == len(loc) - 1 else value
+        if nxt is None:
+            break
+        node = nxt
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
 
 
 # ---------------------------------------------------------------- limits
@@ -280,158 +297,12 @@ def _check_values(data: Any) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if not isinstance(key, str):
-                    raise _Problem(f"key {_short(repr(key))} is not a string (quote it)", path)
+                    raise _Problem(f"key {short(repr(key))} is not a string (quote it)", path)
                 stack.append((item, (*path, key)))
         elif isinstance(value, list):
             stack.extend((item, (*path, i)) for i, item in enumerate(value))
         elif isinstance(value, float) and not math.isfinite(value):
             raise _Problem(f"{value} is not allowed (use a finite number)", path)
-
-
-# ---------------------------------------------------------------- messages
-
-
-def _describe(exc: ValidationError, data: dict[str, Any]) -> tuple[str, Loc, bool]:
-    """The first validation error as (message, data path, points at a key)."""
-    errors = exc.errors()
-    err = errors[0]
-    loc: Loc = tuple(err["loc"])
-    kind, ctx = err["type"], err.get("ctx") or {}
-    more = f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})" if len(errors) > 1 else ""
-    if not loc:  # the graph check of the whole workflow
-        message = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
-        return message + more, _graph_path(message, data), False
-    subject, rest = _split_task(data, loc)
-    field = _field(rest)
-    if kind == "extra_forbidden":
-        name, parent = str(rest[-1]), _field(tuple(rest[:-1]))
-        text = f"unknown field '{_short(name)}'" + (f" in {parent}" if parent else "")
-        text += _suggest(name, _model_fields(loc[:-1]))
-        return subject + text + more, loc, True
-    if kind == "missing":
-        parent = _field(tuple(rest[:-1]))
-        text = f"missing required field '{rest[-1]}'" + (f" in {parent}" if parent else "")
-        return subject + text + more, loc, False
-    if kind == "value_error":
-        text = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
-        text = re.sub(r"^task '[^']*': ", "", text) if subject else text
-        name = str(rest[-1]) if rest else ""
-        text = text if not field or text.startswith(name) else f"{field}: {text}"
-        return subject + text + more, loc, False
-    text = err["msg"]
-    text = text[:1].lower() + text[1:]
-    value = err.get("input")
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        text += f" (got {_short(repr(value))})"
-    if kind in ("enum", "literal_error") and isinstance(value, str):
-        text += _suggest(value, re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
-    return subject + (f"{field}: " if field else "") + text + more, loc, False
-
-
-def _graph_path(message: str, data: dict[str, Any]) -> Loc:
-    """Where a graph error points: the duplicate id or the bad dependency entry."""
-    tasks = data.get("tasks") if isinstance(data.get("tasks"), list) else []
-    ids = [t.get("id") if isinstance(t, dict) else None for t in tasks]
-    if match := re.match(r"duplicate task id '(.*)'$", message):
-        hits = [i for i, tid in enumerate(ids) if tid == match[1]]
-        return ("tasks", hits[-1], "id") if len(hits) > 1 else ()
-    if match := re.match(r"dependency cycle: (.*)$", message):  # a -> b: b depends on a
-        first, second = (match[1].split(" -> ") + ["", ""])[:2]
-        message = f"task '{second}' depends on unknown task '{first}'"
-    match = re.match(r"task '(.*)' depends on (?:unknown task '(.*)'|itself)$", message)
-    if match and match[1] in ids:
-        index = ids.index(match[1])
-        deps = tasks[index].get("depends_on")
-        target = match[2] if match[2] is not None else match[1]
-        if isinstance(deps, list) and target in deps:
-            return ("tasks", index, "depends_on", deps.index(target))
-        return ("tasks", index)
-    return ()
-
-
-def _label(data: Any, path: Loc) -> str:
-    """"task 'build': retry_config: " for a data path; empty for the top level."""
-    subject, rest = _split_task(data, path)
-    return subject + (f"{_field(rest)}: " if rest else "")
-
-
-def _split_task(data: Any, loc: Loc) -> tuple[str, Loc]:
-    """("task 'x': ", rest of loc) when ``loc`` is inside a task, else ("", loc)."""
-    if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
-        return _task_label(data, loc[1]) + ": ", loc[2:]
-    return "", loc
-
-
-def _task_label(data: dict[str, Any], index: int) -> str:
-    tasks = data.get("tasks")
-    task = tasks[index] if isinstance(tasks, list) and index < len(tasks) else None
-    tid = task.get("id") if isinstance(task, dict) else None
-    return f"task '{_short(tid)}'" if isinstance(tid, str) and tid else f"task #{index + 1}"
-
-
-def _field(path: Loc) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return _short(text, 80)
-
-
-def _model_fields(loc: Loc) -> list[str]:
-    """Field names of the model found at ``loc`` inside a WorkflowDefinition, for suggestions."""
-    model: Any = WorkflowDefinition
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
-            return []
-        model = model.model_fields[part].annotation
-        if get_origin(model) is list:
-            model = get_args(model)[0]
-    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _yaml_position(root: yaml.Node, loc: Loc, at_key: bool) -> tuple[int, int] | None:
-    """Line and column of the value at ``loc`` (or of its key), else of the nearest parent."""
-    node: yaml.Node = root
-    for i, part in enumerate(loc):
-        nxt: yaml.Node | None = None
-        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            nxt = node.value[part]
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                    nxt = key if at_key and i == len(loc) - 1 else value
-        if nxt is None:
-            break
-        node = nxt
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _where(source: str, pos: tuple[int, int] | None) -> str:
-    return f"{source}:{pos[0]}:{pos[1]}: " if pos else f"{source}: "
-
-
-def _kind(value: Any) -> str:
-    names = {type(None): "null", list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _short(text: Any, limit: int = 60) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _exc_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {_short(exc, 200)}" if str(exc) else type(exc).__name__
-
-
-def _one_line(message: str) -> str:
-    return _short(" ".join(part.strip() for part in message.splitlines() if part.strip()), 1000)
 
 
 # ---------------------------------------------------------------- dumping
@@ -460,12 +331,12 @@ def dump_workflow(workflow: WorkflowDefinition, path_or_format: str | Path) -> s
         if target is not None:
             target.write_text(text, encoding="utf-8")
     except _Problem as exc:
-        where = _label(data, exc.path or ())
-        raise WorkflowFileError(_one_line(f"{source}: cannot write: {where}{exc.message}")) from None
+        field = label(data, exc.path or ())
+        raise WorkflowFileError(one_line(f"{source}: cannot write: {field}{exc.message}")) from None
     except OSError as exc:
         raise WorkflowFileError(f"{source}: cannot write: {exc.strerror or exc}") from None
     except Exception as exc:
-        raise WorkflowFileError(_one_line(f"{source}: cannot write: {_exc_text(exc)}")) from None
+        raise WorkflowFileError(one_line(f"{source}: cannot write: {exc_text(exc)}")) from None
     return text
 
 
@@ -515,6 +386,6 @@ def _normal_format(fmt: str, source: str) -> str:
     name = fmt.lower().lstrip(".")
     name = "yaml" if name == "yml" else name
     if name not in FORMATS:
-        raise WorkflowFileError(f"{source}: unknown workflow format '{_short(fmt)}'; "
+        raise WorkflowFileError(f"{source}: unknown workflow format '{short(fmt)}'; "
                                 "use yaml, json or toml")
     return name
