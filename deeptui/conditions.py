@@ -1,4 +1,4 @@
-"""The safe condition language: task conditions and trigger rules, parsed, never eval'd.
+"""The safe condition language: task conditions, parsed, never eval'd.
 
 A condition is parsed with :mod:`ast` and every node is checked against a
 whitelist, then turned into a tree of small Python closures; user text is
@@ -6,7 +6,8 @@ never passed to ``eval``, ``exec`` or ``compile`` into a code object. Names
 are task ids (``lint.failed``), ``task("fix-issues")`` and
 ``tasks["fix-issues"]`` reach ids that are not identifiers, and a bare task id
 (``"fix-issues"``) is the seed's shorthand for ``<id>.status == "completed"``.
-See docs/readme/conditions.md for the whole language.
+See docs/readme/conditions.md for the whole language. Trigger rules live in
+:mod:`deeptui.trigger_rules` (re-exported here).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import operator
 import re
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel
 
 from deeptui.errors import ConditionError
 from deeptui.graph import WorkflowGraph
-from deeptui.models import TaskResult, TaskStatus, TriggerRule, WorkflowDefinition
+from deeptui.models import TaskResult, TaskStatus, WorkflowDefinition
+from deeptui.trigger_rules import TRIGGER_RULE_MEANINGS, TRIGGER_RULES, trigger_rule_met
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 50
@@ -32,16 +34,6 @@ TASK_ATTRIBUTES = (
     "output", "error", "attempts", "duration",
 )
 FUNCTIONS = ("any_failed", "all_completed", "any_completed", "len", "task")
-TRIGGER_RULES: tuple[str, ...] = get_args(TriggerRule)
-TRIGGER_RULE_MEANINGS = {
-    "all_success": "every dependency completed",
-    "all_done": "every dependency finished, whatever its status",
-    "all_failed": "every dependency failed or was cancelled",
-    "one_success": "at least one dependency completed",
-    "one_failed": "at least one dependency failed or was cancelled",
-    "none_failed": "no dependency failed or was cancelled (skipped is fine)",
-}
-_FAILED = (TaskStatus.FAILED, TaskStatus.CANCELLED)
 _ID_SHORTHAND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _NUMBER = (int, float)
 _JOINABLE = (str, list, tuple)
@@ -464,36 +456,6 @@ def parse_condition(
     return Condition(text, task_id, fn, compiler.referenced)
 
 
-def trigger_rule_met(rule: str, dependency_statuses: Iterable[TaskStatus | str]) -> bool | None:
-    """Whether a task with trigger ``rule`` may run given its dependencies' statuses.
-
-    "Failed" means FAILED or CANCELLED. A task without dependencies always may.
-    Returns None while the answer still depends on an unfinished dependency; once
-    every dependency has finished the answer is always a bool.
-    """
-    if rule not in TRIGGER_RULES:
-        choices = ", ".join(TRIGGER_RULES)
-        raise ConditionError(f"unknown trigger rule '{rule}' (use one of {choices})")
-    try:
-        statuses = [TaskStatus(status) for status in dependency_statuses]
-    except ValueError as exc:
-        raise ConditionError(f"trigger rule '{rule}': {exc}") from None
-    done = sum(status.finished for status in statuses)
-    completed = statuses.count(TaskStatus.COMPLETED)
-    failed = sum(status in _FAILED for status in statuses)
-    fails_early = {
-        "all_success": completed < done, "all_failed": failed < done, "none_failed": failed > 0
-    }
-    passes_early = {"one_success": completed > 0, "one_failed": failed > 0}
-    if fails_early.get(rule, False):
-        return False
-    if passes_early.get(rule, False) or not statuses:
-        return True
-    if done < len(statuses):
-        return None
-    return rule not in passes_early  # all finished: the "one_*" rules found none
-
-
 def workflow_conditions(workflow: WorkflowDefinition) -> dict[str, Condition]:
     """Parse every task's condition; check each names only upstream tasks."""
     graph: WorkflowGraph | None = None
@@ -521,3 +483,10 @@ def workflow_conditions(workflow: WorkflowDefinition) -> dict[str, Condition]:
 def validate_workflow_conditions(workflow: WorkflowDefinition) -> None:
     """Raise ConditionError naming the task for the first bad condition in ``workflow``."""
     workflow_conditions(workflow)
+
+
+__all__ = [
+    "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "MAX_NODES", "TASK_ATTRIBUTES",
+    "TRIGGER_RULES", "TRIGGER_RULE_MEANINGS", "Condition", "parse_condition",
+    "trigger_rule_met", "validate_workflow_conditions", "workflow_conditions",
+]
