@@ -73,6 +73,10 @@ class ReadyQueueExecutor:
             for dep in t.depends_on:
                 self.dependents[dep].append(t.id)
         self.path_length = _path_lengths(tasks, self.dependents)
+        # heap entries are computed once: priority, then longest path, then definition order
+        self.heap_key = {t.id: (-t.priority, -self.path_length[t.id], i, t.id)
+                         for i, t in enumerate(tasks)}
+        self.kind = {t.id: t.kind for t in tasks}
         self._graph: WorkflowGraph | None = None  # networkx, built when first needed
         self.router = router
         self.run_body = run_body
@@ -104,9 +108,6 @@ class ReadyQueueExecutor:
         return self._graph
 
     # -- policy ----------------------------------------------------------
-
-    def _key(self, tid: str) -> tuple[int, int, int, str]:
-        return (-self.tasks[tid].priority, -self.path_length[tid], self.index[tid], tid)
 
     def eligible(self, tid: str) -> bool:
         """Whether a ready task may start now (PARALLEL adds its level barrier)."""
@@ -142,33 +143,34 @@ class ReadyQueueExecutor:
                 self._push_ready(tid)
 
     def _push_ready(self, tid: str) -> None:
-        heapq.heappush(self.heap, self._key(tid))
+        heapq.heappush(self.heap, self.heap_key[tid])
         self.sm.queued(tid)
 
     def _pump(self) -> None:
         """Start ready tasks while slots are free; finish the run when nothing is left."""
-        heap = self.heap
-        deferred: list[tuple[int, int, int, str]] = []
-        while heap and len(self.running) < self.limit and self.stopping is None:
+        heap, running, results, limit = self.heap, self.running, self.results, self.limit
+        deferred: list[tuple[int, int, int, str]] | None = None
+        while heap and len(running) < limit and self.stopping is None:
             entry = heapq.heappop(heap)
             tid = entry[3]
-            if self.results[tid].status is not TaskStatus.PENDING:
+            if results[tid].status is not TaskStatus.PENDING:
                 continue
             if not self.eligible(tid):
+                deferred = deferred or []
                 deferred.append(entry)
                 continue
             task = self.tasks[tid]
             if not self._gate(task):
                 continue
             agent_type = None
-            if task.kind == "agent":
+            if self.kind[tid] == "agent":
                 agent_type = self.router.route(task)
                 if agent_type is None:
                     self.blocked.append(entry)
                     continue
                 self.router.acquire(agent_type)
             self._start(task, agent_type)
-        for entry in deferred:
+        for entry in deferred or ():
             heapq.heappush(heap, entry)
         if self.stopping is not None:
             self._drain_unstarted()
@@ -178,10 +180,13 @@ class ReadyQueueExecutor:
     def _gate(self, task: TaskDefinition) -> bool:
         """Decide a ready task's fate from its dependencies: True to start it, else it is skipped."""
         results = self.results
+        if task.trigger_rule == "all_success" and task.condition is None:
+            for dep in task.depends_on:  # the common case, decided without the rule table
+                if results[dep].status is not TaskStatus.COMPLETED:
+                    break
+            else:
+                return True
         statuses = [results[d].status for d in task.depends_on]
-        if (task.trigger_rule == "all_success" and task.condition is None
-                and statuses.count(TaskStatus.COMPLETED) == len(statuses)):
-            return True  # the common case, decided without the rule table
         if not trigger_rule_met(task.trigger_rule, statuses):
             bad = [d for d in task.depends_on if results[d].status is not TaskStatus.COMPLETED]
             if task.trigger_rule == "all_success" and bad:
@@ -208,7 +213,7 @@ class ReadyQueueExecutor:
 
     def _start(self, task: TaskDefinition, agent_type: str | None) -> None:
         coro = self._run_task(task, agent_type)
-        handle = self.loop.create_task(coro, name=f"deeptui:{task.id}")
+        handle = self.loop.create_task(coro)
         self.running[task.id] = handle
         if len(self.running) > self.max_running:
             self.max_running = len(self.running)
@@ -240,18 +245,23 @@ class ReadyQueueExecutor:
                 self._push_ready(dependent)
 
     async def _run_task(self, task: TaskDefinition, agent_type: str | None) -> None:
+        """One task: a cache lookup, then attempts until one succeeds or retries run out.
+
+        A timeout fails the attempt like any error; waits between attempts are
+        ``RetryConfig.delay`` with jitter, and are cancellable.
+        """
         sm = self.sm
         tid = task.id
         try:
             outputs = {d: self.results[d].output for d in task.depends_on}
             key = None
             # shell commands have side effects (tests, builds): cached only when asked to
-            if self.cache is not None and (task.kind != "shell" or task.parameters.get("cache")):
+            if self.cache is not None and (self.kind[tid] != "shell"
+                                           or task.parameters.get("cache")):
                 key = self.cache.make_key(task, outputs, self.model_name)
                 hit = self.cache.get(key)
                 if hit is not None:
-                    sm.log(tid, "info", "result taken from the cache")
-                    self._publish_cache_hit(tid, key)
+                    self._cache_hit(tid, key)
                     sm.completed(tid, hit.output, hit.usage, cached=True,
                                  agent_used=hit.agent_used or agent_type)
                     return
@@ -259,9 +269,34 @@ class ReadyQueueExecutor:
             ctx = TaskContext(task, self.workflow.id, sm.run_id, outputs, agent_type,
                               lambda kind, text: sm.log(tid, kind, text),
                               self.results[tid].usage)
-            output = await self._attempts(task, agent_type, ctx)
-            if output is _FAILED:
-                return
+            retry = task.retry_config
+            timeout = task.timeout_seconds or self.workflow.default_timeout_seconds
+            body = self.run_body
+            attempt = 0
+            while True:
+                attempt += 1
+                sm.running(tid, attempt, agent_type)
+                try:
+                    if timeout is None:
+                        output = await body(ctx)
+                    else:
+                        async with asyncio.timeout(timeout):
+                            output = await body(ctx)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every failure is retried alike
+                    error = describe_error(exc)
+                    if isinstance(exc, TimeoutError):
+                        error = f"timed out after {timeout:g}s"
+                    if attempt > retry.max_retries:
+                        sm.failed(tid, error, ctx.usage)
+                        return
+                    delay = retry.delay(attempt - 1)
+                    if retry.jitter:
+                        delay *= 1 + self.rng.uniform(-retry.jitter, retry.jitter)
+                    sm.retrying(tid, attempt, delay, error)
+                    await self.sleep(delay)
             sm.completed(tid, output, ctx.usage)
             if key is not None:
                 self.cache.put(key, tid, output, ctx.usage, agent_type)
@@ -271,39 +306,12 @@ class ReadyQueueExecutor:
         except Exception as exc:  # noqa: BLE001 - a bug in a runner must not kill the run
             sm.failed(tid, describe_error(exc))
 
-    async def _attempts(self, task: TaskDefinition, agent_type: str | None,
-                        ctx: TaskContext) -> Any:
-        retry = task.retry_config
-        timeout = task.timeout_seconds or self.workflow.default_timeout_seconds
-        attempt = 0
-        while True:
-            attempt += 1
-            self.sm.running(task.id, attempt, agent_type)
-            try:
-                if timeout is None:
-                    return await self.run_body(ctx)
-                async with asyncio.timeout(timeout):
-                    return await self.run_body(ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - every failure is retried alike
-                error = describe_error(exc)
-                if isinstance(exc, TimeoutError):
-                    error = f"timed out after {timeout:g}s"
-                if attempt > retry.max_retries:
-                    self.sm.failed(task.id, error, ctx.usage)
-                    return _FAILED
-                delay = retry.delay(attempt - 1)
-                if retry.jitter:
-                    delay *= 1 + self.rng.uniform(-retry.jitter, retry.jitter)
-                self.sm.retrying(task.id, attempt, delay, error)
-                await self.sleep(delay)
-
-    def _publish_cache_hit(self, tid: str, key: str) -> None:
+    def _cache_hit(self, tid: str, key: str) -> None:
         bus = self.sm.bus
-        if bus.has_listeners:
+        if bus.has_listeners:  # nobody to tell otherwise: skip building the event and log line
             from deeptui.bus import CacheHit
 
+            self.sm.log(tid, "info", "result taken from the cache")
             bus.publish(CacheHit(self.sm.run_id, self.workflow.id, task_id=tid, key=key))
 
     # -- ending ----------------------------------------------------------
@@ -404,7 +412,6 @@ class ReadyQueueExecutor:
         return reset
 
 
-_FAILED = object()
 
 
 def _path_lengths(tasks: list[TaskDefinition], dependents: dict[str, list[str]]) -> dict[str, int]:
