@@ -29,22 +29,13 @@ import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from deeptui import bus as ev
 from deeptui.errors import StoreError, UnknownRunError
 from deeptui.metrics import WorkflowMetrics
-from deeptui.models import (
-    TaskResult,
-    TaskStatus,
-    TaskUsage,
-    WorkflowDefinition,
-    WorkflowState,
-    WorkflowStatus,
-)
+from deeptui.models import TaskResult, TaskStatus, WorkflowDefinition, WorkflowState
 from deeptui.store_resume import (
     MY_TOKEN,
     driven,
@@ -53,12 +44,11 @@ from deeptui.store_resume import (
     resume_run,
     start_resume,
 )
+from deeptui.store_models import SUMMARY_SQL, RunSummary, StoredRun, run_summary, task_result
 from deeptui.store_schema import CURRENT_VERSION, TASK_COLUMNS, open_database
 from deeptui.store_writer import (
     SELECT_TASKS,
     aggregate,
-    decode_output,
-    dt,
     export_document,
     ts,
     write_batch,
@@ -81,54 +71,6 @@ def default_db_path() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("deeptui")) / "history.db"
-
-
-# ------------------------------------------------------------- records
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    workflow_id: str
-    workflow_name: str
-    status: WorkflowStatus
-    started_at: datetime | None
-    completed_at: datetime | None
-    total_tasks: int
-    completed: int
-    failed: int
-    skipped: int
-    cancelled: int
-    model: str | None
-    duration_seconds: float | None
-    error: str | None = None
-    template: str | None = None
-    resumes: int = 0
-    pid: int | None = None
-    host: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        data["status"] = str(self.status)
-        data["started_at"] = _iso(self.started_at)
-        data["completed_at"] = _iso(self.completed_at)
-        return data
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-@dataclass
-class StoredRun:
-    summary: RunSummary
-    workflow: WorkflowDefinition
-    state: WorkflowState
-    parameters: dict[str, Any] | None
-    model: str | None
-    logs: dict[str, list[tuple[float, str, str]]] = field(default_factory=dict)
-    output_kinds: dict[str, str] = field(default_factory=dict)  # task -> "json" | "text"
-    log_dropped: dict[str, int] = field(default_factory=dict)  # task -> oldest lines dropped
 
 
 # ------------------------------------------------------------- the store
@@ -294,16 +236,16 @@ class RunStore:
         self.flush()
         self.mark_interrupted()
         where, args = ("WHERE workflow_id = ?", (workflow_id,)) if workflow_id else ("", ())
-        rows = self._read(f"{_SUMMARY_SQL} {where} ORDER BY r.started_at DESC, r.rowid DESC "
+        rows = self._read(f"{SUMMARY_SQL} {where} ORDER BY r.started_at DESC, r.rowid DESC "
                           "LIMIT ?", (*args, limit))
-        return [_summary(row) for row in rows]
+        return [run_summary(row) for row in rows]
 
     def load_run(self, run_id: str) -> StoredRun:
         """A stored run: definition, state (task results rebuilt), parameters, logs."""
         self.flush()
         self.mark_interrupted()
         rid = self.resolve(run_id)
-        summary = _summary(self._read(f"{_SUMMARY_SQL} WHERE r.run_id = ?", (rid,))[0])
+        summary = run_summary(self._read(f"{SUMMARY_SQL} WHERE r.run_id = ?", (rid,))[0])
         wf_json, params_json = self._read(
             "SELECT workflow_json, parameters_json FROM definitions WHERE run_id = ?", (rid,))[0]
         template = summary.template
@@ -317,15 +259,7 @@ class RunStore:
             kinds[tid] = row["output_kind"]
             if row["log_dropped"]:
                 dropped[tid] = row["log_dropped"]
-            results[tid] = TaskResult(
-                task_id=tid, status=TaskStatus(row["status"]),
-                output=decode_output(row["output"], row["output_kind"]),
-                error=row["error"], attempts=row["attempts"] or 0,
-                started_at=dt(row["started_at"]), completed_at=dt(row["completed_at"]),
-                agent_used=row["agent_used"], cached=bool(row["cached"]),
-                skip_reason=row["skip_reason"],
-                usage=TaskUsage(input_tokens=row["input_tokens"], requests=row["requests"],
-                                output_tokens=row["output_tokens"], cost_usd=row["cost_usd"]))
+            results[tid] = task_result(row)
         state = WorkflowState(workflow_id=summary.workflow_id, run_id=rid,
                               workflow_name=summary.workflow_name, status=summary.status,
                               task_results=results, started_at=summary.started_at,
@@ -433,29 +367,6 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_SUMMARY_SQL = """
-SELECT r.run_id, r.workflow_id, r.workflow_name, r.status, r.started_at, r.completed_at,
-       r.total_tasks,
-       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'completed'),
-       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'failed'),
-       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'skipped'),
-       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'cancelled'),
-       r.model, r.updated_at, r.error, r.template, r.resumes, r.pid, r.host
-FROM runs r"""
-
-
-def _summary(row: tuple[Any, ...]) -> RunSummary:
-    (rid, wid, name, status, started, ended, total, done, failed, skipped, cancelled, model,
-     updated, error, template, resumes, pid, host) = row
-    status = WorkflowStatus(status)
-    end = ended if ended is not None else (time.time() if status is WorkflowStatus.RUNNING
-                                           else updated)
-    duration = max(end - started, 0.0) if started is not None and end is not None else None
-    return RunSummary(rid, wid, name, status, dt(started), dt(ended), total or 0, done,
-                      failed, skipped, cancelled, model, duration, error, template,
-                      resumes or 0, pid, host)
 
 
 @atexit.register

@@ -1,0 +1,105 @@
+"""The history's records: `RunSummary`, `StoredRun`, and stored rows turned into them.
+
+`SUMMARY_SQL` selects one summary row per run (task counts by status);
+`run_summary` and `task_result` turn a row into its record. `RunStore` in
+:mod:`deeptui.store` reads the rows; these are the shapes its callers get.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from deeptui.models import (
+    TaskResult,
+    TaskStatus,
+    TaskUsage,
+    WorkflowDefinition,
+    WorkflowState,
+    WorkflowStatus,
+)
+from deeptui.store_writer import decode_output, dt
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    workflow_id: str
+    workflow_name: str
+    status: WorkflowStatus
+    started_at: datetime | None
+    completed_at: datetime | None
+    total_tasks: int
+    completed: int
+    failed: int
+    skipped: int
+    cancelled: int
+    model: str | None
+    duration_seconds: float | None
+    error: str | None = None
+    template: str | None = None
+    resumes: int = 0
+    pid: int | None = None
+    host: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["status"] = str(self.status)
+        data["started_at"] = _iso(self.started_at)
+        data["completed_at"] = _iso(self.completed_at)
+        return data
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass
+class StoredRun:
+    summary: RunSummary
+    workflow: WorkflowDefinition
+    state: WorkflowState
+    parameters: dict[str, Any] | None
+    model: str | None
+    logs: dict[str, list[tuple[float, str, str]]] = field(default_factory=dict)
+    output_kinds: dict[str, str] = field(default_factory=dict)  # task -> "json" | "text"
+    log_dropped: dict[str, int] = field(default_factory=dict)  # task -> oldest lines dropped
+
+
+SUMMARY_SQL = """
+SELECT r.run_id, r.workflow_id, r.workflow_name, r.status, r.started_at, r.completed_at,
+       r.total_tasks,
+       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'completed'),
+       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'failed'),
+       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'skipped'),
+       (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.run_id AND t.status = 'cancelled'),
+       r.model, r.updated_at, r.error, r.template, r.resumes, r.pid, r.host
+FROM runs r"""
+
+
+def run_summary(row: tuple[Any, ...]) -> RunSummary:
+    """A row of ``SUMMARY_SQL`` as a RunSummary (the duration of a running run grows)."""
+    (rid, wid, name, status, started, ended, total, done, failed, skipped, cancelled, model,
+     updated, error, template, resumes, pid, host) = row
+    status = WorkflowStatus(status)
+    end = ended if ended is not None else (time.time() if status is WorkflowStatus.RUNNING
+                                           else updated)
+    duration = max(end - started, 0.0) if started is not None and end is not None else None
+    return RunSummary(rid, wid, name, status, dt(started), dt(ended), total or 0, done,
+                      failed, skipped, cancelled, model, duration, error, template,
+                      resumes or 0, pid, host)
+
+
+def task_result(row: dict[str, Any]) -> TaskResult:
+    """A task's stored row (column name -> value, see ``TASK_COLUMNS``) as a TaskResult."""
+    return TaskResult(
+        task_id=row["task_id"], status=TaskStatus(row["status"]),
+        output=decode_output(row["output"], row["output_kind"]),
+        error=row["error"], attempts=row["attempts"] or 0,
+        started_at=dt(row["started_at"]), completed_at=dt(row["completed_at"]),
+        agent_used=row["agent_used"], cached=bool(row["cached"]),
+        skip_reason=row["skip_reason"],
+        usage=TaskUsage(input_tokens=row["input_tokens"], requests=row["requests"],
+                        output_tokens=row["output_tokens"], cost_usd=row["cost_usd"]))
