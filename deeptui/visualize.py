@@ -5,12 +5,12 @@ The ASCII layout is also available as status-coloured Rich lines
 structure (levels, escaped ids, dependency lists) is computed once per
 visualizer; statuses and metrics are read from ``state.task_results`` on every
 call, so one visualizer can redraw a live run cheaply.
+Label text (escaping per format, metrics) is :mod:`deeptui.visualize_labels`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +24,13 @@ from rich.text import Text
 from deeptui.errors import DeeptuiError
 from deeptui.graph import WorkflowGraph
 from deeptui.models import TaskResult, TaskStatus, WorkflowDefinition, WorkflowState
+from deeptui.visualize_labels import (
+    dot_string,
+    mermaid_label,
+    mermaid_plain_id,
+    metric_parts,
+    plain_line,
+)
 
 
 class VisualizationFormat(StrEnum):
@@ -84,77 +91,6 @@ _HEADER_STYLE = "bold"
 _ARROW_STYLE = "dim"
 _DOT_NODE_DEFAULTS = "node [shape=box, style=rounded];"
 
-# --------------------------------------------------------------- escaping
-
-# ASCII/Rich lines: control characters become visible escapes, one task per line.
-_CONTROL = {i: f"\\x{i:02x}" for i in [*range(32), 127]}
-_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
-
-# Mermaid: entity codes (#name; / #number;, one pass) for every character its
-# grammar or HTML labels could take for syntax; Mermaid decodes them on rendering.
-_MERMAID_ESCAPES = {'"': "#quot;", "&": "#amp;", "<": "#lt;", ">": "#gt;"} | {
-    char: f"#{ord(char)};" for char in "#[](){}|`%\\"
-}
-_MERMAID_TABLE = str.maketrans(
-    {**_MERMAID_ESCAPES, **{chr(i): " " for i in [*range(32), 127] if chr(i) != "\n"}}
-)
-_MERMAID_PLAIN_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_MERMAID_DURATION = re.compile(r"[0-9]+\.[0-9]s")
-_MERMAID_RESERVED = {
-    "end", "graph", "flowchart", "subgraph", "style", "classdef", "class", "click",
-    "linkstyle", "direction", "call", "href", "callback", "default", "interpolate",
-    "tb", "td", "bt", "rl", "lr", "acctitle", "accdescr",
-}  # fmt: skip
-
-
-def _mermaid_text(text: str) -> str:
-    """One label line for a quoted Mermaid label: entities for syntax, <br/> for newlines."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_MERMAID_TABLE)
-    return text.replace("\n", "<br/>")
-
-
-def _mermaid_plain_id(task_id: str) -> bool:
-    return bool(_MERMAID_PLAIN_ID.fullmatch(task_id)) and task_id.lower() not in _MERMAID_RESERVED
-
-
-def _mermaid_label(parts: list[str]) -> str:
-    """``[id<br/>2.5s]`` for a plain id and duration (the seed's shape), else ``["..."]``."""
-    if _mermaid_plain_id(parts[0]) and all(_MERMAID_DURATION.fullmatch(p) for p in parts[1:]):
-        return "[" + "<br/>".join(parts) + "]"
-    return '["' + "<br/>".join(_mermaid_text(part) for part in parts) + '"]'
-
-
-def _dot_string(text: str, label: bool = False) -> str:
-    """A double-quoted DOT string; in labels newlines become line breaks and '&' stays literal."""
-    text = text.replace("\\", "\\\\").replace('"', '\\"')
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    if label:
-        text = text.replace("&", "&amp;")
-    return f'"{text}"'
-
-
-def _plain(text: str) -> str:
-    return text.translate(_CONTROL)
-
-
-def _metric_parts(result: TaskResult | None, include_metrics: bool) -> list[str]:
-    """Duration whenever known (as in the seed's outputs); retries, agent, cache hit on request."""
-    if result is None:
-        return []
-    parts: list[str] = []
-    duration = result.duration_seconds
-    if duration is not None:
-        parts.append(f"{duration:.1f}s")
-    if include_metrics:
-        retries = result.retry_count
-        if retries:
-            parts.append("1 retry" if retries == 1 else f"{retries} retries")
-        if result.agent_used:
-            parts.append(f"agent: {result.agent_used}")
-        if result.cached:
-            parts.append("cached")
-    return parts
-
 
 def parse_format(value: str | VisualizationFormat) -> VisualizationFormat:
     """A VisualizationFormat from its value; a DeeptuiError naming the choices otherwise."""
@@ -194,7 +130,7 @@ class DAGVisualizer:
     @cached_property
     def _mermaid_ids(self) -> dict[str, str]:
         ids = self.workflow.task_ids
-        plain = {tid for tid in ids if _mermaid_plain_id(tid)}
+        plain = {tid for tid in ids if mermaid_plain_id(tid)}
         taken = set(plain)
         result: dict[str, str] = {}
         for n, tid in enumerate(ids):
@@ -213,7 +149,7 @@ class DAGVisualizer:
         """(text, style, task id, dependency suffix) per line; task lines hold the escaped id."""
         tasks = self.graph.tasks
         lines: list[tuple[str, str, str | None, str]] = [
-            (f"Workflow: {_plain(self.workflow.name)}", _HEADER_STYLE, None, ""),
+            (f"Workflow: {plain_line(self.workflow.name)}", _HEADER_STYLE, None, ""),
             (f"Strategy: {self.workflow.execution_strategy.value}", _HEADER_STYLE, None, ""),
             (RULE, _HEADER_STYLE, None, ""),
         ]
@@ -226,8 +162,8 @@ class DAGVisualizer:
             lines.append((f"Level {n}:", _HEADER_STYLE, None, ""))
             for tid in level:
                 deps = tasks[tid].depends_on
-                suffix = f" [depends: {', '.join(_plain(d) for d in deps)}]" if deps else ""
-                lines.append((_plain(tid), "", tid, suffix))
+                suffix = f" [depends: {', '.join(plain_line(d) for d in deps)}]" if deps else ""
+                lines.append((plain_line(tid), "", tid, suffix))
         if not self.levels:
             lines += [blank, ("  (no tasks)", "dim", None, "")]
         lines += [blank, ("Legend:", _HEADER_STYLE, None, "")]
@@ -278,7 +214,7 @@ class DAGVisualizer:
             result = self.result_of(task.id)
             status = result.status if result is not None else TaskStatus.PENDING
             present.add(status)
-            label = _mermaid_label([task.id, *_metric_parts(result, include_metrics)])
+            label = mermaid_label([task.id, *metric_parts(result, include_metrics)])
             lines.append(f"    {ids[task.id]}{label}:::{status.value}")
         lines += [f"    {ids[a]} --> {ids[b]}" for a, b in self._edges()]
         lines.append("")
@@ -295,13 +231,13 @@ class DAGVisualizer:
             result = self.result_of(task.id)
             status = result.status if result is not None else TaskStatus.PENDING
             style = STATUS_STYLES[status]
-            parts = [task.id, *_metric_parts(result, include_metrics)]
-            label = '"' + "\\n".join(_dot_string(p, label=True)[1:-1] for p in parts) + '"'
+            parts = [task.id, *metric_parts(result, include_metrics)]
+            label = '"' + "\\n".join(dot_string(p, label=True)[1:-1] for p in parts) + '"'
             lines.append(
-                f"    {_dot_string(task.id)} [label={label}, color=\"{style.dot_color}\", "
+                f"    {dot_string(task.id)} [label={label}, color=\"{style.dot_color}\", "
                 f'fillcolor="{style.dot_fill}", style="filled,rounded"];'
             )
-        edges = [f"    {_dot_string(a)} -> {_dot_string(b)};" for a, b in self._edges()]
+        edges = [f"    {dot_string(a)} -> {dot_string(b)};" for a, b in self._edges()]
         if edges:
             lines += ["", *edges]
         lines.append("}")
@@ -318,8 +254,8 @@ class DAGVisualizer:
                 continue
             result = results.get(tid)
             look = STATUS_STYLES[result.status if result is not None else TaskStatus.PENDING]
-            metrics = _metric_parts(result, include_metrics)
-            extra = f" ({', '.join(_plain(m) for m in metrics)})" if metrics else ""
+            metrics = metric_parts(result, include_metrics)
+            extra = f" ({', '.join(plain_line(m) for m in metrics)})" if metrics else ""
             style = f"{look.rich} reverse" if tid == selected else look.rich
             yield f"  {look.symbol} {text}{extra}{deps}", style, tid
 
@@ -378,7 +314,6 @@ class DAGVisualizer:
     def to_json(self, include_metrics: bool = False) -> str:
         """JSON always carries every node's metrics (``include_metrics`` changes nothing)."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
 
 
 def visualize_workflow(

@@ -1,0 +1,84 @@
+"""Diagram label text: escaping per format, and the metrics shown under a task id.
+
+Task ids, names and metrics are user text: in Mermaid they become entity codes
+(or a quoted label), in Graphviz a double-quoted DOT string, and on ASCII/Rich
+lines their control characters become visible escapes, so no id can break a
+diagram's syntax or spill onto another line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from deeptui.models import TaskResult
+
+# ASCII/Rich lines: control characters become visible escapes, one task per line.
+_CONTROL = {i: f"\\x{i:02x}" for i in [*range(32), 127]}
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+# Mermaid: entity codes (#name; / #number;, one pass) for every character its
+# grammar or HTML labels could take for syntax; Mermaid decodes them on rendering.
+_MERMAID_ESCAPES = {'"': "#quot;", "&": "#amp;", "<": "#lt;", ">": "#gt;"} | {
+    char: f"#{ord(char)};" for char in "#[](){}|`%\\"
+}
+_MERMAID_TABLE = str.maketrans(
+    {**_MERMAID_ESCAPES, **{chr(i): " " for i in [*range(32), 127] if chr(i) != "\n"}}
+)
+_MERMAID_PLAIN_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_MERMAID_DURATION = re.compile(r"[0-9]+\.[0-9]s")
+_MERMAID_RESERVED = {
+    "end", "graph", "flowchart", "subgraph", "style", "classdef", "class", "click",
+    "linkstyle", "direction", "call", "href", "callback", "default", "interpolate",
+    "tb", "td", "bt", "rl", "lr", "acctitle", "accdescr",
+}  # fmt: skip
+
+
+def mermaid_text(text: str) -> str:
+    """One label line for a quoted Mermaid label: entities for syntax, <br/> for newlines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_MERMAID_TABLE)
+    return text.replace("\n", "<br/>")
+
+
+def mermaid_plain_id(task_id: str) -> bool:
+    """Whether Mermaid can take ``task_id`` as a node id as it is."""
+    return bool(_MERMAID_PLAIN_ID.fullmatch(task_id)) and task_id.lower() not in _MERMAID_RESERVED
+
+
+def mermaid_label(parts: list[str]) -> str:
+    """``[id<br/>2.5s]`` for a plain id and duration (the seed's shape), else ``["..."]``."""
+    if mermaid_plain_id(parts[0]) and all(_MERMAID_DURATION.fullmatch(p) for p in parts[1:]):
+        return "[" + "<br/>".join(parts) + "]"
+    return '["' + "<br/>".join(mermaid_text(part) for part in parts) + '"]'
+
+
+def dot_string(text: str, label: bool = False) -> str:
+    """A double-quoted DOT string; in labels newlines become line breaks and '&' stays literal."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    if label:
+        text = text.replace("&", "&amp;")
+    return f'"{text}"'
+
+
+def plain_line(text: str) -> str:
+    """Text for one ASCII/Rich line: control characters become visible escapes."""
+    return text.translate(_CONTROL)
+
+
+def metric_parts(result: TaskResult | None, include_metrics: bool) -> list[str]:
+    """Duration whenever known (as in the seed's outputs); retries, agent, cache hit on request."""
+    if result is None:
+        return []
+    parts: list[str] = []
+    duration = result.duration_seconds
+    if duration is not None:
+        parts.append(f"{duration:.1f}s")
+    if include_metrics:
+        retries = result.retry_count
+        if retries:
+            parts.append("1 retry" if retries == 1 else f"{retries} retries")
+        if result.agent_used:
+            parts.append(f"agent: {result.agent_used}")
+        if result.cached:
+            parts.append("cached")
+    return parts
