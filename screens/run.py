@@ -20,12 +20,13 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from deeptui import bus as ev
 from deeptui.keymap import bindings
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
 from deeptui.screens.help import ConfirmScreen
+from deeptui.widgets.action_bar import ActionBar
 from deeptui.widgets.dag_panel import DagPanel
 from deeptui.widgets.run_header import RunHeader
 from deeptui.widgets.task_detail import TaskDetail, output_text
@@ -36,6 +37,12 @@ LOG_DELAY = 0.05  # seconds a selection must rest before its log is loaded
 CANCELLABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
 RETRYABLE = {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
 LogEntry = tuple[float, str, str]
+# every action of the screen, clickable in the action bar (binding id, label)
+STEERING = (("cancel_task", "Cancel"), ("retry_task", "Retry"), ("cancel_run", "Cancel run"))
+VIEWING = (("filter", "Filter"), ("follow", "Follow"), ("copy", "Copy"), ("export", "Export"),
+           ("metrics", "Metrics"), ("cache", "Cache"), ("history", "History"), ("help", "Help"),
+           ("run_back", "Back"), ("palette", "Palette"))
+ACTIONS = STEERING + VIEWING
 
 
 class RunScreen(Screen[None]):
@@ -88,7 +95,8 @@ class RunScreen(Screen[None]):
                 log = TaskLogView(id="task-log", show_time=getattr(self.app, "log_times", True))
                 log.border_title = "Log"
                 yield log
-        yield Footer()
+        yield ActionBar(VIEWING if self.read_only else ACTIONS, optional=frozenset({"palette"}),
+                        id="run-actions")
 
     @property
     def dag(self) -> DagPanel:

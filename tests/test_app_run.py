@@ -270,3 +270,54 @@ async def test_a_burst_of_events_is_applied_in_few_repaints(gates):
         await wait_for(pilot, lambda: "300/300" in str(screen.query_one("#run-stats").content))
         assert screen.events_seen >= 300, screen.events_seen  # (a full queue coalesces events)
         assert screen.batches < screen.events_seen / 10
+
+
+async def click_action(pilot, screen: RunScreen, binding_id: str) -> None:
+    """Click an item of the run screen's action bar, as a mouse user would."""
+    x, y = screen.query_one("#run-actions").positions[binding_id]
+    await pilot.click("#run-actions", offset=(x + 1, y))
+
+
+async def test_clicking_cancel_task_in_the_action_bar_cancels_it(app, gates):
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a"), gated("b", "a")))
+        await wait_for(pilot, lambda: screen.state.task_results["a"].status is TaskStatus.RUNNING)
+        assert screen.selected == "a"
+        await click_action(pilot, screen, "cancel_task")
+        await wait_for(pilot, lambda: screen.state.task_results["a"].status is TaskStatus.CANCELLED)
+        await wait_for(pilot, lambda: screen.state.task_results["b"].status is TaskStatus.SKIPPED)
+        await click_action(pilot, screen, "retry_task")
+        await wait_for(pilot, lambda: screen.state.task_results["a"].status is TaskStatus.RUNNING)
+        gates.open("a", "b")
+        await wait_for(pilot, lambda: screen.state.status is WorkflowStatus.COMPLETED)
+
+
+async def test_every_run_screen_action_is_clickable_at_80_columns(app, gates, tmp_path: Path,
+                                                                   monkeypatch):
+    from deeptui.screens.metrics import MetricsScreen
+    from deeptui.screens.run import ACTIONS
+
+    monkeypatch.chdir(tmp_path)  # where Export writes
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a"), gated("b")))
+        bar = screen.query_one("#run-actions")
+        assert set(bar.positions) == {binding_id for binding_id, _ in ACTIONS}
+        assert all(y < bar.region.height for _, y in bar.positions.values())  # none cut off
+        await click_action(pilot, screen, "follow")
+        await wait_for(pilot, lambda: not screen.log_view.follow)
+        await click_action(pilot, screen, "export")
+        await wait_for(pilot, lambda: len(list(tmp_path.glob("*.log"))) == 1)
+        await click_action(pilot, screen, "filter")
+        await wait_for(pilot, lambda: screen.query_one("#run-filter").has_focus)
+        await pilot.press("escape")
+        await click_action(pilot, screen, "cancel_run")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#confirm-no")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await click_action(pilot, screen, "metrics")
+        await wait_for(pilot, lambda: isinstance(app.screen, MetricsScreen))
+        app.pop_screen()
+        await wait_for(pilot, lambda: app.screen is screen)
+        await click_action(pilot, screen, "run_back")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RunScreen))
+        gates.open("a", "b")
