@@ -4,37 +4,63 @@ The app owns one `TaskOrchestrator` (built from the settings unless given)
 running in the app's own event loop; screens talk to it through the bus
 (events in, commands out) and read-only snapshots. ``python -m deeptui.app``
 (or ``deeptui``) starts it.
+
+Start-up is lazy so the first frame comes quickly: the start screen needs only
+the template registry and the examples list. The engine (pydantic-ai and the
+offline model) is imported in a thread after the first frame and the
+orchestrator built then (or on first use, whichever comes first); the run
+screen and networkx are imported when a run is first opened.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import App, SystemCommand
+from textual.command import Provider
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from deeptui.errors import DeeptuiError
 from deeptui.keymap import bindings, check_keymap
-from deeptui.models import WorkflowDefinition
 from deeptui.screens.help import ConfirmScreen, HelpScreen
-from deeptui.screens.run import RunScreen, TaskCommands
 from deeptui.screens.start import StartScreen
 from deeptui.settings import Settings, build_orchestrator, save_settings
 
+if TYPE_CHECKING:
+    from deeptui.models import WorkflowDefinition
+    from deeptui.screens.run import RunScreen
+
 log = logging.getLogger(__name__)
 
+ENGINE_MODULES = ("deeptui.orchestrator", "deeptui.simulated")  # imported after the first frame
 LAZY_SCREENS = {  # screens another module owns, imported when first opened
     "cache": ("deeptui.screens.cache", "CacheScreen"),
     "metrics": ("deeptui.screens.metrics", "MetricsScreen"),
     "history": ("deeptui.screens.history", "HistoryScreen"),
 }
+
+
+def _task_commands() -> type[Provider]:
+    """The run screen's palette commands, imported when the palette first opens."""
+    from deeptui.screens.run import TaskCommands
+
+    return TaskCommands
+
+
+def _run_screen_class() -> type[RunScreen] | None:
+    """RunScreen if its module is loaded (no run screen can exist before that)."""
+    module = sys.modules.get("deeptui.screens.run")
+    return getattr(module, "RunScreen", None)
 
 
 class DeeptuiApp(App[None]):
@@ -44,7 +70,7 @@ class DeeptuiApp(App[None]):
     SUB_TITLE = "multi-agent workflows"
     CSS_PATH = "app.tcss"
     BINDINGS = bindings("app")
-    COMMANDS = App.COMMANDS | {TaskCommands}
+    COMMANDS = App.COMMANDS | {_task_commands}
 
     def __init__(
         self,
@@ -62,7 +88,7 @@ class DeeptuiApp(App[None]):
         self.settings = settings or Settings()
         self.settings_path = settings_path
         self.store = store if store is not None else getattr(orchestrator, "store", None)
-        self.orchestrator = orchestrator or build_orchestrator(self.settings, store=self.store)
+        self._orchestrator = orchestrator  # built on first use or after the first frame
         self.initial_workflow = initial_workflow
         self.initial_screen = initial_screen
         self.initial_resume = initial_resume
@@ -73,6 +99,25 @@ class DeeptuiApp(App[None]):
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def orchestrator(self) -> Any:
+        """The session's orchestrator, built from the settings on first use."""
+        if self._orchestrator is None:
+            self._orchestrator = build_orchestrator(self.settings, store=self.store)
+        return self._orchestrator
+
+    def session_runs(self) -> list[Any]:
+        """This session's runs (none before the orchestrator exists; does not build it)."""
+        return [] if self._orchestrator is None else list(self._orchestrator.runs())
+
+    @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False,
+          description="import the engine")
+    def warm_up(self) -> None:
+        """Import the engine off the UI thread, then build the orchestrator on it."""
+        for name in ENGINE_MODULES:
+            importlib.import_module(name)
+        self.call_from_thread(lambda: self.orchestrator)
 
     # -- start-up ------------------------------------------------------------
 
@@ -89,6 +134,8 @@ class DeeptuiApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self._theme_ready = True
         self.push_screen(StartScreen())
+        if self._orchestrator is None:
+            self.call_after_refresh(self.warm_up)
         if self.initial_workflow is not None:
             self.start_run(self.initial_workflow)
         elif self.initial_resume is not None:
@@ -133,6 +180,8 @@ class DeeptuiApp(App[None]):
             else:
                 self.notify(f"No run '{run_id}' in this session", severity="warning")
             return
+        from deeptui.screens.run import RunScreen
+
         if isinstance(self.screen, RunScreen) and self.screen.run_id == run_id:
             return
         self.push_screen(RunScreen(run_id, run=run))
@@ -151,6 +200,8 @@ class DeeptuiApp(App[None]):
             self.notify(str(exc), title="Cannot open the run", severity="error")
             return
         logs = getattr(stored, "logs", None)
+        from deeptui.screens.run import RunScreen
+
         self.push_screen(RunScreen(run_id, workflow=stored.workflow, state=stored.state,
                                    logs=logs if isinstance(logs, dict) else None))
 
@@ -170,7 +221,7 @@ class DeeptuiApp(App[None]):
         return new_id
 
     def running_runs(self) -> list[Any]:
-        return [run for run in self.orchestrator.runs() if not run.state.status.finished]
+        return [run for run in self.session_runs() if not run.state.status.finished]
 
     # -- other screens ---------------------------------------------------------
 
@@ -197,7 +248,8 @@ class DeeptuiApp(App[None]):
         self.open_screen("history")
 
     def action_metrics(self) -> None:
-        run_id = self.screen.run_id if isinstance(self.screen, RunScreen) else None
+        run_screen = _run_screen_class()
+        run_id = self.screen.run_id if run_screen and isinstance(self.screen, run_screen) else None
         self.open_screen("metrics", run_id=run_id)
 
     def action_help(self) -> None:

@@ -123,7 +123,7 @@ class StartScreen(Screen[None]):
 
     def refresh_runs(self) -> None:
         """Redraw this session's runs (only when something about them changed)."""
-        runs = list(self.app.orchestrator.runs())  # type: ignore[attr-defined]
+        runs = self.app.session_runs()  # type: ignore[attr-defined]
         rows = []
         for run in reversed(runs):
             state = run.state

@@ -183,3 +183,15 @@ async def test_theme_chosen_in_the_app_is_saved(tmp_path: Path):
         app.theme = "nord"
         await pilot.pause()
     assert load_settings(path).theme == "nord"
+
+
+async def test_the_engine_is_built_after_the_first_frame_without_being_asked():
+    app = DeeptuiApp(fast_settings())
+    assert app._orchestrator is None  # nothing heavy before the first frame
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert isinstance(app.screen, StartScreen)
+        deadline = time.monotonic() + 10
+        while app._orchestrator is None:  # the warm-up worker builds it
+            assert time.monotonic() < deadline, "the orchestrator was never built"
+            await pilot.pause(0.05)
+        assert app.session_runs() == []
