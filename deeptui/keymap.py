@@ -24,6 +24,7 @@ class KeySpec:
     scope: str
     show: bool = True
     priority: bool = False
+    tooltip: str = ""
 
 
 KEYS: tuple[KeySpec, ...] = (
@@ -56,6 +57,38 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("copy", "y", "copy", "Copy output", "run", show=False),
     KeySpec("export", "e", "export", "Export log", "run", show=False),
     KeySpec("run_back", "q", "back", "Back", "run"),
+    # cache inspector
+    KeySpec("cache.invalidate", "i", "invalidate", "Invalidate task", "cache",
+            tooltip="Remove every cache entry of the selected task"),
+    KeySpec("cache.clear", "ctrl+d", "clear", "Clear all", "cache",
+            tooltip="Remove every cache entry (asks first)"),
+    KeySpec("cache.clear_alt", "C", "clear", "Clear all", "cache", show=False),
+    KeySpec("cache.refresh", "r", "reload", "Refresh", "cache", tooltip="Read the cache again"),
+    KeySpec("cache.back", "escape", "back", "Back", "cache", tooltip="Go back"),
+    KeySpec("cache.back_q", "q", "back", "Back", "cache", show=False),
+    # metrics dashboard
+    KeySpec("metrics.export", "e", "export", "Export", "metrics",
+            tooltip="Write the report and the metrics JSON to files"),
+    KeySpec("metrics.refresh", "r", "reload", "Refresh", "metrics", tooltip="Read the metrics again"),
+    KeySpec("metrics.pick", "p", "pick", "Pick run", "metrics", tooltip="Choose another run"),
+    KeySpec("metrics.back", "escape", "back", "Back", "metrics", tooltip="Go back"),
+    KeySpec("metrics.back_q", "q", "back", "Back", "metrics", show=False),
+    # history (the screen's own keys; history.open is the run table's enter)
+    KeySpec("history.resume", "R", "resume", "Resume", "history",
+            tooltip="Continue an unfinished run; completed tasks are kept"),
+    KeySpec("history.rerun", "n", "rerun", "Re-run", "history",
+            tooltip="Start the selected run's workflow again"),
+    KeySpec("history.export", "e", "export", "Export JSON", "history",
+            tooltip="Write everything stored about the run to a JSON file"),
+    KeySpec("history.refresh", "r", "reload", "Refresh", "history"),
+    KeySpec("history.back", "escape", "back", "Back", "history"),
+    KeySpec("history.back_q", "q", "back", "Back", "history", show=False),
+    KeySpec("history.open", "enter", "select_cursor", "Open", "history_table",
+            tooltip="Open the selected run (DAG, logs, metrics)"),
+    # dialogs
+    KeySpec("help_close", "escape,q,question_mark", "dismiss", "Close", "help"),
+    KeySpec("confirm_yes", "y", "answer(True)", "Yes", "confirm"),
+    KeySpec("confirm_no", "n,escape", "answer(False)", "No", "confirm"),
 )
 
 
@@ -68,7 +101,7 @@ def bindings(scope: str) -> list[Binding]:
     """Textual bindings (with ids) for one scope."""
     return [
         Binding(spec.key, spec.action, spec.description, show=spec.show, id=spec.id,
-                priority=spec.priority)
+                priority=spec.priority, tooltip=spec.tooltip)
         for spec in specs(scope)
     ]
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Label
 
 from deeptui.errors import DeeptuiError
+from deeptui.keymap import bindings
 from deeptui.widgets.cache_table import CacheStats, CacheTable
 
 
@@ -33,10 +33,7 @@ class ConfirmModal(ModalScreen[bool]):
     ConfirmModal Horizontal { height: auto; align-horizontal: right; }
     ConfirmModal Button { margin-left: 2; }
     """
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
-    ]
+    BINDINGS = bindings("confirm")
 
     def __init__(self, question: str, yes_label: str = "Yes") -> None:
         super().__init__()
@@ -79,16 +76,7 @@ class CacheScreen(Screen[None]):
     CacheScreen #cache-buttons { height: auto; padding: 0 1; }
     CacheScreen #cache-buttons Button { margin-right: 1; min-width: 10; }
     """
-    BINDINGS = [
-        Binding("i", "invalidate", "Invalidate task", id="cache.invalidate",
-                tooltip="Remove every cache entry of the selected task"),
-        Binding("ctrl+d", "clear", "Clear all", id="cache.clear",
-                tooltip="Remove every cache entry (asks first)"),
-        Binding("C", "clear", "Clear all", show=False, id="cache.clear_alt"),
-        Binding("r", "reload", "Refresh", id="cache.refresh", tooltip="Read the cache again"),
-        Binding("escape", "back", "Back", id="cache.back", tooltip="Go back"),
-        Binding("q", "back", "Back", show=False, id="cache.back_q"),
-    ]
+    BINDINGS = bindings("cache")
 
     def __init__(self, refresh_interval: float | None = 2.0) -> None:
         super().__init__()

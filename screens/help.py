@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from deeptui.keymap import specs
+from deeptui.keymap import bindings, specs
 
 SCOPE_TITLES = {
     "app": "Everywhere", "start": "Start screen", "parameters": "Parameters screen",
-    "run": "Run screen", "dag": "Run screen: DAG panel",
+    "run": "Run screen", "dag": "Run screen: DAG panel", "cache": "Cache inspector",
+    "metrics": "Metrics dashboard", "history": "History", "history_table": "History: run table",
+    "help": "This help", "confirm": "Yes/no questions",
 }
 
 
@@ -42,7 +43,7 @@ def _pretty(key: str) -> str:
 class HelpScreen(ModalScreen[None]):
     """The key help: press escape, q or ? (or click Close) to leave."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help_close")]
+    BINDINGS = bindings("help")
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -68,10 +69,7 @@ class HelpScreen(ModalScreen[None]):
 class ConfirmScreen(ModalScreen[bool]):
     """A question with Yes / No buttons (y / n / escape); dismisses with the answer."""
 
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm_yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm_no"),
-    ]
+    BINDINGS = bindings("confirm")
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }

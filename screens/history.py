@@ -10,12 +10,12 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
 
 from deeptui.errors import DeeptuiError
+from deeptui.keymap import bindings
 from deeptui.screens.metrics import export_directory, file_slug
 from deeptui.widgets.metrics_charts import STATUS_STYLES, format_seconds
 
@@ -39,8 +39,7 @@ def format_started(value: datetime | str | None) -> str:
 class RunTable(DataTable[Any]):
     """The runs, newest first; `enter` opens the run under the cursor."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="history.open",
-                        tooltip="Open the selected run (DAG, logs, metrics)")]
+    BINDINGS = bindings("history_table")
     COLUMNS = ("Run", "Workflow", "Status", "Started", "Duration", "Tasks", "Model")
 
     def on_mount(self) -> None:
@@ -92,17 +91,7 @@ class HistoryScreen(Screen[None]):
     HistoryScreen #history-buttons { height: auto; padding: 0 1; }
     HistoryScreen #history-buttons Button { margin-right: 1; min-width: 10; }
     """
-    BINDINGS = [
-        Binding("R", "resume", "Resume", id="history.resume",
-                tooltip="Continue an unfinished run; completed tasks are kept"),
-        Binding("n", "rerun", "Re-run", id="history.rerun",
-                tooltip="Start the selected run's workflow again"),
-        Binding("e", "export", "Export JSON", id="history.export",
-                tooltip="Write everything stored about the run to a JSON file"),
-        Binding("r", "reload", "Refresh", id="history.refresh"),
-        Binding("escape", "back", "Back", id="history.back"),
-        Binding("q", "back", "Back", show=False, id="history.back_q"),
-    ]
+    BINDINGS = bindings("history")
 
     def __init__(self, *, export_dir: Path | None = None) -> None:
         super().__init__()

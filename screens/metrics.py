@@ -9,12 +9,12 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label, Select, Static, TabbedContent, TabPane
 
 from deeptui.errors import DeeptuiError
+from deeptui.keymap import bindings
 from deeptui.metrics import WorkflowMetrics
 from deeptui.widgets.metrics_charts import (DurationChart, FigureGrid, StatusMixBar, TrendChart,
                                             aggregate_rows, format_seconds, run_figures)
@@ -60,14 +60,7 @@ class MetricsScreen(Screen[None]):
     MetricsScreen #metrics-trend { height: 3; }
     MetricsScreen #metrics-aggregate, MetricsScreen #metrics-report { padding: 0 1; }
     """
-    BINDINGS = [
-        Binding("e", "export", "Export", id="metrics.export",
-                tooltip="Write the report and the metrics JSON to files"),
-        Binding("r", "reload", "Refresh", id="metrics.refresh", tooltip="Read the metrics again"),
-        Binding("p", "pick", "Pick run", id="metrics.pick", tooltip="Choose another run"),
-        Binding("escape", "back", "Back", id="metrics.back", tooltip="Go back"),
-        Binding("q", "back", "Back", show=False, id="metrics.back_q"),
-    ]
+    BINDINGS = bindings("metrics")
 
     def __init__(self, run_id: str | None = None, *, refresh_interval: float | None = 1.0,
                  export_dir: Path | None = None) -> None:

@@ -25,6 +25,17 @@ from deeptui.visualize import DAGVisualizer
 _SELECTED = Style(reverse=True, bold=True)
 
 
+def _body(lines: list[tuple[Text, str | None]]) -> list[tuple[Text, str | None]]:
+    """The levels only: the run header above already names the workflow and shows
+    every status with its symbol, so the title, strategy, ruler and legend go."""
+    plain = [text.plain for text, _ in lines]
+    start = next((n for n, p in enumerate(plain) if p.startswith("Level")), 0)
+    end = next((n for n, p in enumerate(plain) if p.startswith("Legend")), len(lines))
+    while end > start and not plain[end - 1].strip():
+        end -= 1
+    return lines[start:end]
+
+
 class DagPanel(ScrollView, can_focus=True):
     """The DAG of one workflow, coloured by the statuses in ``state``."""
 
@@ -66,7 +77,7 @@ class DagPanel(ScrollView, can_focus=True):
 
     def rebuild(self) -> None:
         """Recompute the lines from the current statuses (call once per batch)."""
-        lines = self.visualizer.ascii_lines()  # the selection is drawn at render time
+        lines = _body(self.visualizer.ascii_lines())  # the selection is drawn at render time
         needle = self.filter_text.strip().lower()
         if needle:
             state = self.visualizer.state
