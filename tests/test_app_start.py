@@ -215,3 +215,15 @@ def test_every_binding_of_every_screen_has_a_known_id_for_the_keymap():
                     seen.add(binding.id)
     assert {"cache.invalidate", "history.resume", "metrics.export", "confirm_yes"} <= seen
     assert check_keymap({"cache.invalidate": "x", "nope": "z"}) == ["nope"]
+
+
+async def test_footer_keys_are_clickable_on_the_start_screen():
+    from textual.widgets import TabbedContent
+    from textual.widgets._footer import FooterKey
+
+    app = DeeptuiApp(fast_settings())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        files_key = next(key for key in app.screen.query(FooterKey) if key.description == "Files")
+        await pilot.click(files_key)
+        await wait_for(pilot, lambda: app.screen.query_one(TabbedContent).active == "files")
