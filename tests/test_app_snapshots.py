@@ -125,7 +125,15 @@ def test_start_screen_80x24(snap_compare):
     assert snap_compare(make_app(), terminal_size=(80, 24))
 
 
-def test_start_screen_files_tab(snap_compare):
+def test_start_screen_files_tab(snap_compare, tmp_path, monkeypatch):
+    # the file browser starts in the working directory: give it a fixed one
+    project = tmp_path / "project"
+    (project / "pipelines").mkdir(parents=True)
+    (project / "pipelines" / "nightly.yaml").write_text("id: nightly\ntasks: []\n")
+    (project / "release.toml").write_text('id = "release"\n')
+    (project / "notes.txt").write_text("not a workflow\n")
+    monkeypatch.chdir(project)
+
     async def files_tab(pilot):
         await pilot.press("2")
         await pilot.pause()
