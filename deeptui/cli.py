@@ -124,15 +124,10 @@ def _open_store(settings: Any, *, required: bool = False) -> Any:
 def _check_model(settings: Any) -> None:
     """A named model must resolve now: a typo or a missing provider package is a user error,
     not four failed attempts per task."""
-    if not settings.model:
-        return
-    from pydantic_ai.models import infer_model
+    if settings.model:
+        from deeptui.orchestrator import resolve_model
 
-    try:
-        infer_model(settings.model)
-    except Exception as exc:  # UserError (unknown model, no API key), ImportError (no package)
-        text = " ".join(str(exc).split())
-        raise CLIError(f"model '{settings.model}': {text}") from None
+        resolve_model(settings.model)
 
 
 def is_workflow_file(target: str) -> bool:
@@ -363,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command is None:
-            return _run_app(args, _settings(args))
+            settings = _settings(args)
+            _check_model(settings)
+            return _run_app(args, settings)
         return COMMANDS[args.command](args)
     except DeeptuiError as exc:
         text = " ".join(line.strip() for line in str(exc).splitlines())  # always one line

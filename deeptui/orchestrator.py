@@ -105,7 +105,7 @@ class TaskOrchestrator:
         self.skill_manager: SkillManager = SkillManager(skill_directories)
         self.router = TaskRouter(self.config.agent_routing)
         self.callables = CallableRegistry()
-        self.model = _resolve_model(model or self.config.model) or self._simulated_model()
+        self.model = resolve_model(model or self.config.model) or self._simulated_model()
         self.agents = AgentProvider(agent, deps, self.config.agent_routing, self.model,
                                     self.skill_manager)
         self.store = store
@@ -373,7 +373,7 @@ class TaskOrchestrator:
         self.cache.close()
 
 
-def _resolve_model(model: Any) -> Any:
+def resolve_model(model: Any) -> Any:
     """A "provider:name" string becomes a pydantic-ai Model now, so a bad name or a
     missing provider package is one clear error before anything runs."""
     if not isinstance(model, str):
