@@ -31,7 +31,8 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from deeptui.errors import DeeptuiError
-from deeptui.keymap import bindings, check_keymap
+from deeptui.keymap import check_keymap
+from deeptui.widgets.bindings import bindings
 from deeptui.screens.help import ConfirmScreen, HelpScreen
 from deeptui.screens.start import StartScreen
 from deeptui.settings import Settings, build_orchestrator, save_settings

@@ -47,12 +47,15 @@ def _string_keys(value: Any) -> Any:
     return value
 
 
+# One encoder for every key: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            default=_jsonable)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted, compact JSON text: equal values give equal text."""
     try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
-        )
+        return _ENCODER.encode(value)
     except TypeError:  # keys of mixed types cannot be sorted: compare them as text
         return canonical_json(_string_keys(value))
 

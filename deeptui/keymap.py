@@ -1,6 +1,9 @@
 """Key bindings of the app as data: one id per binding, rebindable from the config file.
 
-Each screen asks for its bindings by scope (``bindings("run")``); the app
+Pure data (no Textual here: the settings and the CLI can check a keymap without
+the UI); ``deeptui.widgets.bindings`` turns a scope's specs into Textual
+``Binding`` objects. Each screen asks for its bindings by scope
+(``bindings("run")``); the app
 applies the user's ``Settings.keymap`` (binding id -> key) with
 ``App.set_keymap``, which Textual matches against these ids. The help screen
 and the command palette list the same table.
@@ -9,8 +12,6 @@ and the command palette list the same table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from textual.binding import Binding
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +96,6 @@ KEYS: tuple[KeySpec, ...] = (
 def specs(scope: str | None = None) -> list[KeySpec]:
     """The key specs of one scope (all of them without a scope)."""
     return [spec for spec in KEYS if scope is None or spec.scope == scope]
-
-
-def bindings(scope: str) -> list[Binding]:
-    """Textual bindings (with ids) for one scope."""
-    return [
-        Binding(spec.key, spec.action, spec.description, show=spec.show, id=spec.id,
-                priority=spec.priority, tooltip=spec.tooltip)
-        for spec in specs(scope)
-    ]
 
 
 def binding_ids() -> set[str]:

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Label
 
 from deeptui.errors import DeeptuiError
-from deeptui.keymap import bindings
+from deeptui.widgets.bindings import bindings
 from deeptui.widgets.cache_table import CacheStats, CacheTable
 
 

@@ -8,7 +8,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from deeptui.keymap import bindings, specs
+from deeptui.keymap import specs
+from deeptui.widgets.bindings import bindings
 
 SCOPE_TITLES = {
     "app": "Everywhere", "start": "Start screen", "parameters": "Parameters screen",

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
 
 from deeptui.errors import DeeptuiError
-from deeptui.keymap import bindings
+from deeptui.widgets.bindings import bindings
 from deeptui.screens.metrics import export_directory, file_slug
 from deeptui.widgets.metrics_charts import STATUS_STYLES, format_seconds
 

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label, Select, Static, TabbedContent, TabPane
 
 from deeptui.errors import DeeptuiError
-from deeptui.keymap import bindings
+from deeptui.widgets.bindings import bindings
 from deeptui.metrics import WorkflowMetrics
 from deeptui.widgets.metrics_charts import (DurationChart, FigureGrid, StatusMixBar, TrendChart,
                                             aggregate_rows, format_seconds, run_figures)

@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Label, Static
 
 from deeptui.errors import DeeptuiError
-from deeptui.keymap import bindings
+from deeptui.widgets.bindings import bindings
 from deeptui.models import WorkflowDefinition
 from deeptui.visualize import DAGVisualizer
 from deeptui.widgets.param_form import ParamForm

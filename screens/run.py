@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 from deeptui import bus as ev
-from deeptui.keymap import bindings
+from deeptui.widgets.bindings import bindings
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
 from deeptui.screens.help import ConfirmScreen
 from deeptui.widgets.action_bar import ActionBar

@@ -30,7 +30,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from deeptui.errors import DeeptuiError
-from deeptui.keymap import bindings
+from deeptui.widgets.bindings import bindings
 
 WORKFLOW_SUFFIXES = {".yaml", ".yml", ".json", ".toml"}
 

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from deeptui.keymap import bindings
+from deeptui.widgets.bindings import bindings
 from deeptui.models import WorkflowDefinition, WorkflowState
 from deeptui.visualize import DAGVisualizer
 
