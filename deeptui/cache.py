@@ -291,11 +291,11 @@ class ResultCache:
             return removed
 
     def __len__(self) -> int:
+        """How many live (unexpired) entries the cache holds."""
         with self._lock:
             if self._disk is not None:
-                disk = self._disk
-                return self._guarded(lambda: len(disk.cache), 0)
-            return len(self._memory.items) if self._memory is not None else 0
+                return self._guarded(self._disk.live_count, 0)
+            return len(self._memory.live()) if self._memory is not None else 0
 
     def stats(self) -> dict[str, Any]:
         looked_up = self.hits + self.misses

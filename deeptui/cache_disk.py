@@ -133,6 +133,12 @@ class DiskTier:
                 evicted += int(self.cache.delete(old_key, retry=True))
         return evicted
 
+    def live_count(self) -> int:
+        """How many entries have not expired (diskcache's own count includes expired ones)."""
+        query = ("SELECT COUNT(*) FROM Cache WHERE raw = 1"
+                 " AND (expire_time IS NULL OR expire_time > ?)")
+        return int(self.cache._sql(query, (time.time(),)).fetchone()[0])
+
     def rows(self) -> list[tuple[str, str, int, float, float | None]]:
         """(key, task_id, size in bytes, stored at, expires at) of live entries."""
         query = (
