@@ -83,7 +83,9 @@ class CacheEntryInfo:
 # --- payloads and the memory tier ----------------------------------------------
 
 
-def _encode(task_id: str, output: Any, usage: TaskUsage | None, agent: str | None) -> str | None:
+def _encode(
+    task_id: str, output: Any, usage: TaskUsage | None, agent: str | None, ascii: bool = False
+) -> str | None:
     payload = {
         "task_id": task_id,
         "output": output,
@@ -92,7 +94,7 @@ def _encode(task_id: str, output: Any, usage: TaskUsage | None, agent: str | Non
         "agent_used": agent,
     }
     try:
-        return json.dumps(payload, ensure_ascii=False, allow_nan=False)
+        return json.dumps(payload, ensure_ascii=ascii, allow_nan=False)
     except (TypeError, ValueError):
         return None
 
@@ -259,7 +261,12 @@ class ResultCache:
         with self._lock:
             if self._disk is not None:
                 try:
-                    self.evictions += self._disk.put(key, payload, task_id, ttl)
+                    try:
+                        self.evictions += self._disk.put(key, payload, task_id, ttl)
+                    except UnicodeEncodeError:  # lone surrogates: JSON escapes keep them exact
+                        payload = _encode(task_id, output, usage, agent_used, ascii=True)
+                        assert payload is not None
+                        self.evictions += self._disk.put(key, payload, task_id, ttl)
                 except sqlite3.DatabaseError as exc:
                     self._disk_failed(exc)
                     return False

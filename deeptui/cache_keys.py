@@ -95,4 +95,6 @@ def cache_key(
 ) -> str:
     """The sha256 (hex) of the canonical JSON of `key_material`."""
     material = key_material(task, dependency_outputs, model_name, include_dependencies)
-    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
+    # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) still hashes
+    text = canonical_json(material).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(text).hexdigest()
