@@ -287,7 +287,7 @@ class ReadyQueueExecutor:
                     raise
                 except Exception as exc:  # noqa: BLE001 - every failure is retried alike
                     error = describe_error(exc)
-                    if isinstance(exc, TimeoutError):
+                    if timeout is not None and isinstance(exc, TimeoutError):
                         error = f"timed out after {timeout:g}s"
                     if attempt > retry.max_retries:
                         sm.failed(tid, error, ctx.usage)
