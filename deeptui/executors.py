@@ -166,6 +166,7 @@ class ReadyQueueExecutor:
             if self.kind[tid] == "agent":
                 agent_type = self.router.route(task)
                 if agent_type is None:
+                    self.router.wait_for_capacity(self._wake)  # maybe held by another run
                     self.blocked.append(entry)
                     continue
                 self.router.acquire(agent_type)
@@ -232,6 +233,17 @@ class ReadyQueueExecutor:
             self.stop(f"task '{tid}' failed")
         self._release_dependents(tid)
         self._pump()
+
+    def _wake(self) -> None:
+        """An agent type freed a slot (maybe in another run): retry the blocked tasks, soon."""
+        self.loop.call_soon(self._unblock)
+
+    def _unblock(self) -> None:
+        if self.blocked and self.active:
+            for entry in self.blocked:
+                heapq.heappush(self.heap, entry)
+            self.blocked.clear()
+            self._pump()
 
     def _release_dependents(self, tid: str) -> None:
         waiting = self.waiting
@@ -346,6 +358,7 @@ class ReadyQueueExecutor:
             failed = [t for t, r in self.results.items() if r.status is TaskStatus.FAILED]
             error = self.stopping or (f"task '{failed[0]}' failed" if failed else None)
         self.waiting.clear()
+        self.router.stop_waiting(self._wake)
         self.sm.finish_workflow(status, error)
         done.set_result(status)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import AgentCapability, AgentRouting, TaskDefinition
@@ -55,6 +55,9 @@ class TaskRouter:
         self._ranked = sorted(routing, key=lambda r: -r.priority)
         self.load: dict[str, int] = {r.agent_type: 0 for r in routing}
         self._candidates_cache: dict[frozenset[AgentCapability], list[AgentRouting]] = {}
+        # runs with a task waiting for capacity (the load is shared by every run):
+        # each is called once at the next release
+        self._waiting: dict[Callable[[], None], None] = {}
 
     @staticmethod
     def _needs(task: TaskDefinition) -> frozenset[AgentCapability]:
@@ -106,3 +109,15 @@ class TaskRouter:
 
     def release(self, agent_type: str) -> None:
         self.load[agent_type] -= 1
+        if self._waiting:
+            waiting = list(self._waiting)
+            self._waiting.clear()
+            for wake in waiting:
+                wake()
+
+    def wait_for_capacity(self, wake: Callable[[], None]) -> None:
+        """Call ``wake()`` at the next release of any agent type (once)."""
+        self._waiting[wake] = None
+
+    def stop_waiting(self, wake: Callable[[], None]) -> None:
+        self._waiting.pop(wake, None)
