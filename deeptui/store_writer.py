@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from deeptui.store import RunStore, StoredRun
 
 log = logging.getLogger("deeptui.store")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 (_STATUS, _OUTPUT, _KIND, _ERROR, _SKIP, _ATTEMPTS, _STARTED, _ENDED, _AGENT, _CACHED,
  _IN, _OUT, _REQ, _COST, _DROPPED) = range(3, 18)
@@ -58,7 +60,9 @@ def encode_output(output: Any, where: str) -> tuple[str | None, str]:
     if output is None:
         return None, "json"
     try:
-        return json.dumps(output, ensure_ascii=False), "json"
+        text = json.dumps(output, ensure_ascii=False)
+        # lone surrogates (text decoded from non-UTF-8 bytes): escaped, they round-trip exactly
+        return (text if utf8(text) is text else json.dumps(output)), "json"
     except (TypeError, ValueError):
         pass
     try:
@@ -68,7 +72,18 @@ def encode_output(output: Any, where: str) -> tuple[str | None, str]:
     except Exception:  # noqa: BLE001 - anything else is stored as its text
         log.warning("%s: output of type %s is not JSON-serializable; stored as its text",
                     where, type(output).__name__)
-        return str(output), "text"
+        return utf8(str(output)), "text"
+
+
+def utf8(text: str | None) -> str | None:
+    """``text`` as SQLite can store it: lone surrogates (from non-UTF-8 bytes) become U+FFFD."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
 
 
 def decode_output(text: str | None, kind: str) -> Any:
@@ -122,7 +137,7 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
             rid = event.run_id
             if cls is ev.TaskLog:
                 key = (rid, event.task_id)
-                logs.append((rid, event.task_id, event.ts, event.kind, event.text))
+                logs.append((rid, event.task_id, event.ts, event.kind, utf8(event.text)))
                 n = counts.get(key)
                 if n is None:
                     n = store._log_counts.get(key)
@@ -148,11 +163,12 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
                                "resumed" if event.resumed else None))
                 continue
             if cls is ev.WorkflowFinished:
+                error = utf8(event.error)
                 conn.execute("UPDATE runs SET status = ?, error = ?, completed_at = ?, "
                              "updated_at = ? WHERE run_id = ?",
-                             (event.status, event.error, event.ts, event.ts, rid))
+                             (event.status, error, event.ts, event.ts, rid))
                 events.append((rid, event.ts, None, "workflow_finished", None,
-                               event.status + (f": {event.error}" if event.error else "")))
+                               event.status + (f": {error}" if error else "")))
                 finished.add(rid)
                 continue
             tid = event.task_id
@@ -260,18 +276,18 @@ def _apply(row: list[Any], event: ev.Event, extra: Any,
         _usage(row, event, extra)
         return None
     if cls is ev.TaskFailed:
-        row[_STATUS], row[_ERROR], row[_ATTEMPTS] = "failed", event.error, event.attempts
+        row[_STATUS], row[_ERROR], row[_ATTEMPTS] = "failed", utf8(event.error), event.attempts
         _usage(row, event, extra)
-        return "failed", event.attempts, event.error
+        return "failed", event.attempts, row[_ERROR]
     if cls is ev.TaskRetrying:
-        row[_ERROR] = event.error
-        return "retrying", event.attempt, f"{event.error} (next attempt in {event.delay:.2f}s)"
+        row[_ERROR] = utf8(event.error)
+        return "retrying", event.attempt, f"{row[_ERROR]} (next attempt in {event.delay:.2f}s)"
     if cls is ev.TaskSkipped:
-        row[_STATUS], row[_SKIP], row[_ENDED] = "skipped", event.reason, event.ts
-        return "skipped", None, event.reason
+        row[_STATUS], row[_SKIP], row[_ENDED] = "skipped", utf8(event.reason), event.ts
+        return "skipped", None, row[_SKIP]
     if cls is ev.TaskCancelled:
-        row[_STATUS], row[_ERROR], row[_ENDED] = "cancelled", event.reason, event.ts
-        return "cancelled", None, event.reason
+        row[_STATUS], row[_ERROR], row[_ENDED] = "cancelled", utf8(event.reason), event.ts
+        return "cancelled", None, row[_ERROR]
     if cls is ev.TaskReset:
         row[3:] = _pending_row("", "", 0)[3:17] + [row[_DROPPED]]
         return "reset", None, None

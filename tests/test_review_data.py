@@ -78,7 +78,7 @@ async def test_a_disk_cached_task_with_non_utf8_output_completes(tmp_path: Path)
 # ---------------------------------------------------------------- store
 
 
-async def test_non_utf8_output_error_and_log_do_not_lose_the_run(tmp_path: Path) -> None:
+async def test_non_utf8_output_and_error_do_not_lose_the_run(tmp_path: Path) -> None:
     def fails(task, params, outputs):
         raise FileNotFoundError(f"no such file: {NOT_UTF8}")
 
