@@ -420,6 +420,10 @@ class ReadyQueueExecutor:
             self.sm.reset(d)
         self.on_restart()
         if self.active:
+            # a retry while the run is still stopping (tasks finishing their cancellation)
+            # lifts the stop, as a retry after the run ended restarts it
+            self.stopping = None
+            self.cancelled_run = False
             self._prepare(reset)
             self._pump()
         return reset
