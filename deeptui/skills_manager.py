@@ -202,6 +202,8 @@ class SkillManager:
         tags = metadata.pop("tags", None) or []
         if isinstance(tags, str):
             tags = [tag.strip() for tag in tags.split(",") if tag.strip()]
+        elif not isinstance(tags, list | tuple):  # `tags: 5` or `tags: true` in the frontmatter
+            tags = [tags]
         version = metadata.pop("version", None)
         return {
             "name": skill.name,
