@@ -8,6 +8,7 @@ change out and the commands (cancel task, retry task, cancel run) in.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import logging
 import random
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from deeptui.skills_manager import SkillManager
 
 ProgressCallback = Callable[[WorkflowState], Any]
+log = logging.getLogger(__name__)
 
 _run_counter = itertools.count(1)
 
@@ -67,6 +69,7 @@ class Run:
     state_manager: StateManager
     executor: ReadyQueueExecutor
     task: asyncio.Task[WorkflowState] | None = None
+    progress: _ProgressCallback | None = None
 
     @property
     def state(self) -> WorkflowState:
@@ -177,8 +180,9 @@ class TaskOrchestrator:
         run_id = run_id or new_run_id(workflow.id)
         sm = StateManager(workflow, run_id, self.bus, initial_results=initial_results,
                           log_ring_size=self.config.log_ring_size)
+        progress = None
         if progress_callback is not None:
-            sm.on_change = _sync_callback(progress_callback)
+            sm.on_change = progress = _ProgressCallback(progress_callback)
         executor_cls = EXECUTORS[workflow.execution_strategy]
         executor = executor_cls(
             sm, self.router, self._run_body,
@@ -188,13 +192,15 @@ class TaskOrchestrator:
             rng=self.rng,
             sleep=lambda delay: self.retry_sleep(delay),
         )
-        run = Run(workflow, sm, executor)
+        run = Run(workflow, sm, executor, progress=progress)
         self._runs[run_id] = run
         self._latest[workflow.id] = run_id
         return run
 
     async def _drive(self, run: Run, resumed: bool) -> WorkflowState:
         await run.executor.execute(resumed=resumed)
+        if run.progress is not None:
+            await run.progress.flush()
         return run.state
 
     def start_workflow(
@@ -386,18 +392,32 @@ def resolve_model(model: Any) -> Any:
         raise ModelConfigError(f"model '{model}': {str(exc).splitlines()[0]}") from None
 
 
-def _sync_callback(callback: ProgressCallback) -> Callable[[WorkflowState], None]:
-    """Call the user's progress callback; a coroutine callback is scheduled, not awaited."""
+class _ProgressCallback:
+    """Calls the user's progress callback on every change. A coroutine callback runs as
+    a task: the run waits for them before it returns, and their errors are logged."""
 
-    def call(state: WorkflowState) -> None:
+    def __init__(self, callback: ProgressCallback) -> None:
+        self.callback = callback
+        self.pending: set[asyncio.Future[Any]] = set()
+
+    def __call__(self, state: WorkflowState) -> None:
         try:
-            result = callback(state)
-            if asyncio.iscoroutine(result):
-                asyncio.get_running_loop().create_task(result)
+            result = self.callback(state)
+            if inspect.isawaitable(result):
+                future = asyncio.ensure_future(result)
+                self.pending.add(future)
+                future.add_done_callback(self._done)
         except Exception:  # a broken callback must not fail the task that triggered it
-            logging.getLogger(__name__).exception("progress callback failed")
+            log.exception("progress callback failed")
 
-    return call
+    def _done(self, future: asyncio.Future[Any]) -> None:
+        self.pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("progress callback failed", exc_info=future.exception())
+
+    async def flush(self) -> None:
+        while self.pending:
+            await asyncio.wait(list(self.pending))
 
 
 __all__ = ["TaskOrchestrator", "Run", "TaskFailure"]
