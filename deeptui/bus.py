@@ -211,7 +211,8 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
-        self._taps: list[Callable[[Event], None]] = []
+        # replaced, never mutated: a tap may remove itself (or add one) while publish iterates
+        self._taps: tuple[Callable[[Event], None], ...] = ()
         self._command_handler: Callable[[Command], Any] | None = None
 
     def subscribe(self, maxsize: int = 10_000, run_id: str | None = None) -> Subscription:
@@ -222,8 +223,15 @@ class EventBus:
 
     def tap(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback`` inline for every event; returns a function that removes it."""
-        self._taps.append(callback)
-        return lambda: self._taps.remove(callback) if callback in self._taps else None
+        self._taps = (*self._taps, callback)
+
+        def remove() -> None:
+            taps = list(self._taps)
+            if callback in taps:
+                taps.remove(callback)
+                self._taps = tuple(taps)
+
+        return remove
 
     @property
     def has_listeners(self) -> bool:
