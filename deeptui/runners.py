@@ -146,7 +146,10 @@ class AgentProvider:
     def deps_for_run(self) -> Any:
         """Fresh deps for one agent run, so concurrent runs never share state."""
         if self.user_deps is not None and dataclasses.is_dataclass(self.user_deps):
-            return dataclasses.replace(self.user_deps, todos=[], uploads={})
+            # pydantic-deep's per-run state; a user's own deps type may have neither
+            names = {f.name for f in dataclasses.fields(self.user_deps) if f.init}
+            fresh = {k: v for k, v in (("todos", []), ("uploads", {})) if k in names}
+            return dataclasses.replace(self.user_deps, **fresh) if fresh else self.user_deps
         if self.user_deps is not None:
             return self.user_deps
         from pydantic_deep import create_default_deps
