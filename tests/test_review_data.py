@@ -116,3 +116,23 @@ def test_skill_tags_of_any_yaml_shape_are_listed(tmp_path: Path, tags: str, expe
     manager = SkillManager([tmp_path], include_bundled=False)
     assert manager.get_skill("odd")["tags"] == expected
     assert [s["name"] for s in manager.get_all_skills()] == ["odd"]
+
+
+# ---------------------------------------------------------------- templates
+
+
+def test_a_deploy_command_without_a_deploy_target_is_refused() -> None:
+    from deeptui.errors import TemplateError
+    from deeptui.workflows import create_ci_cd_pipeline
+
+    with pytest.raises(TemplateError, match="deploy_command.*deploy_target"):
+        create_ci_cd_pipeline(deploy_command="./deploy.sh")
+    assert create_ci_cd_pipeline(deploy_command="  ").task_ids[-1] == "build-artifacts"
+
+
+def test_etl_sources_holding_nan_are_refused() -> None:
+    from deeptui.errors import TemplateError
+    from deeptui.workflows import create_etl_pipeline
+
+    with pytest.raises(TemplateError, match="source_configs.*JSON"):
+        create_etl_pipeline(source_configs=[{"type": "csv", "limit": float("nan")}])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from deeptui.models import AgentCapability, RetryConfig, TaskDefinition, WorkflowDefinition
 from deeptui.workflows.registry import (
@@ -63,6 +63,13 @@ class CICDParameters(BaseModel):
     command_retries: int = Field(
         0, ge=0, le=10, description="How often a failing shell command is retried (agent steps keep the default)."
     )
+
+    @field_validator("deploy_command")
+    @classmethod
+    def _deploy_needs_target(cls, command: str | None, info: ValidationInfo) -> str | None:
+        if command and not info.data.get("deploy_target"):
+            raise ValueError("a deploy_command needs a deploy_target (the environment it deploys to)")
+        return command
 
 
 def _step(
