@@ -87,7 +87,7 @@ class ETLParameters(BaseModel):
 
 def _require_json(value: Any, what: str) -> None:
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} must be JSON data: {exc}") from None
 
