@@ -1,4 +1,4 @@
-"""One executor per strategy, sharing one ready-queue scheduler.
+"""The ready-queue scheduler every strategy runs on: one run, its limits, cancel and retry.
 
 The scheduler keeps plain dicts in its hot path (like dask's local
 scheduler): how many dependencies of each task are unfinished, a heap of ready
@@ -6,11 +6,9 @@ tasks ordered by priority, then longest remaining path, then definition order,
 and the asyncio tasks running. A task finishing decrements its dependents'
 counts and starts what became ready, right in its done callback.
 
-Strategies differ only in how they start ready tasks:
-SEQUENTIAL one at a time; PARALLEL level by level (a barrier between levels);
-DAG greedily; CONDITIONAL is DAG (conditions are honoured by every strategy).
-All are bounded by ``max_parallel_tasks`` and by each agent type's
-``max_concurrent_tasks``.
+Strategies (deeptui.strategies) differ only in how they start ready tasks,
+through two hooks: ``eligible`` and ``on_restart``. Every run is bounded by
+``max_parallel_tasks`` and by each agent type's ``max_concurrent_tasks``.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ if TYPE_CHECKING:
     from deeptui.models import TaskDefinition
     from deeptui.routing import TaskRouter
 
-_FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED,
+FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED,
                        TaskStatus.CANCELLED})
 
 
@@ -136,7 +134,7 @@ class ReadyQueueExecutor:
         for tid in tids:
             count = 0
             for dep in tasks[tid].depends_on:
-                if results[dep].status not in _FINISHED:
+                if results[dep].status not in FINISHED:
                     count += 1
             self.waiting[tid] = count
             if count == 0:
@@ -429,8 +427,6 @@ class ReadyQueueExecutor:
         return reset
 
 
-
-
 def _path_lengths(tasks: list[TaskDefinition], dependents: dict[str, list[str]]) -> dict[str, int]:
     """For each task, the number of tasks on the longest path from it to a sink.
 
@@ -449,61 +445,3 @@ def _path_lengths(tasks: list[TaskDefinition], dependents: dict[str, list[str]])
             if below[dep] == 0:
                 stack.append(dep)
     return length
-
-
-class SequentialExecutor(ReadyQueueExecutor):
-    """One task at a time, in topological order (priority breaks ties)."""
-
-    strategy = ExecutionStrategy.SEQUENTIAL
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.limit = 1
-
-
-class ParallelExecutor(ReadyQueueExecutor):
-    """Level by level: all tasks of a level (bounded), then a barrier."""
-
-    strategy = ExecutionStrategy.PARALLEL
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.level_of = self.graph.level_of
-        self.levels = self.graph.levels
-        self.on_restart()
-
-    def on_restart(self) -> None:
-        self.current_level = 0  # the lowest level with an unfinished task
-        self.position = 0  # tasks of current_level before this index are finished
-
-    def eligible(self, tid: str) -> bool:
-        levels, results = self.levels, self.results
-        while self.current_level < len(levels):
-            level = levels[self.current_level]
-            while self.position < len(level) and results[level[self.position]].status in _FINISHED:
-                self.position += 1
-            if self.position < len(level):
-                break
-            self.current_level += 1
-            self.position = 0
-        return self.level_of[tid] <= self.current_level
-
-
-class DAGExecutor(ReadyQueueExecutor):
-    """Greedy: any task whose dependencies are done, by priority then critical path."""
-
-    strategy = ExecutionStrategy.DAG
-
-
-class ConditionalExecutor(DAGExecutor):
-    """The DAG executor; named for workflows whose tasks carry conditions."""
-
-    strategy = ExecutionStrategy.CONDITIONAL
-
-
-EXECUTORS: dict[ExecutionStrategy, type[ReadyQueueExecutor]] = {
-    ExecutionStrategy.SEQUENTIAL: SequentialExecutor,
-    ExecutionStrategy.PARALLEL: ParallelExecutor,
-    ExecutionStrategy.DAG: DAGExecutor,
-    ExecutionStrategy.CONDITIONAL: ConditionalExecutor,
-}

@@ -1,6 +1,6 @@
 """The seed's ``pydantic_deep.orchestration`` names, importable as ``deeptui.orchestration``."""
 
-from deeptui.executors import (  # noqa: F401
+from deeptui.strategies import (  # noqa: F401
     ConditionalExecutor,
     DAGExecutor,
     ParallelExecutor,

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
 from deeptui.errors import DeeptuiError, UnknownRunError, WorkflowValidationError
-from deeptui.executors import EXECUTORS, ReadyQueueExecutor
+from deeptui.executors import ReadyQueueExecutor
+from deeptui.strategies import EXECUTORS
 from deeptui.models import (
     ExecutionStrategy,
     OrchestrationConfig,
