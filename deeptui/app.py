@@ -235,6 +235,8 @@ class DeeptuiApp(App[None]):
         except (ImportError, AttributeError):
             self.notify(f"The {name} screen is not available yet", severity="warning")
             return False
+        if isinstance(self.screen, screen_class):  # already on it: a second copy needs two escapes
+            return True
         try:
             self.push_screen(screen_class(**kwargs))
         except Exception as exc:

@@ -227,3 +227,20 @@ async def test_footer_keys_are_clickable_on_the_start_screen():
         files_key = next(key for key in app.screen.query(FooterKey) if key.description == "Files")
         await pilot.click(files_key)
         await wait_for(pilot, lambda: app.screen.query_one(TabbedContent).active == "files")
+
+
+async def test_h_k_m_on_their_own_screen_do_not_open_a_second_copy():
+    from deeptui.screens.cache import CacheScreen
+    from deeptui.screens.history import HistoryScreen
+    from deeptui.screens.metrics import MetricsScreen
+
+    app = DeeptuiApp(fast_settings())
+    async with app.run_test(size=(100, 30)) as pilot:
+        for key, screen_class in (("k", CacheScreen), ("h", HistoryScreen), ("m", MetricsScreen)):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: isinstance(app.screen, screen_class))
+            await pilot.press(key)
+            await pilot.pause()
+            assert sum(isinstance(s, screen_class) for s in app.screen_stack) == 1
+            await pilot.press("escape")  # one escape is back where the user was
+            await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
