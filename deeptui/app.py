@@ -35,7 +35,7 @@ from deeptui.keymap import check_keymap
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.help import ConfirmScreen, HelpScreen
 from deeptui.screens.start import StartScreen
-from deeptui.settings import Settings, build_orchestrator, save_settings
+from deeptui.settings import Settings, build_orchestrator, config_path
 
 if TYPE_CHECKING:
     from deeptui.models import WorkflowDefinition
@@ -49,6 +49,21 @@ LAZY_SCREENS = {  # screens another module owns, imported when first opened
     "metrics": ("deeptui.screens.metrics", "MetricsScreen"),
     "history": ("deeptui.screens.history", "HistoryScreen"),
 }
+
+
+def save_theme(name: str, path: Path | None = None) -> Path:
+    """Set ``theme`` in the config file, keeping what the file holds and nothing else
+    (the session's settings also hold command-line flags, which must not become permanent)."""
+    import tomllib
+
+    import tomli_w
+
+    path = path or config_path()
+    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data["theme"] = name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return path
 
 
 def _task_commands() -> type[Provider]:
@@ -150,8 +165,8 @@ class DeeptuiApp(App[None]):
             return
         self.settings.theme = name
         try:
-            save_settings(self.settings, self.settings_path)
-        except OSError as exc:
+            save_theme(name, self.settings_path)
+        except (OSError, ValueError) as exc:  # ValueError: the file is no longer valid TOML
             self.notify(f"Cannot save the theme: {exc}", severity="warning")
 
     # -- runs ----------------------------------------------------------------

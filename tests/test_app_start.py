@@ -244,3 +244,16 @@ async def test_h_k_m_on_their_own_screen_do_not_open_a_second_copy():
             assert sum(isinstance(s, screen_class) for s in app.screen_stack) == 1
             await pilot.press("escape")  # one escape is back where the user was
             await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
+
+
+async def test_saving_the_theme_keeps_the_file_and_leaves_command_line_flags_out(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text('cache = "memory"\n')
+    settings = load_settings(path, fail_rate=0.3, latency_max=0.5)  # as `deeptui --fail-rate 0.3`
+    app = DeeptuiApp(settings, settings_path=path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.theme = "nord"
+        await pilot.pause()
+    saved = load_settings(path)
+    assert saved.theme == "nord" and saved.cache == "memory"
+    assert saved.fail_rate == 0.0 and saved.latency_max == Settings().latency_max  # not saved
