@@ -273,20 +273,22 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from deeptui.settings import build_orchestrator
+
     settings = _settings(args)
     workflow = resolve_workflow(args.target, args.param)
     _check_model(settings)
     if settings.max_parallel:
         workflow = workflow.model_copy(update={"max_parallel_tasks": settings.max_parallel})
-    if not args.headless:
-        return _run_app(args, settings, workflow)
-    from deeptui.headless import run_headless
-    from deeptui.settings import build_orchestrator
-
     store = _open_store(settings)
     orchestrator = build_orchestrator(settings, store=store)
     try:
+        # checked before the app opens too: a bad file is one line and a non-zero exit
         _validate(orchestrator, workflow, args.target)
+        if not args.headless:
+            return _run_app(args, settings, workflow, store=store, orchestrator=orchestrator)
+        from deeptui.headless import run_headless
+
         return asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id))
     finally:
         orchestrator.close()
@@ -316,7 +318,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
-             store: Any = None, resume: str | None = None) -> int:
+             store: Any = None, resume: str | None = None, orchestrator: Any = None) -> int:
     """Open the app (with the history store), optionally starting or resuming a run."""
     from deeptui.app import DeeptuiApp
 
@@ -324,7 +326,8 @@ def _run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
     if own_store:
         store = _open_store(settings)
     try:
-        app = DeeptuiApp(settings, store=store, initial_workflow=workflow,
+        app = DeeptuiApp(settings, orchestrator=orchestrator, store=store,
+                         initial_workflow=workflow,
                          initial_resume=resume, settings_path=args.config)
         app.run()
         return int(app.return_code or 0)

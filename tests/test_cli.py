@@ -257,3 +257,13 @@ def test_a_bad_config_file_is_one_line_naming_it(home: Path, text: str, expected
     line = one_line_error(deeptui(home, "cache", "stats"))
     assert line.startswith(f"deeptui: error: {config}: ") and expected in line
     assert config.read_text() == text
+
+
+@pytest.mark.parametrize("headless", [True, False])
+def test_run_of_a_file_that_fails_validation_is_one_line_before_any_app(
+        home: Path, headless: bool) -> None:
+    path = home / "unknown-skill.yaml"
+    path.write_text(UNKNOWN_SKILL)
+    proc = deeptui(home, *FAST, "run", path, *(["--headless"] if headless else []), timeout=20)
+    line = one_line_error(proc)
+    assert line.startswith(f"deeptui: error: {path}: Required skill 'no-such-skill'")
