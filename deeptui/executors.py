@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from deeptui.models import TaskDefinition
     from deeptui.routing import TaskRouter
 
+# Trigger rules about failures (clean-up, notification tasks): such a task still runs
+# when a failure stops the run (without continue_on_failure); nothing else starts then.
+RUN_AFTER_FAILURE = frozenset({"all_done", "one_failed", "all_failed"})
+
 FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED,
                        TaskStatus.CANCELLED})
 
@@ -148,7 +152,7 @@ class ReadyQueueExecutor:
         """Start ready tasks while slots are free; finish the run when nothing is left."""
         heap, running, results, limit = self.heap, self.running, self.results, self.limit
         deferred: list[tuple[int, int, int, str]] | None = None
-        while heap and len(running) < limit and self.stopping is None:
+        while heap and len(running) < limit:  # while stopping, only clean-up tasks are pending
             entry = heapq.heappop(heap)
             tid = entry[3]
             if results[tid].status is not TaskStatus.PENDING:
@@ -171,8 +175,6 @@ class ReadyQueueExecutor:
             self._start(task, agent_type)
         for entry in deferred or ():
             heapq.heappush(heap, entry)
-        if self.stopping is not None:
-            self._drain_unstarted()
         if not self.running and not self.blocked and not self.heap and self.done is not None:
             self._finish()
 
@@ -327,16 +329,26 @@ class ReadyQueueExecutor:
     # -- ending ----------------------------------------------------------
 
     def _drain_unstarted(self) -> None:
-        """While stopping: every pending task that will not start now ends, with the reason."""
+        """While stopping: every pending task that will not start now ends, with the reason.
+
+        After a failure (not a cancel), tasks whose trigger rule is about failures
+        (clean-up, notifications: ``RUN_AFTER_FAILURE``) stay pending and still run
+        once their dependencies have ended.
+        """
         reason = self.stopping or "stopped"
+        results = self.results
+        keep_cleanup = not self.cancelled_run
         for tid in list(self.waiting):
-            if self.results[tid].status is TaskStatus.PENDING:
-                if self.cancelled_run:
-                    self.sm.cancelled(tid, reason)
-                else:
-                    self.sm.skipped(tid, f"not started: {reason}")
-        self.heap.clear()
-        self.blocked.clear()
+            if results[tid].status is not TaskStatus.PENDING:
+                continue
+            if keep_cleanup and self.tasks[tid].trigger_rule in RUN_AFTER_FAILURE:
+                continue
+            if self.cancelled_run:
+                self.sm.cancelled(tid, reason)
+            else:
+                self.sm.skipped(tid, f"not started: {reason}")
+            self._release_dependents(tid)  # a clean-up task may wait for it
+        self.blocked = [e for e in self.blocked if results[e[3]].status is TaskStatus.PENDING]
 
     def _finish(self) -> None:
         done = self.done
@@ -368,6 +380,7 @@ class ReadyQueueExecutor:
         for tid, handle in list(self.running.items()):
             self.cancel_reasons.setdefault(tid, f"cancelled: {reason}")
             handle.cancel()
+        self._drain_unstarted()
 
     # -- commands --------------------------------------------------------
 

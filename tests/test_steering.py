@@ -275,3 +275,34 @@ async def test_running_the_same_workflow_again_starts_a_new_run(orch):
     assert first.run_id != second.run_id
     assert orch.get_workflow_state("wf").run_id == second.run_id
     assert orch.get_workflow_state(first.run_id).run_id == first.run_id
+
+
+async def test_clean_up_and_notification_tasks_still_run_when_a_failure_stops_the_run(orch):
+    gates = Gates(orch)
+    gates.fail.add("build")
+    workflow = WorkflowDefinition(id="wf", tasks=[
+        gated("build"), gated("test", "build"), gated("deploy", "test"),
+        gated("cleanup", "build", "test", trigger_rule="all_done"),
+        gated("alert", "build", "test", trigger_rule="one_failed"),
+        gated("report", "deploy", trigger_rule="all_failed"),  # its dependency only skipped
+        gated("audit", "build"),  # default rule: does not run after the failure
+    ])
+    final = await orch.execute_workflow(workflow)
+    statuses = {tid: r.status.value for tid, r in final.task_results.items()}
+    assert final.status == "failed" and final.error == "task 'build' failed"
+    assert statuses == {"build": "failed", "test": "skipped", "deploy": "skipped",
+                        "cleanup": "completed", "alert": "completed", "report": "skipped",
+                        "audit": "skipped"}
+    assert set(gates.calls) == {"build", "cleanup", "alert"}
+
+
+async def test_cancelling_the_run_does_not_start_clean_up_tasks(orch):
+    gates = Gates(orch)
+    workflow = WorkflowDefinition(id="wf", tasks=[
+        gated("work", wait=True), gated("cleanup", "work", trigger_rule="all_done")])
+    rid = orch.start_workflow(workflow)
+    await until(lambda: orch.get_workflow_state("wf").task_results["work"].status == "running")
+    orch.cancel_workflow("wf")
+    final = await orch.wait(rid)
+    assert {r.status.value for r in final.task_results.values()} == {"cancelled"}
+    assert set(gates.calls) == {"work"}
