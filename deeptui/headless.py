@@ -43,17 +43,36 @@ def _rows(state: WorkflowState) -> list[Any]:
     return results[:MAX_ROWS]
 
 
+def task_table(task_ids: list[str], time_header: str = "time") -> Table:
+    """The task table's columns: the task id is never cut (a user copies and greps it);
+    on a narrow or piped (80-column) console the agent and the detail are shortened."""
+    table = Table(box=None, header_style="bold", expand=False)
+    table.add_column("")
+    table.add_column("task", no_wrap=True, min_width=max(map(len, task_ids), default=4))
+    table.add_column("status", no_wrap=True)
+    table.add_column("attempts", no_wrap=True)
+    table.add_column("agent")
+    table.add_column(time_header, no_wrap=True)
+    table.add_column("detail")
+    return table
+
+
+def cut(text: str, style: str = "") -> Text:
+    """A cell of one line, ending in '…' when its column is narrower."""
+    return Text(text, style, no_wrap=True, overflow="ellipsis")
+
+
 def render(state: WorkflowState, progress: dict[str, Any], elapsed: float) -> Group:
-    table = Table("", "task", "status", "attempts", "agent", "time", "detail", box=None,
-                  header_style="bold", expand=False)
-    for result in _rows(state):
+    rows = _rows(state)
+    table = task_table([result.task_id for result in rows])
+    for result in rows:
         symbol, style = STATUS_STYLE[result.status]
         duration = result.duration_seconds
         detail = result.error or result.skip_reason or ("cached" if result.cached else "")
         table.add_row(Text(symbol, style), result.task_id, Text(result.status.value, style),
-                      str(result.attempts or ""), result.agent_used or "",
+                      str(result.attempts or ""), cut(result.agent_used or ""),
                       f"{duration:.1f}s" if duration is not None else "",
-                      Text(detail.splitlines()[0][:60] if detail else "", "dim"))
+                      cut(detail.splitlines()[0][:60] if detail else "", "dim"))
     total = progress["total_tasks"] or 1
     counts = "  ".join(f"{progress[k]} {k}" for k in
                        ("completed", "running", "failed", "skipped", "cancelled", "pending")

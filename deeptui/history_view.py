@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from deeptui.headless import STATUS_STYLE
+from deeptui.headless import STATUS_STYLE, cut, task_table
 from deeptui.models import TaskStatus
 
 RUN_STYLE = {"completed": "green", "failed": "bold red", "running": "bold blue",
@@ -54,18 +54,18 @@ def history_show(store: Any, run_id: str, console: Console) -> int:
                        f"[{summary.status}]", style="bold"))
     console.print(f"started {_when(summary.started_at)}  ·  duration "
                   f"{_secs(summary.duration_seconds)}  ·  model {summary.model or '-'}")
-    table = Table("", "task", "status", "attempts", "agent", "duration", "detail", box=None,
-                  header_style="bold")
-    for tid in [t.id for t in stored.workflow.tasks]:
+    task_ids = [t.id for t in stored.workflow.tasks if t.id in state.task_results]
+    table = task_table(task_ids, "duration")
+    for tid in task_ids:
         result = state.task_results.get(tid)
         if result is None:
             continue
         symbol, style = STATUS_STYLE[TaskStatus(result.status)]
         detail = result.error or result.skip_reason or ("cached" if result.cached else "")
         table.add_row(Text(symbol, style), tid, Text(result.status.value, style),
-                      str(result.attempts or ""), result.agent_used or "",
+                      str(result.attempts or ""), cut(result.agent_used or ""),
                       _secs(result.duration_seconds),
-                      Text(detail.splitlines()[0][:70] if detail else "", "dim"))
+                      cut(detail.splitlines()[0][:70] if detail else "", "dim"))
     console.print(table)
     return 0
 

@@ -267,3 +267,18 @@ def test_run_of_a_file_that_fails_validation_is_one_line_before_any_app(
     proc = deeptui(home, *FAST, "run", path, *(["--headless"] if headless else []), timeout=20)
     line = one_line_error(proc)
     assert line.startswith(f"deeptui: error: {path}: Required skill 'no-such-skill'")
+
+
+def test_headless_run_and_history_show_print_whole_task_ids_in_80_columns(home: Path) -> None:
+    """Piped output is 80 columns wide: the task ids (what a user greps for) are never cut."""
+    from deeptui.workflows import build_workflow
+
+    env = {**cli_env(home), "COLUMNS": "80"}
+    shown = []
+    for args in ([*FAST, "run", "etl", "--headless"], ["history", "show", "etl"]):
+        proc = subprocess.run([sys.executable, "-m", "deeptui.cli", *args], capture_output=True,
+                              text=True, env=env, cwd=home, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        shown.append(proc.stdout)
+    for task in build_workflow("etl", {}).tasks:
+        assert all(f" {task.id} " in out for out in shown), task.id
