@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 _run_counter = itertools.count(1)
 
 
+class RunActiveError(DeeptuiError):
+    """A run id given to a new run belongs to a run that is still going."""
+
+
 class ModelConfigError(DeeptuiError, ValueError):
     """A model name pydantic-ai cannot resolve (unknown provider, missing package or key)."""
 
@@ -178,6 +182,9 @@ class TaskOrchestrator:
                  initial_results: dict[str, TaskResult] | None,
                  progress_callback: ProgressCallback | None) -> Run:
         self.validate(workflow)
+        current = self._runs.get(run_id) if run_id else None
+        if current is not None and current.task is not None and not current.task.done():
+            raise RunActiveError(f"run '{run_id}' is still running; wait for it or cancel it first")
         run_id = run_id or new_run_id(workflow.id)
         sm = StateManager(workflow, run_id, self.bus, initial_results=initial_results,
                           log_ring_size=self.config.log_ring_size)
@@ -244,8 +251,10 @@ class TaskOrchestrator:
 
     async def execute_task(self, task: TaskDefinition, workflow_id: str = "adhoc") -> TaskResult:
         """Run one task outside any workflow (its own one-task run)."""
-        workflow = WorkflowDefinition(id=workflow_id, name=workflow_id,
-                                      tasks=[task.model_copy(update={"depends_on": []})])
+        # alone, it has no dependencies: their condition and trigger rule go with them
+        alone = task.model_copy(update={"depends_on": [], "condition": None,
+                                        "trigger_rule": "all_success"})
+        workflow = WorkflowDefinition(id=workflow_id, name=workflow_id, tasks=[alone])
         state = await self.execute_workflow(workflow)
         return state.task_results[task.id]
 

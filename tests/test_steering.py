@@ -306,3 +306,23 @@ async def test_cancelling_the_run_does_not_start_clean_up_tasks(orch):
     final = await orch.wait(rid)
     assert {r.status.value for r in final.task_results.values()} == {"cancelled"}
     assert set(gates.calls) == {"work"}
+
+
+async def test_execute_task_runs_a_task_alone_even_with_a_condition(orch):
+    Gates(orch)
+    result = await orch.execute_task(gated("solo", "upstream", condition="upstream.completed"))
+    assert result.status == "completed" and result.output == "solo done"
+
+
+async def test_a_run_id_still_running_cannot_be_reused(orch):
+    from deeptui.orchestrator import RunActiveError
+
+    gates = Gates(orch)
+    workflow = WorkflowDefinition(id="wf", tasks=[gated("a", wait=True)])
+    rid = orch.start_workflow(workflow, run_id="fixed-id")
+    with pytest.raises(RunActiveError, match="run 'fixed-id' is still running"):
+        orch.start_workflow(workflow, run_id="fixed-id")
+    gates.event("a").set()
+    assert (await orch.wait(rid)).status == "completed"
+    second = orch.start_workflow(workflow, run_id="fixed-id")  # over: the id may be reused
+    assert (await orch.wait(second)).status == "completed"
