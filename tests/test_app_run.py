@@ -321,3 +321,27 @@ async def test_every_run_screen_action_is_clickable_at_80_columns(app, gates, tm
         await click_action(pilot, screen, "run_back")
         await wait_for(pilot, lambda: not isinstance(app.screen, RunScreen))
         gates.open("a", "b")
+
+
+async def test_a_followed_log_rewraps_and_keeps_its_last_line_in_view_after_a_resize(app, gates):
+    lines = [(0.0, "stdout", f"line {n:03d} " + "word " * 25) for n in range(120)]
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a")))
+        gates.open("a")
+        await wait_for(pilot, lambda: screen.state.status.finished)
+        log = screen.log_view
+        log.show("a", lines)
+        await pilot.pause()
+        assert log.follow and log.scroll_y == log.max_scroll_y > 0
+        for size in ((80, 24), (120, 40)):  # narrow layout, then wide again
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            await pilot.pause()
+            assert log.follow
+            assert log.scroll_y == log.max_scroll_y, size  # the newest line is in view
+            assert log.virtual_size.width <= log.scrollable_content_region.width, size  # no line cut
+        await pilot.press("f")  # paused: a resize does not start following again
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not log.follow
+        assert "line 119" in log.plain_text()

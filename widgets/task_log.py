@@ -25,6 +25,7 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
     "error": ("✗ ", "bold red"),
 }
 
+REWRAP_ENTRIES = 20_000  # entries wrapped again on a resize (the view keeps 5,000 lines)
 STREAMED = {"text"}  # agent text arrives in chunks, joined into lines (stdout comes in lines)
 
 
@@ -57,6 +58,7 @@ class TaskLogView(RichLog):
         self.task_id: str | None = None
         self.entries: list[tuple[float, str, str]] = []
         self._partial: tuple[float, str, str] | None = None
+        self._wrap_width: int | None = None  # the width the lines were wrapped to
 
     @property
     def follow(self) -> bool:
@@ -86,10 +88,14 @@ class TaskLogView(RichLog):
 
     def append(self, entries: Iterable[tuple[float, str, str]]) -> None:
         """Add log entries; streamed chunks of one kind join into whole lines."""
+        entries = list(entries)
+        if entries and not self.entries and self.lines:
+            self.clear()  # drop the "(no output yet)" placeholder
+        self.entries.extend(entries)
+        self._render(entries)
+
+    def _render(self, entries: Iterable[tuple[float, str, str]]) -> None:
         for ts, kind, text in entries:
-            if not self.entries and self.lines:
-                self.clear()  # drop the "(no output yet)" placeholder
-            self.entries.append((ts, kind, text))
             if self._partial and kind != self._partial[1]:
                 self.flush()
             if kind in STREAMED:
@@ -103,6 +109,25 @@ class TaskLogView(RichLog):
             else:
                 for line in text.rstrip("\n").split("\n"):
                     self._write(ts, kind, line)
+
+    def on_resize(self) -> None:
+        """Lines are wrapped when written: a new width wraps them again; a followed log
+        keeps its newest line in view whatever the new size."""
+        width = self.scrollable_content_region.width
+        if self._wrap_width is not None and width != self._wrap_width and self.entries:
+            flushed = self._partial is None
+            where = self.scroll_y / self.max_scroll_y if self.max_scroll_y else 1.0
+            self.clear()
+            self._partial = None
+            self._render(self.entries[-REWRAP_ENTRIES:])
+            if flushed:  # the last partial line had been written (the stream ended)
+                self.flush()
+            if not self.auto_scroll:  # paused: stay about where the reader was
+                self.call_after_refresh(lambda: self.scroll_to(
+                    y=round(where * self.max_scroll_y), animate=False))
+        self._wrap_width = width
+        if self.auto_scroll:
+            self.scroll_end(animate=False)
 
     def flush(self) -> None:
         """Write a pending partial line (the stream paused or ended)."""
