@@ -231,9 +231,12 @@ class RunScreen(Screen[None]):
 
     def action_cancel_task(self) -> None:
         task_id = self.selected
-        if task_id is None or not self.can_cancel():
+        if task_id is None:
+            self.notify("No task selected", severity="warning")
+            return
+        if not self.can_cancel():
             why = "stored runs are read-only" if self.read_only else "only pending or running tasks"
-            self.notify(f"Cannot cancel {task_id or 'nothing selected'}: {why}", severity="warning")
+            self.notify(f"Cannot cancel {task_id}: {why}", severity="warning")
             return
         if self._send(ev.CancelTask(self.run_id, task_id)):
             self.notify(f"Cancelling {task_id}")
@@ -242,10 +245,13 @@ class RunScreen(Screen[None]):
 
     def action_retry_task(self) -> None:
         task_id = self.selected
-        if task_id is None or not self.can_retry():
+        if task_id is None:
+            self.notify("No task selected", severity="warning")
+            return
+        if not self.can_retry():
             why = ("stored runs are read-only (resume it from History)" if self.read_only
                    else "only failed, cancelled or skipped tasks")
-            self.notify(f"Cannot retry {task_id or 'nothing selected'}: {why}", severity="warning")
+            self.notify(f"Cannot retry {task_id}: {why}", severity="warning")
             return
         if self._send(ev.RetryTask(self.run_id, task_id)):
             self.notify(f"Retrying {task_id} and its downstream")

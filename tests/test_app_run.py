@@ -345,3 +345,19 @@ async def test_a_followed_log_rewraps_and_keeps_its_last_line_in_view_after_a_re
         await pilot.pause()
         assert not log.follow
         assert "line 119" in log.plain_text()
+
+
+async def test_a_filter_that_matches_nothing_leaves_no_hidden_task_to_act_on(app, gates):
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a"), gated("b")))
+        await wait_for(pilot, lambda: screen.state.task_results["a"].status is TaskStatus.RUNNING)
+        await pilot.press("slash", *"zzz", "enter")
+        await wait_for(pilot, lambda: screen.dag.task_ids == [])
+        await pilot.press("c")  # on a task the user cannot see: refused, not done
+        await pilot.pause()
+        assert screen.selected is None
+        assert screen.state.task_results["a"].status is TaskStatus.RUNNING
+        assert any("No task selected" in n.message for n in app._notifications)
+        await pilot.press("escape")  # cleared: the first task is selected again
+        await wait_for(pilot, lambda: screen.selected == "a")
+        gates.open("a", "b")

@@ -187,6 +187,8 @@ class DagPanel(ScrollView, can_focus=True):
         ids = self.task_ids
         if ids and self.selected not in self._row_of:
             self.select(ids[0])
+        elif not ids:  # nothing shown: keys must not act on a task the user cannot see
+            self.select(None)
         else:
             self.scroll_to_selected()
 
