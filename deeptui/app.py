@@ -279,6 +279,8 @@ class DeeptuiApp(App[None]):
         if not running:
             self.exit()
             return
+        if getattr(self.screen, "asks_to_quit", False):  # ctrl+q again: the question is on show
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -287,8 +289,10 @@ class DeeptuiApp(App[None]):
                 self.exit()
 
         names = ", ".join(run.workflow.name for run in running[:3])
-        self.push_screen(ConfirmScreen(f"{len(running)} run(s) still running ({names}). "
-                                       "Quit and cancel them?", yes="Quit", no="Stay"), answered)
+        question = ConfirmScreen(f"{len(running)} run(s) still running ({names}). "
+                                 "Quit and cancel them?", yes="Quit", no="Stay")
+        question.asks_to_quit = True  # type: ignore[attr-defined]
+        self.push_screen(question, answered)
 
     # -- palette and errors ------------------------------------------------------
 

@@ -239,6 +239,8 @@ async def test_quitting_with_a_running_run_asks_first(app, gates):
         await start(pilot, app, workflow(gated("a")))
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("ctrl+q")  # pressed again: still one question, not two
+        await pilot.pause()
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
         assert app.is_running
