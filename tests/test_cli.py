@@ -282,3 +282,24 @@ def test_headless_run_and_history_show_print_whole_task_ids_in_80_columns(home: 
         shown.append(proc.stdout)
     for task in build_workflow("etl", {}).tasks:
         assert all(f" {task.id} " in out for out in shown), task.id
+
+
+def test_ctrl_c_in_a_headless_run_cancels_the_run_and_exits_1(home: Path) -> None:
+    import signal
+    import time
+
+    path = home / "slow.yaml"
+    path.write_text("id: slow\ntasks:\n  - id: wait\n    task_type: shell\n"
+                    "    parameters: {command: \"touch started && sleep 30\"}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "deeptui.cli", *FAST, "run", str(path),
+                             "--headless"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=cli_env(home), cwd=home)
+    deadline = time.monotonic() + 30
+    while not (home / "started").exists():  # the task is running
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 1, out + err
+    assert "Traceback" not in out + err
+    assert out.strip().splitlines()[-1].startswith("✗ run slow@") and "cancelled" in out
