@@ -69,16 +69,15 @@ class ReadyQueueExecutor:
         self.workflow = state.workflow
         tasks = self.workflow.tasks
         self.tasks: dict[str, TaskDefinition] = {t.id: t for t in tasks}
-        self.index = {t.id: i for i, t in enumerate(tasks)}
+        self.kind = {t.id: t.kind for t in tasks}
         self.dependents: dict[str, list[str]] = {tid: [] for tid in self.tasks}
         for t in tasks:
             for dep in t.depends_on:
                 self.dependents[dep].append(t.id)
-        self.path_length = _path_lengths(tasks, self.dependents)
+        self.path_length = _path_lengths(self.tasks, self.dependents)
         # heap entries are computed once: priority, then longest path, then definition order
         self.heap_key = {t.id: (-t.priority, -self.path_length[t.id], i, t.id)
                          for i, t in enumerate(tasks)}
-        self.kind = {t.id: t.kind for t in tasks}
         self._graph: WorkflowGraph | None = None  # networkx, built when first needed
         self.router = router
         self.run_body = run_body
@@ -440,20 +439,24 @@ class ReadyQueueExecutor:
         return reset
 
 
-def _path_lengths(tasks: list[TaskDefinition], dependents: dict[str, list[str]]) -> dict[str, int]:
+def _path_lengths(tasks: dict[str, TaskDefinition],
+                  dependents: dict[str, list[str]]) -> dict[str, int]:
     """For each task, the number of tasks on the longest path from it to a sink.
 
     The same figures as ``WorkflowGraph.critical_path``, without networkx: a
-    reverse Kahn walk over plain dicts (the graph is known to be acyclic).
+    reverse Kahn walk over plain dicts (the graph is known to be acyclic). A
+    task is taken once all its dependents were, so its length is final then;
+    it lengthens its dependencies' as it is taken.
     """
-    below = {t.id: len(dependents[t.id]) for t in tasks}  # unfinished dependents
-    length: dict[str, int] = {}
+    below = {tid: len(tids) for tid, tids in dependents.items()}  # dependents not yet taken
+    length = dict.fromkeys(below, 1)
     stack = [tid for tid, n in below.items() if n == 0]
-    by_id = {t.id: t for t in tasks}
     while stack:
         tid = stack.pop()
-        length[tid] = 1 + max((length[d] for d in dependents[tid]), default=0)
-        for dep in by_id[tid].depends_on:
+        step = length[tid] + 1
+        for dep in tasks[tid].depends_on:
+            if length[dep] < step:
+                length[dep] = step
             below[dep] -= 1
             if below[dep] == 0:
                 stack.append(dep)
