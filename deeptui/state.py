@@ -97,10 +97,16 @@ class StateManager:
 
     # -- changing --------------------------------------------------------
 
-    def _set(self, result: TaskResult, status: TaskStatus) -> None:
+    def _set(self, result: TaskResult, status: TaskStatus,
+             values: dict[str, Any] | None = None) -> None:
+        """Move the task to ``status`` (the counts follow), setting ``values`` with it."""
         self.counts[result.status] -= 1
         self.counts[status] += 1
-        result.status = status
+        if values is None:
+            result.status = status
+        else:
+            values["status"] = status
+            _assign(result, values)
 
     def _changed(self, event: ev.Event) -> None:
         self.bus.publish(event)
@@ -138,13 +144,12 @@ class StateManager:
 
     def running(self, task_id: str, attempt: int, agent_type: str | None) -> None:
         result = self.state.task_results[task_id]
-        if result.status is not TaskStatus.RUNNING:
-            self._set(result, TaskStatus.RUNNING)
         if attempt == 1:
-            _assign(result, {"started_at": _now(UTC), "error": None, "attempts": attempt,
-                             "agent_used": agent_type})
+            values = {"started_at": _now(UTC), "error": None, "attempts": attempt,
+                      "agent_used": agent_type}
         else:
-            _assign(result, {"attempts": attempt, "agent_used": agent_type})
+            values = {"attempts": attempt, "agent_used": agent_type}
+        self._set(result, TaskStatus.RUNNING, values)
         if not self.bus.has_listeners:
             return self._notify()
         self._changed(ev.TaskStarted(self.run_id, self.workflow.id, task_id=task_id,
@@ -168,8 +173,7 @@ class StateManager:
             values["agent_used"] = agent_used
         if usage is not None:
             values["usage"] = usage
-        _assign(result, values)
-        self._set(result, TaskStatus.COMPLETED)
+        self._set(result, TaskStatus.COMPLETED, values)
         if not self.bus.has_listeners:
             return self._notify()
         self._changed(ev.TaskCompleted(
