@@ -52,6 +52,7 @@ class ReadyQueueExecutor:
     """Runs one workflow run to the end; obeys cancel and retry while it runs and after."""
 
     strategy = ExecutionStrategy.DAG
+    barrier = False  # whether ``eligible`` can hold a ready task back (PARALLEL's levels)
 
     def __init__(
         self,
@@ -156,7 +157,7 @@ class ReadyQueueExecutor:
             tid = entry[3]
             if results[tid].status is not TaskStatus.PENDING:
                 continue
-            if not self.eligible(tid):
+            if self.barrier and not self.eligible(tid):
                 deferred = deferred or []
                 deferred.append(entry)
                 continue
@@ -264,7 +265,8 @@ class ReadyQueueExecutor:
         sm = self.sm
         tid = task.id
         try:
-            outputs = {d: self.results[d].output for d in task.depends_on}
+            deps = task.depends_on
+            outputs = {d: self.results[d].output for d in deps} if deps else {}
             key = None
             # shell commands have side effects (tests, builds): cached only when asked to
             if self.cache is not None and (self.kind[tid] != "shell"

@@ -26,6 +26,7 @@ class ParallelExecutor(ReadyQueueExecutor):
     """Level by level: all tasks of a level (bounded), then a barrier."""
 
     strategy = ExecutionStrategy.PARALLEL
+    barrier = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
