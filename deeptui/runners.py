@@ -332,7 +332,8 @@ async def run_callable_task(ctx: TaskContext, registry: CallableRegistry) -> Any
     """Call ``fn(task, parameters, dependency_outputs)``; await it if it is a coroutine."""
     fn = registry.get(ctx.task)
     result = fn(ctx.task, ctx.task.parameters, ctx.dependency_outputs)
-    if inspect.isawaitable(result):
+    # None (a side-effect callable's usual output) is never awaitable: skip the ABC check
+    if result is not None and inspect.isawaitable(result):
         result = await result
     return result
 
