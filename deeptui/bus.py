@@ -213,6 +213,7 @@ class EventBus:
         self._subscriptions: set[Subscription] = set()
         # replaced, never mutated: a tap may remove itself (or add one) while publish iterates
         self._taps: tuple[Callable[[Event], None], ...] = ()
+        self._queued_taps: tuple[Callable[[Event], None], ...] = ()  # those that want TaskQueued
         self._command_handler: Callable[[Command], Any] | None = None
 
     def subscribe(self, maxsize: int = 10_000, run_id: str | None = None) -> Subscription:
@@ -221,15 +222,20 @@ class EventBus:
         self._subscriptions.add(sub)
         return sub
 
-    def tap(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``callback`` inline for every event; returns a function that removes it."""
+    def tap(self, callback: Callable[[Event], None], *, queued: bool = True) -> Callable[[], None]:
+        """Call ``callback`` inline for every event; returns a function that removes it.
+
+        ``queued=False``: not for `TaskQueued` (one per task, and of no use to a
+        recorder); when no other listener wants them, they are not even built.
+        """
         self._taps = (*self._taps, callback)
+        if queued:
+            self._queued_taps = (*self._queued_taps, callback)
 
         def remove() -> None:
-            taps = list(self._taps)
-            if callback in taps:
-                taps.remove(callback)
-                self._taps = tuple(taps)
+            self._taps = _without(self._taps, callback)
+            if queued:
+                self._queued_taps = _without(self._queued_taps, callback)
 
         return remove
 
@@ -237,10 +243,15 @@ class EventBus:
     def has_listeners(self) -> bool:
         return bool(self._subscriptions or self._taps)
 
+    @property
+    def wants_queued(self) -> bool:
+        """Whether anyone listens for `TaskQueued` events."""
+        return bool(self._subscriptions or self._queued_taps)
+
     def publish(self, event: Event) -> None:
         if not self._taps and not self._subscriptions:
             return
-        for tap in self._taps:
+        for tap in self._queued_taps if type(event) is TaskQueued else self._taps:
             tap(event)
         for sub in self._subscriptions:
             sub._offer(event)
@@ -255,3 +266,12 @@ class EventBus:
         if self._command_handler is None:
             return False
         return self._command_handler(command)
+
+
+def _without(taps: tuple[Callable[[Event], None], ...],
+             callback: Callable[[Event], None]) -> tuple[Callable[[Event], None], ...]:
+    """``taps`` less one occurrence of ``callback`` (if it is there)."""
+    listed = list(taps)
+    if callback in listed:
+        listed.remove(callback)
+    return tuple(listed)

@@ -139,7 +139,7 @@ class StateManager:
                                           error=error))
 
     def queued(self, task_id: str) -> None:
-        if self.bus.has_listeners:
+        if self.bus.wants_queued:
             self.bus.publish(ev.TaskQueued(self.run_id, self.workflow.id, task_id=task_id))
 
     def running(self, task_id: str, attempt: int, agent_type: str | None) -> None:

@@ -118,7 +118,7 @@ class RunStore:
         if any(o is orchestrator for o in self._orchestrators):
             return
         self._orchestrators.append(orchestrator)
-        orchestrator.bus.tap(self._make_tap(orchestrator))
+        orchestrator.bus.tap(self._make_tap(orchestrator), queued=False)
         if self._thread is None:
             self._thread = threading.Thread(target=self._writer, name="deeptui-store",
                                             daemon=True)
@@ -129,15 +129,13 @@ class RunStore:
         append = self._queue.append
         wake = self._wake
         results = self._results
-        log_event, queued, started = ev.TaskLog, ev.TaskQueued, ev.TaskStarted
+        log_event, started = ev.TaskLog, ev.TaskStarted
         completed, failed = ev.TaskCompleted, ev.TaskFailed
 
         def tap(event: ev.Event) -> None:
             cls = type(event)
             if cls is log_event or cls is started:
                 append((event, None))
-                return
-            if cls is queued:
                 return
             if cls is completed or cls is failed:
                 r = results.get(event.run_id, {}).get(event.task_id)  # type: ignore[attr-defined]
