@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,9 +30,14 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 (_STATUS, _OUTPUT, _KIND, _ERROR, _SKIP, _ATTEMPTS, _STARTED, _ENDED, _AGENT, _CACHED,
  _IN, _OUT, _REQ, _COST, _DROPPED) = range(3, 18)
 _COLS = ", ".join(TASK_COLUMNS)
-_MARKS = ", ".join("?" * len(TASK_COLUMNS))
-INSERT_TASK = f"INSERT OR REPLACE INTO tasks ({_COLS}) VALUES ({_MARKS})"
-KEEP_TASK = f"INSERT OR IGNORE INTO tasks ({_COLS}) VALUES ({_MARKS})"
+INSERT_TASK = f"INSERT OR REPLACE INTO tasks ({_COLS})"
+KEEP_TASK = f"INSERT OR IGNORE INTO tasks ({_COLS})"
+INSERT_EVENT = "INSERT INTO events (run_id, ts, task_id, kind, attempt, detail)"
+INSERT_LOG = "INSERT INTO logs (run_id, task_id, ts, kind, text)"
+# SQLite releases the GIL for every step of a statement, and a busy event loop holds it
+# until its next poll: one step per row (executemany) left the writer thread far behind a
+# large run. A multi-row INSERT is one step for many rows.
+ROWS_PER_INSERT = 500
 SELECT_TASKS = f"SELECT {_COLS} FROM tasks WHERE run_id = ? ORDER BY position"
 
 _UPSERT_RUN = """
@@ -185,12 +191,10 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
             dirty[(rid, tid)] = row
             if detail is not None:
                 events.append((rid, event.ts, tid, *detail))
-        conn.executemany(KEEP_TASK, keep)
-        conn.executemany(INSERT_TASK, dirty.values())
-        conn.executemany("INSERT INTO events (run_id, ts, task_id, kind, attempt, detail) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", events)
-        conn.executemany("INSERT INTO logs (run_id, task_id, ts, kind, text) "
-                         "VALUES (?, ?, ?, ?, ?)", logs)
+        insert_rows(conn, KEEP_TASK, keep)
+        insert_rows(conn, INSERT_TASK, list(dirty.values()))
+        insert_rows(conn, INSERT_EVENT, events)
+        insert_rows(conn, INSERT_LOG, logs)
         for (rid, tid), n in trims.items():
             conn.execute("DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE run_id = ? "
                          "AND task_id = ? ORDER BY id LIMIT ?)", (rid, tid, n))
@@ -210,6 +214,21 @@ def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
         store._positions.pop(rid, None)
         for key in [k for k in store._log_counts if k[0] == rid]:
             del store._log_counts[key]
+
+
+def insert_rows(conn: Any, insert: str, rows: list[Any]) -> None:
+    """``insert`` ("INSERT INTO t (columns)") of every row, `ROWS_PER_INSERT` per statement,
+    in order."""
+    if not rows:
+        return
+    width = len(rows[0])
+    marks = "(" + ", ".join("?" * width) + ")"
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 in an older SQLite
+    per = max(1, min(ROWS_PER_INSERT, limit // width))
+    for start in range(0, len(rows), per):
+        chunk = rows[start:start + per]
+        conn.execute(f"{insert} VALUES {', '.join([marks] * len(chunk))}",
+                     [value for row in chunk for value in row])
 
 
 def _start(store: RunStore, event: ev.WorkflowStarted, snap: dict[str, Any] | None,
