@@ -106,3 +106,13 @@ def _snapshots_in_tests_snapshots(request: pytest.FixtureRequest, monkeypatch: p
         _SNAPSHOT_EXTENSION.append(InTestsSnapshots)
     monkeypatch.setattr(pytest_textual_snapshot, "SVGImageExtension", _SNAPSHOT_EXTENSION[0])
     monkeypatch.setenv("PYDANTIC_AI_NO_BANNER", "1")
+
+
+@pytest.fixture(autouse=True)
+def _steady_cursors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text cursors never blink in tests: a screenshot taken on either side of a
+    0.5 s blink would differ, so snapshots would depend on the machine's load."""
+    from textual.widgets import Input, TextArea
+
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
