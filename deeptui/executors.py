@@ -99,6 +99,8 @@ class ReadyQueueExecutor:
         self.cancel_reasons: dict[str, str] = {}
         self.stopping: str | None = None  # why no new task starts
         self.cancelled_run = False
+        # tasks ended only because a failure stopped the run (a retry runs them again)
+        self.stopped_by_failure: set[str] = set()
         self.done: asyncio.Future[WorkflowStatus] | None = None
         self.max_running = 0  # the concurrency actually reached
 
@@ -348,6 +350,7 @@ class ReadyQueueExecutor:
                 self.sm.cancelled(tid, reason)
             else:
                 self.sm.skipped(tid, f"not started: {reason}")
+                self.stopped_by_failure.add(tid)
             self._release_dependents(tid)  # a clean-up task may wait for it
         self.blocked = [e for e in self.blocked if results[e[3]].status is TaskStatus.PENDING]
 
@@ -381,6 +384,8 @@ class ReadyQueueExecutor:
         for tid, handle in list(self.running.items()):
             self.cancel_reasons.setdefault(tid, f"cancelled: {reason}")
             handle.cancel()
+            if not self.cancelled_run:
+                self.stopped_by_failure.add(tid)
         self._drain_unstarted()
 
     # -- commands --------------------------------------------------------
@@ -414,7 +419,8 @@ class ReadyQueueExecutor:
         return False
 
     def retry(self, tid: str) -> list[str] | None:
-        """Reset the task and its not-completed downstream to pending.
+        """Reset the task, its not-completed downstream, and whatever a failure's stop
+        ended (cancelled or never started) to pending.
 
         Returns the reset ids (the caller restarts the run if it had ended),
         or None when the task is running or pending (nothing to retry).
@@ -422,8 +428,9 @@ class ReadyQueueExecutor:
         status = self.results[tid].status
         if status in (TaskStatus.RUNNING, TaskStatus.PENDING):
             return None
-        below = self.graph.downstream(tid)
-        ids = [tid] + [d for d in self.graph.order if d in below]
+        again = self.graph.downstream(tid) | self.stopped_by_failure
+        self.stopped_by_failure = set()
+        ids = [tid] + [d for d in self.graph.order if d in again and d != tid]
         reset = [d for d in ids if self.results[d].status not in
                  (TaskStatus.COMPLETED, TaskStatus.RUNNING)]
         if tid not in reset:

@@ -326,3 +326,22 @@ async def test_a_run_id_still_running_cannot_be_reused(orch):
     assert (await orch.wait(rid)).status == "completed"
     second = orch.start_workflow(workflow, run_id="fixed-id")  # over: the id may be reused
     assert (await orch.wait(second)).status == "completed"
+
+
+async def test_retrying_the_failure_also_reruns_what_the_failure_stopped(orch):
+    gates = Gates(orch)
+    gates.fail.add("a")
+    workflow = WorkflowDefinition(id="wf", tasks=[
+        gated("a"), gated("b", wait=True), gated("c", "b"), gated("a-child", "a")])
+    rid = orch.start_workflow(workflow)
+    final = await orch.wait(rid)
+    statuses = {tid: r.status.value for tid, r in final.task_results.items()}
+    assert statuses == {"a": "failed", "b": "cancelled", "c": "skipped", "a-child": "skipped"}
+    gates.fail.clear()
+    gates.event("b").set()
+    assert orch.retry_task("wf", "a")
+    final = await orch.wait(rid)
+    # b and c were not downstream of a, but they only ended because a's failure stopped the run
+    assert final.status == "completed"
+    assert {r.status.value for r in final.task_results.values()} == {"completed"}
+    assert gates.calls == {"a": 2, "b": 2, "c": 1, "a-child": 1}
