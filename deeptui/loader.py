@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from deeptui.errors import WorkflowFileError
 from deeptui.loader_errors import Loc, describe, exc_text, kind_of, label, one_line, short, where
+from deeptui.loader_yaml import NodeLoader, read_plain
 from deeptui.models import WorkflowDefinition
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # larger workflow files are refused unread
@@ -33,39 +34,6 @@ SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 FORMATS = ("yaml", "json", "toml")
 
 Locator = Callable[[Loc, bool], "tuple[int, int] | None"]
-
-# YAML restricted to JSON-compatible values: no timestamps, sets, binary or '=' values.
-_YAML_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str", "seq", "map")}
-
-
-class _Resolver(yaml.resolver.Resolver):
-    yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in pairs if tag in _YAML_TAGS or tag.endswith(":merge")]
-        for first, pairs in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
-    }
-
-
-class _Constructor(yaml.constructor.SafeConstructor):
-    yaml_constructors = {
-        tag: fn
-        for tag, fn in yaml.constructor.SafeConstructor.yaml_constructors.items()
-        if tag is None or tag in _YAML_TAGS
-    }
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key, _ in node.value:  # merged ('<<') keys may be overridden, others not
-            if isinstance(key, yaml.ScalarNode) and not key.tag.endswith(":merge"):
-                if key.value in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key '{short(key.value)}'", key.start_mark)
-                seen.add(key.value)
-        return super().construct_mapping(node, deep)
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader), _Constructor, _Resolver):  # type: ignore[misc]
-    """libyaml when PyYAML has it: fast, and it refuses nesting deeper than 1000 levels."""
-
 
 _EMPTY = object()  # what a parser returns for a file without content
 
@@ -135,6 +103,12 @@ def _loads(text: str, fmt: str, source: str) -> WorkflowDefinition:
     if len(text) > MAX_FILE_BYTES:
         raise WorkflowFileError(f"{source}: text is larger than the "
                                 f"{MAX_FILE_BYTES // 2**20} MB limit for workflow files")
+    if fmt == "yaml" and isinstance(data := read_plain(text, MAX_DEPTH), dict):
+        try:  # the common case, fast: no node tree
+            _check_values(data)
+            return WorkflowDefinition.model_validate(data)
+        except (_Problem, ValidationError):
+            pass  # the node tree path below words the error with its line:column
     parse = {"yaml": _parse_yaml, "json": _parse_json, "toml": _parse_toml}[fmt]
     data, locate = parse(text)
     if data is _EMPTY:
@@ -158,7 +132,7 @@ def _loads(text: str, fmt: str, source: str) -> WorkflowDefinition:
 def _parse_yaml(text: str) -> tuple[Any, Locator]:
     loader = None
     try:
-        loader = _Loader(text)
+        loader = NodeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return _EMPTY, _no_position
