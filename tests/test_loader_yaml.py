@@ -121,3 +121,17 @@ def test_without_libyaml_the_pure_python_parser_gives_the_same_outcomes(
     with_libyaml.pop("syntax.yaml")
     assert without == with_libyaml
     assert read_plain(SCALARS, 100) == _tree(SCALARS)
+
+
+def test_loading_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            loads_workflow("id: w\n", "yaml")
+            with pytest.raises(WorkflowFileError):
+                loads_workflow("id: w\npriority: x\n", "yaml")
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
