@@ -246,6 +246,25 @@ async def test_h_k_m_on_their_own_screen_do_not_open_a_second_copy():
             await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
 
 
+@pytest.mark.parametrize("dialog", ["question", "help"])
+async def test_h_k_m_and_help_wait_while_a_question_or_the_help_is_open(dialog):
+    from deeptui.screens.help import ConfirmScreen, HelpScreen
+
+    app = DeeptuiApp(fast_settings())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        kind = ConfirmScreen if dialog == "question" else HelpScreen
+        app.push_screen(ConfirmScreen("Really?") if dialog == "question" else HelpScreen())
+        await wait_for(pilot, lambda: isinstance(app.screen, kind))
+        keys = ("k", "h", "m") if dialog == "help" else ("k", "h", "m", "question_mark")
+        for key in keys:  # (on the help, "?" closes it)
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, kind), key
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
+
+
 async def test_saving_the_theme_keeps_the_file_and_leaves_command_line_flags_out(tmp_path: Path):
     path = tmp_path / "config.toml"
     path.write_text('cache = "memory"\n')
