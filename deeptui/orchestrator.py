@@ -209,7 +209,20 @@ class TaskOrchestrator:
         await run.executor.execute(resumed=resumed)
         if run.progress is not None:
             await run.progress.flush()
+        self._forget_old_runs()
         return run.state
+
+    def _forget_old_runs(self) -> None:
+        """Keep at most ``config.keep_finished_runs`` finished runs in memory (an app open all
+        day would otherwise hold every run's state and logs); the oldest go first."""
+        keep = self.config.keep_finished_runs
+        if keep is None:
+            return
+        finished = sorted((run.state.completed_at, rid) for rid, run in self._runs.items()
+                          if not run.executor.active and run.state.status.finished
+                          and run.state.completed_at is not None)
+        for _, rid in finished[:-keep]:  # the earliest to finish go first
+            self.forget_run(rid)
 
     def start_workflow(
         self,

@@ -49,6 +49,8 @@ class Settings(BaseModel):
     max_parallel: int | None = Field(default=None, ge=1,
                                      description="override every workflow's max_parallel_tasks")
     skill_dirs: list[str] = Field(default_factory=list, description="extra skill directories")
+    keep_runs: int = Field(default=50, ge=1,
+                           description="finished runs kept in memory (all stay in the history)")
     theme: str = Field(default="textual-dark", description="the app's Textual theme")
     keymap: dict[str, str] = Field(
         default_factory=dict, description="binding id -> key, e.g. {cancel_task = 'x'}")
@@ -67,6 +69,7 @@ class Settings(BaseModel):
             simulated_latency=(min(self.latency_min, self.latency_max), self.latency_max),
             simulated_fail_rate=self.fail_rate,
             simulated_seed=self.seed,
+            keep_finished_runs=self.keep_runs,
         )
 
 

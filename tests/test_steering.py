@@ -345,3 +345,21 @@ async def test_retrying_the_failure_also_reruns_what_the_failure_stopped(orch):
     assert final.status == "completed"
     assert {r.status.value for r in final.task_results.values()} == {"completed"}
     assert gates.calls == {"a": 2, "b": 2, "c": 1, "a-child": 1}
+
+
+async def test_an_orchestrator_open_all_day_keeps_only_the_latest_finished_runs():
+    orchestrator = TaskOrchestrator(
+        config=OrchestrationConfig(simulated_latency=(0, 0), keep_finished_runs=2),
+        cache_config=CacheConfig(strategy="none"))
+    gates = Gates(orchestrator)
+    long_run = orchestrator.start_workflow(
+        WorkflowDefinition(id="long", tasks=[gated("wait", wait=True)]))
+    ids = [(await orchestrator.execute_workflow(
+        WorkflowDefinition(id=f"wf{i}", tasks=[gated("a")]))).run_id for i in range(4)]
+    assert [orchestrator.get_workflow_state(rid) is not None for rid in ids] == \
+        [False, False, True, True]
+    assert orchestrator.get_workflow_state(long_run).status == "running"  # never forgotten
+    gates.event("wait").set()
+    await orchestrator.wait(long_run)
+    assert orchestrator.get_workflow_state(long_run) is not None  # the newest finished run
+    assert orchestrator.get_workflow_state(ids[2]) is None
