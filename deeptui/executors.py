@@ -225,11 +225,7 @@ class ReadyQueueExecutor:
     def _done(self, tid: str, agent_type: str | None) -> None:
         self.running.pop(tid, None)
         if agent_type is not None:
-            self.router.release(agent_type)
-            if self.blocked:
-                for entry in self.blocked:
-                    heapq.heappush(self.heap, entry)
-                self.blocked.clear()
+            self.router.release(agent_type)  # wakes every run waiting for capacity, this one too
         status = self.results[tid].status
         if status is TaskStatus.FAILED and not self.workflow.continue_on_failure:
             self.stop(f"task '{tid}' failed")
