@@ -46,13 +46,8 @@ from deeptui.store_resume import (
 )
 from deeptui.store_models import SUMMARY_SQL, RunSummary, StoredRun, run_summary, task_result
 from deeptui.store_schema import CURRENT_VERSION, TASK_COLUMNS, open_database
-from deeptui.store_writer import (
-    SELECT_TASKS,
-    aggregate,
-    export_document,
-    ts,
-    write_batch,
-)
+from deeptui.store_reports import aggregate, export_document
+from deeptui.store_writer import SELECT_TASKS, ts, write_batch
 
 log = logging.getLogger("deeptui.store")
 

@@ -1,0 +1,89 @@
+"""What `RunStore` derives from its rows: the export document of a run and the aggregate stats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from deeptui.metrics import WorkflowMetrics, aggregate_stats
+from deeptui.store_schema import CURRENT_VERSION
+from deeptui.store_writer import dt
+
+if TYPE_CHECKING:
+    from deeptui.store import RunStore, StoredRun
+
+
+def export_document(store: RunStore, stored: StoredRun) -> dict[str, Any]:
+    """Everything stored about one run, JSON-serializable."""
+    summary = stored.summary
+    tasks = []
+    for task in stored.workflow.tasks:
+        r = stored.state.task_results[task.id]
+        tasks.append({
+            "task_id": task.id, "status": str(r.status), "output": r.output,
+            "output_kind": stored.output_kinds.get(task.id, "json"), "error": r.error,
+            "skip_reason": r.skip_reason, "attempts": r.attempts,
+            "started_at": r.started_at.isoformat() if r.started_at else None,
+            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+            "duration_seconds": r.duration_seconds, "agent_used": r.agent_used,
+            "cached": r.cached, "usage": r.usage.model_dump(mode="json"),
+            "logs": [{"ts": t, "kind": k, "text": x} for t, k, x in stored.logs.get(task.id, [])],
+            "log_lines_dropped": stored.log_dropped.get(task.id, 0),
+        })
+    return {
+        "format": "deeptui-run",
+        "schema_version": CURRENT_VERSION,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "database": str(store.path),
+        "run": {**summary.to_dict(), "parameters": stored.parameters, "model": stored.model},
+        "workflow": stored.workflow.model_dump(mode="json"),
+        "tasks": tasks,
+        "events": store.events(summary.run_id),
+        "metrics": WorkflowMetrics.from_state(stored.workflow, stored.state).to_dict(),
+    }
+
+
+_STATS_SQL = """
+SELECT r.run_id, r.workflow_id, r.workflow_name, r.status, r.started_at, r.completed_at,
+       COUNT(t.task_id),
+       COALESCE(SUM(t.status = 'completed'), 0), COALESCE(SUM(t.status = 'failed'), 0),
+       COALESCE(SUM(t.status = 'skipped'), 0), COALESCE(SUM(t.status = 'cancelled'), 0),
+       COALESCE(SUM(MAX(t.attempts - 1, 0)), 0), COALESCE(SUM(t.cached), 0),
+       COALESCE(SUM(t.input_tokens), 0), COALESCE(SUM(t.output_tokens), 0),
+       SUM(t.cost_usd),
+       AVG(CASE WHEN t.status = 'completed' AND t.cached = 0 AND t.started_at IS NOT NULL
+                THEN t.completed_at - t.started_at END)
+FROM runs r LEFT JOIN tasks t ON t.run_id = r.run_id
+WHERE r.status IN ('completed', 'failed', 'cancelled')
+GROUP BY r.run_id"""
+
+
+def aggregate(store: RunStore) -> dict[str, Any]:
+    """The seed's aggregate statistics over every stored run that ended, plus run counts."""
+    runs = []
+    with store._lock:
+        rows = store.conn.execute(_STATS_SQL).fetchall()
+        by_status = dict(store.conn.execute(
+            "SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())
+    for (rid, wid, name, status, started, ended, total, done, failed, skipped, cancelled,
+         retries, cached, tin, tout, cost, avg) in rows:
+        duration = max(ended - started, 0.0) if started is not None and ended is not None else 0.0
+        runs.append(WorkflowMetrics(
+            workflow_id=wid, workflow_name=name, status=status, started_at=dt(started),
+            completed_at=dt(ended), total_tasks=total, completed_tasks=done,
+            failed_tasks=failed, skipped_tasks=skipped, total_retries=retries,
+            total_duration_seconds=duration, average_task_duration=avg or 0.0,
+            slowest_task=None, fastest_task=None,
+            success_rate=done / total * 100 if total else 0.0,
+            retry_rate=retries / total if total else 0.0, cancelled_tasks=cancelled,
+            cache_hits=cached, input_tokens=tin, output_tokens=tout, total_tokens=tin + tout,
+            cost_usd=cost, run_id=rid))
+    stats = aggregate_stats(runs)
+    stats.update({
+        "cancelled_workflows": by_status.get("cancelled", 0),
+        "interrupted_workflows": by_status.get("interrupted", 0),
+        "running_workflows": by_status.get("running", 0),
+        "stored_runs": sum(by_status.values()),
+        "database": str(store.path),
+    })
+    return stats
