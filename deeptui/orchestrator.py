@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from deeptui import bus as ev
 from deeptui.errors import DeeptuiError, UnknownRunError, WorkflowValidationError
 from deeptui.executors import ReadyQueueExecutor
-from deeptui.strategies import EXECUTORS
+from deeptui.strategies import EXECUTORS, recommend_strategy
 from deeptui.models import (
     ExecutionStrategy,
     OrchestrationConfig,
@@ -341,21 +341,8 @@ class TaskOrchestrator:
     # -- strategy ----------------------------------------------------------
 
     def recommend_strategy(self, workflow: WorkflowDefinition) -> ExecutionStrategy:
-        """The seed's strategy recommendations, from the graph's shape.
-
-        Conditions -> CONDITIONAL; a chain (every level one task) -> SEQUENTIAL;
-        no dependencies at all -> PARALLEL; otherwise DAG.
-        """
-        from deeptui.graph import WorkflowGraph
-
-        if any(task.condition for task in workflow.tasks):
-            return ExecutionStrategy.CONDITIONAL
-        if not any(task.depends_on for task in workflow.tasks):
-            return (ExecutionStrategy.PARALLEL if len(workflow.tasks) > 1
-                    else ExecutionStrategy.SEQUENTIAL)
-        if all(len(level) == 1 for level in WorkflowGraph(workflow).levels):
-            return ExecutionStrategy.SEQUENTIAL
-        return ExecutionStrategy.DAG
+        """The seed's strategy recommendations (see `deeptui.strategies.recommend_strategy`)."""
+        return recommend_strategy(workflow)
 
     # -- cache -------------------------------------------------------------
 

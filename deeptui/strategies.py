@@ -9,7 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 from deeptui.executors import FINISHED, ReadyQueueExecutor
-from deeptui.models import ExecutionStrategy
+from deeptui.graph import WorkflowGraph
+from deeptui.models import ExecutionStrategy, WorkflowDefinition
+
+
+def recommend_strategy(workflow: WorkflowDefinition) -> ExecutionStrategy:
+    """The seed's strategy recommendations, from the graph's shape.
+
+    Conditions -> CONDITIONAL; a chain (every level one task) -> SEQUENTIAL;
+    no dependencies at all -> PARALLEL; otherwise DAG.
+    """
+    if any(task.condition for task in workflow.tasks):
+        return ExecutionStrategy.CONDITIONAL
+    if not any(task.depends_on for task in workflow.tasks):
+        return (ExecutionStrategy.PARALLEL if len(workflow.tasks) > 1
+                else ExecutionStrategy.SEQUENTIAL)
+    if all(len(level) == 1 for level in WorkflowGraph(workflow).levels):
+        return ExecutionStrategy.SEQUENTIAL
+    return ExecutionStrategy.DAG
 
 
 class SequentialExecutor(ReadyQueueExecutor):
