@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from deeptui.conditions import parse_condition, trigger_rule_met
+from deeptui.conditions import trigger_rule_met
 from deeptui.errors import ConditionError
 from deeptui.graph import WorkflowGraph
 from deeptui.models import ExecutionStrategy, TaskStatus, WorkflowStatus
@@ -27,6 +27,7 @@ from deeptui.runners import TaskContext, TaskFailure
 from deeptui.state import StateManager
 
 if TYPE_CHECKING:
+    from deeptui.conditions import Condition
     from deeptui.cache import ResultCache
     from deeptui.models import TaskDefinition
     from deeptui.routing import TaskRouter
@@ -59,6 +60,7 @@ class ReadyQueueExecutor:
         state: StateManager,
         router: TaskRouter,
         run_body: Callable[[TaskContext], Any],
+        conditions: dict[str, Condition],
         *,
         cache: ResultCache | None = None,
         model_name: str | None = None,
@@ -88,10 +90,7 @@ class ReadyQueueExecutor:
         self.sleep = sleep
         self.limit = self.workflow.max_parallel_tasks if parallel else 1
         self.results = state.state.task_results
-        self.conditions = {
-            t.id: parse_condition(t.condition, t.id, self.tasks)
-            for t in self.workflow.tasks if t.condition
-        }
+        self.conditions = conditions  # parsed by the orchestrator's validation
         self.waiting: dict[str, int] = {}  # task -> unfinished dependencies
         self.heap: list[tuple[int, int, int, str]] = []
         self.blocked: list[tuple[int, int, int, str]] = []  # agent types at capacity

@@ -43,6 +43,7 @@ from deeptui.runners import (
 from deeptui.state import StateManager
 
 if TYPE_CHECKING:
+    from deeptui.conditions import Condition
     from deeptui.cache import CacheConfig, ResultCache
     from deeptui.metrics import WorkflowMetrics
     from deeptui.skills_manager import SkillManager
@@ -144,13 +145,16 @@ class TaskOrchestrator:
 
     # -- validation --------------------------------------------------------
 
-    def validate(self, workflow: WorkflowDefinition) -> None:
-        """Everything that would stop a run, checked before anything runs."""
-        from deeptui.conditions import validate_workflow_conditions
+    def validate(self, workflow: WorkflowDefinition) -> dict[str, Condition]:
+        """Everything that would stop a run, checked before anything runs.
+
+        Returns the parsed conditions (task id -> Condition), which the run uses.
+        """
+        from deeptui.conditions import workflow_conditions
 
         for task in workflow.tasks:
             self._validate_task(task)
-        validate_workflow_conditions(workflow)
+        return workflow_conditions(workflow)
 
     def _validate_task(self, task: TaskDefinition) -> None:
         kind = task.kind
@@ -181,7 +185,7 @@ class TaskOrchestrator:
     def _new_run(self, workflow: WorkflowDefinition, run_id: str | None,
                  initial_results: dict[str, TaskResult] | None,
                  progress_callback: ProgressCallback | None) -> Run:
-        self.validate(workflow)
+        conditions = self.validate(workflow)
         current = self._runs.get(run_id) if run_id else None
         if current is not None and current.task is not None and not current.task.done():
             raise RunActiveError(f"run '{run_id}' is still running; wait for it or cancel it first")
@@ -193,7 +197,7 @@ class TaskOrchestrator:
             sm.on_change = progress = _ProgressCallback(progress_callback)
         executor_cls = EXECUTORS[workflow.execution_strategy]
         executor = executor_cls(
-            sm, self.router, self._run_body,
+            sm, self.router, self._run_body, conditions,
             cache=None if self.cache.config.strategy == "none" else self.cache,
             model_name=self.model_name,
             parallel=self.config.enable_parallel_execution,
