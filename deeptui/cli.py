@@ -125,7 +125,7 @@ def _check_model(settings: Any) -> None:
     """A named model must resolve now: a typo or a missing provider package is a user error,
     not four failed attempts per task."""
     if settings.model:
-        from deeptui.orchestrator import resolve_model
+        from deeptui.runners import resolve_model
 
         resolve_model(settings.model)
 

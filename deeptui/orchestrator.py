@@ -36,6 +36,7 @@ from deeptui.runners import (
     CallableRegistry,
     TaskContext,
     TaskFailure,
+    resolve_model,
     run_agent_task,
     run_callable_task,
     run_shell_task,
@@ -56,10 +57,6 @@ _run_counter = itertools.count(1)
 
 class RunActiveError(DeeptuiError):
     """A run id given to a new run belongs to a run that is still going."""
-
-
-class ModelConfigError(DeeptuiError, ValueError):
-    """A model name pydantic-ai cannot resolve (unknown provider, missing package or key)."""
 
 
 def new_run_id(workflow_id: str) -> str:
@@ -391,19 +388,6 @@ class TaskOrchestrator:
 
     def close(self) -> None:
         self.cache.close()
-
-
-def resolve_model(model: Any) -> Any:
-    """A "provider:name" string becomes a pydantic-ai Model now, so a bad name or a
-    missing provider package is one clear error before anything runs."""
-    if not isinstance(model, str):
-        return model
-    from pydantic_ai.models import infer_model
-
-    try:
-        return infer_model(model)
-    except Exception as exc:  # noqa: BLE001 - UserError, ImportError, provider errors
-        raise ModelConfigError(f"model '{model}': {str(exc).splitlines()[0]}") from None
 
 
 class _ProgressCallback:

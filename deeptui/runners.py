@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from deeptui.errors import WorkflowValidationError
+from deeptui.errors import DeeptuiError, WorkflowValidationError
 from deeptui.models import AgentRouting, TaskDefinition, TaskUsage
 
 if TYPE_CHECKING:
@@ -80,6 +80,23 @@ def build_prompt(ctx: TaskContext) -> str:
 
 
 # ------------------------------------------------------------------ agents
+
+
+class ModelConfigError(DeeptuiError, ValueError):
+    """A model name pydantic-ai cannot resolve (unknown provider, missing package or key)."""
+
+
+def resolve_model(model: Any) -> Any:
+    """A "provider:name" string becomes a pydantic-ai Model now, so a bad name or a
+    missing provider package is one clear error before anything runs."""
+    if not isinstance(model, str):
+        return model
+    from pydantic_ai.models import infer_model
+
+    try:
+        return infer_model(model)
+    except Exception as exc:  # noqa: BLE001 - UserError, ImportError, provider errors
+        raise ModelConfigError(f"model '{model}': {str(exc).splitlines()[0]}") from None
 
 
 class AgentProvider:
