@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from deeptui.errors import DeeptuiError
+from deeptui.safe_text import markup, text as safe, visible
 
 WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 EXIT_USAGE = 2
@@ -184,7 +185,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         levels = orchestrator.recommend_strategy(workflow)
     finally:
         orchestrator.close()
-    print(f"{args.file}: ok: workflow '{workflow.id}' with {len(workflow.tasks)} tasks, "
+    print(f"{visible(args.file)}: ok: workflow '{visible(workflow.id)}' with {len(workflow.tasks)} tasks, "
           f"strategy {workflow.execution_strategy.value} (recommended: {levels.value})")
     return 0
 
@@ -228,11 +229,12 @@ def cmd_skills(args: argparse.Namespace) -> int:
     manager = SkillManager([{"path": d, "recursive": True} for d in settings.skill_dirs] or None)
     table = Table("skill", "description", "tags", box=None, header_style="bold")
     for skill in manager.get_all_skills():
-        table.add_row(skill["name"], skill["description"], ", ".join(skill.get("tags") or []))
+        table.add_row(*map(safe, (skill["name"], skill["description"],
+                                  ", ".join(skill.get("tags") or []))))
     console = _console()
     console.print(table)
     for problem in getattr(manager, "problems", []):
-        console.print(f"[yellow]warning:[/] {problem}")
+        console.print(f"[yellow]warning:[/] {markup(problem)}")
     return 0
 
 
@@ -244,7 +246,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     try:
         if args.action == "clear":
             removed = cache.invalidate(args.task) if args.task else cache.clear()
-            what = f"task '{args.task}'" if args.task else "all tasks"
+            what = f"task '{visible(args.task)}'" if args.task else "all tasks"
             print(f"removed {removed} cache entries ({what})")
             return 0
         stats = cache.stats()
@@ -345,7 +347,7 @@ COMMANDS = {
 def _one_line_warning(message: Any, category: Any, filename: str, lineno: int,
                      file: Any = None, line: str | None = None) -> None:
     """Warnings (a corrupted cache being rebuilt...) as one line, without source lines."""
-    print(f"deeptui: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"deeptui: warning: {visible(' '.join(str(message).split()))}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -367,18 +369,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return COMMANDS[args.command](args)
     except DeeptuiError as exc:
         text = " ".join(line.strip() for line in str(exc).splitlines())  # always one line
-        print(f"deeptui: error: {text}", file=sys.stderr)
+        print(f"deeptui: error: {visible(text)}", file=sys.stderr)
         return EXIT_USAGE if not isinstance(exc, KeyError) else 1
     except KeyboardInterrupt:
         print("deeptui: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
         where = f"'{exc.filename}': " if getattr(exc, "filename", None) else ""
-        print(f"deeptui: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"deeptui: error: {visible(where)}{visible(exc.strerror or exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: one line on screen, the traceback in a file
         log = _crash_log(exc)
-        print(f"deeptui: internal error: {type(exc).__name__}: {exc} (details: {log})",
+        print(f"deeptui: internal error: {type(exc).__name__}: {visible(exc)} (details: {log})",
               file=sys.stderr)
         return 70
 

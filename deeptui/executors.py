@@ -223,6 +223,8 @@ class ReadyQueueExecutor:
 
     def _done(self, tid: str, agent_type: str | None) -> None:
         self.running.pop(tid, None)
+        if self.results[tid].status not in FINISHED:  # cancelled before its body ever ran
+            self.sm.cancelled(tid, self.cancel_reasons.pop(tid, "cancelled before it started"))
         if agent_type is not None:
             self.router.release(agent_type)  # wakes every run waiting for capacity, this one too
         status = self.results[tid].status
@@ -354,9 +356,12 @@ class ReadyQueueExecutor:
         if done is None or done.done():
             return
         counts = self.sm.counts
+        # completed only when every task reached a final status: a task left pending or
+        # running (nothing will start it now) makes the run failed, naming it
+        unfinished = [t for t, r in self.results.items() if r.status not in FINISHED]
         if self.cancelled_run:
             status = WorkflowStatus.CANCELLED
-        elif counts[TaskStatus.FAILED]:
+        elif counts[TaskStatus.FAILED] or unfinished:
             status = WorkflowStatus.FAILED
         elif counts[TaskStatus.CANCELLED]:
             status = WorkflowStatus.CANCELLED
@@ -365,7 +370,13 @@ class ReadyQueueExecutor:
         error = None
         if status is not WorkflowStatus.COMPLETED:
             failed = [t for t, r in self.results.items() if r.status is TaskStatus.FAILED]
+            cancelled = [t for t, r in self.results.items() if r.status is TaskStatus.CANCELLED]
             error = self.stopping or (f"task '{failed[0]}' failed" if failed else None)
+            if error is None and unfinished:
+                error = (f"{len(unfinished)} task(s) never finished, e.g. '{unfinished[0]}' "
+                         f"({self.results[unfinished[0]].status.value})")
+            elif error is None and cancelled:
+                error = f"task '{cancelled[0]}' was cancelled"
         self.waiting.clear()
         self.router.stop_waiting(self._wake)
         self.sm.finish_workflow(status, error)

@@ -13,12 +13,12 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
+from deeptui.safe_text import markup, one_line, visible, text as safe
 
 STATUS_STYLE = {
     TaskStatus.PENDING: ("○", "yellow"),
@@ -48,7 +48,7 @@ def task_table(task_ids: list[str], time_header: str = "time") -> Table:
     on a narrow or piped (80-column) console the agent and the detail are shortened."""
     table = Table(box=None, header_style="bold", expand=False)
     table.add_column("")
-    table.add_column("task", no_wrap=True, min_width=max(map(len, task_ids), default=4))
+    table.add_column("task", no_wrap=True, min_width=max((len(visible(t)) for t in task_ids), default=4))
     table.add_column("status", no_wrap=True)
     table.add_column("attempts", no_wrap=True)
     table.add_column("agent")
@@ -58,8 +58,9 @@ def task_table(task_ids: list[str], time_header: str = "time") -> Table:
 
 
 def cut(text: str, style: str = "") -> Text:
-    """A cell of one line, ending in '…' when its column is narrower."""
-    return Text(text, style, no_wrap=True, overflow="ellipsis")
+    """A cell of one line of user text (no markup, control characters visible),
+    ending in '…' when its column is narrower."""
+    return safe(text, style, no_wrap=True, overflow="ellipsis")
 
 
 def render(state: WorkflowState, progress: dict[str, Any], elapsed: float) -> Group:
@@ -69,10 +70,10 @@ def render(state: WorkflowState, progress: dict[str, Any], elapsed: float) -> Gr
         symbol, style = STATUS_STYLE[result.status]
         duration = result.duration_seconds
         detail = result.error or result.skip_reason or ("cached" if result.cached else "")
-        table.add_row(Text(symbol, style), result.task_id, Text(result.status.value, style),
+        table.add_row(Text(symbol, style), safe(result.task_id), Text(result.status.value, style),
                       str(result.attempts or ""), cut(result.agent_used or ""),
                       f"{duration:.1f}s" if duration is not None else "",
-                      cut(detail.splitlines()[0][:60] if detail else "", "dim"))
+                      cut(one_line(detail)[:60], "dim"))
     total = progress["total_tasks"] or 1
     counts = "  ".join(f"{progress[k]} {k}" for k in
                        ("completed", "running", "failed", "skipped", "cancelled", "pending")
@@ -83,8 +84,7 @@ def render(state: WorkflowState, progress: dict[str, Any], elapsed: float) -> Gr
     bar = Table.grid(padding=(0, 1))
     bar.add_row(ProgressBar(total=total, completed=progress["finished"], width=40),
                 f"{progress['percent']:.0f}%")
-    title = Text(f"{state.workflow_name}  [{state.status.value}]  run {state.run_id}",
-                 style="bold")
+    title = safe(f"{state.workflow_name}  [{state.status.value}]  run {state.run_id}", "bold")
     return Group(title, table, bar, footer)
 
 
@@ -136,10 +136,10 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
         except (NotImplementedError, RuntimeError):
             pass
     if state.status is WorkflowStatus.COMPLETED:
-        console.print(f"[green]✓ run {escape(rid)} completed[/]")
+        console.print(f"[green]✓ run {markup(rid)} completed[/]")
         return 0
-    console.print(f"[red]✗ run {escape(rid)} {state.status.value}[/]"
-                  + (f": {escape(state.error)}" if state.error else ""))
+    console.print(f"[red]✗ run {markup(rid)} {state.status.value}[/]"
+                  + (f": {markup(state.error, multiline=True)}" if state.error else ""))
     for tid in state.failed_tasks:  # errors are plain text: '[openai]' is not markup
-        console.print(f"  [red]✗ {escape(tid)}[/]: {escape(state.task_results[tid].error or '')}")
+        console.print(f"  [red]✗ {markup(tid)}[/]: {markup(state.task_results[tid].error or '', multiline=True)}")
     return 1

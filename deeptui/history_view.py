@@ -12,6 +12,7 @@ from rich.text import Text
 
 from deeptui.headless import STATUS_STYLE, cut, task_table
 from deeptui.models import TaskStatus
+from deeptui.safe_text import markup, one_line, text as safe, visible
 
 RUN_STYLE = {"completed": "green", "failed": "bold red", "running": "bold blue",
              "cancelled": "magenta", "interrupted": "yellow", "pending": "yellow"}
@@ -33,15 +34,15 @@ def history_list(store: Any, limit: int, console: Console) -> int:
     table = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False,
                   collapse_padding=True)
     # the run id (it starts with the workflow id) is what the user types next: never cut it
-    table.add_column("run", no_wrap=True, min_width=max(len(r.run_id) for r in runs))
+    table.add_column("run", no_wrap=True, min_width=max(len(visible(r.run_id)) for r in runs))
     for header in ("status", "started", "duration", "done", "model"):
         table.add_column(header, no_wrap=True)
     for run in runs:
         status = str(run.status)
         started = run.started_at.astimezone().strftime("%m-%d %H:%M") if run.started_at else ""
-        table.add_row(run.run_id, Text(status, RUN_STYLE.get(status, "")), started,
+        table.add_row(safe(run.run_id), safe(status, RUN_STYLE.get(status, "")), started,
                       _secs(run.duration_seconds), f"{run.completed}/{run.total_tasks}",
-                      run.model or "")
+                      safe(run.model or ""))
     console.print(table)
     return 0
 
@@ -50,10 +51,10 @@ def history_show(store: Any, run_id: str, console: Console) -> int:
     stored = store.load_run(run_id)
     state = stored.state
     summary = stored.summary
-    console.print(Text(f"{summary.run_id}  {summary.workflow_name or summary.workflow_id}  "
-                       f"[{summary.status}]", style="bold"))
+    console.print(safe(f"{summary.run_id}  {summary.workflow_name or summary.workflow_id}  "
+                       f"[{summary.status}]", "bold"))
     console.print(f"started {_when(summary.started_at)}  ·  duration "
-                  f"{_secs(summary.duration_seconds)}  ·  model {summary.model or '-'}")
+                  f"{_secs(summary.duration_seconds)}  ·  model {markup(summary.model or '-')}")
     task_ids = [t.id for t in stored.workflow.tasks if t.id in state.task_results]
     table = task_table(task_ids, "duration")
     for tid in task_ids:
@@ -62,10 +63,9 @@ def history_show(store: Any, run_id: str, console: Console) -> int:
             continue
         symbol, style = STATUS_STYLE[TaskStatus(result.status)]
         detail = result.error or result.skip_reason or ("cached" if result.cached else "")
-        table.add_row(Text(symbol, style), tid, Text(result.status.value, style),
+        table.add_row(Text(symbol, style), safe(tid), Text(result.status.value, style),
                       str(result.attempts or ""), cut(result.agent_used or ""),
-                      _secs(result.duration_seconds),
-                      cut(detail.splitlines()[0][:70] if detail else "", "dim"))
+                      _secs(result.duration_seconds), cut(one_line(detail)[:70], "dim"))
     console.print(table)
     return 0
 

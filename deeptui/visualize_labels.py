@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 
 from deeptui.models import TaskResult
+from deeptui.safe_text import visible
 
-# ASCII/Rich lines: control characters become visible escapes, one task per line.
-_CONTROL = {i: f"\\x{i:02x}" for i in [*range(32), 127]}
-_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
 
 # Mermaid: entity codes (#name; / #number;, one pass) for every character its
 # grammar or HTML labels could take for syntax; Mermaid decodes them on rendering.
@@ -62,7 +60,7 @@ def dot_string(text: str, label: bool = False) -> str:
 
 def plain_line(text: str) -> str:
     """Text for one ASCII/Rich line: control characters become visible escapes."""
-    return text.translate(_CONTROL)
+    return visible(text)
 
 
 def metric_parts(result: TaskResult | None, include_metrics: bool) -> list[str]:
