@@ -57,11 +57,23 @@ def _base_type(annotation: Any) -> Any:
     return args[0] if args else annotation
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deeptui")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        from deeptui import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="deeptui",
         description="Run multi-agent workflows and watch and steer them live. "
                     "Without a command, opens the app.")
+    parser.add_argument("--version", action="version", version=f"deeptui {_version()}")
     _settings_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
