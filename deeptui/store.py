@@ -28,11 +28,11 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections import deque
 from pathlib import Path
 from typing import Any
 
-from deeptui import bus as ev
+from pydantic import ValidationError
+
 from deeptui.errors import StoreError, UnknownRunError
 from deeptui.metrics import WorkflowMetrics
 from deeptui.models import TaskResult, TaskStatus, WorkflowDefinition, WorkflowState
@@ -41,20 +41,29 @@ from deeptui.store_resume import (
     driven,
     process_alive,
     process_token,
+    reserve_run,
     resume_run,
     start_resume,
 )
-from deeptui.store_models import SUMMARY_SQL, RunSummary, StoredRun, run_summary, task_result
-from deeptui.store_schema import CURRENT_VERSION, TASK_COLUMNS, open_database
+from deeptui.store_models import (
+    SUMMARY_SQL,
+    RunSummary,
+    StoredRun,
+    damaged,
+    run_summary,
+    task_result,
+)
+from deeptui.store_queue import QueueMixin
 from deeptui.store_reports import aggregate, export_document
-from deeptui.store_writer import SELECT_TASKS, ts, write_batch
+from deeptui.store_schema import CURRENT_VERSION, TASK_COLUMNS, open_database
+from deeptui.store_writer import SELECT_TASKS
 
 log = logging.getLogger("deeptui.store")
 
 HOST = socket.gethostname()
 MAX_LOG_LINES = 2000
-GATHER_SECONDS = 0.005  # how long the writer waits after a task ended before it commits
-_ENDS = (ev.TaskCompleted, ev.TaskFailed, ev.TaskCancelled, ev.TaskSkipped)
+MAX_QUEUE = 50_000  # events queued before the engine waits for the writer
+RETRY_FOR = 30.0  # seconds a run's end keeps trying to save to a locked or full database
 _OPEN_STORES: weakref.WeakSet[RunStore] = weakref.WeakSet()
 
 
@@ -70,36 +79,39 @@ def default_db_path() -> Path:
 
 # ------------------------------------------------------------- the store
 
-class RunStore:
+class RunStore(QueueMixin):
     """``RunStore(path=None, *, timeout=5.0, flush_interval=0.05, sync_commit=False,
-    max_log_lines=2000)``: open (or create) the history database at ``path``
-    (default: `default_db_path`). ``timeout``: how long to wait for a lock."""
+    max_log_lines=2000, retry_for=30.0, max_queue=50000, keep_env=False)``: open (or create)
+    the history database at ``path`` (default: `default_db_path`). ``timeout``: how long one
+    write waits for a lock; ``retry_for``: how long the end of a run keeps retrying a write
+    that failed (locked, disk full) before it gives up (``save_error``); ``keep_env``: store
+    the values of tasks' ``parameters.env`` (by default they are masked)."""
 
     def __init__(self, path: str | Path | None = None, *, timeout: float = 5.0,
                  flush_interval: float = 0.05, sync_commit: bool = False,
-                 max_log_lines: int = MAX_LOG_LINES) -> None:
+                 max_log_lines: int = MAX_LOG_LINES, retry_for: float = RETRY_FOR,
+                 max_queue: int = MAX_QUEUE, keep_env: bool = False) -> None:
         self.path = Path(path).expanduser() if path else default_db_path()
         self.timeout = timeout
         self.flush_interval = flush_interval
         self.sync_commit = sync_commit
         self.max_log_lines = max(max_log_lines, 1)
+        self.keep_env = keep_env
         self.host = HOST
         self.proc_token = MY_TOKEN
         self.conn: sqlite3.Connection | None = open_database(self.path, timeout)
         self._lock = threading.RLock()
-        self._queue: deque[tuple[Any, Any]] = deque()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
         # the writer's view of live runs (touched only under the lock)
         self._results: dict[str, dict[str, TaskResult]] = {}
         self._rows: dict[str, dict[str, list[Any]]] = {}
         self._positions: dict[str, dict[str, int]] = {}
         self._log_counts: dict[tuple[str, str], int] = {}
         self._fresh: set[str] = set()  # runs first recorded by this store: no older logs
-        self._live: set[str] = set()  # runs started here and not finished
+        self._live: set[str] = set()  # runs started (or claimed) here and not finished
+        self._recorded: set[str] = set()  # runs this store wrote to
         self._orchestrators: list[Any] = []
-        self._warned = False
+        self.damaged: list[str] = []  # what the last list_runs skipped, one line each
+        self._init_queue(max_queue, retry_for)
         _OPEN_STORES.add(self)
         self.mark_interrupted()
 
@@ -114,90 +126,11 @@ class RunStore:
             return
         self._orchestrators.append(orchestrator)
         orchestrator.bus.tap(self._make_tap(orchestrator), queued=False)
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._writer, name="deeptui-store",
-                                            daemon=True)
-            self._thread.start()
+        self._start_writer()
 
-    def _make_tap(self, orchestrator: Any) -> Any:
-        """The bus tap: appends to the queue (and wakes the writer when something ended)."""
-        append = self._queue.append
-        wake = self._wake
-        results = self._results
-        log_event, started = ev.TaskLog, ev.TaskStarted
-        completed, failed = ev.TaskCompleted, ev.TaskFailed
-
-        def tap(event: ev.Event) -> None:
-            cls = type(event)
-            if cls is log_event or cls is started:
-                append((event, None))
-                return
-            if cls is completed or cls is failed:
-                r = results.get(event.run_id, {}).get(event.task_id)  # type: ignore[attr-defined]
-                extra = None
-                if r is not None:  # what the event lacks: timing, attempts, usage
-                    u = r.usage
-                    extra = (r.started_at, r.completed_at, r.attempts, r.agent_used,
-                             u.input_tokens, u.output_tokens, u.requests, u.cost_usd)
-                append((event, extra))
-            elif cls is ev.WorkflowStarted:
-                append((event, self._snapshot(orchestrator, event)))
-            else:
-                append((event, None))
-                if not isinstance(event, (*_ENDS, ev.WorkflowFinished)):
-                    return
-            if self.sync_commit:
-                self.flush()
-            elif not wake.is_set():
-                wake.set()
-
-        return tap
-
-    def _snapshot(self, orchestrator: Any, event: ev.WorkflowStarted) -> dict[str, Any] | None:
-        run = orchestrator.find_run(event.run_id)
-        if run is None:
-            return None
-        results = run.state.task_results
-        self._results[event.run_id] = results
-        meta = run.workflow.metadata or {}
-        return {
-            "workflow": run.workflow,
-            "model": getattr(orchestrator, "model_name", None),
-            "template": meta.get("template"),
-            "parameters": meta.get("parameters"),
-            "started_at": ts(run.state.started_at),
-            "done": {tid: r.model_copy() for tid, r in results.items()
-                     if r.status is not TaskStatus.PENDING},
-        }
-
-    def _writer(self) -> None:
-        while not self._stopping:
-            if not self._wake.wait(self.flush_interval):
-                if not self._queue:
-                    continue
-            else:
-                time.sleep(GATHER_SECONDS)  # let a burst of task ends share one commit
-            self._wake.clear()
-            if not self._stopping:
-                self.flush()
-
-    def flush(self) -> None:
-        """Write everything queued so far, in one transaction. Safe from any thread."""
-        with self._lock:
-            if not self._queue or self.conn is None:
-                return
-            queue = self._queue
-            batch = [queue.popleft() for _ in range(len(queue))]
-            try:
-                write_batch(self, batch)
-            except sqlite3.OperationalError as exc:  # locked for too long, disk full...
-                queue.extendleft(reversed(batch))
-                if not self._warned:
-                    self._warned = True
-                    log.warning("history database %s: %s; will try again", self.path, exc)
-            except Exception:  # a bug must not stop the run, nor loop forever
-                log.exception("history database %s: could not record %d events",
-                              self.path, len(batch))
+    def reserve_run(self, run_id: str, workflow: Any) -> None:
+        """Claim a new run id for this process, atomically (`RunExistsError` if it is taken)."""
+        reserve_run(self, run_id, workflow)
 
     # -- reading ---------------------------------------------------------
 
@@ -205,7 +138,11 @@ class RunStore:
         with self._lock:
             if self.conn is None:
                 raise StoreError(f"history database {self.path} is closed")
-            return self.conn.execute(sql, args).fetchall()
+            try:
+                return self.conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:  # locked, damaged: one line naming the file
+                raise StoreError(f"cannot read the history database {self.path}: {exc}") \
+                    from None
 
     def resolve(self, run_id: str) -> str:
         """The full id of a stored run (a unique prefix is enough)."""
@@ -225,34 +162,62 @@ class RunStore:
                               f"{names}{', ...' if len(rows) > 5 else ''}; give more of it")
 
     def list_runs(self, limit: int = 50, workflow_id: str | None = None) -> list[RunSummary]:
-        """Stored runs, the newest first."""
+        """Stored runs, the newest first. A damaged run is skipped and named in ``damaged``."""
         self.flush()
         self.mark_interrupted()
         where, args = ("WHERE workflow_id = ?", (workflow_id,)) if workflow_id else ("", ())
         rows = self._read(f"{SUMMARY_SQL} {where} ORDER BY r.started_at DESC, r.rowid DESC "
                           "LIMIT ?", (*args, limit))
-        return [run_summary(row) for row in rows]
+        runs, self.damaged = [], []
+        for row in rows:
+            try:
+                runs.append(run_summary(row))
+            except (ValueError, TypeError) as exc:
+                self.damaged.append(str(damaged(self.path, row[0], exc)) + "; skipped")
+        return runs
+
+    def summary(self, run_id: str) -> RunSummary:
+        """One run's summary (a damaged one is a `StoreError` naming it)."""
+        rid = self.resolve(run_id)
+        row = self._read(f"{SUMMARY_SQL} WHERE r.run_id = ?", (rid,))[0]
+        try:
+            return run_summary(row)
+        except (ValueError, TypeError) as exc:
+            raise damaged(self.path, rid, exc) from None
 
     def load_run(self, run_id: str) -> StoredRun:
-        """A stored run: definition, state (task results rebuilt), parameters, logs."""
+        """A stored run: definition, state (task results rebuilt), parameters, logs.
+        A damaged run (its row, its definition) is a `StoreError` naming it; a damaged
+        task row is left out (the task is pending) and named in ``problems``."""
         self.flush()
         self.mark_interrupted()
-        rid = self.resolve(run_id)
-        summary = run_summary(self._read(f"{SUMMARY_SQL} WHERE r.run_id = ?", (rid,))[0])
-        wf_json, params_json = self._read(
-            "SELECT workflow_json, parameters_json FROM definitions WHERE run_id = ?", (rid,))[0]
-        template = summary.template
-        workflow = WorkflowDefinition.model_validate_json(wf_json)
+        summary = self.summary(run_id)
+        rid = summary.run_id
+        found = self._read("SELECT workflow_json, parameters_json FROM definitions "
+                           "WHERE run_id = ?", (rid,))
+        if not found:
+            raise damaged(self.path, rid, "its workflow definition is missing")
+        wf_json, params_json = found[0]
+        try:
+            workflow = WorkflowDefinition.model_validate_json(wf_json)
+            parameters = json.loads(params_json) if params_json else None
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise damaged(self.path, rid, exc, "its stored workflow definition") from None
         results = {t.id: TaskResult(task_id=t.id) for t in workflow.tasks}
         kinds: dict[str, str] = {}
         dropped: dict[str, int] = {}
+        problems: list[str] = []
         for values in self._read(SELECT_TASKS, (rid,)):
             row = dict(zip(TASK_COLUMNS, values, strict=True))
             tid = row["task_id"]
+            try:
+                results[tid] = task_result(row)
+            except (ValidationError, ValueError, TypeError) as exc:
+                problems.append(f"task '{tid}': {str(damaged(self.path, rid, exc))}")
+                continue
             kinds[tid] = row["output_kind"]
             if row["log_dropped"]:
                 dropped[tid] = row["log_dropped"]
-            results[tid] = task_result(row)
         state = WorkflowState(workflow_id=summary.workflow_id, run_id=rid,
                               workflow_name=summary.workflow_name, status=summary.status,
                               task_results=results, started_at=summary.started_at,
@@ -261,11 +226,10 @@ class RunStore:
         for tid, when, kind, text in self._read(
                 "SELECT task_id, ts, kind, text FROM logs WHERE run_id = ? ORDER BY id", (rid,)):
             logs.setdefault(tid, []).append((when, kind, text))
-        parameters = json.loads(params_json) if params_json else None
-        if template is not None:
-            parameters = {"template": template, "parameters": parameters or {}}
+        if summary.template is not None:
+            parameters = {"template": summary.template, "parameters": parameters or {}}
         return StoredRun(summary, workflow, state, parameters, summary.model, logs, kinds,
-                         dropped)
+                         dropped, problems)
 
     def workflow_metrics(self, run_id: str) -> WorkflowMetrics:
         stored = self.load_run(run_id)
@@ -298,12 +262,17 @@ class RunStore:
         with self._lock:
             if self.conn is None:
                 return 0
-            rows = self.conn.execute("SELECT run_id, pid, host, proc_token FROM runs "
-                                     "WHERE status = 'running'").fetchall()
+            rows = self._read("SELECT run_id, pid, host, proc_token FROM runs "
+                              "WHERE status = 'running'")
             dead = [(rid, pid) for rid, pid, host, token in rows
                     if host == HOST and not self._alive(rid, pid, token)]
             if dead:
-                self._interrupt(dead, "the process running it (pid {pid} on {host}) ended")
+                try:
+                    self._interrupt(dead, "the process running it (pid {pid} on {host}) ended")
+                except sqlite3.Error as exc:  # locked or read-only: readers still read
+                    log.warning("history database %s: cannot mark %d runs interrupted: %s",
+                                self.path, len(dead), exc)
+                    return 0
             return len(dead)
 
     def _interrupt(self, runs: list[tuple[str, Any]], why: str) -> None:
@@ -314,10 +283,13 @@ class RunStore:
         try:
             for rid, pid in runs:
                 reason = "interrupted: " + why.format(pid=pid, host=HOST)
-                conn.execute("UPDATE runs SET status = 'interrupted', error = ?, updated_at = ? "
-                             "WHERE run_id = ? AND status = 'running'", (reason, now, rid))
-                conn.execute("UPDATE tasks SET status = 'cancelled', error = ?, completed_at = ? "
-                             "WHERE run_id = ? AND status = 'running'", (reason, now, rid))
+                changed = conn.execute(
+                    "UPDATE runs SET status = 'interrupted', error = ?, updated_at = ? "
+                    "WHERE run_id = ? AND status = 'running' AND pid IS ?",
+                    (reason, now, rid, pid)).rowcount
+                if changed:  # (not a run another process took over meanwhile)
+                    conn.execute("UPDATE tasks SET status = 'cancelled', error = ?, completed_at = ? "
+                                 "WHERE run_id = ? AND status = 'running'", (reason, now, rid))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -338,7 +310,8 @@ class RunStore:
         return True  # another store in this process may be recording it
 
     def close(self) -> None:
-        """Write what is queued; runs of this store still running become interrupted."""
+        """Write what is queued (retrying as `sync` does); runs of this store still running
+        become interrupted. What could not be saved is in ``save_error`` (and logged)."""
         if self.conn is None:
             return
         self._stopping = True
@@ -346,10 +319,14 @@ class RunStore:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         with self._lock:
-            self.flush()
+            self.sync()
             if self._live:
-                self._interrupt([(rid, os.getpid()) for rid in self._live],
-                                "the store was closed while it ran (pid {pid} on {host})")
+                try:
+                    self._interrupt([(rid, os.getpid()) for rid in self._live],
+                                    "the store was closed while it ran (pid {pid} on {host})")
+                except sqlite3.Error as exc:
+                    if self.save_error is None:
+                        self._give_up(f"could not mark its runs interrupted ({exc})")
                 self._live.clear()
             self.conn.close()
             self.conn = None

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from deeptui.errors import StoreError
 from deeptui.models import (
     TaskResult,
     TaskStatus,
@@ -20,7 +23,7 @@ from deeptui.models import (
     WorkflowState,
     WorkflowStatus,
 )
-from deeptui.store_writer import decode_output, dt
+from deeptui.store_values import decode_output, dt
 
 
 @dataclass
@@ -66,6 +69,21 @@ class StoredRun:
     logs: dict[str, list[tuple[float, str, str]]] = field(default_factory=dict)
     output_kinds: dict[str, str] = field(default_factory=dict)  # task -> "json" | "text"
     log_dropped: dict[str, int] = field(default_factory=dict)  # task -> oldest lines dropped
+    problems: list[str] = field(default_factory=list)  # damaged task rows left out, one line each
+
+
+def damaged(path: Any, run_id: str, why: Any, what: str | None = None) -> StoreError:
+    """The one-line error for a damaged stored run: ``why`` is a text or an exception (a
+    pydantic error becomes its first problem, an unknown status names the value)."""
+    if isinstance(why, ValidationError):
+        first = why.errors()[0] if why.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        why = f"{what or 'a stored value'} is not valid" + (
+            f" ({where}: {first.get('msg', '')})" if where else f" ({first.get('msg', why)})")
+    elif isinstance(why, Exception):
+        why = f"{what} is not valid ({why})" if what else str(why)
+    text = " ".join(str(why).split())
+    return StoreError(f"run '{run_id}' in the history database {path} is damaged: {text}")
 
 
 SUMMARY_SQL = """

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from deeptui.metrics import WorkflowMetrics, aggregate_stats
 from deeptui.store_schema import CURRENT_VERSION
-from deeptui.store_writer import dt
+from deeptui.store_values import dt
 
 if TYPE_CHECKING:
     from deeptui.store import RunStore, StoredRun

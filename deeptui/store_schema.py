@@ -9,8 +9,11 @@ timeout raises `StoreError` naming the file, and nothing in it is changed.
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -110,6 +113,8 @@ def open_database(path: Path, timeout: float) -> sqlite3.Connection:
             if head and head != SQLITE_HEADER:
                 raise StoreError(f"history database {path} is not an SQLite database; "
                                  + _fix())
+        else:  # created private: it holds task outputs and logs (its -wal/-shm follow it)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     except OSError as exc:
         raise StoreError(f"cannot open the history database {path}: {exc.strerror or exc}") \
             from None
@@ -155,6 +160,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
                 ("schema_version", str(CURRENT_VERSION)), ("created_at", str(time.time()))])
         else:
             version = schema_version(conn, path)
+            _recreate_missing(conn, path, tables)
             if version > CURRENT_VERSION:
                 raise StoreError(f"history database {path} has schema version {version}, newer "
                                  f"than this deeptui understands ({CURRENT_VERSION}); upgrade "
@@ -173,6 +179,23 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _recreate_missing(conn: sqlite3.Connection, path: Path, tables: set[str]) -> None:
+    """A history missing some of its tables (dropped by hand, a partial copy) gets them
+    back, empty, with a warning; nothing that is there is changed."""
+    missing = []
+    for statement in SCHEMA_V1:
+        name = re.match(r"CREATE (TABLE|INDEX) (\w+)", statement)
+        if name and name.group(1) == "TABLE" and name.group(2) not in tables:
+            missing.append(name.group(2))
+    if not missing:
+        return
+    for statement in SCHEMA_V1:
+        conn.execute(statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+                     .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "))
+    warnings.warn(f"history database {path} was missing the table(s) {', '.join(missing)}; "
+                  "created them empty (what they held is lost)", RuntimeWarning, stacklevel=4)
 
 
 def schema_version(conn: sqlite3.Connection, path: Path | str = "") -> int:

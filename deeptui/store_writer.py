@@ -10,21 +10,28 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
-from deeptui.models import TaskResult
 from deeptui.store_schema import TASK_COLUMNS
+from deeptui.store_values import (
+    MASKED,
+    decode_output,
+    definition_json,
+    dt,
+    encode_output,
+    pending_row,
+    row_from_result,
+    ts,
+    utf8,
+)
 
 if TYPE_CHECKING:
     from deeptui.store import RunStore
 
 log = logging.getLogger("deeptui.store")
-_SURROGATES = re.compile("[\ud800-\udfff]")
 
 (_STATUS, _OUTPUT, _KIND, _ERROR, _SKIP, _ATTEMPTS, _STARTED, _ENDED, _AGENT, _CACHED,
  _IN, _OUT, _REQ, _COST, _DROPPED) = range(3, 18)
@@ -50,169 +57,177 @@ ON CONFLICT (run_id) DO UPDATE SET
     model = excluded.model, total_tasks = excluded.total_tasks,
     started_at = COALESCE(runs.started_at, excluded.started_at),
     pid = excluded.pid, host = excluded.host, proc_token = excluded.proc_token,
-    resumes = runs.resumes + 1, updated_at = excluded.updated_at"""
+    resumes = runs.resumes + ?, updated_at = excluded.updated_at"""
 _UPSERT_DEFINITION = """
 INSERT INTO definitions (run_id, workflow_json, parameters_json) VALUES (?, ?, ?)
 ON CONFLICT (run_id) DO UPDATE SET workflow_json = excluded.workflow_json,
     parameters_json = COALESCE(excluded.parameters_json, definitions.parameters_json)"""
 
 
-# ------------------------------------------------------------- values
-
-
-def encode_output(output: Any, where: str) -> tuple[str | None, str]:
-    """(text, kind): JSON (kind "json"), or ``str(output)`` (kind "text") with a warning."""
-    if output is None:
-        return None, "json"
-    try:
-        text = json.dumps(output, ensure_ascii=False)
-        # lone surrogates (text decoded from non-UTF-8 bytes): escaped, they round-trip exactly
-        return (text if utf8(text) is text else json.dumps(output)), "json"
-    except (TypeError, ValueError):
-        pass
-    try:
-        from pydantic_core import to_json
-
-        return to_json(output).decode(), "json"  # pydantic models, dataclasses, datetimes
-    except Exception:  # noqa: BLE001 - anything else is stored as its text
-        log.warning("%s: output of type %s is not JSON-serializable; stored as its text",
-                    where, type(output).__name__)
-        return utf8(str(output)), "text"
-
-
-def utf8(text: str | None) -> str | None:
-    """``text`` as SQLite can store it: lone surrogates (from non-UTF-8 bytes) become U+FFFD."""
-    if text is None or text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _SURROGATES.sub("\ufffd", text)
-    return text
-
-
-def decode_output(text: str | None, kind: str) -> Any:
-    if text is None:
-        return None
-    return json.loads(text) if kind == "json" else text
-
-
-def ts(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
-
-
-def dt(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if value is not None else None
-
-
-def row_from_result(run_id: str, position: int, r: TaskResult) -> list[Any]:
-    text, kind = encode_output(r.output, f"task '{r.task_id}' of run '{run_id}'")
-    u = r.usage
-    return [run_id, r.task_id, position, str(r.status), text, kind, r.error, r.skip_reason,
-            r.attempts, ts(r.started_at), ts(r.completed_at), r.agent_used, int(r.cached),
-            u.input_tokens, u.output_tokens, u.requests, u.cost_usd, 0]
-
-
-def _pending_row(run_id: str, task_id: str, position: int) -> list[Any]:
-    return [run_id, task_id, position, "pending", None, "json", None, None, 0, None, None,
-            None, 0, 0, 0, 0, None, 0]
-
-
 # ------------------------------------------------------------- writing
 
 
-def write_batch(store: RunStore, batch: list[tuple[Any, Any]]) -> None:
-    """Write queued (event, extra) pairs in one transaction."""
+def write_batch(store: RunStore, batch: list[tuple[Any, Any]],
+                dropped: dict[tuple[str, str], int] | None = None) -> None:
+    """Write queued (event, extra) pairs in one transaction. ``dropped``: log lines of a task
+    coalesced away before the batch (newer than every stored line of that task).
+
+    The store's mirror of task rows changes only when the transaction committed, so a
+    failed batch can be written again as it is."""
     conn = store.conn
-    mirror = store._rows
-    dirty: dict[tuple[str, str], list[Any]] = {}
-    keep: list[list[Any]] = []
-    events: list[tuple[Any, ...]] = []
-    logs: list[tuple[Any, ...]] = []
-    counts: dict[tuple[str, str], int] = {}
-    trims: dict[tuple[str, str], int] = {}
-    touched: set[str] = set()
-    finished: set[str] = set()
-    limit = store.max_log_lines
-    high = limit + max(limit // 4, 1)
+    batch_ = _Batch(store)
+    for key in dropped or ():
+        batch_.counts[key] = 0  # every stored line of the task is older: all are dropped
     conn.execute("BEGIN IMMEDIATE")  # waits up to the store's timeout for other writers
     try:
         for event, extra in batch:
-            cls = type(event)
-            rid = event.run_id
-            if cls is ev.TaskLog:
-                key = (rid, event.task_id)
-                logs.append((rid, event.task_id, event.ts, event.kind, utf8(event.text)))
-                n = counts.get(key)
-                if n is None:
-                    n = store._log_counts.get(key)
-                    if n is None:
-                        n = 0 if rid in store._fresh else conn.execute(
-                            "SELECT COUNT(*) FROM logs WHERE run_id = ? AND task_id = ?",
-                            key).fetchone()[0]
-                n += 1
-                if n > high:
-                    trims[key] = trims.get(key, 0) + n - limit
-                    row = mirror.get(rid, {}).get(event.task_id)
-                    if row is not None:  # (a task logs after it started: it has a row)
-                        row[_DROPPED] += n - limit
-                        dirty[key] = row
-                    n = limit
-                counts[key] = n
-                continue
-            touched.add(rid)
-            if cls is ev.WorkflowStarted:
-                _start(store, event, extra, mirror, keep)
-                finished.discard(rid)
-                events.append((rid, event.ts, None, "workflow_started", None,
-                               "resumed" if event.resumed else None))
-                continue
-            if cls is ev.WorkflowFinished:
-                error = utf8(event.error)
-                conn.execute("UPDATE runs SET status = ?, error = ?, completed_at = ?, "
-                             "updated_at = ? WHERE run_id = ?",
-                             (event.status, error, event.ts, event.ts, rid))
-                events.append((rid, event.ts, None, "workflow_finished", None,
-                               event.status + (f": {error}" if error else "")))
-                finished.add(rid)
-                continue
-            tid = event.task_id
-            rows = mirror.get(rid)
-            if rows is None:
-                continue  # a run this store did not see start
-            row = rows.get(tid)
-            if row is None:
-                position = store._positions[rid].get(tid)
-                if position is None:
-                    continue
-                row = rows[tid] = _pending_row(rid, tid, position)
-            detail = _apply(row, event, extra, logs)
-            dirty[(rid, tid)] = row
-            if detail is not None:
-                events.append((rid, event.ts, tid, *detail))
-        insert_rows(conn, KEEP_TASK, keep)
-        insert_rows(conn, INSERT_TASK, list(dirty.values()))
-        insert_rows(conn, INSERT_EVENT, events)
-        insert_rows(conn, INSERT_LOG, logs)
-        for (rid, tid), n in trims.items():
-            conn.execute("DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE run_id = ? "
-                         "AND task_id = ? ORDER BY id LIMIT ?)", (rid, tid, n))
-        now = time.time()
-        conn.executemany("UPDATE runs SET updated_at = ? WHERE run_id = ?",
-                         [(now, rid) for rid in touched - finished])
+            batch_.add(event, extra)
+        for key, n in (dropped or {}).items():
+            batch_.drop_older(key, n)
+        batch_.write()
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    store._log_counts.update(counts)
-    for rid in finished:
-        store._live.discard(rid)
-        store._results.pop(rid, None)
-        mirror.pop(rid, None)
-        store._positions.pop(rid, None)
-        for key in [k for k in store._log_counts if k[0] == rid]:
-            del store._log_counts[key]
+    batch_.publish()
+
+
+class _Batch:
+    """One transaction's rows, staged: copies of the mirrored rows it changes."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self.conn = store.conn
+        self.runs: dict[str, dict[str, list[Any]]] = {}  # runs (re)started in this batch
+        self.positions: dict[str, dict[str, int]] = {}
+        self.dirty: dict[tuple[str, str], list[Any]] = {}
+        self.keep: list[list[Any]] = []
+        self.events: list[tuple[Any, ...]] = []
+        self.logs: list[tuple[Any, ...]] = []
+        self.counts: dict[tuple[str, str], int] = {}
+        self.trims: dict[tuple[str, str], int] = {}
+        self.touched: set[str] = set()
+        self.finished: set[str] = set()
+        self.fresh: set[str] = set()
+        self.limit = store.max_log_lines
+        self.high = self.limit + max(self.limit // 4, 1)
+
+    def row(self, rid: str, tid: str, *, create: bool = True) -> list[Any] | None:
+        """The staged row of a task (a copy of the mirrored one, or a new pending row)."""
+        key = (rid, tid)
+        row = self.dirty.get(key)
+        if row is not None:
+            return row
+        rows = self.runs.get(rid, self.store._rows.get(rid))
+        if rows is None:
+            return None  # a run this store did not see start
+        base = rows.get(tid)
+        if base is not None:
+            row = list(base)
+        else:
+            position = self.positions.get(rid, self.store._positions.get(rid, {})).get(tid)
+            if position is None or not create:
+                return None
+            row = pending_row(rid, tid, position)
+        self.dirty[key] = row
+        return row
+
+    def stored_logs(self, key: tuple[str, str]) -> int:
+        n = self.store._log_counts.get(key)
+        if n is None:
+            fresh = key[0] in self.store._fresh or key[0] in self.fresh
+            n = 0 if fresh else self.conn.execute(
+                "SELECT COUNT(*) FROM logs WHERE run_id = ? AND task_id = ?", key).fetchone()[0]
+        return n
+
+    def add(self, event: Any, extra: Any) -> None:
+        cls = type(event)
+        rid = event.run_id
+        if cls is ev.TaskLog:
+            self.log(event)
+            return
+        self.touched.add(rid)
+        if cls is ev.WorkflowStarted:
+            _start(self, event, extra)
+            self.finished.discard(rid)
+            self.events.append((rid, event.ts, None, "workflow_started", None,
+                                "resumed" if event.resumed else None))
+        elif cls is ev.WorkflowFinished:
+            error = utf8(event.error)
+            self.conn.execute("UPDATE runs SET status = ?, error = ?, completed_at = ?, "
+                              "updated_at = ? WHERE run_id = ?",
+                              (event.status, error, event.ts, event.ts, rid))
+            self.events.append((rid, event.ts, None, "workflow_finished", None,
+                                event.status + (f": {error}" if error else "")))
+            self.finished.add(rid)
+        else:
+            row = self.row(rid, event.task_id)
+            if row is None:
+                return
+            detail = _apply(row, event, extra, self.logs)
+            if detail is not None:
+                self.events.append((rid, event.ts, event.task_id, *detail))
+
+    def log(self, event: ev.TaskLog) -> None:
+        key = (event.run_id, event.task_id)
+        self.logs.append((event.run_id, event.task_id, event.ts, event.kind, utf8(event.text)))
+        n = self.counts.get(key)
+        if n is None:
+            n = self.stored_logs(key)
+        n += 1
+        if n > self.high:  # drop the oldest: keep the newest `limit`
+            self.trims[key] = self.trims.get(key, 0) + n - self.limit
+            row = self.row(*key, create=False)  # (a task logs after it started: it has a row)
+            if row is not None:
+                row[_DROPPED] += n - self.limit
+            n = self.limit
+        self.counts[key] = n
+
+    def drop_older(self, key: tuple[str, str], coalesced: int) -> None:
+        """``coalesced`` lines never reached the batch; every stored line is older still."""
+        stored = self.stored_logs(key)
+        if stored:
+            self.trims[key] = self.trims.get(key, 0) + stored
+        row = self.row(*key, create=False)
+        if row is not None:
+            row[_DROPPED] += stored + coalesced
+
+    def write(self) -> None:
+        conn = self.conn
+        insert_rows(conn, KEEP_TASK, self.keep)
+        insert_rows(conn, INSERT_TASK, list(self.dirty.values()))
+        insert_rows(conn, INSERT_EVENT, self.events)
+        insert_rows(conn, INSERT_LOG, self.logs)
+        for (rid, tid), n in self.trims.items():
+            conn.execute("DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE run_id = ? "
+                         "AND task_id = ? ORDER BY id LIMIT ?)", (rid, tid, n))
+        now = time.time()
+        conn.executemany("UPDATE runs SET updated_at = ? WHERE run_id = ?",
+                         [(now, rid) for rid in self.touched - self.finished])
+
+    def publish(self) -> None:
+        """The transaction committed: the staged rows become the store's mirror."""
+        store = self.store
+        mirror = store._rows
+        for rid, rows in self.runs.items():
+            mirror[rid] = rows
+            store._positions[rid] = self.positions[rid]
+            store._live.add(rid)
+        for (rid, tid), row in self.dirty.items():
+            rows = mirror.get(rid)
+            if rows is not None:
+                rows[tid] = row
+        store._fresh |= self.fresh
+        store._log_counts.update(self.counts)
+        store._recorded |= self.touched
+        for rid in self.finished:
+            store._live.discard(rid)
+            store._results.pop(rid, None)
+            mirror.pop(rid, None)
+            store._positions.pop(rid, None)
+            for key in [k for k in store._log_counts if k[0] == rid]:
+                del store._log_counts[key]
 
 
 def insert_rows(conn: Any, insert: str, rows: list[Any]) -> None:
@@ -230,40 +245,42 @@ def insert_rows(conn: Any, insert: str, rows: list[Any]) -> None:
                      [value for row in chunk for value in row])
 
 
-def _start(store: RunStore, event: ev.WorkflowStarted, snap: dict[str, Any] | None,
-           mirror: dict[str, dict[str, list[Any]]], keep: list[list[Any]]) -> None:
+def _start(batch: _Batch, event: ev.WorkflowStarted, snap: dict[str, Any] | None) -> None:
     rid = event.run_id
     if snap is None:
         log.warning("run '%s' started without a definition the store can see; not recorded",
                     rid)
         return
-    conn = store.conn
+    store, conn = batch.store, batch.conn
     workflow = snap["workflow"]
-    if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (rid,)).fetchone() is None:
-        store._fresh.add(rid)
+    fresh = rid in store._fresh or rid in batch.fresh
+    if not fresh and conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (rid,)).fetchone() is None:
+        batch.fresh.add(rid)
+        fresh = True
     params = snap["parameters"]
     now = time.time()
     conn.execute(_UPSERT_RUN, (
         rid, workflow.id, workflow.name or workflow.id, snap["template"], snap["model"],
         snap["started_at"] or event.ts, len(workflow.tasks), os.getpid(), store.host,
-        store.proc_token, now, now))
+        store.proc_token, now, now, int(bool(event.resumed))))
     conn.execute(_UPSERT_DEFINITION, (
-        rid, workflow.model_dump_json(),
+        rid, definition_json(workflow, store.keep_env),
         json.dumps(params, default=str) if params is not None else None))
-    store._live.add(rid)
     done = snap["done"]
-    if rid not in store._fresh:  # a resumed or restarted run: what did not end is pending again
+    if not fresh:  # a resumed or restarted run: what did not end is pending again
         stale = [(rid, tid) for (tid,) in conn.execute(
             "SELECT task_id FROM tasks WHERE run_id = ?", (rid,)) if tid not in done]
         conn.executemany("DELETE FROM tasks WHERE run_id = ? AND task_id = ?", stale)
-    rows = mirror[rid] = {}
-    positions = store._positions[rid] = {}
+    rows = batch.runs[rid] = {}
+    positions = batch.positions[rid] = {}
+    for key in [k for k in batch.dirty if k[0] == rid]:
+        del batch.dirty[key]  # rows of an earlier start in this batch: the snapshot has them
     for position, task in enumerate(workflow.tasks):  # pending tasks get a row when they start
         positions[task.id] = position
         result = done.get(task.id)
         if result is not None:
             rows[task.id] = row_from_result(rid, position, result)
-            keep.append(rows[task.id])
+            batch.keep.append(rows[task.id])
 
 
 def _apply(row: list[Any], event: ev.Event, extra: Any,
@@ -307,7 +324,7 @@ def _apply(row: list[Any], event: ev.Event, extra: Any,
         row[_STATUS], row[_ERROR], row[_ENDED] = "cancelled", utf8(event.reason), event.ts
         return "cancelled", None, row[_ERROR]
     if cls is ev.TaskReset:
-        row[3:] = _pending_row("", "", 0)[3:17] + [row[_DROPPED]]
+        row[3:] = pending_row("", "", 0)[3:17] + [row[_DROPPED]]
         return "reset", None, None
     if cls is ev.CacheHit:
         return "cache_hit", None, event.key
@@ -322,3 +339,6 @@ def _usage(row: list[Any], event: ev.TaskEvent, extra: Any) -> None:
     row[_STARTED], row[_ENDED] = ts(started), ts(ended) or event.ts
     row[_ATTEMPTS], row[_AGENT] = attempts, agent
     row[_IN], row[_OUT], row[_REQ], row[_COST] = tin, tout, requests, cost
+
+
+__all__ = ["MASKED", "decode_output", "dt", "encode_output", "ts", "utf8", "write_batch"]

@@ -1,0 +1,277 @@
+"""Getting recorded events to disk: the write queue, its bound, retries, and giving up.
+
+`QueueMixin` is the part of `RunStore` between the bus and `write_batch`:
+
+- the bus tap appends ``(event, extra)`` to a deque without a lock; a writer
+  thread commits what is queued at most ``flush_interval`` after it arrived;
+- the queue is bounded: past ``max_queue`` events the tap waits (on the
+  engine's thread: back-pressure) until the writer took them; the writer takes
+  them into its pending batch even when it cannot write, and there keeps only
+  the newest ``max_log_lines`` log lines of each task (the rest are counted as
+  dropped, as the store would drop them anyway), so memory stays bounded
+  however long the database stays locked or full;
+- a write that fails (locked past the busy timeout, disk full, I/O error) is
+  retried with exponential backoff; `sync` (a run's end) and ``close`` retry
+  for at most ``retry_for`` seconds and then give up: ``save_error`` says what
+  was lost, and the caller must not report success;
+- `sync` also notices a database file deleted or replaced under the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from deeptui import bus as ev
+from deeptui.models import TaskStatus
+from deeptui.store_writer import ts, write_batch
+
+log = logging.getLogger("deeptui.store")
+
+GATHER_SECONDS = 0.005  # how long the writer waits after a task ended before it commits
+RETRY_BUSY_MS = 100  # the busy timeout of a retry (the first attempt waits the full timeout)
+MAX_BACKOFF = 1.0
+_ENDS = (ev.TaskCompleted, ev.TaskFailed, ev.TaskCancelled, ev.TaskSkipped)
+_WRITE_ERRORS = (sqlite3.OperationalError, sqlite3.DatabaseError)
+_BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+
+
+def coalesce_logs(pending: list[tuple[Any, Any]], limit: int,
+                  dropped: dict[tuple[str, str], int]) -> list[tuple[Any, Any]]:
+    """``pending`` with only the newest ``limit`` log lines of each task; the others are
+    counted in ``dropped`` ((run, task) -> lines)."""
+    seen: dict[tuple[str, str], int] = {}
+    kept: list[tuple[Any, Any]] = []
+    log_event = ev.TaskLog
+    for item in reversed(pending):
+        event = item[0]
+        if type(event) is log_event:
+            key = (event.run_id, event.task_id)
+            n = seen.get(key, 0)
+            if n >= limit:
+                dropped[key] = dropped.get(key, 0) + 1
+                continue
+            seen[key] = n + 1
+        kept.append(item)
+    kept.reverse()
+    return kept
+
+
+class QueueMixin:
+    """The queue half of `RunStore` (see the module docstring)."""
+
+    conn: sqlite3.Connection | None
+    path: Any
+    timeout: float
+    flush_interval: float
+    sync_commit: bool
+    max_log_lines: int
+    _lock: threading.RLock
+    _results: dict[str, Any]
+
+    def _init_queue(self, max_queue: int, retry_for: float) -> None:
+        self.max_queue = max(max_queue, 1)
+        self.retry_for = max(retry_for, 0.0)
+        self._queue: deque[tuple[Any, Any]] = deque()
+        self._pending: list[tuple[Any, Any]] = []  # taken from the queue, not yet written
+        self._dropped: dict[tuple[str, str], int] = {}  # log lines coalesced away, per task
+        self._compact_at = max(2 * self.max_log_lines, 1000)
+        self._wake = threading.Event()
+        self._room = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._failure: str | None = None  # the last write error, while writes fail
+        self._next_attempt = 0.0
+        self._backoff = 0.05
+        self.save_error: str | None = None  # set when the store gave up saving something
+        self.peak_queued = 0  # the most events ever held (queued + pending), for tests
+        self._identity = _file_identity(self.path)
+
+    # -- the bus side ------------------------------------------------------
+
+    def _start_writer(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name="deeptui-store",
+                                            daemon=True)
+            self._thread.start()
+
+    def _make_tap(self, orchestrator: Any) -> Any:
+        """The bus tap: appends to the queue (and wakes the writer when something ended)."""
+        queue = self._queue
+        append = queue.append
+        wake = self._wake
+        results = self._results
+        log_event, started = ev.TaskLog, ev.TaskStarted
+        completed, failed = ev.TaskCompleted, ev.TaskFailed
+
+        def tap(event: ev.Event) -> None:
+            cls = type(event)
+            if cls is log_event or cls is started:
+                append((event, None))
+                if len(queue) > self.max_queue:
+                    self._backpressure()
+                return
+            if cls is completed or cls is failed:
+                r = results.get(event.run_id, {}).get(event.task_id)  # type: ignore[attr-defined]
+                extra = None
+                if r is not None:  # what the event lacks: timing, attempts, usage
+                    u = r.usage
+                    extra = (r.started_at, r.completed_at, r.attempts, r.agent_used,
+                             u.input_tokens, u.output_tokens, u.requests, u.cost_usd)
+                append((event, extra))
+            elif cls is ev.WorkflowStarted:
+                append((event, self._snapshot(orchestrator, event)))
+            else:
+                append((event, None))
+                if not isinstance(event, (*_ENDS, ev.WorkflowFinished)):
+                    return
+            if self.sync_commit:
+                self.flush()
+            elif not wake.is_set():
+                wake.set()
+            if len(queue) > self.max_queue:
+                self._backpressure()
+
+        return tap
+
+    def _backpressure(self) -> None:
+        """Wait (the engine's thread) until the writer took the queue below its bound."""
+        self._wake.set()
+        while len(self._queue) > self.max_queue and not self._stopping \
+                and self.conn is not None and self._thread is not None \
+                and self._thread.is_alive():
+            self._room.clear()
+            if len(self._queue) <= self.max_queue:
+                break
+            self._wake.set()
+            self._room.wait(0.05)
+
+    def _snapshot(self, orchestrator: Any, event: ev.WorkflowStarted) -> dict[str, Any] | None:
+        run = orchestrator.find_run(event.run_id)
+        if run is None:
+            return None
+        results = run.state.task_results
+        self._results[event.run_id] = results
+        meta = run.workflow.metadata or {}
+        return {
+            "workflow": run.workflow,
+            "model": getattr(orchestrator, "model_name", None),
+            "template": meta.get("template"),
+            "parameters": meta.get("parameters"),
+            "started_at": ts(run.state.started_at),
+            "done": {tid: r.model_copy() for tid, r in results.items()
+                     if r.status is not TaskStatus.PENDING},
+        }
+
+    # -- the writer side ---------------------------------------------------
+
+    def _writer(self) -> None:
+        while not self._stopping:
+            if not self._wake.wait(self.flush_interval):
+                if not self._queue and not self._pending:
+                    continue
+            elif self._failure is None:
+                time.sleep(GATHER_SECONDS)  # let a burst of task ends share one commit
+            self._wake.clear()
+            if not self._stopping:
+                self.flush(attempt=time.monotonic() >= self._next_attempt)
+
+    def _take(self) -> None:
+        """Move the queue into the pending batch (under the lock), coalescing log lines."""
+        queue, pending = self._queue, self._pending
+        queued = len(queue)
+        pending.extend(queue.popleft() for _ in range(queued))
+        self._room.set()
+        if len(pending) > self._compact_at:
+            self._pending = pending = coalesce_logs(pending, self.max_log_lines, self._dropped)
+            self._compact_at = max(2 * len(pending), 2 * self.max_log_lines, 1000)
+        self.peak_queued = max(self.peak_queued, len(pending) + len(queue))
+
+    def flush(self, *, attempt: bool = True) -> bool:
+        """Write everything queued so far, in one transaction. Safe from any thread.
+        True when nothing is left unwritten."""
+        with self._lock:
+            if self.conn is None:
+                return not (self._queue or self._pending)
+            self._take()
+            if not self._pending and not self._dropped:
+                return True
+            if not attempt:
+                return False
+            try:
+                write_batch(self, self._pending, self._dropped)  # type: ignore[arg-type]
+            except _BUGS:  # a bug must not stop the run, nor loop forever
+                log.exception("history database %s: could not record %d events",
+                              self.path, len(self._pending))
+            except _WRITE_ERRORS as exc:  # locked for too long, disk full, I/O error...
+                self._failed(exc)
+                return False
+            except Exception:  # noqa: BLE001 - as above
+                log.exception("history database %s: could not record %d events",
+                              self.path, len(self._pending))
+            self._pending = []
+            self._dropped = {}
+            self._compact_at = max(2 * self.max_log_lines, 1000)
+            if self._failure is not None:
+                log.warning("history database %s: writing again", self.path)
+                self._failure = None
+                self._backoff = 0.05
+                self.conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            return True
+
+    def _failed(self, exc: Exception) -> None:
+        if self._failure is None:
+            log.warning("history database %s: %s; will try again", self.path, exc)
+            assert self.conn is not None
+            self.conn.execute(f"PRAGMA busy_timeout = {RETRY_BUSY_MS}")
+        self._failure = str(exc)
+        self._next_attempt = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+
+    def sync(self, retry_for: float | None = None) -> str | None:
+        """Write everything queued, retrying for up to ``retry_for`` seconds (default: the
+        store's). None when it is all saved; else what was not, also in ``save_error``."""
+        if self.save_error is not None:
+            retry_for = 0.0  # already gave up once: one more try, no more waiting
+        deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
+        while not self.flush():
+            if time.monotonic() >= deadline:
+                self._give_up(f"could not save to it for {self.retry_for:g}s "
+                              f"({self._failure})")
+                return self.save_error
+            time.sleep(max(min(self._next_attempt - time.monotonic(), MAX_BACKOFF), 0.01))
+        moved = self._moved()
+        if moved is not None:
+            self._give_up(moved)
+        return self.save_error
+
+    def _moved(self) -> str | None:
+        """Why the file at ``path`` is no longer the one written (deleted, replaced)."""
+        if self._identity is None:
+            return None
+        now = _file_identity(self.path)
+        if now is None:
+            return "it was deleted while deeptui wrote to it"
+        if now != self._identity:
+            return "it was replaced by another file while deeptui wrote to it"
+        return None
+
+    def _give_up(self, why: str) -> None:
+        runs = sorted({e.run_id for e, _ in self._pending} | set(getattr(self, "_live", ())))
+        what = f"run {', '.join(repr(r) for r in runs[:3])}" if runs else "the last events"
+        self.save_error = (f"history database {self.path}: {why}; {what} may be missing or "
+                           "incomplete in the history")
+        log.warning("%s", self.save_error)
+
+
+def _file_identity(path: Any) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
