@@ -124,14 +124,10 @@ def _settings(args: argparse.Namespace) -> Any:
     return load_settings(args.config, **overrides)
 
 
-def _open_store(settings: Any, *, required: bool = False) -> Any:
-    try:
-        from deeptui.store import RunStore
-    except ImportError:  # the store lands separately; runs still work without history
-        if required:
-            raise CLIError("run history is not available in this installation") from None
-        return None
-    return RunStore(settings.db)
+def _open_store(settings: Any) -> Any:
+    from deeptui.store import RunStore
+
+    return RunStore.from_settings(settings)
 
 
 def _check_model(settings: Any) -> None:
@@ -271,22 +267,17 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from deeptui.history_view import history_export, history_list, history_show
+    from deeptui.history_view import history_command
 
-    store = _open_store(_settings(args), required=True)
+    store = _open_store(_settings(args))
     try:
-        if args.action == "list":
-            return history_list(store, args.limit, _console())
-        if not args.run:
-            raise CLIError(f"history {args.action} needs a run id (see 'deeptui history')")
-        if args.action == "show":
-            return history_show(store, args.run, _console())
-        return history_export(store, args.run)
+        return history_command(store, args.action, args.run, args.limit, _console())
     finally:
         store.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from deeptui.history_view import unsaved_warning
     from deeptui.settings import build_orchestrator
 
     settings = _settings(args)
@@ -300,41 +291,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         # checked before the app opens too: a bad file is one line and a non-zero exit
         _validate(orchestrator, workflow, args.target)
         if not args.headless:
-            return _run_app(args, settings, workflow, store=store, orchestrator=orchestrator)
-        from deeptui.headless import run_headless
+            code = _run_app(args, settings, workflow, store=store, orchestrator=orchestrator)
+        else:
+            from deeptui.headless import run_headless
 
-        return asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id))
+            if args.run_id:  # an id of a stored run: refused
+                store.reserve_run(args.run_id, workflow)
+            code = asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id))
     finally:
         orchestrator.close()
-        if store is not None:
-            store.close()
+        store.close()
+    return unsaved_warning(store, code)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from deeptui.headless import run_headless
+    from deeptui.history_view import unsaved_warning
     from deeptui.settings import build_orchestrator
 
     settings = _settings(args)
     _check_model(settings)
-    store = _open_store(settings, required=True)
+    store = _open_store(settings)
     try:
         stored = store.load_run(args.run)
         if not args.headless:
-            return _run_app(args, settings, store=store, resume=stored.summary.run_id)
-        orchestrator = build_orchestrator(settings, store=store)
-        try:
-            return asyncio.run(run_headless(orchestrator, stored.workflow, resume_from=store,
-                                            run_id=stored.summary.run_id))
-        finally:
-            orchestrator.close()
+            code = _run_app(args, settings, store=store, resume=stored.summary.run_id)
+        else:
+            orchestrator = build_orchestrator(settings, store=store)
+            try:
+                code = asyncio.run(run_headless(orchestrator, stored.workflow,
+                                                resume_from=store, run_id=stored.summary.run_id))
+            finally:
+                orchestrator.close()
     finally:
         store.close()
+    return unsaved_warning(store, code)
 
 
 def _run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
              store: Any = None, resume: str | None = None, orchestrator: Any = None) -> int:
     """Open the app (with the history store), optionally starting or resuming a run."""
     from deeptui.app import DeeptuiApp
+    from deeptui.history_view import unsaved_warning
 
     own_store = store is None
     if own_store:
@@ -344,10 +342,11 @@ def _run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
                          initial_workflow=workflow,
                          initial_resume=resume, settings_path=args.config)
         app.run()
-        return int(app.return_code or 0)
+        code = int(app.return_code or 0)
     finally:
-        if own_store and store is not None:
+        if own_store:
             store.close()
+    return unsaved_warning(store, code) if own_store else code
 
 
 COMMANDS = {

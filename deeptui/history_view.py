@@ -1,8 +1,10 @@
-"""`deeptui history`: run history from the store as Rich tables and JSON."""
+"""`deeptui history`: run history from the store as Rich tables and JSON, and the warning a
+command prints when the store could not save a run."""
 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -10,12 +12,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from deeptui.errors import DeeptuiError
 from deeptui.headless import STATUS_STYLE, cut, task_table
 from deeptui.models import TaskStatus
 from deeptui.safe_text import markup, one_line, text as safe, visible
 
 RUN_STYLE = {"completed": "green", "failed": "bold red", "running": "bold blue",
              "cancelled": "magenta", "interrupted": "yellow", "pending": "yellow"}
+SHOW_CHUNK = 500  # task rows printed per table: `history show` streams a big run
 
 
 def _when(value: datetime | None) -> str:
@@ -26,8 +30,33 @@ def _secs(value: float | None) -> str:
     return f"{value:.1f}s" if value is not None else ""
 
 
+def warn(text: str) -> None:
+    print(f"deeptui: warning: {visible(' '.join(text.split()))}", file=sys.stderr)
+
+
+def unsaved_warning(store: Any, code: int) -> int:
+    """``code``, or non-zero with a warning line when the history could not save a run."""
+    if not getattr(store, "save_error", None):
+        return code
+    warn(store.save_error)
+    return code or 1
+
+
+def history_command(store: Any, action: str, run_id: str | None, limit: int,
+                    console: Console) -> int:
+    if action == "list":
+        return history_list(store, limit, console)
+    if not run_id:
+        raise DeeptuiError(f"history {action} needs a run id (see 'deeptui history')")
+    if action == "show":
+        return history_show(store, run_id, console)
+    return history_export(store, run_id)
+
+
 def history_list(store: Any, limit: int, console: Console) -> int:
     runs = store.list_runs(limit)
+    for problem in store.damaged:
+        warn(problem)
     if not runs:
         console.print(f"no runs yet in {store.path}")
         return 0
@@ -48,28 +77,59 @@ def history_list(store: Any, limit: int, console: Console) -> int:
 
 
 def history_show(store: Any, run_id: str, console: Console) -> int:
-    stored = store.load_run(run_id)
-    state = stored.state
-    summary = stored.summary
+    """The run's header, then its tasks in chunks as they are read (a 50,000-task run is
+    not held in memory): every chunk a table of the same column widths."""
+    from deeptui.store_reports import task_rows
+
+    summary = store.summary(run_id)
+    count, longest, rows = task_rows(store, summary.run_id)
     console.print(safe(f"{summary.run_id}  {summary.workflow_name or summary.workflow_id}  "
                        f"[{summary.status}]", "bold"))
     console.print(f"started {_when(summary.started_at)}  ·  duration "
                   f"{_secs(summary.duration_seconds)}  ·  model {markup(summary.model or '-')}")
-    task_ids = [t.id for t in stored.workflow.tasks if t.id in state.task_results]
-    table = task_table(task_ids, "duration")
-    for tid in task_ids:
-        result = state.task_results.get(tid)
-        if result is None:
-            continue
-        symbol, style = STATUS_STYLE[TaskStatus(result.status)]
-        detail = result.error or result.skip_reason or ("cached" if result.cached else "")
-        table.add_row(Text(symbol, style), safe(tid), Text(result.status.value, style),
-                      str(result.attempts or ""), cut(result.agent_used or ""),
-                      _secs(result.duration_seconds), cut(one_line(detail)[:70], "dim"))
-    console.print(table)
+    chunk: list[tuple[Any, ...]] = []
+    first = True
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == SHOW_CHUNK:
+            console.print(_show_table(chunk, longest, console.width, header=first))
+            chunk, first = [], False
+    if chunk or first:
+        console.print(_show_table(chunk, longest, console.width, header=first))
     return 0
+
+
+def _show_table(rows: list[tuple[Any, ...]], longest: int, width: int, *,
+                header: bool) -> Table:
+    # (an id with control characters is longer shown than stored: that chunk is wider)
+    longest = max([longest, *(len(visible(row[0])) for row in rows)])
+    table = task_table(["x" * longest], "duration")
+    table.show_header = header
+    # symbol, task, status, attempts, duration never shrink; the agent and the detail share
+    # the rest (each column has one space of padding on either side)
+    room = width - 2 * len(table.columns) - (1 + longest + 9 + 8 + 8)
+    agent_width = min(20, max(room // 2, 4))
+    sizes = (1, longest, 9, 8, agent_width, 8, max(room - agent_width, 4))
+    for column, size in zip(table.columns, sizes, strict=True):
+        column.width = size
+    for (tid, status, attempts, agent, started, ended, error, skip, cached) in rows:
+        status = status or "pending"
+        try:
+            symbol, style = STATUS_STYLE[TaskStatus(status)]
+        except ValueError:  # a damaged row: shown as it is
+            symbol, style = "?", "bold red"
+        detail = error or skip or ("cached" if cached else "")
+        duration = ended - started if started is not None and ended is not None else None
+        table.add_row(Text(symbol, style), safe(tid), safe(status, style),
+                      str(attempts or ""), cut(visible(agent or "")), _secs(duration),
+                      cut(one_line(detail)[:70], "dim"))
+    return table
 
 
 def history_export(store: Any, run_id: str) -> int:
     print(json.dumps(store.export_run(run_id), indent=2, default=str))
     return 0
+
+
+__all__ = ["history_command", "history_export", "history_list", "history_show",
+           "unsaved_warning"]

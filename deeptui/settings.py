@@ -46,6 +46,12 @@ class Settings(BaseModel):
     cache_ttl: float | None = Field(default=None, gt=0, description="cache time to live (s)")
     cache_max_size: int = Field(default=1000, ge=1, description="cache entries kept in memory")
     db: str | None = Field(default=None, description="run history database (SQLite file)")
+    db_retry: float = Field(default=30.0, ge=0.0,
+                            description="how long a run's end keeps retrying to save to a locked "
+                                        "or full history database before it gives up (s)")
+    store_env: str = Field(default="mask", pattern="^(mask|keep)$",
+                           description="tasks' parameters.env values in the history and its "
+                                       "exports: mask (default) or keep")
     max_parallel: int | None = Field(default=None, ge=1,
                                      description="override every workflow's max_parallel_tasks")
     skill_dirs: list[str] = Field(default_factory=list, description="extra skill directories")

@@ -115,6 +115,12 @@ class RunStore(QueueMixin):
         _OPEN_STORES.add(self)
         self.mark_interrupted()
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> RunStore:
+        """The store the settings name (``db``, ``db_retry``, ``store_env``)."""
+        return cls(settings.db, retry_for=settings.db_retry,
+                   keep_env=settings.store_env == "keep")
+
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r})"
 

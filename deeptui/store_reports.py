@@ -1,9 +1,17 @@
-"""What `RunStore` derives from its rows: the export document of a run and the aggregate stats."""
+"""What `RunStore` derives from its rows: the export document of a run, the aggregate stats,
+a run's task rows streamed (``history show``), and safe, unique export file names."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from deeptui.errors import StoreError
 
 from deeptui.metrics import WorkflowMetrics, aggregate_stats
 from deeptui.store_schema import CURRENT_VERSION
@@ -87,3 +95,61 @@ def aggregate(store: RunStore) -> dict[str, Any]:
         "database": str(store.path),
     })
     return stats
+
+
+# ------------------------------------------------------------- streamed task rows
+
+SHOW_COLUMNS = ("task_id", "status", "attempts", "agent_used", "started_at", "completed_at",
+                "error", "skip_reason", "cached")
+_SHOW_SQL = """
+SELECT json_extract(j.value, '$.id'), t.status, t.attempts, t.agent_used, t.started_at,
+       t.completed_at, substr(t.error, 1, 500), substr(t.skip_reason, 1, 500), t.cached
+FROM definitions d, json_each(d.workflow_json, '$.tasks') j
+LEFT JOIN tasks t ON t.run_id = d.run_id AND t.task_id = json_extract(j.value, '$.id')
+WHERE d.run_id = ?"""
+_WIDTHS_SQL = """
+SELECT COUNT(*), MAX(LENGTH(json_extract(j.value, '$.id')))
+FROM definitions d, json_each(d.workflow_json, '$.tasks') j WHERE d.run_id = ?"""
+
+
+def task_rows(store: RunStore, run_id: str) -> tuple[int, int, Iterator[tuple[Any, ...]]]:
+    """(tasks, longest task id, rows): every task of a stored run in definition order, one
+    `SHOW_COLUMNS` tuple each (None status: never started), read as they are consumed from a
+    read-only connection of their own: memory does not grow with the run."""
+    from deeptui.store_models import damaged
+
+    rid = store.resolve(run_id)
+    try:
+        count, longest = store._read(_WIDTHS_SQL, (rid,))[0]
+    except StoreError as exc:
+        raise damaged(store.path, rid, f"its workflow definition cannot be read ({exc})") \
+            from None
+    return count, longest or 4, _stream(store, rid)
+
+
+def _stream(store: RunStore, rid: str) -> Iterator[tuple[Any, ...]]:
+    conn = sqlite3.connect(Path(store.path).resolve().as_uri() + "?mode=ro", uri=True,
+                           timeout=store.timeout)
+    try:
+        cursor = conn.execute(_SHOW_SQL, (rid,))
+        while rows := cursor.fetchmany(500):
+            yield from rows
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the history database {store.path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------- export file names
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
+
+
+def file_name(text: str, limit: int = 80) -> str:
+    """``text`` as a file name: safe on every file system, and unique: text that had to
+    change (``a/b``, ``ci:1``, a leading dot, an over-long id) gets a short hash of the
+    original, so ``a/b`` and ``a_b`` never name the same file."""
+    safe = _UNSAFE.sub("_", text).strip("._-")[:limit] or "run"
+    if safe == text:
+        return safe
+    return f"{safe}-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
