@@ -137,8 +137,8 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
             pass
     store = getattr(orchestrator, "store", None)
     if store is not None and store.sync() is not None:  # never a "completed" the history lost
-        console.print(f"[red]✗ run {escape(rid)} {state.status.value}, but the history could "
-                      "not save it[/]")
+        console.print(f"[red]✗ run {escape(rid)} ({state.status.value}) was not saved to the "
+                      "history[/]")
         return 1
     if state.status is WorkflowStatus.COMPLETED:
         console.print(f"[green]✓ run {markup(rid)} completed[/]")

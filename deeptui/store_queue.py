@@ -6,10 +6,12 @@
   thread commits what is queued at most ``flush_interval`` after it arrived;
 - the queue is bounded: past ``max_queue`` events the tap waits (on the
   engine's thread: back-pressure) until the writer took them; the writer takes
-  them into its pending batch even when it cannot write, and there keeps only
-  the newest ``max_log_lines`` log lines of each task (the rest are counted as
-  dropped, as the store would drop them anyway), so memory stays bounded
-  however long the database stays locked or full;
+  them into its pending batch even when it cannot write, and when that batch
+  outgrows ``max_queue`` keeps only the newest ``max_log_lines`` log lines of
+  each task (the rest are counted as dropped, as the store would drop them
+  anyway): at most about ``2 * max_queue`` events plus each task's newest log
+  lines and its status events are held, however long the database stays
+  locked or full;
 - a write that fails (locked past the busy timeout, disk full, I/O error) is
   retried with exponential backoff; `sync` (a run's end) and ``close`` retry
   for at most ``retry_for`` seconds and then give up: ``save_error`` says what
@@ -24,6 +26,7 @@ import os
 import sqlite3
 import threading
 import time
+import warnings
 from collections import deque
 from typing import Any
 
@@ -80,7 +83,8 @@ class QueueMixin:
         self._queue: deque[tuple[Any, Any]] = deque()
         self._pending: list[tuple[Any, Any]] = []  # taken from the queue, not yet written
         self._dropped: dict[tuple[str, str], int] = {}  # log lines coalesced away, per task
-        self._compact_at = max(2 * self.max_log_lines, 1000)
+        self._compact_base = max(self.max_queue, 2 * self.max_log_lines)
+        self._compact_at = self._compact_base
         self._wake = threading.Event()
         self._room = threading.Event()
         self._thread: threading.Thread | None = None
@@ -187,10 +191,10 @@ class QueueMixin:
         queued = len(queue)
         pending.extend(queue.popleft() for _ in range(queued))
         self._room.set()
+        self.peak_queued = max(self.peak_queued, len(pending) + len(queue))
         if len(pending) > self._compact_at:
             self._pending = pending = coalesce_logs(pending, self.max_log_lines, self._dropped)
-            self._compact_at = max(2 * len(pending), 2 * self.max_log_lines, 1000)
-        self.peak_queued = max(self.peak_queued, len(pending) + len(queue))
+            self._compact_at = max(2 * len(pending), self._compact_base)
 
     def flush(self, *, attempt: bool = True) -> bool:
         """Write everything queued so far, in one transaction. Safe from any thread.
@@ -216,17 +220,18 @@ class QueueMixin:
                               self.path, len(self._pending))
             self._pending = []
             self._dropped = {}
-            self._compact_at = max(2 * self.max_log_lines, 1000)
+            self._compact_at = self._compact_base
             if self._failure is not None:
-                log.warning("history database %s: writing again", self.path)
+                log.info("history database %s: writing again", self.path)
                 self._failure = None
                 self._backoff = 0.05
                 self.conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             return True
 
     def _failed(self, exc: Exception) -> None:
-        if self._failure is None:
-            log.warning("history database %s: %s; will try again", self.path, exc)
+        if self._failure is None:  # once per failure streak (the CLI prints it as one line)
+            warnings.warn(f"history database {self.path}: {exc}; will keep trying",
+                          RuntimeWarning, stacklevel=2)
             assert self.conn is not None
             self.conn.execute(f"PRAGMA busy_timeout = {RETRY_BUSY_MS}")
         self._failure = str(exc)
@@ -247,7 +252,7 @@ class QueueMixin:
             time.sleep(max(min(self._next_attempt - time.monotonic(), MAX_BACKOFF), 0.01))
         moved = self._moved()
         if moved is not None:
-            self._give_up(moved)
+            self._give_up(moved, getattr(self, "_recorded", set()))
         return self.save_error
 
     def _moved(self) -> str | None:
@@ -261,12 +266,14 @@ class QueueMixin:
             return "it was replaced by another file while deeptui wrote to it"
         return None
 
-    def _give_up(self, why: str) -> None:
-        runs = sorted({e.run_id for e, _ in self._pending} | set(getattr(self, "_live", ())))
+    def _give_up(self, why: str, runs: set[str] | None = None) -> None:
+        runs = sorted(runs or {e.run_id for e, _ in self._pending}
+                      | set(getattr(self, "_live", ())))
         what = f"run {', '.join(repr(r) for r in runs[:3])}" if runs else "the last events"
-        self.save_error = (f"history database {self.path}: {why}; {what} may be missing or "
-                           "incomplete in the history")
-        log.warning("%s", self.save_error)
+        if self.save_error is None:  # the caller reports it (the CLI: a warning line)
+            self.save_error = (f"history database {self.path}: {why}; {what} may be missing "
+                               "or incomplete in the history")
+            log.info("%s", self.save_error)
 
 
 def _file_identity(path: Any) -> tuple[int, int] | None:

@@ -9,7 +9,6 @@ retry task, cancel run) and reads the engine's state as a read-only snapshot.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -340,7 +339,10 @@ class RunScreen(Screen[None]):
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
+    """Safe and unique as a file name: tasks ``a/b`` and ``a_b`` export to two files."""
+    from deeptui.store_reports import file_name
+
+    return file_name(text)
 
 
 class TaskCommands(Provider):
