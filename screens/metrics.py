@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,8 @@ def export_directory(app: Any, explicit: Path | None = None) -> Path:
 
 
 def file_slug(run_id: str) -> str:
-    """A run id made safe and unique as a file name (see `deeptui.store_reports.file_name`)."""
-    from deeptui.store_reports import file_name
-
-    return file_name(run_id)
+    """A run id made safe for a file name (``ci@2024-01-01 12:00`` -> ``ci_2024-01-01_12-00``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id.replace(":", "-")).strip("_") or "run"
 
 
 class MetricsScreen(Screen[None]):

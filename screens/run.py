@@ -9,6 +9,7 @@ retry task, cancel run) and reads the engine's state as a read-only snapshot.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from deeptui import bus as ev
 from deeptui.widgets.bindings import bindings
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
 from deeptui.screens.help import ConfirmScreen
+from deeptui.store_reports import file_name
 from deeptui.widgets.action_bar import ActionBar
 from deeptui.widgets.dag_panel import DagPanel
 from deeptui.widgets.run_header import RunHeader
@@ -318,7 +320,7 @@ class RunScreen(Screen[None]):
         if task_id is None:
             self.notify("No task selected", severity="warning")
             return
-        path = Path(directory or Path.cwd()) / f"{_safe(self.run_id)}-{_safe(task_id)}.log"
+        path = Path(directory or Path.cwd()) / f"{_safe(self.run_id)}-{file_name(task_id)}.log"
         result = self.state.task_results.get(task_id)
         body = self.log_view.plain_text() if self.log_view.task_id == task_id else ""
         output = output_text(result.output) if result is not None else ""
@@ -339,10 +341,7 @@ class RunScreen(Screen[None]):
 
 
 def _safe(text: str) -> str:
-    """Safe and unique as a file name: tasks ``a/b`` and ``a_b`` export to two files."""
-    from deeptui.store_reports import file_name
-
-    return file_name(text)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
 
 
 class TaskCommands(Provider):

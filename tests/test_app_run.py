@@ -219,6 +219,21 @@ async def test_export_writes_the_selected_tasks_log_and_output(app, gates, tmp_p
         assert any("Copied a's output" in n.message for n in app._notifications)
 
 
+async def test_exports_of_tasks_a_slash_b_and_a_b_do_not_overwrite_each_other(
+        app, gates, tmp_path: Path):
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a/b"), gated("a_b")))
+        gates.open("a/b", "a_b")
+        await wait_for(pilot, lambda: screen.state.status.finished)
+        for task_id in ("a/b", "a_b"):
+            await select(pilot, screen, task_id)
+            screen.action_export(str(tmp_path))
+        written = sorted(tmp_path.glob("*.log"))
+        assert len(written) == 2, written  # two files, each in the export folder
+        assert sorted("a/b output" in w.read_text() for w in written) == [False, True]
+        assert all(w.parent == tmp_path for w in written)
+
+
 async def test_leaving_a_run_keeps_it_running_and_the_runs_tab_reopens_it(app, gates):
     async with app.run_test(size=(120, 40)) as pilot:
         run_id = (await start(pilot, app, workflow(gated("a")))).run_id
