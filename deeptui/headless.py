@@ -137,7 +137,7 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
             pass
     store = getattr(orchestrator, "store", None)
     if store is not None and store.sync() is not None:  # never a "completed" the history lost
-        console.print(f"[red]✗ run {escape(rid)} ({state.status.value}) was not saved to the "
+        console.print(f"[red]✗ run {markup(rid)} ({state.status.value}) was not saved to the "
                       "history[/]")
         return 1
     if state.status is WorkflowStatus.COMPLETED:

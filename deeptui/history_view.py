@@ -121,7 +121,7 @@ def _show_table(rows: list[tuple[Any, ...]], longest: int, width: int, *,
         detail = error or skip or ("cached" if cached else "")
         duration = ended - started if started is not None and ended is not None else None
         table.add_row(Text(symbol, style), safe(tid), safe(status, style),
-                      str(attempts or ""), cut(visible(agent or "")), _secs(duration),
+                      str(attempts or ""), cut(agent or ""), _secs(duration),
                       cut(one_line(detail)[:70], "dim"))
     return table
 
