@@ -8,12 +8,10 @@ refuses to read or write anything else.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,13 +21,16 @@ from typing import Any, TypeVar
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field
 
+from deeptui.cache_dir import claim
 from deeptui.cache_disk import CacheError, DiskTier, JSONTextDisk, is_corruption
 from deeptui.cache_keys import KEY_VERSION, cache_key, key_material
+from deeptui.cache_memory import CachedResult, MemoryTier, decode, encode
 from deeptui.models import TaskDefinition, TaskUsage
 
 __all__ = [
     "KEY_VERSION", "CacheConfig", "CacheEntryInfo", "CacheError", "CacheStrategy",
-    "CachedResult", "JSONTextDisk", "ResultCache", "create_cache", "default_cache_dir",
+    "CachedResult", "JSONTextDisk", "ResultCache", "cache_directory", "claim_cache_dir",
+    "create_cache", "default_cache_dir",
     "key_material",
 ]
 
@@ -62,13 +63,20 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("deeptui")) / "results"
 
 
-@dataclass
-class CachedResult:
-    output: Any
-    task_id: str
-    created_at: float  # time.time() when stored
-    usage: TaskUsage | None = None
-    agent_used: str | None = None
+def cache_directory(config: CacheConfig) -> Path | None:
+    """The directory `config`'s disk tier uses (None for MEMORY and NONE)."""
+    if config.strategy not in (CacheStrategy.DISK, CacheStrategy.HYBRID):
+        return None
+    return Path(config.cache_dir or default_cache_dir()).expanduser()
+
+
+def claim_cache_dir(config: CacheConfig) -> Path | None:
+    """Check (creating it if new) that `config`'s cache directory is deeptui's, without
+    opening the cache: `CacheError` for a file or a folder deeptui did not create."""
+    directory = cache_directory(config)
+    if directory is not None:
+        claim(directory)
+    return directory
 
 
 @dataclass
@@ -78,78 +86,6 @@ class CacheEntryInfo:
     size_bytes: int
     age_seconds: float
     ttl_remaining: float | None
-
-
-# --- payloads and the memory tier ----------------------------------------------
-
-
-def _encode(
-    task_id: str, output: Any, usage: TaskUsage | None, agent: str | None, ascii: bool = False
-) -> str | None:
-    payload = {
-        "task_id": task_id,
-        "output": output,
-        "created_at": time.time(),
-        "usage": usage.model_dump(mode="json") if usage is not None else None,
-        "agent_used": agent,
-    }
-    try:
-        return json.dumps(payload, ensure_ascii=ascii, allow_nan=False)
-    except (TypeError, ValueError):
-        return None
-
-
-def _decode(text: str) -> CachedResult:
-    data = json.loads(text)
-    usage = data["usage"]
-    return CachedResult(
-        output=data["output"],
-        task_id=data["task_id"],
-        created_at=data["created_at"],
-        usage=TaskUsage.model_validate(usage) if usage is not None else None,
-        agent_used=data["agent_used"],
-    )
-
-
-class _MemoryTier:
-    """An LRU of payload texts with monotonic-clock expiry."""
-
-    def __init__(self, max_size: int) -> None:
-        self.max_size = max_size
-        # key -> (payload, task_id, expires (monotonic) or None, created_at (wall))
-        self.items: OrderedDict[str, tuple[str, str, float | None, float]] = OrderedDict()
-
-    def get(self, key: str) -> str | None:
-        item = self.items.get(key)
-        if item is None:
-            return None
-        if item[2] is not None and item[2] <= time.monotonic():
-            del self.items[key]
-            return None
-        self.items.move_to_end(key)
-        return item[0]
-
-    def put(self, key: str, payload: str, task_id: str, ttl: float | None, created: float) -> int:
-        """Store, and return how many entries were evicted to make room."""
-        expires = time.monotonic() + ttl if ttl is not None else None
-        self.items[key] = (payload, task_id, expires, created)
-        self.items.move_to_end(key)
-        evicted = 0
-        while len(self.items) > self.max_size:
-            self.items.popitem(last=False)
-            evicted += 1
-        return evicted
-
-    def invalidate(self, task_id: str) -> int:
-        doomed = [key for key, item in self.items.items() if item[1] == task_id]
-        for key in doomed:
-            del self.items[key]
-        return len(doomed)
-
-    def live(self) -> list[tuple[str, tuple[str, str, float | None, float]]]:
-        now = time.monotonic()
-        return [(k, v) for k, v in self.items.items() if v[2] is None or v[2] > now]
-
 
 
 # --- the cache ------------------------------------------------------------------
@@ -163,13 +99,13 @@ class ResultCache:
         strategy = self.config.strategy
         self._lock = threading.RLock()
         self._memory = (
-            _MemoryTier(self.config.max_size)
+            MemoryTier(self.config.max_size)
             if strategy in (CacheStrategy.MEMORY, CacheStrategy.HYBRID)
             else None
         )
         self._disk: DiskTier | None = None
-        if strategy in (CacheStrategy.DISK, CacheStrategy.HYBRID):
-            directory = Path(self.config.cache_dir or default_cache_dir()).expanduser()
+        directory = cache_directory(self.config)
+        if directory is not None:
             bound = self.config.max_size if strategy is CacheStrategy.DISK else None
             self._disk = DiskTier(directory, bound)
         self.hits = self.misses = self.evictions = self.invalidations = 0
@@ -188,19 +124,29 @@ class ResultCache:
 
     def get(self, key: str) -> CachedResult | None:
         with self._lock:
+            result = None
             memory = self._memory
             if memory is not None:
                 payload = memory.get(key)
                 if payload is not None:
-                    self.hits += 1
-                    return _decode(payload)
-            if self._disk is not None:
+                    result = decode(payload)
+            if result is None and self._disk is not None:
                 result = self._disk_get(key)
-                if result is not None:
-                    self.hits += 1
-                    return result
-            self.misses += 1
-            return None
+            if result is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+            self._count(hits=int(result is not None), misses=int(result is None))
+            return result
+
+    def _count(self, hits: int = 0, misses: int = 0, evictions: int = 0,
+               invalidations: int = 0) -> None:
+        """Add to the counts kept in the cache directory (they outlive the process)."""
+        disk = self._disk
+        if disk is None:
+            return
+        self._guarded(lambda: disk.count(hits=hits, misses=misses, deeptui_evictions=evictions,
+                                         deeptui_invalidations=invalidations), None)
 
     def _disk_get(self, key: str) -> CachedResult | None:
         disk = self._disk
@@ -210,7 +156,7 @@ class ResultCache:
             if found is None:
                 return None
             payload, expire_time = found
-            result = _decode(payload)
+            result = decode(payload)
         except sqlite3.DatabaseError as exc:
             self._disk_failed(exc)
             return None
@@ -225,8 +171,13 @@ class ResultCache:
             return None
         if self._memory is not None:  # promote into the hot tier
             ttl = None if expire_time is None else max(expire_time - time.time(), 0.0)
-            self.evictions += self._memory.put(key, payload, result.task_id, ttl, result.created_at)
+            self._evicted(self._memory.put(key, payload, result.task_id, ttl, result.created_at))
         return result
+
+    def _evicted(self, count: int) -> None:
+        self.evictions += count
+        if count:
+            self._count(evictions=count)
 
     def _guarded(self, call: Callable[[], _T], default: _T) -> _T:
         try:
@@ -254,7 +205,7 @@ class ResultCache:
         strategy is NONE or the output is not JSON-serializable."""
         if self._memory is None and self._disk is None:
             return False
-        payload = _encode(task_id, output, usage, agent_used)
+        payload = encode(task_id, output, usage, agent_used)
         if payload is None:
             return False
         ttl = self.config.ttl_seconds
@@ -262,17 +213,17 @@ class ResultCache:
             if self._disk is not None:
                 try:
                     try:
-                        self.evictions += self._disk.put(key, payload, task_id, ttl)
+                        self._evicted(self._disk.put(key, payload, task_id, ttl))
                     except UnicodeEncodeError:  # lone surrogates: JSON escapes keep them exact
-                        payload = _encode(task_id, output, usage, agent_used, ascii=True)
+                        payload = encode(task_id, output, usage, agent_used, ascii=True)
                         assert payload is not None
-                        self.evictions += self._disk.put(key, payload, task_id, ttl)
+                        self._evicted(self._disk.put(key, payload, task_id, ttl))
                 except sqlite3.DatabaseError as exc:
                     self._disk_failed(exc)
                     return False
             if self._memory is not None:
                 created = time.time()
-                self.evictions += self._memory.put(key, payload, task_id, ttl, created)
+                self._evicted(self._memory.put(key, payload, task_id, ttl, created))
         return True
 
     def invalidate(self, task_id: str) -> int:
@@ -284,6 +235,7 @@ class ResultCache:
                 evicted = self._guarded(lambda: disk.cache.evict(task_id, retry=True), 0)
                 removed = max(removed, evicted)
             self.invalidations += removed
+            self._count(invalidations=removed)
             return removed
 
     def clear(self) -> int:
@@ -305,15 +257,27 @@ class ResultCache:
             return len(self._memory.live()) if self._memory is not None else 0
 
     def stats(self) -> dict[str, Any]:
-        looked_up = self.hits + self.misses
-        rate = self.hits / looked_up * 100 if looked_up else 0.0
+        """The seed's statistics. With a disk tier the counts are the directory's totals,
+        across every process that used it; otherwise this process's."""
+        hits, misses = self.hits, self.misses
+        evictions, invalidations = self.evictions, self.invalidations
+        with self._lock:
+            disk = self._disk
+            if disk is not None:
+                kept = self._guarded(disk.counters, None)
+                if kept is not None:
+                    hits, misses = kept["hits"], kept["misses"]
+                    evictions = kept["deeptui_evictions"]
+                    invalidations = kept["deeptui_invalidations"]
+        looked_up = hits + misses
+        rate = hits / looked_up * 100 if looked_up else 0.0
         return {
             "strategy": str(self.config.strategy),
-            "hits": self.hits,
-            "misses": self.misses,
+            "hits": hits,
+            "misses": misses,
             "hit_rate": f"{rate:.1f}%",
-            "evictions": self.evictions,
-            "invalidations": self.invalidations,
+            "evictions": evictions,
+            "invalidations": invalidations,
             "cache_size": len(self),
             "max_size": self.config.max_size,
         }

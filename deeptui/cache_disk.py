@@ -1,13 +1,17 @@
 """The disk tier of the result cache: a diskcache directory holding JSON text only.
 
 `JSONTextDisk` refuses to pickle or unpickle anything (a cache directory is
-data); `DiskTier` opens the directory, rebuilds it when its database is
-corrupted, tags entries with their task id and culls the least recently used.
+data) and reaches value files only through `deeptui.cache_dir`, which refuses any
+row whose file is not a plain file inside the directory. `GuardedCache` ignores
+settings planted in the database (diskcache would set them as attributes or run
+them as PRAGMAs). `DiskTier` claims the directory, opens it, rebuilds it when its
+database is corrupted, tags entries with their task id, culls the least recently
+used, and keeps hit/miss counts in the database so they survive the process.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 import sqlite3
 import time
 import warnings
@@ -15,15 +19,32 @@ from pathlib import Path
 from typing import Any
 
 import diskcache
-from diskcache.core import EVICTION_POLICY, MODE_RAW, MODE_TEXT
+from diskcache.core import DEFAULT_SETTINGS, ENOVAL, EVICTION_POLICY, METADATA, MODE_RAW, MODE_TEXT
 
-from deeptui.errors import DeeptuiError
+from deeptui.cache_dir import (
+    CacheError,
+    UnsafeEntry,
+    claim,
+    is_tagged,
+    open_value,
+    remove_value,
+    wipe,
+    write_value,
+)
 
 EVICTION = "least-recently-used"
+MIN_FILE_SIZE = 2**15  # values from 32 KiB up live in files
+# every setting diskcache reads, given explicitly so none comes from the database
+SETTINGS: dict[str, Any] = {
+    **DEFAULT_SETTINGS, "statistics": 0, "tag_index": 1, "eviction_policy": EVICTION,
+    "disk_min_file_size": MIN_FILE_SIZE,
+}
+COUNTERS = ("hits", "misses", "deeptui_evictions", "deeptui_invalidations")
 
 
-class CacheError(DeeptuiError):
-    """A cache directory that cannot be used (for example, a file is in its place)."""
+def _warn_unsafe(action: str, exc: UnsafeEntry, root: str) -> None:
+    warnings.warn(f"cache directory '{root}': refusing to {action} {exc}; "
+                  "the entry is treated as a miss", RuntimeWarning, stacklevel=4)
 
 
 class JSONTextDisk(diskcache.Disk):
@@ -31,7 +52,19 @@ class JSONTextDisk(diskcache.Disk):
 
     Values arrive already encoded (the cache writes JSON text); anything that
     would be pickled is refused on write, and a pickled row is refused on read.
+    Value files are read, written and removed only inside the directory.
     """
+
+    def __init__(self, directory: str, **settings: Any) -> None:  # other disk_ settings ignored
+        super().__init__(directory, min_file_size=MIN_FILE_SIZE)
+        object.__setattr__(self, "_root", os.path.realpath(directory))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # diskcache sets disk_* settings read from the database as attributes
+        if name in ("min_file_size", "pickle_protocol") and type(value) is int and value >= 0:
+            object.__setattr__(self, name, value)
+        elif name == "_directory" and not hasattr(self, "_root"):
+            object.__setattr__(self, name, value)
 
     def put(self, key: Any) -> tuple[Any, bool]:
         if type(key) is not str:
@@ -46,18 +79,65 @@ class JSONTextDisk(diskcache.Disk):
     def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
         if read or type(value) is not str:
             raise TypeError("cache values are JSON text")
-        return super().store(value, read, key=key)
+        if len(value) < self.min_file_size:
+            return 0, MODE_RAW, None, value
+        data = value.encode("utf-8")  # lone surrogates raise: the cache re-encodes as ASCII
+        filename, _ = self.filename(key, value)
+        write_value(self._root, filename, data)
+        return len(data), MODE_TEXT, filename, None
+
+    def filename(self, key: Any = diskcache.core.UNKNOWN,
+                 value: Any = diskcache.core.UNKNOWN) -> tuple[str, str]:
+        name = os.urandom(16).hex()
+        filename = f"{name[:2]}/{name[2:4]}/{name[4:]}.val"
+        return filename, os.path.join(self._root, filename)
 
     def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
         if mode not in (MODE_RAW, MODE_TEXT) or read:
             raise ValueError(f"refusing a non-JSON cache value (mode {mode})")
-        data = super().fetch(mode, filename, value, read)
+        if mode == MODE_RAW:
+            data = super().fetch(mode, filename, value, read)
+        else:
+            try:
+                data = open_value(self._root, filename).decode("utf-8")
+            except UnsafeEntry as exc:
+                _warn_unsafe("read", exc, self._root)
+                raise  # an OSError: diskcache counts a miss and returns the default
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"cache value file is not UTF-8 text ({exc})") from None
         if type(data) is not str:
             raise ValueError("cache value is not JSON text")
         return data
 
+    def remove(self, file_path: Any) -> None:
+        if file_path is None:
+            return
+        try:
+            remove_value(self._root, file_path)
+        except UnsafeEntry as exc:
+            _warn_unsafe("delete", exc, self._root)
+        except OSError:  # diskcache's own contract: another process may race us
+            pass
 
-_DB_FILES = ("cache.db", "cache.db-wal", "cache.db-shm", "cache.db-journal")
+
+class GuardedCache(diskcache.Cache):
+    """diskcache.Cache that takes no setting from the database it opens.
+
+    diskcache turns every row of the Settings table into an attribute of the cache
+    (or of its Disk) and every ``sqlite_*`` row into a PRAGMA; a planted row could
+    redirect the directory or run any PRAGMA. Only diskcache's own settings are
+    applied, with the values deeptui passes; the counters must be integers.
+    """
+
+    def reset(self, key: str, value: Any = ENOVAL, update: bool = True) -> Any:
+        if key in METADATA:
+            result = super().reset(key, value, update)
+            return result if type(result) is int else super().reset(key, 0)
+        if key not in DEFAULT_SETTINGS:
+            return value
+        if value is not ENOVAL and value != SETTINGS[key]:
+            value = SETTINGS[key]  # a planted value: deeptui's own instead
+        return super().reset(key, value, update)
 
 
 class DiskTier:
@@ -69,18 +149,13 @@ class DiskTier:
         self.cache = self._open()
 
     def _connect(self) -> diskcache.Cache:
-        cache = diskcache.Cache(
-            str(self.directory), disk=JSONTextDisk, eviction_policy=EVICTION, tag_index=True
-        )
+        claim(self.directory)  # refuses someone else's folder; creates cache.db 0600
+        cache = GuardedCache(str(self.directory), disk=JSONTextDisk, **SETTINGS)
+        cache._sql_retry("INSERT OR IGNORE INTO Settings VALUES (?, 0), (?, 0)", COUNTERS[2:])
         len(cache)  # touch the database so a broken one fails here
         return cache
 
     def _open(self) -> diskcache.Cache:
-        if self.directory.exists() and not self.directory.is_dir():
-            raise CacheError(
-                f"cache_dir '{self.directory}' is a file, not a directory: "
-                "choose another cache_dir or remove the file"
-            )
         try:
             try:
                 return self._connect()
@@ -93,16 +168,16 @@ class DiskTier:
             raise CacheError(f"cannot use cache_dir '{self.directory}': {exc}") from exc
 
     def _warn_and_wipe(self, exc: BaseException) -> None:
+        if not is_tagged(self.directory):  # never delete what deeptui did not create
+            raise CacheError(f"cache directory '{self.directory}' is corrupted ({exc}) and is "
+                             "not tagged as deeptui's; nothing in it was changed: remove it "
+                             "or choose another cache_dir") from None
         warnings.warn(
             f"cache directory '{self.directory}' is corrupted ({exc}); rebuilding it",
             RuntimeWarning,
             stacklevel=4,
         )
-        for name in _DB_FILES:
-            (self.directory / name).unlink(missing_ok=True)
-        for child in self.directory.iterdir():  # diskcache's value folders: two hex digits
-            if child.is_dir() and len(child.name) == 2 and _is_hex(child.name):
-                shutil.rmtree(child, ignore_errors=True)
+        wipe(self.directory)
 
     def rebuild(self, exc: BaseException) -> None:
         try:
@@ -111,6 +186,20 @@ class DiskTier:
             pass
         self._warn_and_wipe(exc)
         self.cache = self._connect()
+
+    def count(self, **deltas: int) -> None:
+        """Add to the counters kept in the database (`COUNTERS`)."""
+        for key, delta in deltas.items():
+            if delta:
+                self.cache._sql_retry(
+                    "UPDATE Settings SET value = value + ? WHERE key = ?", (delta, key))
+
+    def counters(self) -> dict[str, int]:
+        """The counters kept in the database, across every process that used it."""
+        rows = self.cache._sql("SELECT key, value FROM Settings WHERE key IN (?, ?, ?, ?)",
+                               COUNTERS).fetchall()
+        found = {key: value for key, value in rows if type(value) is int}
+        return {key: max(found.get(key, 0), 0) for key in COUNTERS}
 
     def get(self, key: str) -> tuple[str, float | None] | None:
         found = self.cache.get(key, default=None, expire_time=True, retry=True)
@@ -157,6 +246,3 @@ def is_corruption(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "malformed" in text or "no such" in text
 
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)

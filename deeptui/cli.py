@@ -334,6 +334,10 @@ def _run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
     from deeptui.app import DeeptuiApp
     from deeptui.history_view import unsaved_warning
 
+    if orchestrator is None:  # the app opens the cache later: refuse a bad directory now
+        from deeptui.cache import claim_cache_dir
+
+        claim_cache_dir(settings.cache_config())
     own_store = store is None
     if own_store:
         store = _open_store(settings)

@@ -268,7 +268,8 @@ def test_cache_directory_holds_json_never_pickles(strategy: CacheStrategy, tmp_p
 
 def test_a_pickled_row_planted_in_the_directory_is_never_unpickled(tmp_path: Path) -> None:
     marker = tmp_path / "unpickled"
-    planted = diskcache.Cache(str(tmp_path / "cache"))  # the default, pickling Disk
+    make(CacheStrategy.DISK, tmp_path).close()  # a deeptui cache directory...
+    planted = diskcache.Cache(str(tmp_path / "cache"))  # ...written by the default, pickling Disk
     planted.set("evil", _Marker(marker))
     planted.close()
     cache = make(CacheStrategy.DISK, tmp_path)
@@ -327,16 +328,21 @@ def test_a_result_stored_by_another_process_hits(strategy: CacheStrategy, tmp_pa
 
 
 def test_a_garbage_cache_database_is_rebuilt_with_a_warning(tmp_path: Path) -> None:
+    """Only what deeptui wrote goes: the database and its value files, not files put beside them."""
     directory = tmp_path / "cache"
-    (directory / "ab").mkdir(parents=True)
+    cache = make(CacheStrategy.DISK, tmp_path)
+    cache.put("big", "t", "x" * 100_000)
+    cache.close()
+    (value_file,) = directory.rglob("*.val")
     (directory / "cache.db").write_bytes(b"this is not sqlite " * 200)
-    (directory / "ab" / "0123.val").write_text("garbage")
     (directory / "README.txt").write_text("the user's own file")
+    (value_file.parent / "notes.txt").write_text("also the user's")
     with pytest.warns(RuntimeWarning, match="corrupted.*rebuilding"):
         cache = make(CacheStrategy.DISK, tmp_path)
     assert cache.put("k", "t", "fresh") and cache.get("k").output == "fresh"
     assert (directory / "README.txt").read_text() == "the user's own file"
-    assert not (directory / "ab").exists()
+    assert (value_file.parent / "notes.txt").read_text() == "also the user's"
+    assert not value_file.exists() and cache.get("big") is None
 
 
 def test_a_cache_database_with_damaged_pages_is_rebuilt(tmp_path: Path) -> None:
