@@ -112,6 +112,7 @@ class DeeptuiApp(App[None]):
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.log_times = True  # timestamps on log lines (tests switch them off)
         self._theme_ready = False
+        self.error: str | None = None  # why the app closed itself, one line
 
     def now(self) -> datetime:
         return self.clock()
@@ -120,7 +121,13 @@ class DeeptuiApp(App[None]):
     def orchestrator(self) -> Any:
         """The session's orchestrator, built from the settings on first use."""
         if self._orchestrator is None:
-            self._orchestrator = build_orchestrator(self.settings, store=self.store)
+            try:
+                self._orchestrator = build_orchestrator(self.settings, store=self.store)
+            except DeeptuiError as exc:  # e.g. a cache_dir that is not deeptui's: refused
+                # the app closes; whoever ran it prints this one line (see deeptui.cli)
+                self.error = "deeptui: error: " + " ".join(str(exc).split())
+                self.exit(return_code=2)
+                raise
         return self._orchestrator
 
     def session_runs(self) -> list[Any]:
@@ -318,10 +325,13 @@ class DeeptuiApp(App[None]):
 def main() -> None:
     from deeptui.settings import load_settings
 
+    from deeptui.cache import claim_cache_dir
+
     try:
         settings = load_settings()
+        claim_cache_dir(settings.cache_config())  # refused before the screen opens
     except DeeptuiError as exc:
-        raise SystemExit(f"deeptui: {exc}") from None
+        raise SystemExit(f"deeptui: error: {exc}") from None
     store = None
     try:
         from deeptui.store import RunStore
@@ -330,7 +340,10 @@ def main() -> None:
     except Exception as exc:  # the app still runs, without history
         print(f"deeptui: run history disabled: {exc}")
     try:
-        DeeptuiApp(settings, store=store).run()
+        app = DeeptuiApp(settings, store=store)
+        app.run()
+        if app.error:
+            raise SystemExit(app.error)
     finally:
         if store is not None and hasattr(store, "close"):
             store.close()

@@ -222,8 +222,9 @@ def remove_value(root: str, filename: object) -> None:
                 info = os.stat(name, dir_fd=parent, follow_symlinks=False)
             except FileNotFoundError:
                 info = None
-            if info is not None and not stat.S_ISREG(info.st_mode):
-                raise UnsafeEntry(f"value file {filename!r} is not a plain file")
+            if info is not None and (not stat.S_ISREG(info.st_mode) or info.st_nlink != 1):
+                raise UnsafeEntry(f"value file {filename!r} is not a plain file "
+                                  "(a link or a special file)")
             if info is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(name, dir_fd=parent)

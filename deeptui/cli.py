@@ -346,6 +346,8 @@ def _run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
                          initial_workflow=workflow,
                          initial_resume=resume, settings_path=args.config)
         app.run()
+        if getattr(app, "error", None):
+            print(app.error, file=sys.stderr)
         code = int(app.return_code or 0)
     finally:
         if own_store:

@@ -22,6 +22,7 @@ from textual.widgets import Select
 from deeptui import (ExecutionStrategy, OrchestrationConfig, RetryConfig, TaskDefinition,
                      TaskOrchestrator, WorkflowDefinition)
 import deeptui.cache
+import deeptui.cache_memory
 from deeptui.cache import CacheConfig
 from deeptui.screens.cache import CacheScreen, ConfirmModal
 from deeptui.screens.history import HistoryScreen, RunTable
@@ -199,6 +200,7 @@ class WholeSecondClock:
 def test_cache_screen_snapshot(snap_compare, tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deeptui.cache, "time", WholeSecondClock)
+    monkeypatch.setattr(deeptui.cache_memory, "time", WholeSecondClock)  # stamps created_at
     orchestrator = make_orchestrator(tmp_path)
 
     async def setup(pilot) -> None:
