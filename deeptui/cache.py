@@ -239,14 +239,16 @@ class ResultCache:
             return removed
 
     def clear(self) -> int:
-        """Remove every entry; returns how many were removed."""
+        """Remove every entry and start the statistics from zero; returns how many were removed."""
         with self._lock:
             removed = len(self._memory.items) if self._memory is not None else 0
             if self._memory is not None:
                 self._memory.items.clear()
+            self.hits = self.misses = self.evictions = self.invalidations = 0
             if self._disk is not None:
                 disk = self._disk
                 removed = max(removed, self._guarded(lambda: disk.cache.clear(retry=True), 0))
+                self._guarded(disk.reset_counters, None)
             return removed
 
     def __len__(self) -> int:

@@ -43,8 +43,9 @@ COUNTERS = ("hits", "misses", "deeptui_evictions", "deeptui_invalidations")
 
 
 def _warn_unsafe(action: str, exc: UnsafeEntry, root: str) -> None:
-    warnings.warn(f"cache directory '{root}': refusing to {action} {exc}; "
-                  "the entry is treated as a miss", RuntimeWarning, stacklevel=4)
+    outcome = "treated as a miss" if action == "read" else "the file is left as it is"
+    warnings.warn(f"cache directory '{root}': refusing to {action} an entry's file ({exc}); "
+                  f"{outcome}", RuntimeWarning, stacklevel=4)
 
 
 class JSONTextDisk(diskcache.Disk):
@@ -193,6 +194,9 @@ class DiskTier:
             if delta:
                 self.cache._sql_retry(
                     "UPDATE Settings SET value = value + ? WHERE key = ?", (delta, key))
+
+    def reset_counters(self) -> None:
+        self.cache._sql_retry("UPDATE Settings SET value = 0 WHERE key IN (?, ?, ?, ?)", COUNTERS)
 
     def counters(self) -> dict[str, int]:
         """The counters kept in the database, across every process that used it."""
