@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+FLUSH_SECONDS = 1.0  # how stale the directory's hit/miss counts may be while a process runs
 
 
 class CacheStrategy(StrEnum):
@@ -109,6 +110,8 @@ class ResultCache:
             bound = self.config.max_size if strategy is CacheStrategy.DISK else None
             self._disk = DiskTier(directory, bound)
         self.hits = self.misses = self.evictions = self.invalidations = 0
+        self._pending = dict.fromkeys(("hits", "misses", "evictions", "invalidations"), 0)
+        self._flushed_at = time.monotonic()
 
     @property
     def directory(self) -> Path | None:
@@ -139,14 +142,27 @@ class ResultCache:
             self._count(hits=int(result is not None), misses=int(result is None))
             return result
 
-    def _count(self, hits: int = 0, misses: int = 0, evictions: int = 0,
-               invalidations: int = 0) -> None:
-        """Add to the counts kept in the cache directory (they outlive the process)."""
-        disk = self._disk
-        if disk is None:
+    def _count(self, flush: bool = False, **deltas: int) -> None:
+        """Add to the counts kept in the cache directory (they outlive the process).
+
+        Lookups served by memory must stay cheap: counts are written at most once a
+        second, on a write (put, invalidate), on stats() and on close()."""
+        if self._disk is None:
             return
-        self._guarded(lambda: disk.count(hits=hits, misses=misses, deeptui_evictions=evictions,
-                                         deeptui_invalidations=invalidations), None)
+        for name, delta in deltas.items():
+            self._pending[name] += delta
+        if flush or time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
+            self._flush()
+
+    def _flush(self) -> None:
+        disk, pending = self._disk, self._pending
+        self._pending = dict.fromkeys(pending, 0)
+        self._flushed_at = time.monotonic()
+        if disk is not None and any(pending.values()):
+            self._guarded(lambda: disk.count(
+                hits=pending["hits"], misses=pending["misses"],
+                deeptui_evictions=pending["evictions"],
+                deeptui_invalidations=pending["invalidations"]), None)
 
     def _disk_get(self, key: str) -> CachedResult | None:
         disk = self._disk
@@ -224,6 +240,7 @@ class ResultCache:
             if self._memory is not None:
                 created = time.time()
                 self._evicted(self._memory.put(key, payload, task_id, ttl, created))
+            self._count(flush=True)  # a write anyway: bring the directory's counts up to date
         return True
 
     def invalidate(self, task_id: str) -> int:
@@ -235,7 +252,7 @@ class ResultCache:
                 evicted = self._guarded(lambda: disk.cache.evict(task_id, retry=True), 0)
                 removed = max(removed, evicted)
             self.invalidations += removed
-            self._count(invalidations=removed)
+            self._count(flush=True, invalidations=removed)
             return removed
 
     def clear(self) -> int:
@@ -245,6 +262,7 @@ class ResultCache:
             if self._memory is not None:
                 self._memory.items.clear()
             self.hits = self.misses = self.evictions = self.invalidations = 0
+            self._pending = dict.fromkeys(self._pending, 0)
             if self._disk is not None:
                 disk = self._disk
                 removed = max(removed, self._guarded(lambda: disk.cache.clear(retry=True), 0))
@@ -266,6 +284,7 @@ class ResultCache:
         with self._lock:
             disk = self._disk
             if disk is not None:
+                self._flush()
                 kept = self._guarded(disk.counters, None)
                 if kept is not None:
                     hits, misses = kept["hits"], kept["misses"]
@@ -317,6 +336,7 @@ class ResultCache:
     def close(self) -> None:
         with self._lock:
             if self._disk is not None:
+                self._flush()
                 self._disk.cache.close()
 
     def __enter__(self) -> ResultCache:

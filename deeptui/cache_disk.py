@@ -190,10 +190,13 @@ class DiskTier:
 
     def count(self, **deltas: int) -> None:
         """Add to the counters kept in the database (`COUNTERS`)."""
-        for key, delta in deltas.items():
-            if delta:
-                self.cache._sql_retry(
-                    "UPDATE Settings SET value = value + ? WHERE key = ?", (delta, key))
+        keys = [key for key in COUNTERS if deltas.get(key)]
+        if keys:
+            cases = " ".join("WHEN ? THEN ?" for _ in keys)
+            self.cache._sql_retry(
+                f"UPDATE Settings SET value = value + CASE key {cases} END"
+                f" WHERE key IN ({', '.join('?' for _ in keys)})",
+                (*[x for key in keys for x in (key, deltas[key])], *keys))
 
     def reset_counters(self) -> None:
         self.cache._sql_retry("UPDATE Settings SET value = 0 WHERE key IN (?, ?, ?, ?)", COUNTERS)
