@@ -237,6 +237,10 @@ class ResultCache:
                 except sqlite3.DatabaseError as exc:
                     self._disk_failed(exc)
                     return False
+                except OSError as exc:  # a full disk, a value folder that is not a folder
+                    warnings.warn(f"cache directory '{self._disk.directory}': result of task "
+                                  f"'{task_id}' not stored ({exc})", RuntimeWarning, 3)
+                    return False
             if self._memory is not None:
                 created = time.time()
                 self._evicted(self._memory.put(key, payload, task_id, ttl, created))

@@ -83,9 +83,16 @@ class JSONTextDisk(diskcache.Disk):
         if len(value) < self.min_file_size:
             return 0, MODE_RAW, None, value
         data = value.encode("utf-8")  # lone surrogates raise: the cache re-encodes as ASCII
-        filename, _ = self.filename(key, value)
-        write_value(self._root, filename, data)
-        return len(data), MODE_TEXT, filename, None
+        for attempt in range(8):  # a planted link or file in the way: another random name
+            filename, _ = self.filename(key, value)
+            try:
+                write_value(self._root, filename, data)
+            except (UnsafeEntry, FileExistsError):
+                if attempt == 7:
+                    raise
+                continue
+            return len(data), MODE_TEXT, filename, None
+        raise AssertionError("unreachable")
 
     def filename(self, key: Any = diskcache.core.UNKNOWN,
                  value: Any = diskcache.core.UNKNOWN) -> tuple[str, str]:

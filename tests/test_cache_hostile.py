@@ -183,6 +183,22 @@ def test_a_planted_file_never_becomes_a_task_output(tmp_path: Path, variant: str
     assert "Traceback" not in second.stderr and "refusing to read" in second.stderr
 
 
+def test_value_folders_planted_as_links_get_no_file_written_through_them(tmp_path: Path) -> None:
+    directory = seeded(tmp_path, "t")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for index in range(256):  # every first-level value folder is a link out of the cache
+        (directory / f"{index:02x}").symlink_to(elsewhere, target_is_directory=True)
+    cache = disk_cache(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stored = cache.put("big", "t", "v" * 100_000)
+    assert list(elsewhere.iterdir()) == []
+    assert not stored and any("not stored" in str(w.message) for w in caught)
+    assert cache.put("small", "t", "fits in the database") and cache.get("small") is not None
+    cache.close()
+
+
 def test_settings_planted_in_the_database_redirect_nothing(tmp_path: Path) -> None:
     """diskcache turns Settings rows into attributes and PRAGMAs; planted ones are ignored."""
     directory = seeded(tmp_path, "t")
