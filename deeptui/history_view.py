@@ -13,13 +13,13 @@ from rich.table import Table
 from rich.text import Text
 
 from deeptui.errors import DeeptuiError
-from deeptui.headless import STATUS_STYLE, cut, task_table
+from deeptui.headless import STATUS_STYLE
 from deeptui.models import TaskStatus
 from deeptui.safe_text import markup, one_line, text as safe, visible
 
 RUN_STYLE = {"completed": "green", "failed": "bold red", "running": "bold blue",
              "cancelled": "magenta", "interrupted": "yellow", "pending": "yellow"}
-SHOW_CHUNK = 500  # task rows printed per table: `history show` streams a big run
+SHOW_CHUNK = 500  # task lines printed at a time: `history show` streams a big run
 
 
 def _when(value: datetime | None) -> str:
@@ -77,8 +77,8 @@ def history_list(store: Any, limit: int, console: Console) -> int:
 
 
 def history_show(store: Any, run_id: str, console: Console) -> int:
-    """The run's header, then its tasks in chunks as they are read (a 50,000-task run is
-    not held in memory): every chunk a table of the same column widths."""
+    """The run's header, then its tasks as they are read (a 50,000-task run is not held in
+    memory), as lines of fixed-width columns: the task id is never cut."""
     from deeptui.store_reports import task_rows
 
     summary = store.summary(run_id)
@@ -87,32 +87,32 @@ def history_show(store: Any, run_id: str, console: Console) -> int:
                        f"[{summary.status}]", "bold"))
     console.print(f"started {_when(summary.started_at)}  ·  duration "
                   f"{_secs(summary.duration_seconds)}  ·  model {markup(summary.model or '-')}")
-    chunk: list[tuple[Any, ...]] = []
-    first = True
+    # symbol, task, status, attempts and duration never shrink; the agent and the detail
+    # share the rest (two spaces between columns, one at either edge)
+    room = console.width - 14 - (1 + longest + 9 + 8 + 8)
+    agent = min(20, max(room // 2, 5))
+    widths = (longest, agent, max(room - agent, 6))
+    lines = _ShowLines(widths)
+    lines.add(("", Text("task", "bold"), "status", "attempts", "agent", "duration", "detail"),
+              header=True)
     for row in rows:
-        chunk.append(row)
-        if len(chunk) == SHOW_CHUNK:
-            console.print(_show_table(chunk, longest, console.width, header=first))
-            chunk, first = [], False
-    if chunk or first:
-        console.print(_show_table(chunk, longest, console.width, header=first))
+        lines.add_task(row)
+        if lines.count >= SHOW_CHUNK:
+            lines.flush(console)
+    lines.flush(console)
     return 0
 
 
-def _show_table(rows: list[tuple[Any, ...]], longest: int, width: int, *,
-                header: bool) -> Table:
-    # (an id with control characters is longer shown than stored: that chunk is wider)
-    longest = max([longest, *(len(visible(row[0])) for row in rows)])
-    table = task_table(["x" * longest], "duration")
-    table.show_header = header
-    # symbol, task, status, attempts, duration never shrink; the agent and the detail share
-    # the rest (each column has one space of padding on either side)
-    room = width - 2 * len(table.columns) - (1 + longest + 9 + 8 + 8)
-    agent_width = min(20, max(room // 2, 4))
-    sizes = (1, longest, 9, 8, agent_width, 8, max(room - agent_width, 4))
-    for column, size in zip(table.columns, sizes, strict=True):
-        column.width = size
-    for (tid, status, attempts, agent, started, ended, error, skip, cached) in rows:
+class _ShowLines:
+    """`history show`'s task lines, printed a chunk at a time as one Rich Text."""
+
+    def __init__(self, widths: tuple[int, int, int]) -> None:
+        self.task_width, self.agent_width, self.detail_width = widths
+        self.text = Text(no_wrap=True, overflow="ignore", end="")
+        self.count = 0
+
+    def add_task(self, row: tuple[Any, ...]) -> None:
+        tid, status, attempts, agent, started, ended, error, skip, cached = row
         status = status or "pending"
         try:
             symbol, style = STATUS_STYLE[TaskStatus(status)]
@@ -120,10 +120,28 @@ def _show_table(rows: list[tuple[Any, ...]], longest: int, width: int, *,
             symbol, style = "?", "bold red"
         detail = error or skip or ("cached" if cached else "")
         duration = ended - started if started is not None and ended is not None else None
-        table.add_row(Text(symbol, style), safe(tid), safe(status, style),
-                      str(attempts or ""), cut(agent or ""), _secs(duration),
-                      cut(one_line(detail)[:70], "dim"))
-    return table
+        self.add((Text(symbol, style), visible(tid), Text(visible(status), style),
+                  str(attempts or ""), visible(agent or ""), _secs(duration),
+                  Text(one_line(detail), "dim")))
+
+    def add(self, cells: tuple[Any, ...], *, header: bool = False) -> None:
+        widths = (1, self.task_width, 9, 8, self.agent_width, 8, self.detail_width)
+        text = self.text
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+            plain = cell.plain if isinstance(cell, Text) else cell
+            if len(plain) > width and i != 1:  # the task id is never cut
+                plain = plain[:width - 1] + "…"
+            style = "bold" if header else (cell.style if isinstance(cell, Text) else "")
+            text.append(" " if i == 0 else "  ")
+            text.append(plain.ljust(width) if i < 6 else plain, style)
+        text.append("\n")
+        self.count += 1
+
+    def flush(self, console: Console) -> None:
+        if self.count:
+            console.print(self.text, soft_wrap=True)
+        self.text = Text(no_wrap=True, overflow="ignore", end="")
+        self.count = 0
 
 
 def history_export(store: Any, run_id: str) -> int:
