@@ -319,7 +319,7 @@ def test_a_full_disk_is_a_warning_and_a_non_zero_exit(tmp_path: Path, tiny_disk:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "✓ run" not in proc.stdout
     warning = [line for line in proc.stderr.splitlines() if line.startswith("deeptui: warning:")]
-    assert warning and str(db) in warning[-1], proc.stderr
+    assert warning and str(db) in warning[-1] and "full" in warning[-1], proc.stderr
 
 
 def test_a_database_deleted_during_a_run_is_a_warning(tmp_path: Path) -> None:
