@@ -158,7 +158,10 @@ class DiskTier:
 
     def _connect(self) -> diskcache.Cache:
         claim(self.directory)  # refuses someone else's folder; creates cache.db 0600
-        cache = GuardedCache(str(self.directory), disk=JSONTextDisk, **SETTINGS)
+        try:
+            cache = GuardedCache(str(self.directory), disk=JSONTextDisk, **SETTINGS)
+        except (TypeError, ValueError, AttributeError) as exc:  # e.g. a blob key in Settings
+            raise sqlite3.DatabaseError(f"its Settings table is damaged ({exc})") from exc
         cache._sql_retry("INSERT OR IGNORE INTO Settings VALUES (?, 0), (?, 0)", COUNTERS[2:])
         len(cache)  # touch the database so a broken one fails here
         return cache

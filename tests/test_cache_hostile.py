@@ -224,6 +224,18 @@ def test_settings_planted_in_the_database_redirect_nothing(tmp_path: Path) -> No
     assert len(list(directory.rglob("*.val"))) == 1
 
 
+def test_a_settings_table_diskcache_cannot_read_is_rebuilt(tmp_path: Path) -> None:
+    directory = seeded(tmp_path, "t")
+    db = sqlite3.connect(directory / "cache.db")
+    with db:
+        db.execute("INSERT INTO Settings VALUES (?, 1)", (b"\x00blob key",))
+    db.close()
+    with pytest.warns(RuntimeWarning, match="corrupted.*Settings table is damaged"):
+        cache = disk_cache(tmp_path)
+    assert cache.put("k", "t", "again") and cache.get("k").output == "again"
+    cache.close()
+
+
 # ------------------------------------------------------- someone else's folder
 
 
