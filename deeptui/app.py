@@ -32,6 +32,7 @@ from textual.worker import Worker, WorkerState
 
 from deeptui.errors import DeeptuiError
 from deeptui.keymap import check_keymap
+from deeptui.safe_text import visible
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.help import ConfirmScreen, HelpScreen
 from deeptui.screens.start import StartScreen
@@ -314,6 +315,14 @@ class DeeptuiApp(App[None]):
             yield SystemCommand(f"{binding.description} ({self.get_key_display(binding)})",
                                 f"key {key}: {binding.action}",
                                 partial(self.run_action, binding.action, active.node))
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification shows its text as written: messages carry task ids, errors
+        and paths (user text), so markup is never parsed and control characters are
+        shown as visible escapes, whoever calls (screens and widgets call this too)."""
+        super().notify(visible(message, multiline=True), title=visible(title),
+                       severity=severity, timeout=timeout, markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:

@@ -18,6 +18,7 @@ from textual.widgets import Button, Footer, Header, Label
 from deeptui.errors import DeeptuiError
 from deeptui.widgets.bindings import bindings
 from deeptui.widgets.cache_table import CacheStats, CacheTable
+from deeptui.safe_text import text as safe
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -42,7 +43,7 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question)
+            yield Label(safe(self.question))
             with Horizontal():
                 yield Button(self.yes_label, variant="error", id="confirm-yes")
                 yield Button("Cancel", id="confirm-no")

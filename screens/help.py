@@ -10,6 +10,7 @@ from textual.widgets import Button, Label, Static
 
 from deeptui.keymap import specs
 from deeptui.widgets.bindings import bindings
+from deeptui.safe_text import text as safe
 
 SCOPE_TITLES = {
     "app": "Everywhere", "start": "Start screen", "parameters": "Parameters screen",
@@ -89,7 +90,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question, id="confirm-question")
+            yield Label(safe(self.question), id="confirm-question")  # names runs: user text
             with Horizontal():
                 yield Button(self.yes_label, id="confirm-yes", variant="error")
                 yield Button(self.no_label, id="confirm-no", variant="primary")

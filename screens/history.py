@@ -18,6 +18,7 @@ from deeptui.errors import DeeptuiError
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.metrics import export_directory, file_slug
 from deeptui.widgets.metrics_charts import STATUS_STYLES, format_seconds
+from deeptui.safe_text import text as safe
 
 RUNS_SHOWN = 200
 NO_STORE = ("Run history is not available: this session has no history database, "
@@ -52,14 +53,14 @@ class RunTable(DataTable[Any]):
         for s in summaries:
             status = str(s.status)
             self.add_row(
-                s.run_id,
-                s.workflow_name or s.workflow_id,
+                safe(s.run_id),  # user text (ids, names, models): never markup
+                safe(s.workflow_name or s.workflow_id),
                 Text(status, style=STATUS_STYLES.get(status, "")),
                 format_started(s.started_at),
                 Text("—" if s.duration_seconds is None else format_seconds(s.duration_seconds),
                      justify="right"),
                 Text(f"{s.completed}/{s.total_tasks}", justify="right"),
-                s.model or "—",
+                safe(s.model or "—"),
                 key=s.run_id,
             )
         ids = [s.run_id for s in summaries]
@@ -155,13 +156,13 @@ class HistoryScreen(Screen[None]):
         if s is None:
             detail.update("")
             return
-        line = Text(f"{s.run_id}: ", style="bold")
+        line = safe(f"{s.run_id}: ", "bold")
         line.append(f"{s.completed} completed, {s.failed} failed, {s.skipped} skipped, "
                     f"{s.cancelled} cancelled of {s.total_tasks}")
         if getattr(s, "resumes", 0):
             line.append(f"; resumed {s.resumes}x")
         if getattr(s, "error", None):
-            line.append(f"\n{s.error}", style="red")
+            line.append("\n").append_text(safe(s.error, "red", multiline=True))
         detail.update(line)
 
     # -- actions ------------------------------------------------------------

@@ -16,6 +16,7 @@ from textual.widgets import Button, Footer, Header, Label, Select, Static, Tabbe
 from deeptui.errors import DeeptuiError
 from deeptui.widgets.bindings import bindings
 from deeptui.metrics import WorkflowMetrics
+from deeptui.safe_text import text as safe
 from deeptui.widgets.metrics_charts import (DurationChart, FigureGrid, StatusMixBar, TrendChart,
                                             aggregate_rows, format_seconds, run_figures)
 
@@ -127,7 +128,7 @@ class MetricsScreen(Screen[None]):
         seen: set[str] = set()
         for run in reversed(self.orchestrator.runs() if self.orchestrator else []):
             state = run.state
-            options.append((f"{state.run_id} · {state.status}", state.run_id))
+            options.append((safe(f"{state.run_id} · {state.status}"), state.run_id))
             seen.add(state.run_id)
         if self.store is not None:
             try:
@@ -137,7 +138,7 @@ class MetricsScreen(Screen[None]):
                 summaries = []
             for summary in summaries:
                 if summary.run_id not in seen:
-                    options.append((f"{summary.run_id} · {summary.status} (stored)",
+                    options.append((safe(f"{summary.run_id} · {summary.status} (stored)"),
                                     summary.run_id))
                     seen.add(summary.run_id)
         return options
@@ -217,7 +218,7 @@ class MetricsScreen(Screen[None]):
         self.query_one("#metrics-trend", TrendChart).show_values(past)
         self._show_aggregate()
         report = metrics.get_performance_report(include_usage=True) if metrics else ""
-        self.query_one("#metrics-report", Static).update(report)
+        self.query_one("#metrics-report", Static).update(safe(report, multiline=True))
 
     def _show_aggregate(self) -> None:
         grid = self.query_one("#metrics-aggregate", FigureGrid)

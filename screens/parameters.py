@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
@@ -22,20 +22,12 @@ from deeptui.errors import DeeptuiError
 from deeptui.widgets.bindings import bindings
 from deeptui.models import WorkflowDefinition
 from deeptui.visualize import DAGVisualizer
+from deeptui.safe_text import visible
+from deeptui.widgets.line_view import LineView, WorkflowLines, workflow_lines
 from deeptui.widgets.param_form import ParamForm
 
 PREVIEW_DELAY = 0.3  # seconds after the last change before the preview redraws
-
-
-def tasks_table(workflow: WorkflowDefinition) -> Table:
-    table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
-    table.add_column("task", style="bold", no_wrap=True)
-    table.add_column("kind", style="cyan", no_wrap=True)
-    table.add_column("needs", style="dim")
-    table.add_column("description", overflow="fold")
-    for task in workflow.tasks:
-        table.add_row(task.id, task.kind, ", ".join(task.depends_on), task.description)
-    return table
+SYNC_LINES_TASKS = 500  # a bigger file's lines are built in a thread (see StartScreen.open_file)
 
 
 class ParametersScreen(Screen[None]):
@@ -45,7 +37,7 @@ class ParametersScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     def __init__(self, *, template: str | None = None, workflow: WorkflowDefinition | None = None,
-                 source: str | None = None) -> None:
+                 source: str | None = None, lines: WorkflowLines | None = None) -> None:
         super().__init__()
         if (template is None) == (workflow is None):
             raise ValueError("ParametersScreen needs a template name or a workflow")
@@ -53,6 +45,10 @@ class ParametersScreen(Screen[None]):
         self.workflow = workflow
         self.source = source
         self.preview_workflow: WorkflowDefinition | None = workflow
+        # a workflow file's task table and DAG as prepared lines (drawn lazily, any size)
+        if lines is None and workflow is not None and len(workflow.tasks) <= SYNC_LINES_TASKS:
+            lines = workflow_lines(workflow)
+        self.lines = lines
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -70,15 +66,22 @@ class ParametersScreen(Screen[None]):
                 else:
                     assert self.workflow is not None
                     wf = self.workflow
-                    yield Label(Text.assemble((wf.name, "bold"), f"  {Path(self.source).name if self.source else ''}",
+                    source = visible(Path(self.source).name) if self.source else ""
+                    yield Label(Text.assemble((visible(wf.name), "bold"), f"  {source}",
                                               f"\n{len(wf.tasks)} tasks, strategy "
                                               f"{wf.execution_strategy.value}"), id="params-title")
-                    with VerticalScroll(id="file-tasks"):
-                        yield Static(tasks_table(wf))
+                    lines = self.lines
+                    yield LineView(lines.tasks if lines else [], lines.tasks_width if lines else 0,
+                                   id="file-tasks")
             with Vertical(id="params-right"):
                 yield Label("DAG preview", classes="section-title")
-                with VerticalScroll(id="preview-scroll"):
-                    yield Static(id="preview")
+                if self.template_name is None:
+                    lines = self.lines
+                    yield LineView(lines.dag if lines else [], lines.dag_width if lines else 0,
+                                   id="preview-lines")
+                else:
+                    with VerticalScroll(id="preview-scroll"):
+                        yield Static(id="preview")
         with Horizontal(id="params-buttons"):
             yield Button("Run", id="run", variant="success", compact=True)
             if self.template_name is not None:
@@ -86,15 +89,22 @@ class ParametersScreen(Screen[None]):
             yield Button("Back", id="back", compact=True)
         yield Footer()
 
+    @property
+    def ready(self) -> bool:
+        """Everything is on show (a big file's lines are built in a thread first)."""
+        return self.template_name is not None or self.lines is not None
+
     def on_mount(self) -> None:
         self.title = "Parameters" if self.template_name else "Workflow file"
-        self.action_preview(show_errors=False)
         if self.template_name is None:
+            if self.lines is None:
+                self._build_lines()
             self.query_one("#run", Button).focus()
-        else:
-            inputs = self.query(ParamForm).first().query("Input, Switch, Select, SelectionList")
-            if inputs:
-                inputs.first().focus()
+            return
+        self.action_preview(show_errors=False)
+        inputs = self.query(ParamForm).first().query("Input, Switch, Select, SelectionList")
+        if inputs:
+            inputs.first().focus()
 
     # -- building ------------------------------------------------------------
 
@@ -116,7 +126,21 @@ class ParametersScreen(Screen[None]):
                 self.notify(str(exc), title="Invalid parameters", severity="error")
             return None
 
+    @work(thread=True, exclusive=True, group="file-lines", exit_on_error=False,
+          description="draw the workflow file")
+    def _build_lines(self) -> None:
+        assert self.workflow is not None
+        lines = workflow_lines(self.workflow)
+        self.app.call_from_thread(self._show_lines, lines)
+
+    def _show_lines(self, lines: WorkflowLines) -> None:
+        self.lines = lines
+        self.query_one("#file-tasks", LineView).set_lines(lines.tasks, lines.tasks_width)
+        self.query_one("#preview-lines", LineView).set_lines(lines.dag, lines.dag_width)
+
     def action_preview(self, show_errors: bool = True) -> None:
+        if self.template_name is None:  # a file's DAG is drawn once, on opening
+            return
         workflow = self.build(show_errors=show_errors)
         preview = self.query_one("#preview", Static)
         if workflow is None:

@@ -18,6 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
@@ -25,6 +26,7 @@ from textual.widgets import Input
 from deeptui import bus as ev
 from deeptui.widgets.bindings import bindings
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
+from deeptui.safe_text import visible
 from deeptui.screens.help import ConfirmScreen
 from deeptui.store_reports import file_name
 from deeptui.widgets.action_bar import ActionBar
@@ -365,11 +367,21 @@ class TaskCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, callback, help_text in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
+            yield DiscoveryHit(Content(visible(name)), callback, help=help_text, text=name)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, callback, help_text in self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+                yield Hit(score, _highlight(matcher, name), callback, help=help_text, text=name)
+
+
+def _highlight(matcher: Any, name: str) -> Content:
+    """``matcher.highlight`` without parsing the name (it holds a task id) as markup."""
+    shown = visible(name)
+    content = Content(shown)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, shown)
+    for offset in offsets:
+        content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

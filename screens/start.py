@@ -8,12 +8,15 @@ history store when there is one).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
@@ -28,8 +31,10 @@ from textual.widgets import (
     TabPane,
 )
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 from deeptui.errors import DeeptuiError
+from deeptui.safe_text import text as safe, visible
 from deeptui.widgets.bindings import bindings
 
 WORKFLOW_SUFFIXES = {".yaml", ".yml", ".json", ".toml"}
@@ -58,11 +63,30 @@ def _run_label(name: str, run_id: str, status: str, extra: str = "") -> Text:
               "cancelled": "dark_orange", "interrupted": "magenta"}
     text = Text()
     text.append(f"{status:<11}", style=styles.get(status, "yellow"))
-    text.append(name, style="bold")
-    text.append(f"  {run_id}", style="dim")
+    text.append(visible(name), style="bold")  # user text: control characters shown
+    text.append(f"  {visible(run_id)}", style="dim")
     if extra:
         text.append(f"  {extra}", style="dim")
     return text
+
+
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """Load a big file without stopping the UI for the garbage collector.
+
+    A 10,000-task file makes a few hundred thousand long-lived objects; while they
+    are created, every full collection walks all of them with the GIL held (up to
+    0.4 s each, on the UI thread too). Collection is paused while loading, and what
+    exists afterwards is frozen (``gc.freeze``: never walked again; freed as usual
+    when no longer referenced)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 class StartScreen(Screen[None]):
@@ -195,22 +219,48 @@ class StartScreen(Screen[None]):
         self.app.push_screen(ParametersScreen(template=name))
 
     def open_file(self, path: Path) -> None:
-        """Load a workflow file and preview it; a bad file is a clear one-line message."""
-        from deeptui.loader import load_workflow
-        from deeptui.screens.parameters import ParametersScreen
+        """Load a workflow file and preview it; a bad file is a clear one-line message.
 
-        error = self.query_one("#file-error", Label)
+        Reading, validating and laying out the file is CPU work that grows with its
+        tasks (seconds for 10,000): it runs in a thread, the app stays responsive."""
+        self.query_one("#file-error", Label).update(
+            safe(f"Loading {path} …", "dim"))
+        self._load_file(path)
+
+    @work(thread=True, exclusive=True, group="open-file", exit_on_error=False,
+          description="load a workflow file")
+    def _load_file(self, path: Path) -> None:
+        from deeptui.loader import load_workflow
+        from deeptui.widgets.line_view import workflow_lines
+
+        worker = get_current_worker()
         try:
-            workflow = load_workflow(path)
+            with _no_gc_pauses():
+                workflow = load_workflow(path)
+                lines = workflow_lines(workflow)
         except DeeptuiError as exc:
-            error.update(Text(str(exc), style="bold red"))
-            self.notify(str(exc), title="Cannot load the workflow file", severity="error", timeout=8)
+            self.app.call_from_thread(self._file_failed, str(exc), None)
             return
         except OSError as exc:
-            self.notify(f"{path}: {exc.strerror}", severity="error")
+            self.app.call_from_thread(self._file_failed, None, f"{path}: {exc.strerror}")
             return
-        error.update("")
-        self.app.push_screen(ParametersScreen(workflow=workflow, source=str(path)))
+        if not worker.is_cancelled:  # another file was picked meanwhile
+            self.app.call_from_thread(self._file_loaded, workflow, path, lines)
+
+    def _file_failed(self, error: str | None, os_error: str | None) -> None:
+        label = self.query_one("#file-error", Label)
+        if error is not None:
+            label.update(safe(error, "bold red"))
+            self.notify(error, title="Cannot load the workflow file", severity="error", timeout=8)
+        else:
+            label.update("")
+            self.notify(os_error or "", severity="error")
+
+    def _file_loaded(self, workflow: Any, path: Path, lines: Any) -> None:
+        from deeptui.screens.parameters import ParametersScreen
+
+        self.query_one("#file-error", Label).update("")
+        self.app.push_screen(ParametersScreen(workflow=workflow, source=str(path), lines=lines))
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

@@ -311,9 +311,9 @@ async def test_history_opens_resumes_reruns_and_exports(tmp_path: Path) -> None:
             await pilot.pause()
             table = app.screen.query_one(RunTable)
             assert table.row_count == 2
-            ids = {table.get_row_at(0)[0], table.get_row_at(1)[0]}
+            ids = {str(table.get_row_at(0)[0]), str(table.get_row_at(1)[0])}  # Text cells
             assert ids == {"sales@1", "sales-b@2"}
-            completed_row = 0 if table.get_row_at(0)[0] == "sales@1" else 1
+            completed_row = 0 if str(table.get_row_at(0)[0]) == "sales@1" else 1
             table.move_cursor(row=completed_row)
             await pilot.press("enter")
             await pilot.press("R")  # completed: refused with a notification

@@ -160,8 +160,8 @@ async def test_a_bad_workflow_file_is_a_clear_message(tmp_path: Path):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("2")
         await type_into(pilot, app, "#path-input", str(bad))
-        await pilot.press("enter")
-        await pilot.pause()
+        await pilot.press("enter")  # the file is read in a worker: wait for its verdict
+        await wait_for(pilot, lambda: "broken.yaml:" in str(app.screen.query_one("#file-error").content))
         assert isinstance(app.screen, StartScreen)
         message = str(app.screen.query_one("#file-error").content)
         assert "broken.yaml" in message and "nope" in message

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.widgets import DataTable, Static
 
 from deeptui.cache import CacheEntryInfo
+from deeptui.safe_text import text as safe
 
 KEY_CHARS = 12  # how much of a sha256 key the table shows
 
@@ -76,8 +77,8 @@ class CacheTable(DataTable[Any]):
         for entry in rows:
             self._tasks[entry.key] = entry.task_id
             self.add_row(
-                entry.task_id or "(unknown)",
-                entry.key[:KEY_CHARS],
+                safe(entry.task_id or "(unknown)"),  # a task id is user text: never markup
+                safe(entry.key[:KEY_CHARS]),
                 Text(format_bytes(entry.size_bytes), justify="right"),
                 Text(format_span(entry.age_seconds), justify="right"),
                 Text(format_span(entry.ttl_remaining, nearest=True), justify="right"),

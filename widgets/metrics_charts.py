@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from deeptui.metrics import TaskMetrics, WorkflowMetrics
+from deeptui.safe_text import text as safe
 
 STATUS_STYLES: dict[str, str] = {
     "completed": "green",
@@ -63,7 +64,7 @@ class DurationBars:
             yield Text("No tasks.", style="dim")
             return
         shown = rows[: self.limit] if self.limit else rows
-        name_width = min(max(len(task.task_id) for task in shown), 24,
+        name_width = min(max(len(safe(task.task_id)) for task in shown), 24,
                          max(options.max_width // 3, 6))
         figure_width = max(len(format_seconds(task.duration_seconds)) for task in shown)
         bar_width = max(options.max_width - name_width - figure_width - 2, 4)
@@ -81,7 +82,7 @@ class DurationBars:
                 bar = Text(f"({status})".ljust(bar_width), style=f"dim {style}")
             else:
                 bar = bar_text(task.duration_seconds / longest, bar_width, style)
-            table.add_row(Text(task.task_id), bar, format_seconds(task.duration_seconds))
+            table.add_row(safe(task.task_id), bar, format_seconds(task.duration_seconds))
         yield table
         if len(shown) < len(rows):
             yield Text(f"… and {len(rows) - len(shown)} more", style="dim")
@@ -129,7 +130,7 @@ def figures_table(rows: Sequence[tuple[str, Any]]) -> Table:
     table.add_column(style="dim", no_wrap=True)
     table.add_column(style="bold", overflow="fold")
     for label, value in rows:
-        table.add_row(label, value if isinstance(value, Text) else str(value))
+        table.add_row(label, value if isinstance(value, Text) else safe(value))  # user text
     return table
 
 

@@ -12,6 +12,7 @@ from textual.widgets import ProgressBar, Static
 
 from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
 from deeptui.visualize import STATUS_STYLES
+from deeptui.safe_text import text as safe
 
 RUN_STYLES = {
     WorkflowStatus.PENDING: "yellow", WorkflowStatus.RUNNING: "bold blue",
@@ -96,8 +97,8 @@ class RunHeader(Vertical):
         self._last = (state, read_only)
         status = WorkflowStatus(state.status)
         title = Text()
-        title.append(state.workflow_name or state.workflow_id, style="bold")
-        title.append(f"  {state.run_id}  ", style="dim")
+        title.append_text(safe(state.workflow_name or state.workflow_id, "bold"))  # user text
+        title.append_text(safe(f"  {state.run_id}  ", "dim"))
         title.append(status.value.upper(), style=RUN_STYLES.get(status, ""))
         if read_only:
             title.append("  (stored run, read-only)", style="dim italic")

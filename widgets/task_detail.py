@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from deeptui.models import TaskDefinition, TaskResult, TaskStatus
+from deeptui.safe_text import text as safe
 from deeptui.visualize import STATUS_STYLES
 
 from .run_header import format_duration
@@ -52,12 +53,12 @@ class TaskDetail(Static):
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
-        table.add_row("task", Text(task.id, style="bold"))
+        table.add_row("task", safe(task.id, "bold"))  # user text: never markup
         table.add_row("status", Text(f"{look.symbol} {status.value}", style=look.rich)
                       + Text(" (cached)" if result.cached else "", style="dim"))
         kind = task.kind
         agent = result.agent_used or task.agent_type or ("-" if kind != "agent" else "(routing)")
-        table.add_row("kind", f"{kind}   attempts {result.attempts}   agent {agent}")
+        table.add_row("kind", safe(f"{kind}   attempts {result.attempts}   agent {agent}"))
         duration = result.duration_seconds
         if duration is None and result.started_at is not None and status is TaskStatus.RUNNING:
             duration = (self.clock() - result.started_at).total_seconds()
@@ -65,18 +66,18 @@ class TaskDetail(Static):
         line = f"{format_duration(duration)}   tokens {usage.total_tokens:,}"
         if usage.cost_usd is not None:
             line += f"   cost ${usage.cost_usd:.4f}"
-        table.add_row("time", line)
+        table.add_row("time", Text(line))
         if task.depends_on:
-            table.add_row("needs", ", ".join(task.depends_on))
+            table.add_row("needs", safe(", ".join(task.depends_on)))
         if result.skip_reason:
-            table.add_row("skipped", Text(result.skip_reason, style="grey50"))
+            table.add_row("skipped", safe(result.skip_reason, "grey50", multiline=True))
         if result.error:
-            table.add_row("error", Text(result.error, style="red"))
+            table.add_row("error", safe(result.error, "red", multiline=True))
         preview = output_text(result.output)
         if preview:
             if len(preview) > PREVIEW_CHARS:
                 preview = preview[:PREVIEW_CHARS] + " …"
-            table.add_row("output", Text(preview))
+            table.add_row("output", safe(preview, multiline=True))
         elif task.description:
-            table.add_row("about", Text(task.description, style="italic"))
+            table.add_row("about", safe(task.description, "italic", multiline=True))
         self.update(table, layout=False)  # fixed height: no relayout per selection
