@@ -57,7 +57,9 @@ def hostile_app() -> DeeptuiApp:
 HOSTILE = WorkflowDefinition(
     id="hostile", name="Hostile [bold]names[/]", continue_on_failure=True,
     tasks=[task("deploy[/]"), task("test[py311]"), task("[link=x]"), task(ESC_ID),
-           task("after", "deploy[/]", "test[py311]")])
+           task("after", "deploy[/]", "test[py311]"),
+           TaskDefinition(id="shell[/]", task_type="shell", retry_config=NO_RETRY, parameters={
+               "command": r"printf 'out [/] \033]0;pwned\007 [link=x]y[/link]\n'"})])
 
 
 def detail_text(app: DeeptuiApp) -> str:
@@ -99,6 +101,12 @@ async def test_a_run_with_markup_and_control_characters_in_ids_and_errors(tmp_pa
         await pilot.pause()
         shown = detail_text(app)
         assert "broke [/] [link=x]here[/link] \\x1b]52;c;aGk=\\x07" in shown, shown
+
+        screen.dag.select("shell[/]")  # its log: stdout with markup and an OSC sequence
+        await wait_for(pilot, lambda: screen.log_view.task_id == "shell[/]"
+                       and any("pwned" in line.text for line in screen.log_view.lines))
+        log = "\n".join(line.text for line in screen.log_view.lines)
+        assert "out [/] \\x1b]0;pwned\\x07 [link=x]y[/link]" in log, log
 
         screen.dag.select("after")  # skipped: its dependency failed
         await pilot.pause()

@@ -19,6 +19,7 @@ from textual.strip import Strip
 
 from deeptui.widgets.bindings import bindings
 from deeptui.models import WorkflowDefinition, WorkflowState
+from deeptui.safe_text import visible
 from deeptui.visualize import DAGVisualizer
 
 
@@ -84,7 +85,7 @@ class DagPanel(ScrollView, can_focus=True):
             lines = [(text, tid) for text, tid in lines
                      if tid is not None and _matches(tid, state, needle)]
             if not lines:
-                lines = [(Text(f"  no task matches '{self.filter_text}'", style="dim"), None)]
+                lines = [(Text(f"  no task matches '{visible(self.filter_text)}'", style="dim"), None)]
         self._lines = lines
         self._task_rows = [n for n, (_, tid) in enumerate(lines) if tid is not None]
         self._row_of = {lines[n][1]: n for n in self._task_rows}  # type: ignore[misc]

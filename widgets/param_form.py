@@ -23,6 +23,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, SelectionList, Switch
 
+from deeptui.safe_text import text as safe
+
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
     """(the annotation without None/Annotated, whether None is allowed)."""
@@ -213,7 +215,7 @@ class ParamForm(VerticalScroll):
             label = self.query_one(f"#error-{name}", Label)
             message = errors.get(name)
             field.set_class(message is not None, "-invalid")
-            label.update(f"✗ {message}" if message else "")
+            label.update(safe(f"✗ {message}") if message else "")  # holds what was typed
         if errors:
             first = next(name for name in self.specs if name in errors)
             self.query_one(f"#field-{first}").scroll_visible()

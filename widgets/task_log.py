@@ -15,6 +15,8 @@ from rich.text import Text
 from textual import events
 from textual.widgets import RichLog
 
+from deeptui.safe_text import visible
+
 KIND_STYLES: dict[str, tuple[str, str]] = {
     "text": ("", ""),
     "tool_call": ("→ ", "cyan"),
@@ -35,7 +37,7 @@ def format_line(ts: float, kind: str, text: str, *, with_time: bool = True) -> T
     line = Text(no_wrap=False)
     if with_time and kind not in ("text", "stdout", "stderr"):
         line.append(time.strftime("%H:%M:%S ", time.localtime(ts)), style="dim")
-    line.append(prefix + text, style=style)
+    line.append(prefix + visible(text, multiline=True), style=style)  # ESC, BEL shown
     return line
 
 
