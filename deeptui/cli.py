@@ -1,27 +1,25 @@
 """The command line: the same engine as the app, without the UI.
 
 ``deeptui`` alone opens the app. Every user error prints one line on stderr
-and exits non-zero; a run exits 0 only when it succeeded.
+(a workflow file with several problems: one line each) and exits non-zero; a
+run exits 0 only when it succeeded. Output cut short by a closed pipe
+(``deeptui viz X | head``) ends quietly. This module owns the parser and the
+error boundary; the commands live in ``cli_run`` and ``cli_info``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from deeptui.cli_common import EXIT_USAGE, CLIError, is_workflow_file, resolve_workflow
 from deeptui.errors import DeeptuiError
-from deeptui.safe_text import markup, text as safe, visible
+from deeptui.safe_text import visible
 
-WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
-EXIT_USAGE = 2
-
-
-class CLIError(DeeptuiError):
-    pass
+__all__ = ["CLIError", "build_parser", "is_workflow_file", "main", "resolve_workflow"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,22 +32,27 @@ class _Parser(argparse.ArgumentParser):
 # ----------------------------------------------------------------- parser
 
 
-def _settings_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting (see deeptui.settings.Settings), generated from the model."""
+def _settings_flags(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """One flag per setting (see deeptui.settings.Settings), generated from the model.
+
+    Every command takes them too (``deeptui run ci-cd --fail-rate 0.5``); there their
+    default is "not given", so a flag before the command is not undone by one after it.
+    """
     from deeptui.settings import Settings
 
+    default = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("settings (override the config file)")
-    group.add_argument("--config", type=Path, help="config file (TOML)")
+    group.add_argument("--config", type=Path, default=default, help="config file (TOML)")
     for name, field in Settings.model_fields.items():
         flag = "--" + name.replace("_", "-")
         if name == "keymap":
             continue
         if name == "skill_dirs":
             group.add_argument("--skill-dir", dest="skill_dirs", action="append",
-                               help=field.description)
+                               default=default, help=field.description)
             continue
         kind = {float: float, int: int}.get(_base_type(field.annotation), str)
-        group.add_argument(flag, dest=name, type=kind, default=None, help=field.description)
+        group.add_argument(flag, dest=name, type=kind, default=default, help=field.description)
 
 
 def _base_type(annotation: Any) -> Any:
@@ -75,290 +78,69 @@ def build_parser() -> argparse.ArgumentParser:
                     "Without a command, opens the app.")
     parser.add_argument("--version", action="version", version=f"deeptui {_version()}")
     _settings_flags(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run a workflow file or a template")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help, description=help)
+        _settings_flags(cmd, suppress=True)
+        return cmd
+
+    run = command("run", "run a workflow file or a template")
     run.add_argument("target", help="workflow file (.yaml/.json/.toml) or template name")
     run.add_argument("--param", "-p", action="append", default=[], metavar="K=V",
                      help="template parameter (repeatable)")
     run.add_argument("--headless", action="store_true", help="no app: rich progress, exit code")
     run.add_argument("--run-id", help="id for this run (default: generated)")
+    run.add_argument("--format", default="table", choices=["table", "json"],
+                     help="headless output: the task table, or one JSON document")
 
-    validate = sub.add_parser("validate", help="check a workflow file without running it")
+    validate = command("validate", "check a workflow file without running it")
     validate.add_argument("file")
 
-    viz = sub.add_parser("viz", help="draw a workflow's DAG")
+    viz = command("viz", "draw a workflow's DAG")
     viz.add_argument("target", help="workflow file or template name")
-    viz.add_argument("--format", "-f", default="ascii",
-                     choices=["mermaid", "graphviz", "ascii", "json"])
+    viz.add_argument("--format", "-f", default=None,
+                     choices=["mermaid", "graphviz", "ascii", "json"],
+                     help="default: ascii, or what the --output suffix says")
     viz.add_argument("--param", "-p", action="append", default=[], metavar="K=V")
-    viz.add_argument("--output", "-o", type=Path, help="write to this file")
+    viz.add_argument("--output", "-o", type=Path,
+                     help="write to this file: .mmd/.md, .dot/.gv, .json, .txt, or .svg/.png "
+                          "(drawn by Graphviz)")
 
-    sub.add_parser("templates", help="list the workflow templates and their parameters")
-    sub.add_parser("skills", help="list the skills tasks can require")
+    command("templates", "list the workflow templates and their parameters")
+    command("skills", "list the skills tasks can require")
 
-    cache = sub.add_parser("cache", help="result cache statistics and clearing")
+    cache = command("cache", "result cache statistics and clearing")
     cache.add_argument("action", choices=["stats", "clear"])
     cache.add_argument("--task", help="clear only this task's entries")
+    cache.add_argument("--format", default="table", choices=["table", "json"])
 
-    history = sub.add_parser("history", help="past runs")
+    history = command("history", "past runs")
     history.add_argument("action", nargs="?", default="list", choices=["list", "show", "export"])
     history.add_argument("run", nargs="?", help="run id (or a unique prefix)")
-    history.add_argument("--format", default="json", choices=["json"])
+    history.add_argument("--format", default=None, choices=["table", "json"],
+                         help="list/show: table (default) or json; export: json")
     history.add_argument("--limit", type=int, default=30)
 
-    resume = sub.add_parser("resume", help="continue an unfinished or failed run")
+    resume = command("resume", "continue an unfinished or failed run")
     resume.add_argument("run", help="run id (or a unique prefix)")
     resume.add_argument("--headless", action="store_true")
+    resume.add_argument("--format", default="table", choices=["table", "json"])
     return parser
 
 
-# ---------------------------------------------------------------- helpers
+# --------------------------------------------------------------- dispatch
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    from deeptui.settings import Settings, load_settings
+def _command(name: str | None) -> Any:
+    from deeptui import cli_info, cli_run
 
-    overrides = {name: getattr(args, name, None) for name in Settings.model_fields
-                 if name != "keymap"}
-    return load_settings(args.config, **overrides)
-
-
-def _open_store(settings: Any) -> Any:
-    from deeptui.store import RunStore
-
-    return RunStore.from_settings(settings)
-
-
-def _check_model(settings: Any) -> None:
-    """A named model must resolve now: a typo or a missing provider package is a user error,
-    not four failed attempts per task."""
-    if settings.model:
-        from deeptui.runners import resolve_model
-
-        resolve_model(settings.model)
-
-
-def is_workflow_file(target: str) -> bool:
-    return target.lower().endswith(WORKFLOW_SUFFIXES) or Path(target).is_file()
-
-
-def resolve_workflow(target: str, params: list[str]) -> Any:
-    """A workflow file, or a template built from ``k=v`` parameters."""
-    if is_workflow_file(target):
-        if params:
-            raise CLIError(f"--param applies to templates only; '{target}' is a workflow file")
-        from deeptui.loader import load_workflow
-
-        return load_workflow(target)
-    from deeptui.workflows import build_workflow, get_template, parse_param_assignments
-
-    template = get_template(target)
-    values = parse_param_assignments(params, template.parameters_model)
-    return build_workflow(template.name, values)
-
-
-def _validate(orchestrator: Any, workflow: Any, target: str) -> None:
-    """The orchestrator's checks (skills, routing, callables, conditions), naming the file."""
-    from deeptui.errors import WorkflowValidationError
-
-    try:
-        orchestrator.validate(workflow)
-    except WorkflowValidationError as exc:
-        if not is_workflow_file(target):
-            raise
-        raise WorkflowValidationError(f"{target}: {exc}") from None
-
-
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
-# --------------------------------------------------------------- commands
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    from deeptui.loader import load_workflow
-
-    settings = _settings(args)
-    workflow = load_workflow(args.file)
-    from deeptui.settings import build_orchestrator
-
-    # validating touches neither the cache nor the history
-    orchestrator = build_orchestrator(settings.model_copy(update={"cache": "none"}))
-    try:
-        _validate(orchestrator, workflow, args.file)
-        levels = orchestrator.recommend_strategy(workflow)
-    finally:
-        orchestrator.close()
-    print(f"{visible(args.file)}: ok: workflow '{visible(workflow.id)}' with {len(workflow.tasks)} tasks, "
-          f"strategy {workflow.execution_strategy.value} (recommended: {levels.value})")
-    return 0
-
-
-def cmd_viz(args: argparse.Namespace) -> int:
-    from deeptui.visualize import VisualizationFormat, visualize_workflow
-
-    workflow = resolve_workflow(args.target, args.param)
-    text = visualize_workflow(workflow, format=VisualizationFormat(args.format))
-    if args.output:
-        args.output.write_text(text + "\n", encoding="utf-8")
-        print(f"wrote {args.output}")
-    else:
-        print(text)
-    return 0
-
-
-def cmd_templates(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from deeptui.workflows import list_templates
-
-    table = Table("template", "description", "parameters (default)", box=None,
-                  header_style="bold")
-    for template in list_templates():
-        params = "\n".join(
-            name + ("" if f.is_required() else f"={f.get_default(call_default_factory=True)!r}")
-            for name, f in template.parameters_model.model_fields.items())
-        table.add_row(template.name, template.description, params)
-        table.add_row("", "", "")
-    _console().print(table)
-    return 0
-
-
-def cmd_skills(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from deeptui.skills_manager import SkillManager
-
-    settings = _settings(args)
-    manager = SkillManager([{"path": d, "recursive": True} for d in settings.skill_dirs] or None)
-    table = Table("skill", "description", "tags", box=None, header_style="bold")
-    for skill in manager.get_all_skills():
-        table.add_row(*map(safe, (skill["name"], skill["description"],
-                                  ", ".join(skill.get("tags") or []))))
-    console = _console()
-    console.print(table)
-    for problem in getattr(manager, "problems", []):
-        console.print(f"[yellow]warning:[/] {markup(problem)}")
-    return 0
-
-
-def cmd_cache(args: argparse.Namespace) -> int:
-    from deeptui.cache import create_cache
-
-    settings = _settings(args)
-    cache = create_cache(settings.cache_config())
-    try:
-        if args.action == "clear":
-            removed = cache.invalidate(args.task) if args.task else cache.clear()
-            what = f"task '{visible(args.task)}'" if args.task else "all tasks"
-            print(f"removed {removed} cache entries ({what})")
-            return 0
-        stats = cache.stats()
-        entries = cache.entries()
-        print(json.dumps({**stats, "entries": len(entries),
-                          "directory": str(getattr(cache, "directory", None) or "")}, indent=2))
-        return 0
-    finally:
-        cache.close()
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    from deeptui.history_view import history_command
-
-    store = _open_store(_settings(args))
-    try:
-        return history_command(store, args.action, args.run, args.limit, _console())
-    finally:
-        store.close()
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from deeptui.history_view import unsaved_warning
-    from deeptui.settings import build_orchestrator
-
-    settings = _settings(args)
-    workflow = resolve_workflow(args.target, args.param)
-    _check_model(settings)
-    if settings.max_parallel:
-        workflow = workflow.model_copy(update={"max_parallel_tasks": settings.max_parallel})
-    store = _open_store(settings)
-    orchestrator = build_orchestrator(settings, store=store)
-    try:
-        # checked before the app opens too: a bad file is one line and a non-zero exit
-        _validate(orchestrator, workflow, args.target)
-        if not args.headless:
-            code = _run_app(args, settings, workflow, store=store, orchestrator=orchestrator)
-        else:
-            from deeptui.headless import run_headless
-
-            if args.run_id:  # an id of a stored run: refused
-                store.reserve_run(args.run_id, workflow)
-            code = asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id))
-    finally:
-        orchestrator.close()
-        store.close()
-    return unsaved_warning(store, code)
-
-
-def cmd_resume(args: argparse.Namespace) -> int:
-    from deeptui.headless import run_headless
-    from deeptui.history_view import unsaved_warning
-    from deeptui.settings import build_orchestrator
-
-    settings = _settings(args)
-    _check_model(settings)
-    store = _open_store(settings)
-    try:
-        stored = store.load_run(args.run)
-        if not args.headless:
-            code = _run_app(args, settings, store=store, resume=stored.summary.run_id)
-        else:
-            orchestrator = build_orchestrator(settings, store=store)
-            try:
-                code = asyncio.run(run_headless(orchestrator, stored.workflow,
-                                                resume_from=store, run_id=stored.summary.run_id))
-            finally:
-                orchestrator.close()
-    finally:
-        store.close()
-    return unsaved_warning(store, code)
-
-
-def _run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
-             store: Any = None, resume: str | None = None, orchestrator: Any = None) -> int:
-    """Open the app (with the history store), optionally starting or resuming a run."""
-    from deeptui.app import DeeptuiApp
-    from deeptui.history_view import unsaved_warning
-
-    if orchestrator is None:  # the app opens the cache later: refuse a bad directory now
-        from deeptui.cache import claim_cache_dir
-
-        claim_cache_dir(settings.cache_config())
-    own_store = store is None
-    if own_store:
-        store = _open_store(settings)
-    try:
-        app = DeeptuiApp(settings, orchestrator=orchestrator, store=store,
-                         initial_workflow=workflow,
-                         initial_resume=resume, settings_path=args.config)
-        app.run()
-        if getattr(app, "error", None):
-            print(app.error, file=sys.stderr)
-        code = int(app.return_code or 0)
-    finally:
-        if own_store:
-            store.close()
-    return unsaved_warning(store, code) if own_store else code
-
-
-COMMANDS = {
-    "run": cmd_run, "validate": cmd_validate, "viz": cmd_viz, "templates": cmd_templates,
-    "skills": cmd_skills, "cache": cmd_cache, "history": cmd_history, "resume": cmd_resume,
-}
+    return {
+        None: cli_run.cmd_app, "run": cli_run.cmd_run, "validate": cli_run.cmd_validate,
+        "resume": cli_run.cmd_resume, "viz": cli_info.cmd_viz,
+        "templates": cli_info.cmd_templates, "skills": cli_info.cmd_skills,
+        "cache": cli_info.cmd_cache, "history": cli_info.cmd_history,
+    }[name]
 
 
 def _one_line_warning(message: Any, category: Any, filename: str, lineno: int,
@@ -374,23 +156,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with warnings.catch_warnings():  # restores showwarning for callers of main()
         warnings.showwarning = _one_line_warning
-        return _dispatch(args)
+        try:
+            return _dispatch(args)
+        except BrokenPipeError:
+            return _pipe_closed()
+
+
+def _pipe_closed() -> int:
+    """The reader went away (``| head``): stop quietly. Point stdout at /dev/null so the
+    interpreter's final flush does not complain about the closed pipe either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
-        if args.command is None:
-            settings = _settings(args)
-            _check_model(settings)
-            return _run_app(args, settings)
-        return COMMANDS[args.command](args)
+        return int(_command(args.command)(args))
     except DeeptuiError as exc:
-        text = " ".join(line.strip() for line in str(exc).splitlines())  # always one line
-        print(f"deeptui: error: {visible(text)}", file=sys.stderr)
+        for problem in getattr(exc, "problems", None) or [str(exc)]:
+            text = " ".join(line.strip() for line in problem.splitlines())  # one line each
+            print(f"deeptui: error: {visible(text)}", file=sys.stderr)
         return EXIT_USAGE if not isinstance(exc, KeyError) else 1
     except KeyboardInterrupt:
         print("deeptui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         where = f"'{exc.filename}': " if getattr(exc, "filename", None) else ""
         print(f"deeptui: error: {visible(where)}{visible(exc.strerror or exc)}", file=sys.stderr)

@@ -1,18 +1,24 @@
 """The headless run: a Rich live view of a run (task table, progress bar, elapsed time).
 
 It is a bus subscriber like the app: it redraws a few times a second from the
-run's state, and Ctrl-C cancels the run instead of killing it mid-write.
+run's state, and Ctrl-C cancels the run instead of killing it mid-write. When
+stdout is not a terminal (a file, a pipe, a CI log) it prints only the final
+table, with every task and its whole id and detail; ``output="json"`` prints one
+JSON document instead (see deeptui.run_report).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.measure import Measurement
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -31,12 +37,13 @@ STATUS_STYLE = {
 MAX_ROWS = 18
 
 
-def _rows(state: WorkflowState) -> list[Any]:
-    """Running tasks first, then failures, then the most recently finished, then pending."""
+def _rows(state: WorkflowState, full: bool = False) -> list[Any]:
+    """Running tasks first, then failures, then the most recently finished, then pending
+    (all of them, in the workflow's order, when ``full``)."""
     results = list(state.task_results.values())
     order = {TaskStatus.RUNNING: 0, TaskStatus.FAILED: 1, TaskStatus.CANCELLED: 2,
              TaskStatus.COMPLETED: 3, TaskStatus.SKIPPED: 4, TaskStatus.PENDING: 5}
-    if len(results) <= MAX_ROWS:
+    if full or len(results) <= MAX_ROWS:
         return results
     results.sort(key=lambda r: (order[r.status],
                                 -(r.completed_at.timestamp() if r.completed_at else 0)))
@@ -63,8 +70,10 @@ def cut(text: str, style: str = "") -> Text:
     return safe(text, style, no_wrap=True, overflow="ellipsis")
 
 
-def render(state: WorkflowState, progress: dict[str, Any], elapsed: float) -> Group:
-    rows = _rows(state)
+def render(state: WorkflowState, progress: dict[str, Any], elapsed: float,
+           full: bool = False) -> Group:
+    """The view; ``full``: every task, whole details (for a file or a pipe)."""
+    rows = _rows(state, full)
     table = task_table([result.task_id for result in rows])
     for result in rows:
         symbol, style = STATUS_STYLE[result.status]
@@ -73,12 +82,13 @@ def render(state: WorkflowState, progress: dict[str, Any], elapsed: float) -> Gr
         table.add_row(Text(symbol, style), safe(result.task_id), Text(result.status.value, style),
                       str(result.attempts or ""), cut(result.agent_used or ""),
                       f"{duration:.1f}s" if duration is not None else "",
-                      cut(one_line(detail)[:60], "dim"))
+                      safe(" ".join(detail.splitlines()), "dim") if full
+                      else cut(one_line(detail)[:60], "dim"))
     total = progress["total_tasks"] or 1
     counts = "  ".join(f"{progress[k]} {k}" for k in
                        ("completed", "running", "failed", "skipped", "cancelled", "pending")
                        if progress.get(k))
-    hidden = len(state.task_results) - min(len(state.task_results), MAX_ROWS)
+    hidden = len(state.task_results) - len(rows)
     footer = Text(f"{progress['finished']}/{progress['total_tasks']} tasks  ·  {counts}  ·  "
                   f"{elapsed:.1f}s" + (f"  ·  {hidden} more not shown" if hidden else ""))
     bar = Table.grid(padding=(0, 1))
@@ -88,10 +98,21 @@ def render(state: WorkflowState, progress: dict[str, Any], elapsed: float) -> Gr
     return Group(title, table, bar, footer)
 
 
+def _fit_width(console: Console, renderable: Any) -> None:
+    """Widen a console that is not a terminal to the renderable's natural width, so
+    no cell is cut or wrapped (a terminal keeps its own width)."""
+    wide = console.options.update(width=100_000)
+    console.width = max(console.width, Measurement.get(console, wide, renderable).maximum)
+
+
 async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None = None,
-                       resume_from: Any = None, console: Console | None = None) -> int:
-    """Run (or resume) with a live view; 0 when the run completed, 1 otherwise."""
+                       resume_from: Any = None, console: Console | None = None,
+                       output: str = "table") -> int:
+    """Run (or resume) with a live view (``output="json"``: one JSON document at the
+    end instead); 0 when the run completed, 1 otherwise."""
     console = console or Console(highlight=False)
+    as_json = output == "json"
+    notices = Console(stderr=True, highlight=False) if as_json else console
     if resume_from is not None:
         from deeptui.store import start_resume
 
@@ -107,7 +128,7 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
         if cancelled:
             raise KeyboardInterrupt
         cancelled = True
-        console.print("[yellow]cancelling the run (Ctrl-C again to quit at once)...[/]")
+        notices.print("[yellow]cancelling the run (Ctrl-C again to quit at once)...[/]")
         orchestrator.cancel_workflow(rid)
 
     try:
@@ -115,10 +136,10 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
     except (NotImplementedError, RuntimeError):
         pass
     start = time.monotonic()
-    live_view = console.is_terminal
+    live_view = console.is_terminal and not as_json
     try:
-        with Live(console=console, refresh_per_second=4, transient=False,
-                  auto_refresh=False) as live:
+        with nullcontext() if as_json else Live(console=console, refresh_per_second=4,
+                                                transient=False, auto_refresh=False) as live:
             while not run.task.done():
                 if live_view:
                     live.update(render(run.state, orchestrator.get_workflow_progress(rid),
@@ -127,16 +148,29 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
             if not run.task.cancelled() and run.task.exception() is not None:
                 raise run.task.exception()  # a bug in the engine: main() reports it in one line
             state = await orchestrator.wait(rid)
-            live.update(render(state, orchestrator.get_workflow_progress(rid),
-                               time.monotonic() - start), refresh=True)
-        console.line()
+            if not as_json:
+                final = render(state, orchestrator.get_workflow_progress(rid),
+                               time.monotonic() - start, full=not live_view)
+                if not live_view:
+                    _fit_width(console, final)
+                live.update(final, refresh=True)
+        if not as_json:
+            console.line()
     finally:
         try:
             loop.remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError):
             pass
     store = getattr(orchestrator, "store", None)
-    if store is not None and store.sync() is not None:  # never a "completed" the history lost
+    unsaved = store is not None and store.sync() is not None
+    if as_json:
+        from deeptui.run_report import run_document
+
+        document = run_document(state, [task.id for task in workflow.tasks])
+        console.file.write(json.dumps({**document, "saved": not unsaved}, indent=2) + "\n")
+        console.file.flush()
+        return 0 if state.status is WorkflowStatus.COMPLETED and not unsaved else 1
+    if unsaved:  # never a "completed" the history lost
         console.print(f"[red]✗ run {markup(rid)} ({state.status.value}) was not saved to the "
                       "history[/]")
         return 1

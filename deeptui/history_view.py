@@ -43,20 +43,23 @@ def unsaved_warning(store: Any, code: int) -> int:
 
 
 def history_command(store: Any, action: str, run_id: str | None, limit: int,
-                    console: Console) -> int:
+                    console: Console, fmt: str = "table") -> int:
     if action == "list":
-        return history_list(store, limit, console)
+        return history_list(store, limit, console, fmt)
     if not run_id:
         raise DeeptuiError(f"history {action} needs a run id (see 'deeptui history')")
     if action == "show":
-        return history_show(store, run_id, console)
+        return history_show(store, run_id, console, fmt)
     return history_export(store, run_id)
 
 
-def history_list(store: Any, limit: int, console: Console) -> int:
+def history_list(store: Any, limit: int, console: Console, fmt: str = "table") -> int:
     runs = store.list_runs(limit)
     for problem in store.damaged:
         warn(problem)
+    if fmt == "json":
+        print(json.dumps([run.to_dict() for run in runs], indent=2, default=str))
+        return 0
     if not runs:
         console.print(f"no runs yet in {store.path}")
         return 0
@@ -76,13 +79,16 @@ def history_list(store: Any, limit: int, console: Console) -> int:
     return 0
 
 
-def history_show(store: Any, run_id: str, console: Console) -> int:
+def history_show(store: Any, run_id: str, console: Console, fmt: str = "table") -> int:
     """The run's header, then its tasks as they are read (a 50,000-task run is not held in
-    memory), as lines of fixed-width columns: the task id is never cut."""
+    memory), as lines of fixed-width columns: the task id is never cut. As JSON: the
+    summary and the tasks in the shape of `run --headless --format json`."""
     from deeptui.store_reports import task_rows
 
     summary = store.summary(run_id)
     count, longest, rows = task_rows(store, summary.run_id)
+    if fmt == "json":
+        return _show_json(summary, rows)
     console.print(safe(f"{summary.run_id}  {summary.workflow_name or summary.workflow_id}  "
                        f"[{summary.status}]", "bold"))
     console.print(f"started {_when(summary.started_at)}  ·  duration "
@@ -142,6 +148,18 @@ class _ShowLines:
             console.print(self.text, soft_wrap=True)
         self.text = Text(no_wrap=True, overflow="ignore", end="")
         self.count = 0
+
+
+def _show_json(summary: Any, rows: Any) -> int:
+    tasks = [{"id": tid, "status": status or "pending", "attempts": attempts or 0,
+              "duration_seconds": ended - started if None not in (started, ended) else None,
+              "error": error, "skip_reason": skip, "cached": bool(cached), "agent": agent}
+             for (tid, status, attempts, agent, started, ended, error, skip, cached) in rows]
+    document = {"run_id": summary.run_id, "workflow_id": summary.workflow_id,
+                "workflow_name": summary.workflow_name, "status": str(summary.status),
+                "error": summary.error, "summary": summary.to_dict(), "tasks": tasks}
+    print(json.dumps(document, indent=2, default=str))
+    return 0
 
 
 def history_export(store: Any, run_id: str) -> int:

@@ -86,9 +86,16 @@ class ModelConfigError(DeeptuiError, ValueError):
     """A model name pydantic-ai cannot resolve (unknown provider, missing package or key)."""
 
 
+# pydantic-ai-slim's extras that deeptui re-exports (pip install "deeptui[EXTRA]")
+DEEPTUI_EXTRAS = {"openai": "openai", "anthropic": "anthropic", "google": "google",
+                  "groq": "all-models", "mistral": "all-models"}
+_OFFLINE = "or drop --model to run the offline model"
+
+
 def resolve_model(model: Any) -> Any:
-    """A "provider:name" string becomes a pydantic-ai Model now, so a bad name or a
-    missing provider package is one clear error before anything runs."""
+    """A "provider:name" string becomes a pydantic-ai Model now, so a bad name, a
+    missing provider package or a missing API key is one clear error (saying what to
+    install or which variable to set) before anything runs."""
     if not isinstance(model, str):
         return model
     from pydantic_ai.models import infer_model
@@ -96,7 +103,30 @@ def resolve_model(model: Any) -> Any:
     try:
         return infer_model(model)
     except Exception as exc:  # noqa: BLE001 - UserError, ImportError, provider errors
-        raise ModelConfigError(f"model '{model}': {str(exc).splitlines()[0]}") from None
+        raise ModelConfigError(f"model '{model}': {_model_advice(str(exc))}") from None
+
+
+def _model_advice(message: str) -> str:
+    """pydantic-ai's message in deeptui's words: the extra to install, the variable to set."""
+    import re
+
+    if extra := re.search(r'pydantic-ai-slim\[([\w-]+)\]', message):
+        ours = DEEPTUI_EXTRAS.get(extra[1])
+        command = f"pip install 'deeptui[{ours}]'" if ours else \
+            f"pip install 'pydantic-ai-slim[{extra[1]}]'"
+        return f"its provider package is not installed; install it with {command} ({_OFFLINE})"
+    if var := re.search(r"Set the `([A-Z0-9_]+)` environment variable", message):
+        hint = " (or OPENAI_BASE_URL for an OpenAI-compatible server)" \
+            if var[1] == "OPENAI_API_KEY" else ""
+        return f"set the {var[1]} environment variable{hint}, {_OFFLINE}"
+    return message.splitlines()[0] if message else "cannot be used"
+
+
+def _no_banner() -> None:
+    """pydantic-ai prints a Logfire banner on an agent's first run; not in deeptui's output."""
+    import pydantic_ai
+
+    pydantic_ai.BANNER_ENABLED = False
 
 
 class AgentProvider:
@@ -208,6 +238,7 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
     )
     from pydantic_ai.run import AgentRunResultEvent
 
+    _no_banner()
     task = ctx.task
     skills = tuple(task.required_skills)
     agent = agents.agent_for(ctx.agent_type, skills)
