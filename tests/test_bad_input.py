@@ -94,7 +94,7 @@ def test_a_corrupted_cache_directory_warns_and_is_rebuilt(home: Path) -> None:
     assert len(warnings) == 1, proc.stderr
     assert warnings[0].startswith("deeptui: warning: cache directory")
     assert "corrupted" in warnings[0] and "rebuilding" in warnings[0]
-    stats = deeptui(home, "cache", "stats")  # rebuilt, holding this run's results
+    stats = deeptui(home, "cache", "stats", "--format", "json")  # rebuilt, holding this run's results
     assert stats.returncode == 0 and stats.stderr == ""
     assert json.loads(stats.stdout)["entries"] == 6
 

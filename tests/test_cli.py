@@ -233,7 +233,7 @@ def test_an_unknown_model_is_refused_before_the_run(home: Path, model: str, expe
 
 def test_cache_stats_after_a_run_and_clear(home: Path) -> None:
     assert deeptui(home, *FAST, "run", EXAMPLES / "web-app-dev.yaml", "--headless").returncode == 0
-    stats = deeptui(home, "cache", "stats")
+    stats = deeptui(home, "cache", "stats", "--format", "json")
     assert stats.returncode == 0, stats.stderr
     data = json.loads(stats.stdout)
     assert {"strategy", "hits", "misses", "hit_rate", "evictions", "invalidations",
@@ -242,7 +242,7 @@ def test_cache_stats_after_a_run_and_clear(home: Path) -> None:
     assert data["directory"].startswith(str(home / "cache"))
     cleared = deeptui(home, "cache", "clear")
     assert cleared.stdout.strip() == "removed 6 cache entries (all tasks)"
-    assert json.loads(deeptui(home, "cache", "stats").stdout)["entries"] == 0
+    assert json.loads(deeptui(home, "cache", "stats", "--format", "json").stdout)["entries"] == 0
 
 
 @pytest.mark.parametrize(("text", "expected"), [
