@@ -157,7 +157,7 @@ def test_cache_clear_in_the_cli_deletes_no_file_outside(tmp_path: Path, variant:
         assert "Traceback" not in proc.stderr
         assert "refusing to delete" in proc.stderr, proc.stderr
         assert all(line.startswith("deeptui: warning: ") for line in proc.stderr.splitlines())
-    stats = deeptui(tmp_path, *flags, "cache", "stats")
+    stats = deeptui(tmp_path, *flags, "cache", "stats", "--format", "json")
     assert json.loads(stats.stdout)["entries"] == 0
     assert outside.read_text() == "user data\n" and outside.parent.is_dir()
 
@@ -346,7 +346,7 @@ def test_hit_and_miss_counts_survive_the_process(tmp_path: Path) -> None:
     for _ in range(2):  # five misses, then five hits, in two processes
         proc = deeptui(tmp_path, *flags, "run", "ci-cd", "--headless")
         assert proc.returncode == 0, proc.stderr
-    stats = deeptui(tmp_path, *flags, "cache", "stats")
+    stats = deeptui(tmp_path, *flags, "cache", "stats", "--format", "json")
     assert stats.returncode == 0, stats.stderr
     shown = json.loads(stats.stdout)
     assert (shown["hits"], shown["misses"], shown["hit_rate"]) == (5, 5, "50.0%")
