@@ -23,7 +23,7 @@ from deeptui.widgets.bindings import bindings
 from deeptui.models import WorkflowDefinition
 from deeptui.visualize import DAGVisualizer
 from deeptui.safe_text import visible
-from deeptui.widgets.line_view import LineView, WorkflowLines, workflow_lines
+from deeptui.widgets.line_view import LineView, WorkflowLines, no_gc_pauses, workflow_lines
 from deeptui.widgets.param_form import ParamForm
 
 PREVIEW_DELAY = 0.3  # seconds after the last change before the preview redraws
@@ -130,7 +130,8 @@ class ParametersScreen(Screen[None]):
           description="draw the workflow file")
     def _build_lines(self) -> None:
         assert self.workflow is not None
-        lines = workflow_lines(self.workflow)
+        with no_gc_pauses():
+            lines = workflow_lines(self.workflow)
         self.app.call_from_thread(self._show_lines, lines)
 
     def _show_lines(self, lines: WorkflowLines) -> None:

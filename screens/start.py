@@ -8,9 +8,7 @@ history store when there is one).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -68,25 +66,6 @@ def _run_label(name: str, run_id: str, status: str, extra: str = "") -> Text:
     if extra:
         text.append(f"  {extra}", style="dim")
     return text
-
-
-@contextmanager
-def _no_gc_pauses() -> Iterator[None]:
-    """Load a big file without stopping the UI for the garbage collector.
-
-    A 10,000-task file makes a few hundred thousand long-lived objects; while they
-    are created, every full collection walks all of them with the GIL held (up to
-    0.4 s each, on the UI thread too). Collection is paused while loading, and what
-    exists afterwards is frozen (``gc.freeze``: never walked again; freed as usual
-    when no longer referenced)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 class StartScreen(Screen[None]):
@@ -231,11 +210,11 @@ class StartScreen(Screen[None]):
           description="load a workflow file")
     def _load_file(self, path: Path) -> None:
         from deeptui.loader import load_workflow
-        from deeptui.widgets.line_view import workflow_lines
+        from deeptui.widgets.line_view import no_gc_pauses, workflow_lines
 
         worker = get_current_worker()
         try:
-            with _no_gc_pauses():
+            with no_gc_pauses():
                 workflow = load_workflow(path)
                 lines = workflow_lines(workflow)
         except DeeptuiError as exc:

@@ -6,11 +6,14 @@ lines are built once (in a worker thread if they are many, see
 showing, scrolling or leaving the screen costs the same for 5 lines as for
 50,000. Also holds ``workflow_lines``: the task table and DAG preview of a
 workflow file as such lines (user text escaped: never markup, control
-characters visible).
+characters visible), and ``no_gc_pauses`` for building them in a thread.
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -134,3 +137,21 @@ def workflow_lines(workflow: WorkflowDefinition) -> WorkflowLines:
 def _width(lines: list[Text]) -> int:
     return max((line.cell_len for line in lines), default=0)
 
+
+@contextmanager
+def no_gc_pauses() -> Iterator[None]:
+    """Load a big file without stopping the UI for the garbage collector.
+
+    A 10,000-task file makes a few hundred thousand long-lived objects; while they
+    are created, every full collection walks all of them with the GIL held (up to
+    0.4 s each, on the UI thread too). Collection is paused while loading, and what
+    exists afterwards is frozen (``gc.freeze``: never walked again; freed as usual
+    when no longer referenced)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
