@@ -43,7 +43,7 @@ _EXPORTS: dict[str, str] = {
     "ParallelExecutor": "deeptui.strategies",
     "DAGExecutor": "deeptui.strategies",
     "ConditionalExecutor": "deeptui.strategies",
-    "SimulatedModel": "deeptui.simulated",
+    "SimulatedModel": "deeptui.runners.simulated",
     "TaskOrchestrator": "deeptui.orchestrator",
     # around a run
     "CacheConfig": "deeptui.cache",

@@ -32,7 +32,7 @@ from textual.worker import Worker, WorkerState
 
 from deeptui.errors import DeeptuiError
 from deeptui.keymap import check_keymap
-from deeptui.safe_text import visible
+from deeptui.visualize.safe_text import visible
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.help import ConfirmScreen, HelpScreen
 from deeptui.screens.start import StartScreen
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENGINE_MODULES = ("deeptui.orchestrator", "deeptui.simulated")  # imported after the first frame
+ENGINE_MODULES = ("deeptui.orchestrator", "deeptui.runners.simulated")  # imported after the first frame
 LAZY_SCREENS = {  # screens another module owns, imported when first opened
     "cache": ("deeptui.screens.cache", "CacheScreen"),
     "metrics": ("deeptui.screens.metrics", "MetricsScreen"),

@@ -31,16 +31,10 @@ from deeptui.models import (
     WorkflowStatus,
 )
 from deeptui.routing import TaskRouter
-from deeptui.runners import (
-    AgentProvider,
-    CallableRegistry,
-    TaskContext,
-    TaskFailure,
-    resolve_model,
-    run_agent_task,
-    run_callable_task,
-    run_shell_task,
-)
+from deeptui.runners.agent import AgentProvider, resolve_model, run_agent_task
+from deeptui.runners.callables import CallableRegistry, run_callable_task
+from deeptui.runners.context import TaskContext, TaskFailure
+from deeptui.runners.shell import run_shell_task
 from deeptui.state import StateManager
 
 if TYPE_CHECKING:
@@ -123,7 +117,7 @@ class TaskOrchestrator:
             store.attach(self)
 
     def _simulated_model(self) -> Any:
-        from deeptui.simulated import SimulatedModel
+        from deeptui.runners.simulated import SimulatedModel
 
         return SimulatedModel(latency=self.config.simulated_latency,
                               fail_rate=self.config.simulated_fail_rate,

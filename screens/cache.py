@@ -18,7 +18,7 @@ from textual.widgets import Button, Footer, Header, Label
 from deeptui.errors import DeeptuiError
 from deeptui.widgets.bindings import bindings
 from deeptui.widgets.cache_table import CacheStats, CacheTable
-from deeptui.safe_text import text as safe
+from deeptui.visualize.safe_text import text as safe
 
 
 class ConfirmModal(ModalScreen[bool]):

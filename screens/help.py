@@ -10,7 +10,7 @@ from textual.widgets import Button, Label, Static
 
 from deeptui.keymap import specs
 from deeptui.widgets.bindings import bindings
-from deeptui.safe_text import text as safe
+from deeptui.visualize.safe_text import text as safe
 
 SCOPE_TITLES = {
     "app": "Everywhere", "start": "Start screen", "parameters": "Parameters screen",

@@ -18,7 +18,7 @@ from deeptui.errors import DeeptuiError
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.metrics import export_directory, file_slug
 from deeptui.widgets.metrics_charts import STATUS_STYLES, format_seconds
-from deeptui.safe_text import text as safe
+from deeptui.visualize.safe_text import text as safe
 
 RUNS_SHOWN = 200
 NO_STORE = ("Run history is not available: this session has no history database, "

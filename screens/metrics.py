@@ -16,7 +16,7 @@ from textual.widgets import Button, Footer, Header, Label, Select, Static, Tabbe
 from deeptui.errors import DeeptuiError
 from deeptui.widgets.bindings import bindings
 from deeptui.metrics import WorkflowMetrics
-from deeptui.safe_text import text as safe
+from deeptui.visualize.safe_text import text as safe
 from deeptui.widgets.metrics_charts import (DurationChart, FigureGrid, StatusMixBar, TrendChart,
                                             aggregate_rows, format_seconds, run_figures)
 

@@ -22,7 +22,7 @@ from deeptui.errors import DeeptuiError
 from deeptui.widgets.bindings import bindings
 from deeptui.models import WorkflowDefinition
 from deeptui.visualize import DAGVisualizer
-from deeptui.safe_text import visible
+from deeptui.visualize.safe_text import visible
 from deeptui.widgets.line_view import LineView, WorkflowLines, no_gc_pauses, workflow_lines
 from deeptui.widgets.param_form import ParamForm
 

@@ -26,9 +26,9 @@ from textual.widgets import Input
 from deeptui import bus as ev
 from deeptui.widgets.bindings import bindings
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
-from deeptui.safe_text import visible
+from deeptui.visualize.safe_text import visible
 from deeptui.screens.help import ConfirmScreen
-from deeptui.store_reports import file_name
+from deeptui.store.reports import file_name
 from deeptui.widgets.action_bar import ActionBar
 from deeptui.widgets.dag_panel import DagPanel
 from deeptui.widgets.run_header import RunHeader

@@ -32,7 +32,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from deeptui.errors import DeeptuiError
-from deeptui.safe_text import text as safe, visible
+from deeptui.visualize.safe_text import text as safe, visible
 from deeptui.widgets.bindings import bindings
 
 WORKFLOW_SUFFIXES = {".yaml", ".yml", ".json", ".toml"}

@@ -21,8 +21,8 @@ from textual.widgets import Select
 
 from deeptui import (ExecutionStrategy, OrchestrationConfig, RetryConfig, TaskDefinition,
                      TaskOrchestrator, WorkflowDefinition)
-import deeptui.cache
-import deeptui.cache_memory
+import deeptui.cache.result_cache
+import deeptui.cache.memory
 from deeptui.cache import CacheConfig
 from deeptui.screens.cache import CacheScreen, ConfirmModal
 from deeptui.screens.history import HistoryScreen, RunTable
@@ -199,8 +199,8 @@ class WholeSecondClock:
 
 def test_cache_screen_snapshot(snap_compare, tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(deeptui.cache, "time", WholeSecondClock)
-    monkeypatch.setattr(deeptui.cache_memory, "time", WholeSecondClock)  # stamps created_at
+    monkeypatch.setattr(deeptui.cache.result_cache, "time", WholeSecondClock)
+    monkeypatch.setattr(deeptui.cache.memory, "time", WholeSecondClock)  # stamps created_at
     orchestrator = make_orchestrator(tmp_path)
 
     async def setup(pilot) -> None:

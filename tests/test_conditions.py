@@ -18,14 +18,13 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from deeptui.conditions import (
-    MAX_DEPTH,
-    MAX_LENGTH,
     TRIGGER_RULES,
     parse_condition,
     trigger_rule_met,
     validate_workflow_conditions,
     workflow_conditions,
 )
+from deeptui.conditions.language import MAX_DEPTH, MAX_LENGTH
 from deeptui.errors import ConditionError, WorkflowValidationError
 from deeptui.models import TaskDefinition, TaskResult, TaskStatus, WorkflowDefinition
 

@@ -12,11 +12,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import deeptui.loader as loader
-import deeptui.loader_yaml as loader_yaml
+import deeptui.loader.files as loader
+import deeptui.loader.yaml_events as loader_yaml
 from deeptui.errors import WorkflowFileError
 from deeptui.loader import dump_workflow, load_workflow, loads_workflow
-from deeptui.loader_yaml import Constructor, NodeLoader, Resolver, read_plain
+from deeptui.loader.yaml_events import Constructor, NodeLoader, Resolver, read_plain
 from deeptui.models import TaskDefinition, WorkflowDefinition
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,8 +21,8 @@ from deeptui import (
     WorkflowDefinition,
     WorkflowStatus,
 )
-from deeptui import store as store_module
-from deeptui import store_schema
+from deeptui.store.resume import process_token
+from deeptui.store import schema as store_schema
 from deeptui.cache import CacheConfig
 from deeptui.errors import DeeptuiError, StoreError, UnknownRunError
 from deeptui.metrics import WorkflowMetrics, aggregate_stats
@@ -299,7 +299,7 @@ async def test_a_run_of_a_live_process_is_not_resumed_and_a_dead_one_is_interrup
         state = await make_orchestrator(store).execute_workflow(chain(), run_id="chain@x")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        _pretend_running(db, state.run_id, sleeper.pid, store_module.process_token(sleeper.pid))
+        _pretend_running(db, state.run_id, sleeper.pid, process_token(sleeper.pid))
         with RunStore(db) as store:
             assert store.list_runs()[0].status is WorkflowStatus.RUNNING
             with pytest.raises(DeeptuiError, match=f"still running \\(process {sleeper.pid}"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from deeptui import RetryConfig, TaskDefinition, TaskOrchestrator, WorkflowDefinition
-from deeptui import store_writer
+from deeptui.store import writer as store_writer
 from deeptui.cache import CacheConfig
 from deeptui.store import RunStore
 

@@ -20,9 +20,9 @@ from rich.console import Console
 
 from deeptui import OrchestrationConfig, TaskDefinition, TaskOrchestrator, WorkflowDefinition
 from deeptui.cache import CacheConfig
-from deeptui.headless import run_headless
+from deeptui.cli.headless import run_headless
 from deeptui.store import RunStore
-from deeptui.store_reports import file_name
+from deeptui.store.reports import file_name
 
 TASKS = 5
 
@@ -74,7 +74,7 @@ def wait_until(condition, proc: subprocess.Popen | None = None, timeout: float =
 RESUMER = textwrap.dedent('''
     import os, sys, time
     from deeptui.cli import main
-    import deeptui.store, deeptui.orchestrator, deeptui.headless, deeptui.settings  # warm
+    import deeptui.store, deeptui.orchestrator, deeptui.cli.headless, deeptui.settings  # warm
     go = sys.argv[1]
     while not os.path.exists(go):  # the barrier: both processes are ready, then released
         time.sleep(0.001)

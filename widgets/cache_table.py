@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widgets import DataTable, Static
 
 from deeptui.cache import CacheEntryInfo
-from deeptui.safe_text import text as safe
+from deeptui.visualize.safe_text import text as safe
 
 KEY_CHARS = 12  # how much of a sha256 key the table shows
 

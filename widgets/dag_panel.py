@@ -19,7 +19,7 @@ from textual.strip import Strip
 
 from deeptui.widgets.bindings import bindings
 from deeptui.models import WorkflowDefinition, WorkflowState
-from deeptui.safe_text import visible
+from deeptui.visualize.safe_text import visible
 from deeptui.visualize import DAGVisualizer
 
 

@@ -23,7 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from deeptui.models import WorkflowDefinition
-from deeptui.safe_text import visible
+from deeptui.visualize.safe_text import visible
 
 NEEDS_WIDTH = 40  # the "needs" column is cut (with …) beyond this many cells
 

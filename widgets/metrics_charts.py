@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from deeptui.metrics import TaskMetrics, WorkflowMetrics
-from deeptui.safe_text import text as safe
+from deeptui.visualize.safe_text import text as safe
 
 STATUS_STYLES: dict[str, str] = {
     "completed": "green",

@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, SelectionList, Switch
 
-from deeptui.safe_text import text as safe
+from deeptui.visualize.safe_text import text as safe
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:

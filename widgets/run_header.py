@@ -12,7 +12,7 @@ from textual.widgets import ProgressBar, Static
 
 from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
 from deeptui.visualize import STATUS_STYLES
-from deeptui.safe_text import text as safe
+from deeptui.visualize.safe_text import text as safe
 
 RUN_STYLES = {
     WorkflowStatus.PENDING: "yellow", WorkflowStatus.RUNNING: "bold blue",

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from deeptui.models import TaskDefinition, TaskResult, TaskStatus
-from deeptui.safe_text import text as safe
+from deeptui.visualize.safe_text import text as safe
 from deeptui.visualize import STATUS_STYLES
 
 from .run_header import format_duration

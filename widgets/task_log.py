@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import RichLog
 
-from deeptui.safe_text import visible
+from deeptui.visualize.safe_text import visible
 
 KIND_STYLES: dict[str, tuple[str, str]] = {
     "text": ("", ""),

@@ -4,7 +4,7 @@ It is a bus subscriber like the app: it redraws a few times a second from the
 run's state, and Ctrl-C cancels the run instead of killing it mid-write. When
 stdout is not a terminal (a file, a pipe, a CI log) it prints only the final
 table, with every task and its whole id and detail; ``output="json"`` prints one
-JSON document instead (see deeptui.run_report).
+JSON document instead (see deeptui.cli.run_report).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
-from deeptui.safe_text import markup, one_line, visible, text as safe
+from deeptui.visualize.safe_text import markup, one_line, visible, text as safe
 
 STATUS_STYLE = {
     TaskStatus.PENDING: ("○", "yellow"),
@@ -164,7 +164,7 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
     store = getattr(orchestrator, "store", None)
     unsaved = store is not None and store.sync() is not None
     if as_json:
-        from deeptui.run_report import run_document
+        from deeptui.cli.run_report import run_document
 
         document = run_document(state, [task.id for task in workflow.tasks])
         console.file.write(json.dumps({**document, "saved": not unsaved}, indent=2) + "\n")

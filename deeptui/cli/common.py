@@ -35,7 +35,7 @@ def check_model(settings: Any) -> None:
     """A named model must resolve now: a typo, a missing provider package or a missing
     API key is a user error, not four failed attempts per task."""
     if settings.model:
-        from deeptui.runners import resolve_model
+        from deeptui.runners.agent import resolve_model
 
         resolve_model(settings.model)
 

@@ -5,7 +5,7 @@ The ASCII layout is also available as status-coloured Rich lines
 structure (levels, escaped ids, dependency lists) is computed once per
 visualizer; statuses and metrics are read from ``state.task_results`` on every
 call, so one visualizer can redraw a live run cheaply.
-Label text (escaping per format, metrics) is :mod:`deeptui.visualize_labels`.
+Label text (escaping per format, metrics) is :mod:`deeptui.visualize.labels`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rich.text import Text
 from deeptui.errors import DeeptuiError
 from deeptui.graph import WorkflowGraph
 from deeptui.models import TaskResult, TaskStatus, WorkflowDefinition, WorkflowState
-from deeptui.visualize_labels import (
+from deeptui.visualize.labels import (
     dot_string,
     mermaid_label,
     mermaid_plain_id,

@@ -25,8 +25,8 @@ import yaml
 from pydantic import ValidationError
 
 from deeptui.errors import WorkflowFileError
-from deeptui.loader_errors import Loc, describe, exc_text, kind_of, label, one_line, short, where
-from deeptui.loader_yaml import NodeLoader, read_plain
+from deeptui.loader.errors import Loc, describe, exc_text, kind_of, label, one_line, short, where
+from deeptui.loader.yaml_events import NodeLoader, read_plain
 from deeptui.models import WorkflowDefinition
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # larger workflow files are refused unread

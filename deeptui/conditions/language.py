@@ -7,8 +7,8 @@ are task ids (``lint.failed``), ``task("fix-issues")`` and
 ``tasks["fix-issues"]`` reach ids that are not identifiers, and a bare task id
 (``"fix-issues"``) is the seed's shorthand for ``<id>.status == "completed"``.
 See docs/readme/conditions.md for the whole language. What the compiled
-closures compute with is :mod:`deeptui.condition_runtime`; trigger rules live in
-:mod:`deeptui.trigger_rules` (re-exported here).
+closures compute with is :mod:`deeptui.conditions.runtime`; trigger rules live in
+:mod:`deeptui.conditions.trigger_rules` (re-exported here).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from deeptui.condition_runtime import (
+from deeptui.conditions.runtime import (
     BINARY_OPERATORS,
     COMPARISONS,
     NUMBER,
@@ -38,7 +38,7 @@ from deeptui.condition_runtime import (
 from deeptui.errors import ConditionError
 from deeptui.graph import WorkflowGraph
 from deeptui.models import TaskResult, WorkflowDefinition
-from deeptui.trigger_rules import TRIGGER_RULE_MEANINGS, TRIGGER_RULES, trigger_rule_met
+from deeptui.conditions.trigger_rules import TRIGGER_RULE_MEANINGS, TRIGGER_RULES, trigger_rule_met
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 50

@@ -32,7 +32,7 @@ from typing import Any
 
 from deeptui import bus as ev
 from deeptui.models import TaskStatus
-from deeptui.store_writer import ts, write_batch
+from deeptui.store.writer import ts, write_batch
 
 log = logging.getLogger("deeptui.store")
 

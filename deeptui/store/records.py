@@ -2,7 +2,7 @@
 
 `SUMMARY_SQL` selects one summary row per run (task counts by status);
 `run_summary` and `task_result` turn a row into its record. `RunStore` in
-:mod:`deeptui.store` reads the rows; these are the shapes its callers get.
+:mod:`deeptui.store.run_store` reads the rows; these are the shapes its callers get.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from deeptui.models import (
     WorkflowState,
     WorkflowStatus,
 )
-from deeptui.store_values import decode_output, dt
+from deeptui.store.codec import decode_output, dt
 
 
 @dataclass

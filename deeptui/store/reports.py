@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from deeptui.errors import StoreError
 
 from deeptui.metrics import WorkflowMetrics, aggregate_stats
-from deeptui.store_schema import CURRENT_VERSION
-from deeptui.store_values import dt
+from deeptui.store.schema import CURRENT_VERSION
+from deeptui.store.codec import dt
 
 if TYPE_CHECKING:
-    from deeptui.store import RunStore, StoredRun
+    from deeptui.store.run_store import RunStore, StoredRun
 
 
 def export_document(store: RunStore, stored: StoredRun) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def task_rows(store: RunStore, run_id: str) -> tuple[int, int, Iterator[tuple[An
     """(tasks, longest task id, rows): every task of a stored run in definition order, one
     `SHOW_COLUMNS` tuple each (None status: never started), read as they are consumed from a
     read-only connection of their own: memory does not grow with the run."""
-    from deeptui.store_models import damaged
+    from deeptui.store.records import damaged
 
     rid = store.resolve(run_id)
     try:

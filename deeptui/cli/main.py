@@ -4,7 +4,7 @@
 (a workflow file with several problems: one line each) and exits non-zero; a
 run exits 0 only when it succeeded. Output cut short by a closed pipe
 (``deeptui viz X | head``) ends quietly. This module owns the parser and the
-error boundary; the commands live in ``cli_run`` and ``cli_info``.
+error boundary; the commands live in ``run`` and ``info``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deeptui.cli_common import EXIT_USAGE, CLIError, is_workflow_file, resolve_workflow
+from deeptui.cli.common import EXIT_USAGE, CLIError, is_workflow_file, resolve_workflow
 from deeptui.errors import DeeptuiError
-from deeptui.safe_text import visible
+from deeptui.visualize.safe_text import visible
 
 __all__ = ["CLIError", "build_parser", "is_workflow_file", "main", "resolve_workflow"]
 
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command(name: str | None) -> Any:
-    from deeptui import cli_info, cli_run
+    from deeptui.cli import info as cli_info, run as cli_run
 
     return {
         None: cli_run.cmd_app, "run": cli_run.cmd_run, "validate": cli_run.cmd_validate,
@@ -206,6 +206,3 @@ def _crash_log(exc: BaseException) -> str:
         traceback.print_exception(exc, file=fh)
         return fh.name
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,8 +15,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
-from deeptui.store_schema import TASK_COLUMNS
-from deeptui.store_values import (
+from deeptui.store.schema import TASK_COLUMNS
+from deeptui.store.codec import (
     MASKED,
     decode_output,
     definition_json,
@@ -29,7 +29,7 @@ from deeptui.store_values import (
 )
 
 if TYPE_CHECKING:
-    from deeptui.store import RunStore
+    from deeptui.store.run_store import RunStore
 
 log = logging.getLogger("deeptui.store")
 

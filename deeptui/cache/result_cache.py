@@ -1,8 +1,8 @@
 """The result cache: memory (LRU + TTL), disk (diskcache), hybrid, none.
 
 A key is the sha256 of the canonical JSON of what decides a task's result (see
-`deeptui.cache_keys`). A value is stored as JSON text, never pickled: a cache
-directory is data, and `JSONTextDisk` (in `deeptui.cache_disk`, the disk tier)
+`deeptui.cache.keys`). A value is stored as JSON text, never pickled: a cache
+directory is data, and `JSONTextDisk` (in `deeptui.cache.disk`, the disk tier)
 refuses to read or write anything else.
 """
 
@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field
 
-from deeptui.cache_dir import claim
-from deeptui.cache_disk import CacheError, DiskTier, JSONTextDisk, is_corruption
-from deeptui.cache_keys import KEY_VERSION, cache_key, key_material
-from deeptui.cache_memory import CachedResult, MemoryTier, decode, encode
+from deeptui.cache.directory import claim
+from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk, is_corruption
+from deeptui.cache.keys import KEY_VERSION, cache_key, key_material
+from deeptui.cache.memory import CachedResult, MemoryTier, decode, encode
 from deeptui.models import TaskDefinition, TaskUsage
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The disk tier of the result cache: a diskcache directory holding JSON text only.
 
 `JSONTextDisk` refuses to pickle or unpickle anything (a cache directory is
-data) and reaches value files only through `deeptui.cache_dir`, which refuses any
+data) and reaches value files only through `deeptui.cache.directory`, which refuses any
 row whose file is not a plain file inside the directory. `GuardedCache` ignores
 settings planted in the database (diskcache would set them as attributes or run
 them as PRAGMAs). `DiskTier` claims the directory, opens it, rebuilds it when its
@@ -21,7 +21,7 @@ from typing import Any
 import diskcache
 from diskcache.core import DEFAULT_SETTINGS, ENOVAL, EVICTION_POLICY, METADATA, MODE_RAW, MODE_TEXT
 
-from deeptui.cache_dir import (
+from deeptui.cache.directory import (
     CacheError,
     UnsafeEntry,
     claim,

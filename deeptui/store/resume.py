@@ -25,7 +25,7 @@ from deeptui.models import (
 )
 
 if TYPE_CHECKING:
-    from deeptui.store import RunStore
+    from deeptui.store.run_store import RunStore
 
 
 # ------------------------------------------------------------- processes
@@ -182,7 +182,7 @@ def _prepare_resume(orchestrator: Any, store: RunStore, run_id: str,
 def unmask_env(workflow: WorkflowDefinition, run_id: str) -> WorkflowDefinition:
     """The stored workflow with each masked ``parameters.env`` value taken from this
     process's environment; a value neither stored nor set refuses the resume."""
-    from deeptui.store_values import MASKED
+    from deeptui.store.codec import MASKED
 
     tasks, missing = [], []
     for task in workflow.tasks:

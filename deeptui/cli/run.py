@@ -7,7 +7,7 @@ import asyncio
 import sys
 from typing import Any
 
-from deeptui.cli_common import (
+from deeptui.cli.common import (
     CLIError,
     check_model,
     open_store,
@@ -16,7 +16,7 @@ from deeptui.cli_common import (
     settings_of,
     validate_with,
 )
-from deeptui.safe_text import visible
+from deeptui.visualize.safe_text import visible
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -44,7 +44,7 @@ def _output_format(args: argparse.Namespace) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from deeptui.history_view import unsaved_warning
+    from deeptui.cli.history_view import unsaved_warning
     from deeptui.settings import build_orchestrator
 
     output = _output_format(args)
@@ -61,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.headless:
             code = run_app(args, settings, workflow, store=store, orchestrator=orchestrator)
         else:
-            from deeptui.headless import run_headless
+            from deeptui.cli.headless import run_headless
 
             if args.run_id:  # an id of a stored run: refused
                 store.reserve_run(args.run_id, workflow)
@@ -74,8 +74,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from deeptui.headless import run_headless
-    from deeptui.history_view import unsaved_warning
+    from deeptui.cli.headless import run_headless
+    from deeptui.cli.history_view import unsaved_warning
     from deeptui.settings import build_orchestrator
 
     output = _output_format(args)
@@ -109,7 +109,7 @@ def run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
             store: Any = None, resume: str | None = None, orchestrator: Any = None) -> int:
     """Open the app (with the history store), optionally starting or resuming a run."""
     from deeptui.app import DeeptuiApp
-    from deeptui.history_view import unsaved_warning
+    from deeptui.cli.history_view import unsaved_warning
 
     if orchestrator is None:  # the app opens the cache later: refuse a bad directory now
         from deeptui.cache import claim_cache_dir

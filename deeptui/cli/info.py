@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from deeptui.cli_common import CLIError, console, open_store, resolve_workflow, settings_of
-from deeptui.safe_text import markup, text as safe, visible
+from deeptui.cli.common import CLIError, console, open_store, resolve_workflow, settings_of
+from deeptui.visualize.safe_text import markup, text as safe, visible
 
 RENDERED_SUFFIXES = (".svg", ".png")  # drawn by Graphviz's `dot` from the DOT text
 
@@ -119,7 +119,7 @@ def _print_stats(stats: dict[str, Any]) -> None:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from deeptui.history_view import history_command
+    from deeptui.cli.history_view import history_command
 
     if args.action == "export" and args.format == "table":
         raise CLIError("history export writes JSON; use 'history show' for a table")

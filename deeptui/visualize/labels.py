@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from deeptui.models import TaskResult
-from deeptui.safe_text import visible
+from deeptui.visualize.safe_text import visible
 
 
 # Mermaid: entity codes (#name; / #number;, one pass) for every character its

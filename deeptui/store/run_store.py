@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from deeptui.errors import StoreError, UnknownRunError
 from deeptui.metrics import WorkflowMetrics
 from deeptui.models import TaskResult, TaskStatus, WorkflowDefinition, WorkflowState
-from deeptui.store_resume import (
+from deeptui.store.resume import (
     MY_TOKEN,
     driven,
     process_alive,
@@ -45,7 +45,7 @@ from deeptui.store_resume import (
     resume_run,
     start_resume,
 )
-from deeptui.store_models import (
+from deeptui.store.records import (
     SUMMARY_SQL,
     RunSummary,
     StoredRun,
@@ -53,10 +53,10 @@ from deeptui.store_models import (
     run_summary,
     task_result,
 )
-from deeptui.store_queue import QueueMixin
-from deeptui.store_reports import aggregate, export_document
-from deeptui.store_schema import CURRENT_VERSION, TASK_COLUMNS, open_database
-from deeptui.store_writer import SELECT_TASKS
+from deeptui.store.queue import QueueMixin
+from deeptui.store.reports import aggregate, export_document
+from deeptui.store.schema import CURRENT_VERSION, TASK_COLUMNS, open_database
+from deeptui.store.writer import SELECT_TASKS
 
 log = logging.getLogger("deeptui.store")
 

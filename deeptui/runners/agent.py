@@ -1,85 +1,21 @@
-"""How one task's body runs: a pydantic-deep agent, a shell command, or a Python callable.
+"""Agent tasks: a pydantic-deep agent per agent type, streamed as log lines, usage counted.
 
-A runner gets a `TaskContext` (the task, its dependencies' outputs, the agent
-type it was routed to, a log function) and returns the task's output or
-raises. Retries, timeouts and statuses are the executor's business.
+A "provider:name" model string is resolved once, up front, so a bad name, a missing
+provider package or a missing key is one clear error before anything runs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import inspect
-import json
-import logging
-import os
-import signal
 import warnings
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from deeptui.errors import DeeptuiError, WorkflowValidationError
-from deeptui.models import AgentRouting, TaskDefinition, TaskUsage
+from deeptui.errors import DeeptuiError
+from deeptui.models import AgentRouting
+from deeptui.runners.context import TaskContext, TaskFailure, build_prompt, one_line
 
 if TYPE_CHECKING:
     from deeptui.skills_manager import SkillManager
-
-log = logging.getLogger(__name__)
-
-LogFn = Callable[[str, str], None]  # (kind, text)
-TaskCallable = Callable[[TaskDefinition, dict[str, Any], dict[str, Any]], Any]
-
-MAX_OUTPUT_CHARS = 100_000
-
-
-class TaskFailure(Exception):
-    """A task body that ran and failed (non-zero exit, a model error...)."""
-
-
-@dataclass
-class TaskContext:
-    task: TaskDefinition
-    workflow_id: str
-    run_id: str
-    dependency_outputs: dict[str, Any]
-    agent_type: str | None
-    log: LogFn
-    usage: TaskUsage = field(default_factory=TaskUsage)
-
-
-# ------------------------------------------------------------------ prompt
-
-
-def _render(value: Any, limit: int = 4000) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, indent=2)
-    return text if len(text) <= limit else text[:limit] + "\n[... truncated]"
-
-
-def _one_line(value: Any, limit: int = 200) -> str:
-    """A log-line rendering: compact, one line, cut with an ellipsis."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def build_prompt(ctx: TaskContext) -> str:
-    """The user prompt of an agent task: what to do, with what, after what."""
-    task = ctx.task
-    lines = [f"Task: {task.id}", f"Description: {task.description or task.id}"]
-    if task.expected_output_type:
-        lines.append(f"Expected output: {task.expected_output_type}")
-    if task.parameters:
-        lines += ["", "Parameters:", _render(task.parameters)]
-    if ctx.dependency_outputs:
-        lines += ["", "Results of the tasks this one depends on:"]
-        for dep, output in ctx.dependency_outputs.items():
-            lines += [f"--- {dep} ---", _render(output)]
-    return "\n".join(lines)
-
-
-# ------------------------------------------------------------------ agents
 
 
 class ModelConfigError(DeeptuiError, ValueError):
@@ -257,133 +193,15 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
                 if event.delta.content_delta:
                     ctx.log("text", event.delta.content_delta)
             elif isinstance(event, FunctionToolCallEvent):
-                ctx.log("tool_call", f"{event.part.tool_name}({_one_line(event.part.args)})")
+                ctx.log("tool_call", f"{event.part.tool_name}({one_line(event.part.args)})")
             elif isinstance(event, FunctionToolResultEvent):
                 part = getattr(event, "part", None) or getattr(event, "result", None)
                 content = getattr(part, "content", part)
                 name = getattr(part, "tool_name", "tool")
-                ctx.log("tool_result", f"{name} -> {_one_line(content)}")
+                ctx.log("tool_result", f"{name} -> {one_line(content)}")
             elif isinstance(event, AgentRunResultEvent):
                 result = event.result
     if result is None:
         raise TaskFailure("the agent ended without a result")
     _add_usage(ctx, result)
     return result.output
-
-
-# ------------------------------------------------------------------- shell
-
-
-def _kill_group(proc: asyncio.subprocess.Process, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
-
-
-async def _terminate(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the command's process group, then SIGKILL if it lingers."""
-    if proc.returncode is not None:
-        return
-    _kill_group(proc, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), timeout=2.0)
-    except (TimeoutError, asyncio.TimeoutError):
-        _kill_group(proc, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            await proc.wait()
-
-
-async def run_shell_task(ctx: TaskContext) -> str:
-    """Run ``parameters["command"]`` in a subprocess; its output lines are log lines.
-
-    Succeeds with the output (stdout and stderr, merged) when the exit code is
-    0; a non-zero exit fails the attempt with the code and the last lines.
-    Cancellation and timeouts kill the whole process group.
-    """
-    params = ctx.task.parameters
-    command = params.get("command")
-    if not command:
-        raise WorkflowValidationError(f"task '{ctx.task.id}': shell task needs parameters.command")
-    cwd = params.get("cwd")
-    if cwd is not None:
-        cwd = os.path.expanduser(str(cwd))
-        if not os.path.isdir(cwd):
-            raise TaskFailure(f"working directory '{cwd}' does not exist")
-    env = {**os.environ, **{str(k): str(v) for k, v in (params.get("env") or {}).items()}}
-    common = dict(stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                  stdin=asyncio.subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True)
-    try:
-        if isinstance(command, list):
-            proc = await asyncio.create_subprocess_exec(*map(str, command), **common)
-        else:
-            proc = await asyncio.create_subprocess_shell(str(command), **common)
-    except FileNotFoundError as exc:
-        raise TaskFailure(f"command not found: {exc.filename or command}") from None
-    ctx.log("info", f"$ {command if isinstance(command, str) else ' '.join(map(str, command))}")
-    lines: list[str] = []
-    size = 0
-    try:
-        assert proc.stdout is not None
-        async for raw in proc.stdout:
-            line = raw.decode(errors="replace").rstrip("\n")
-            ctx.log("stdout", line)
-            lines.append(line)
-            size += len(line) + 1
-            while size > MAX_OUTPUT_CHARS and len(lines) > 1:
-                size -= len(lines.pop(0)) + 1
-        code = await proc.wait()
-    except BaseException:
-        await asyncio.shield(_terminate(proc))
-        raise
-    output = "\n".join(lines)
-    if code != 0:
-        tail = "\n".join(lines[-5:])
-        reason = f"exit code {code}" + (f": {tail}" if tail else "")
-        if code == 127:
-            reason = f"command not found (exit code 127): {tail}"
-        raise TaskFailure(reason)
-    return output
-
-
-# ---------------------------------------------------------------- callable
-
-
-class CallableRegistry:
-    """Python functions that callable tasks name in ``parameters["callable"]``."""
-
-    def __init__(self) -> None:
-        self._functions: dict[str, TaskCallable] = {}
-
-    def register(self, name: str, fn: TaskCallable) -> None:
-        if not callable(fn):
-            raise TypeError(f"callable '{name}' is not callable: {fn!r}")
-        self._functions[name] = fn
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._functions
-
-    def names(self) -> list[str]:
-        return sorted(self._functions)
-
-    def get(self, task: TaskDefinition) -> TaskCallable:
-        name = task.parameters.get("callable")
-        fn = self._functions.get(name) if isinstance(name, str) else None
-        if fn is None:
-            known = ", ".join(self.names()) or "none registered"
-            raise WorkflowValidationError(
-                f"task '{task.id}': callable '{name}' is not registered "
-                f"(orchestrator.register_callable(name, fn); registered: {known})"
-            )
-        return fn
-
-
-async def run_callable_task(ctx: TaskContext, registry: CallableRegistry) -> Any:
-    """Call ``fn(task, parameters, dependency_outputs)``; await it if it is a coroutine."""
-    fn = registry.get(ctx.task)
-    result = fn(ctx.task, ctx.task.parameters, ctx.dependency_outputs)
-    # None (a side-effect callable's usual output) is never awaitable: skip the ABC check
-    if result is not None and inspect.isawaitable(result):
-        result = await result
-    return result
-
-
-Runner = Callable[[TaskContext], Awaitable[Any]]

@@ -13,9 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from deeptui.errors import DeeptuiError
-from deeptui.headless import STATUS_STYLE
+from deeptui.cli.headless import STATUS_STYLE
 from deeptui.models import TaskStatus
-from deeptui.safe_text import markup, one_line, text as safe, visible
+from deeptui.visualize.safe_text import markup, one_line, text as safe, visible
 
 RUN_STYLE = {"completed": "green", "failed": "bold red", "running": "bold blue",
              "cancelled": "magenta", "interrupted": "yellow", "pending": "yellow"}
@@ -83,7 +83,7 @@ def history_show(store: Any, run_id: str, console: Console, fmt: str = "table") 
     """The run's header, then its tasks as they are read (a 50,000-task run is not held in
     memory), as lines of fixed-width columns: the task id is never cut. As JSON: the
     summary and the tasks in the shape of `run --headless --format json`."""
-    from deeptui.store_reports import task_rows
+    from deeptui.store.reports import task_rows
 
     summary = store.summary(run_id)
     count, longest, rows = task_rows(store, summary.run_id)

@@ -1,0 +1,52 @@
+"""Callable tasks: Python functions registered by name and called with the task's inputs."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from deeptui.errors import WorkflowValidationError
+from deeptui.models import TaskDefinition
+from deeptui.runners.context import TaskContext
+
+TaskCallable = Callable[[TaskDefinition, dict[str, Any], dict[str, Any]], Any]
+
+
+class CallableRegistry:
+    """Python functions that callable tasks name in ``parameters["callable"]``."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, TaskCallable] = {}
+
+    def register(self, name: str, fn: TaskCallable) -> None:
+        if not callable(fn):
+            raise TypeError(f"callable '{name}' is not callable: {fn!r}")
+        self._functions[name] = fn
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._functions
+
+    def names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def get(self, task: TaskDefinition) -> TaskCallable:
+        name = task.parameters.get("callable")
+        fn = self._functions.get(name) if isinstance(name, str) else None
+        if fn is None:
+            known = ", ".join(self.names()) or "none registered"
+            raise WorkflowValidationError(
+                f"task '{task.id}': callable '{name}' is not registered "
+                f"(orchestrator.register_callable(name, fn); registered: {known})"
+            )
+        return fn
+
+
+async def run_callable_task(ctx: TaskContext, registry: CallableRegistry) -> Any:
+    """Call ``fn(task, parameters, dependency_outputs)``; await it if it is a coroutine."""
+    fn = registry.get(ctx.task)
+    result = fn(ctx.task, ctx.task.parameters, ctx.dependency_outputs)
+    # None (a side-effect callable's usual output) is never awaitable: skip the ABC check
+    if result is not None and inspect.isawaitable(result):
+        result = await result
+    return result
