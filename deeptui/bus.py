@@ -103,6 +103,31 @@ class CacheHit(TaskEvent):
     key: str = ""
 
 
+@dataclass(slots=True, frozen=True)
+class ApprovalRequested(TaskEvent):
+    """A tool call of an agent task waits for a person's answer (see deeptui.workspace.approvals)."""
+
+    request_id: str = ""
+    tool: str = ""
+    args: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class ApprovalAnswered(TaskEvent):
+    request_id: str = ""
+    tool: str = ""
+    approved: bool = False
+    by: str = ""  # "a person", "policy: never", ...
+
+
+@dataclass(slots=True, frozen=True)
+class TaskChangesReady(TaskEvent):
+    """A writing task's diff (``changes`` is a TaskChanges), kept until it is applied."""
+
+    changes: Any = None
+    applied: bool = False
+
+
 STATUS_EVENTS = (TaskQueued, TaskStarted, TaskRetrying, TaskCompleted, TaskFailed, TaskSkipped,
                  TaskCancelled, TaskReset, CacheHit)
 
@@ -127,6 +152,21 @@ class RetryTask(Command):
 @dataclass(slots=True, frozen=True)
 class CancelWorkflow(Command):
     pass
+
+
+@dataclass(slots=True, frozen=True)
+class AnswerApproval(Command):
+    request_id: str
+    approve: bool
+    always: bool = False  # approve this tool for the rest of the run
+
+
+@dataclass(slots=True, frozen=True)
+class ApplyChanges(Command):
+    """Apply a writing task's diff to the real files (``discard``: drop it instead)."""
+
+    task_id: str
+    discard: bool = False
 
 
 # ----------------------------------------------------------------- the bus

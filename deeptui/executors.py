@@ -292,7 +292,7 @@ class ReadyQueueExecutor:
                     if timeout is None:
                         output = await body(ctx)
                     else:
-                        async with asyncio.timeout(timeout):
+                        async with asyncio.timeout(timeout) as ctx.timeout:
                             output = await body(ctx)
                     break
                 except asyncio.CancelledError:
@@ -309,6 +309,8 @@ class ReadyQueueExecutor:
                         delay *= 1 + self.rng.uniform(-retry.jitter, retry.jitter)
                     sm.retrying(tid, attempt, delay, error)
                     await self.sleep(delay)
+            if ctx.changes is not None:
+                sm.changes(tid, ctx.changes)
             sm.completed(tid, output, ctx.usage)
             if key is not None:
                 self.cache.put(key, tid, output, ctx.usage, agent_type)

@@ -106,6 +106,9 @@ class TaskDefinition(BaseModel):
     agent_type: str | None = None
     condition: str | None = None
     trigger_rule: TriggerRule = "all_success"
+    # an agent task that changes files: it works on an isolated copy of the run's
+    # workspace and its changes become a diff; every other task's workspace is read-only
+    writes: bool = False
 
     @field_validator("priority")
     @classmethod
@@ -151,6 +154,8 @@ class WorkflowDefinition(BaseModel):
     max_parallel_tasks: int = Field(default=5, ge=1)
     continue_on_failure: bool = False
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # the directory agent tasks work on (confined to it); None: an in-memory workspace
+    workspace: str | None = None
 
     @field_validator("default_timeout_seconds")
     @classmethod
@@ -192,6 +197,33 @@ class TaskUsage(BaseModel):
         return self.input_tokens + self.output_tokens
 
 
+class FileChange(BaseModel):
+    """One file a writing task changed: what it was, what it became, and the diff."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str  # relative to the workspace
+    status: Literal["added", "modified", "deleted"]
+    old_sha256: str | None = None  # what the task started from (None: the file did not exist)
+    new_text: str | None = None  # the new content (None: deleted, or too large to keep)
+    diff: str = ""  # unified diff, a/ and b/ paths
+
+
+class TaskChanges(BaseModel):
+    """The changes of one writing task, kept until they are applied to the real files."""
+
+    files: list[FileChange] = Field(default_factory=list)
+    applied: bool = False
+
+    @property
+    def diff(self) -> str:
+        return "".join(change.diff for change in self.files)
+
+    def summary(self) -> str:
+        counts = {s: sum(c.status == s for c in self.files) for s in ("added", "modified", "deleted")}
+        return ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no changes"
+
+
 class TaskResult(BaseModel):
     """The outcome of one task in one run."""
 
@@ -206,6 +238,7 @@ class TaskResult(BaseModel):
     usage: TaskUsage = Field(default_factory=TaskUsage)
     cached: bool = False
     skip_reason: str | None = None
+    changes: TaskChanges | None = None  # a writing agent task's diff (see deeptui.workspace)
 
     @property
     def retry_count(self) -> int:
@@ -299,6 +332,9 @@ class OrchestrationConfig(BaseModel):
     log_ring_size: int = Field(default=500, ge=10)
     # finished runs kept in memory, oldest forgotten first (None: all; a store keeps them all)
     keep_finished_runs: int | None = Field(default=None, ge=1)
+    # tool calls that need a person (running a command): "ask" waits for an answer (the app),
+    # "never" denies them (headless default), "always" approves them
+    approvals: Literal["ask", "never", "always"] = "never"
 
     @model_validator(mode="after")
     def _unique_agent_types(self) -> OrchestrationConfig:

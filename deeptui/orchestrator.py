@@ -36,6 +36,8 @@ from deeptui.runners.callables import CallableRegistry, run_callable_task
 from deeptui.runners.context import TaskContext, TaskFailure
 from deeptui.runners.shell import run_shell_task
 from deeptui.state import StateManager
+from deeptui.workspace import ApprovalGate, RunWorkspace, apply_changes
+from deeptui.workspace.run_workspace import workspace_root
 
 if TYPE_CHECKING:
     from deeptui.conditions import Condition
@@ -108,6 +110,8 @@ class TaskOrchestrator:
         self.model = resolve_model(model or self.config.model) or self._simulated_model()
         self.agents = AgentProvider(agent, deps, self.config.agent_routing, self.model,
                                     self.skill_manager)
+        self.approvals = ApprovalGate(self.bus, self.config.approvals)
+        self.agents.approvals = self.approvals
         self.store = store
         self.rng = random.Random(self.config.simulated_seed)
         self.retry_sleep: Callable[[float], Any] = asyncio.sleep  # tests swap in a fake clock
@@ -145,6 +149,7 @@ class TaskOrchestrator:
 
         for task in workflow.tasks:
             self._validate_task(task)
+        workspace_root(workflow)
         return workflow_conditions(workflow)
 
     def _validate_task(self, task: TaskDefinition) -> None:
@@ -168,7 +173,8 @@ class TaskOrchestrator:
         """The coroutine that runs the task's body (returned, not awaited: one frame less)."""
         kind = ctx.task.kind
         if kind == "shell":
-            return run_shell_task(ctx)
+            files = self.agents.workspaces.get(ctx.run_id)
+            return run_shell_task(ctx, default_cwd=str(files.root) if files else None)
         if kind == "callable":
             return run_callable_task(ctx, self.callables)
         return run_agent_task(ctx, self.agents)
@@ -196,6 +202,9 @@ class TaskOrchestrator:
             sleep=lambda delay: self.retry_sleep(delay),
         )
         run = Run(workflow, sm, executor, progress=progress)
+        files = RunWorkspace.for_workflow(workflow)
+        if files is not None:
+            self.agents.workspaces[run_id] = files
         self._runs[run_id] = run
         self._latest[workflow.id] = run_id
         return run
@@ -331,7 +340,32 @@ class TaskOrchestrator:
             return self.retry_task(command.workflow_id, command.task_id)
         if isinstance(command, ev.CancelWorkflow):
             return self.cancel_workflow(command.workflow_id)
+        if isinstance(command, ev.AnswerApproval):
+            return self.approvals.answer(command.request_id, command.approve, command.always)
+        if isinstance(command, ev.ApplyChanges):
+            return self.apply_changes(command.workflow_id, command.task_id, discard=command.discard)
         return False
+
+    # -- changes of writing tasks -------------------------------------------
+
+    def apply_changes(self, workflow_id: str, task_id: str, *, discard: bool = False) -> bool:
+        """Apply a writing task's diff to the real files (or drop it); False if there is none.
+
+        Raises `ApplyConflictError`, naming the files, when they changed since the task
+        read them (nothing is written then).
+        """
+        run = self.find_run(workflow_id)
+        result = run.state.task_results.get(task_id) if run else None
+        changes = result.changes if result else None
+        if run is None or changes is None or changes.applied:
+            return False
+        if not discard:
+            root = workspace_root(run.workflow)
+            assert root is not None
+            apply_changes(root, changes)
+        changes = None if discard else changes.model_copy(update={"applied": True})
+        run.state_manager.changes(task_id, changes, applied=not discard)
+        return True
 
     # -- strategy ----------------------------------------------------------
 
@@ -376,6 +410,7 @@ class TaskOrchestrator:
         if run is None or run.executor.active:
             return False
         del self._runs[run_id]
+        self.agents.workspaces.pop(run_id, None)
         if self._latest.get(run.workflow.id) == run_id:
             del self._latest[run.workflow.id]
         return True

@@ -15,6 +15,7 @@ from typing import Any
 
 from deeptui import bus as ev
 from deeptui.models import (
+    TaskChanges,
     TaskResult,
     TaskStatus,
     TaskUsage,
@@ -180,6 +181,12 @@ class StateManager:
             self.run_id, self.workflow.id, task_id=task_id, output=output, cached=cached,
             duration=(now - result.started_at).total_seconds(),
         ))
+
+    def changes(self, task_id: str, changes: TaskChanges | None, *, applied: bool = False) -> None:
+        """A writing task's diff (kept on its result), or that it was applied (or, None, discarded)."""
+        self.state.task_results[task_id].changes = changes
+        self.bus.publish(ev.TaskChangesReady(self.run_id, self.workflow.id, task_id=task_id,
+                                             changes=changes, applied=applied))
 
     def failed(self, task_id: str, error: str, usage: TaskUsage | None = None) -> None:
         result = self.state.task_results[task_id]

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from deeptui.errors import DeeptuiError
 from deeptui.models import AgentRouting
+from deeptui.runners.agent_workspace import NEEDS_APPROVAL, approval_capability, describe_call
 from deeptui.runners.context import TaskContext, TaskFailure, build_prompt, one_line
 
 if TYPE_CHECKING:
     from deeptui.skills_manager import SkillManager
+    from deeptui.workspace import ApprovalGate, RunWorkspace
 
 
 class ModelConfigError(DeeptuiError, ValueError):
@@ -87,7 +89,9 @@ class AgentProvider:
         self.routing = {r.agent_type: r for r in routing}
         self.model = model  # a Model instance or "provider:name" string
         self.skill_manager = skill_manager
-        self._agents: dict[tuple[str | None, tuple[str, ...]], Any] = {}
+        self._agents: dict[tuple[str | None, tuple[str, ...], bool], Any] = {}
+        self.workspaces: dict[str, RunWorkspace] = {}  # run id -> its files (runs that have one)
+        self.approvals: ApprovalGate | None = None
 
     @property
     def model_name(self) -> str:
@@ -96,21 +100,25 @@ class AgentProvider:
             return str(getattr(model, "model_name", None) or model or "custom-agent")
         return str(getattr(self.model, "model_name", None) or self.model)
 
-    def agent_for(self, agent_type: str | None, skills: tuple[str, ...]) -> Any:
+    def agent_for(self, agent_type: str | None, skills: tuple[str, ...], on_files: bool = False) -> Any:
+        """The agent for a task; ``on_files``: one that takes each run's workspace."""
         if self.user_agent is not None:
             return self.user_agent
-        key = (agent_type, skills)
+        key = (agent_type, skills, on_files)
         agent = self._agents.get(key)
         if agent is None:
-            agent = self._build(agent_type, skills)
+            agent = self._build(agent_type, skills, on_files)
             self._agents[key] = agent
         return agent
 
-    def _build(self, agent_type: str | None, skills: tuple[str, ...]) -> Any:
+    def _build(self, agent_type: str | None, skills: tuple[str, ...], on_files: bool) -> Any:
         from pydantic_deep import create_deep_agent
 
         routing = self.routing.get(agent_type or "")
         model = (routing.model if routing and routing.model else None) or self.model
+        # on files: no workspace of its own (each run passes the task's), commands need a yes
+        files: dict[str, Any] = dict(workspace=False, include_execute=True, interrupt_on=NEEDS_APPROVAL,
+                                     edit_format="str_replace") if on_files else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return create_deep_agent(
@@ -124,6 +132,7 @@ class AgentProvider:
                 web_search=False,
                 web_fetch=False,
                 cost_tracking=False,
+                **files,
             )
 
     def deps_for_run(self) -> Any:
@@ -177,12 +186,18 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
     _no_banner()
     task = ctx.task
     skills = tuple(task.required_skills)
-    agent = agents.agent_for(ctx.agent_type, skills)
+    run_files = agents.workspaces.get(ctx.run_id) if agents.user_agent is None else None
+    agent = agents.agent_for(ctx.agent_type, skills, on_files=run_files is not None)
     extra: dict[str, Any] = {}
     if agents.user_agent is not None and skills:
         # the user's own agent: the skills' instructions are added to its own for this run
         extra["instructions"] = agents.skill_manager.instructions_for(skills)
-    prompt = build_prompt(ctx)
+    task_files = None
+    if run_files is not None:
+        task_files = await run_files.for_task(task)
+        extra["workspace"] = task_files.workspace
+        extra["capabilities"] = [approval_capability(ctx, agents.approvals, task_files)]
+    prompt = build_prompt(ctx, str(run_files.root) if run_files is not None else None)
     result = None
     async with agent.run_stream_events(prompt, deps=agents.deps_for_run(), **extra) as events:
         async for event in events:
@@ -193,7 +208,7 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
                 if event.delta.content_delta:
                     ctx.log("text", event.delta.content_delta)
             elif isinstance(event, FunctionToolCallEvent):
-                ctx.log("tool_call", f"{event.part.tool_name}({one_line(event.part.args)})")
+                ctx.log("tool_call", _call_line(event.part))
             elif isinstance(event, FunctionToolResultEvent):
                 part = getattr(event, "part", None) or getattr(event, "result", None)
                 content = getattr(part, "content", part)
@@ -203,5 +218,19 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
                 result = event.result
     if result is None:
         raise TaskFailure("the agent ended without a result")
+    if type(result.output).__name__ == "DeferredToolRequests":
+        raise TaskFailure("the agent stopped waiting for tool approvals nobody answered")
     _add_usage(ctx, result)
+    if task_files is not None and run_files is not None and task_files.overlay is not None:
+        ctx.changes = await run_files.finish(task_files)
+        ctx.log("info", f"changes kept for review: {ctx.changes.summary() if ctx.changes else 'none'}")
     return result.output
+
+
+def _call_line(part: Any) -> str:
+    """A tool call as a log line: ``read_file pkg/mod.py``; other tools with their arguments."""
+    try:
+        args = part.args_as_dict()
+    except Exception:  # noqa: BLE001 - arguments the model garbled: show them raw
+        return f"{part.tool_name}({one_line(part.args)})"
+    return describe_call(part.tool_name, args)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deeptui.models import TaskDefinition, TaskUsage
+from deeptui.models import TaskChanges, TaskDefinition, TaskUsage
 
 LogFn = Callable[[str, str], None]  # (kind, text)
 
@@ -25,6 +25,8 @@ class TaskContext:
     agent_type: str | None
     log: LogFn
     usage: TaskUsage = field(default_factory=TaskUsage)
+    timeout: Any = None  # the attempt's asyncio.Timeout: paused while a person is asked
+    changes: TaskChanges | None = None  # a writing task's diff, set by its runner
 
 
 Runner = Callable[[TaskContext], Awaitable[Any]]
@@ -42,10 +44,14 @@ def one_line(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def build_prompt(ctx: TaskContext) -> str:
-    """The user prompt of an agent task: what to do, with what, after what."""
+def build_prompt(ctx: TaskContext, workspace: str | None = None) -> str:
+    """The user prompt of an agent task: what to do, with what, after what, on which files."""
     task = ctx.task
     lines = [f"Task: {task.id}", f"Description: {task.description or task.id}"]
+    if workspace is not None:
+        lines.append(f"Workspace: {workspace} (use the file tools with paths relative to it)")
+        lines.append("Writes: yes (your changes become a diff the user reviews)" if task.writes
+                     else "Writes: no (read-only: do not try to change files)")
     if task.expected_output_type:
         lines.append(f"Expected output: {task.expected_output_type}")
     if task.parameters:

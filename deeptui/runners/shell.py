@@ -31,7 +31,7 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
             await proc.wait()
 
 
-async def run_shell_task(ctx: TaskContext) -> str:
+async def run_shell_task(ctx: TaskContext, default_cwd: str | None = None) -> str:
     """Run ``parameters["command"]`` in a subprocess; its output lines are log lines.
 
     Succeeds with the output (stdout and stderr, merged) when the exit code is
@@ -42,7 +42,7 @@ async def run_shell_task(ctx: TaskContext) -> str:
     command = params.get("command")
     if not command:
         raise WorkflowValidationError(f"task '{ctx.task.id}': shell task needs parameters.command")
-    cwd = params.get("cwd")
+    cwd = params.get("cwd", default_cwd)  # the run's workspace when it has one
     if cwd is not None:
         cwd = os.path.expanduser(str(cwd))
         if not os.path.isdir(cwd):

@@ -1,0 +1,194 @@
+"""Agent tasks on the real files: confined, read-only unless they write, writes as diffs, approvals.
+
+Each test runs real pydantic-deep agents (pydantic-ai FunctionModels that call the file
+tools) through the orchestrator on a directory made by the test, and hashes the files
+before and after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, \
+    ToolReturnPart
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
+
+from deeptui import OrchestrationConfig, TaskDefinition, TaskOrchestrator, WorkflowDefinition
+from deeptui import bus as ev
+from deeptui.errors import WorkflowValidationError
+from deeptui.models import TaskStatus
+from deeptui.workspace import ApplyConflictError
+
+Script = dict[str, list[list[tuple[str, dict[str, Any]]]]]  # task id -> tool calls per step
+
+
+def scripted_model(script: Script) -> FunctionModel:
+    """Per task (the prompt's `Task:` line): the given tool calls step by step, then a text
+    answer that quotes every tool result it got, so outputs show what the tools returned."""
+
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        prompt = next(p.content for m in messages if isinstance(m, ModelRequest) for p in m.parts
+                      if getattr(p, "part_kind", "") == "user-prompt")
+        task = re.search(r"^Task: (.+)$", prompt, re.M).group(1)
+        step = sum(isinstance(m, ModelResponse) for m in messages)
+        calls = script.get(task, [])
+        if step < len(calls):
+            return ModelResponse(parts=[ToolCallPart(name, args, tool_call_id=f"{task}-{step}-{i}")
+                                        for i, (name, args) in enumerate(calls[step])])
+        results = [f"{p.tool_name}: {p.content}" for m in messages if isinstance(m, ModelRequest)
+                   for p in m.parts if isinstance(p, ToolReturnPart)]
+        return ModelResponse(parts=[TextPart("\n".join(results) or "nothing to do")])
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo):
+        for i, part in enumerate(respond(messages, info).parts):
+            if isinstance(part, ToolCallPart):
+                yield {i: DeltaToolCall(name=part.tool_name, json_args=part.args_as_json_str(),
+                                        tool_call_id=part.tool_call_id)}
+            else:
+                yield part.content
+
+    return FunctionModel(respond, stream_function=stream)
+
+
+def tree_hash(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "mod.py").write_text("def add(a, b):\n    return a + b\n")
+    (root / "README.md").write_text("# demo\n")
+    (tmp_path / "secret.txt").write_text("TOP SECRET outside the workspace\n")
+    (root / "link_out").symlink_to(tmp_path / "secret.txt")
+    return root
+
+
+def orchestrator(script: Script, approvals: str = "never") -> TaskOrchestrator:
+    return TaskOrchestrator(model=scripted_model(script),
+                            config=OrchestrationConfig(approvals=approvals))
+
+
+def workflow(repo: Path, *tasks: TaskDefinition) -> WorkflowDefinition:
+    return WorkflowDefinition(id="files", tasks=list(tasks), workspace=str(repo))
+
+
+async def test_file_tools_read_the_real_files_and_nothing_outside(repo: Path) -> None:
+    before = tree_hash(repo)
+    script = {"look": [[("ls", {"path": "."}), ("read_file", {"path": "pkg/mod.py"})],
+                       [("read_file", {"path": "../secret.txt"}),
+                        ("read_file", {"path": "/etc/passwd"}),
+                        ("read_file", {"path": "link_out"})]]}
+    orch = orchestrator(script)
+    state = await orch.execute_workflow(workflow(repo, TaskDefinition(id="look")))
+    output = state.task_results["look"].output
+    assert state.status == "completed"
+    assert "pkg/" in output and "return a + b" in output  # the real tree and file
+    assert "TOP SECRET" not in output and "root:" not in output
+    assert output.count("outside the workspace") == 3
+    log = [text for _, kind, text in orch.get_task_log(state.run_id, "look") if kind == "tool_call"]
+    assert "read_file pkg/mod.py" in log and "ls ." in log
+    assert tree_hash(repo) == before
+
+
+async def test_a_read_only_task_cannot_write(repo: Path) -> None:
+    before = tree_hash(repo)
+    script = {"look": [[("write_file", {"path": "new.txt", "content": "x"}),
+                        ("edit_file", {"path": "pkg/mod.py", "old_string": "a + b",
+                                       "new_string": "a - b"})]]}
+    state = await orchestrator(script).execute_workflow(workflow(repo, TaskDefinition(id="look")))
+    output = state.task_results["look"].output
+    assert output.count("read-only") >= 2
+    assert state.task_results["look"].changes is None
+    assert tree_hash(repo) == before
+
+
+async def test_a_writing_task_leaves_a_diff_and_the_files_untouched(repo: Path) -> None:
+    before = tree_hash(repo)
+    script = {"fix": [[("edit_file", {"path": "pkg/mod.py", "old_string": "def add(a, b):\n",
+                                      "new_string": "def add(a, b):\n    \"\"\"Add.\"\"\"\n"}),
+                       ("write_file", {"path": "pkg/new.py", "content": "x = 1\n"}),
+                       ("write_file", {"path": "../escape.txt", "content": "no"})]],
+              "check": [[("read_file", {"path": "pkg/mod.py"})]]}
+    orch = orchestrator(script)
+    seen: list[ev.Event] = []
+    orch.bus.tap(seen.append)
+    wf = workflow(repo, TaskDefinition(id="fix", writes=True),
+                  TaskDefinition(id="check", depends_on=["fix"]))
+    state = await orch.execute_workflow(wf)
+    assert state.status == "completed"
+    changes = state.task_results["fix"].changes
+    assert [(c.path, c.status) for c in changes.files] == [("pkg/mod.py", "modified"),
+                                                           ("pkg/new.py", "added")]
+    assert '+    """Add."""' in changes.diff and "+++ b/pkg/new.py" in changes.diff
+    assert "outside the workspace" in state.task_results["fix"].output
+    assert '"""Add."""' in state.task_results["check"].output  # downstream sees the change
+    assert tree_hash(repo) == before and not (repo.parent / "escape.txt").exists()
+    assert [e.task_id for e in seen if isinstance(e, ev.TaskChangesReady)] == ["fix"]
+
+    assert orch.apply_changes(state.run_id, "fix")
+    assert '"""Add."""' in (repo / "pkg" / "mod.py").read_text()
+    assert (repo / "pkg" / "new.py").read_text() == "x = 1\n"
+    assert state.task_results["fix"].changes.applied
+    assert not orch.apply_changes(state.run_id, "fix")  # once
+
+
+async def test_applying_refuses_when_the_file_changed_since(repo: Path) -> None:
+    script = {"fix": [[("edit_file", {"path": "pkg/mod.py", "old_string": "a + b",
+                                      "new_string": "b + a"})]]}
+    orch = orchestrator(script)
+    state = await orch.execute_workflow(workflow(repo, TaskDefinition(id="fix", writes=True)))
+    (repo / "pkg" / "mod.py").write_text("edited by the user\n")
+    with pytest.raises(ApplyConflictError, match=r"pkg/mod.py \(changed since the task read it\)"):
+        orch.apply_changes(state.run_id, "fix")
+    assert (repo / "pkg" / "mod.py").read_text() == "edited by the user\n"
+
+
+@pytest.mark.parametrize("policy, ran", [("never", False), ("always", True)])
+async def test_commands_need_approval(repo: Path, policy: str, ran: bool) -> None:
+    script = {"build": [[("execute", {"command": "touch made-by-command && echo hi"})]]}
+    orch = orchestrator(script, approvals=policy)
+    seen: list[ev.Event] = []
+    orch.bus.tap(seen.append)
+    state = await orch.execute_workflow(workflow(repo, TaskDefinition(id="build", writes=True)))
+    assert state.status == "completed"
+    asked = [e for e in seen if isinstance(e, ev.ApprovalRequested)]
+    answered = [e for e in seen if isinstance(e, ev.ApprovalAnswered)]
+    assert [e.tool for e in asked] == ["execute"] and [e.approved for e in answered] == [ran]
+    log = [text for _, kind, text in orch.get_task_log(state.run_id, "build") if kind == "approval"]
+    assert log[-1].startswith("approved" if ran else "denied")
+    assert not (repo / "made-by-command").exists()  # a command runs on the task's copy
+    changes = state.task_results["build"].changes
+    assert [c.path for c in changes.files] == (["made-by-command"] if ran else [])
+
+
+async def test_a_person_answers_while_the_task_waits(repo: Path) -> None:
+    import asyncio
+
+    script = {"build": [[("execute", {"command": "echo hi"})]]}
+    orch = orchestrator(script, approvals="ask")
+    wf = workflow(repo, TaskDefinition(id="build", writes=True, timeout_seconds=0.5))
+    run_id = orch.start_workflow(wf)
+    for _ in range(200):
+        if orch.approvals.pending_for(run_id):
+            break
+        await asyncio.sleep(0.01)
+    [request] = orch.approvals.pending_for(run_id)
+    await asyncio.sleep(0.8)  # longer than the timeout: it is paused while the person decides
+    assert orch.bus.send(ev.AnswerApproval(run_id, request.request_id, approve=False))
+    state = await orch.wait(run_id)
+    assert state.task_results["build"].status == TaskStatus.COMPLETED
+    assert "denied" in state.task_results["build"].output
+
+
+def test_a_workspace_that_is_not_a_directory_is_refused(tmp_path: Path) -> None:
+    orch = TaskOrchestrator()
+    wf = WorkflowDefinition(id="w", tasks=[TaskDefinition(id="a")], workspace=str(tmp_path / "nope"))
+    with pytest.raises(WorkflowValidationError, match="workspace .*nope' is not a directory"):
+        orch.validate(wf)
