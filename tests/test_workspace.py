@@ -192,3 +192,58 @@ def test_a_workspace_that_is_not_a_directory_is_refused(tmp_path: Path) -> None:
     wf = WorkflowDefinition(id="w", tasks=[TaskDefinition(id="a")], workspace=str(tmp_path / "nope"))
     with pytest.raises(WorkflowValidationError, match="workspace .*nope' is not a directory"):
         orch.validate(wf)
+
+
+async def test_a_stored_diff_is_applied_later_from_the_command_line(repo: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from deeptui.cli.main import main
+    from deeptui.store import RunStore
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    db = tmp_path / "history.db"
+    script = {"fix": [[("edit_file", {"path": "pkg/mod.py", "old_string": "a + b",
+                                      "new_string": "b + a"})]],
+              "build": [[("execute", {"command": "echo hi"})]]}
+    with RunStore(db, sync_commit=True) as store:
+        orch = TaskOrchestrator(model=scripted_model(script), store=store)
+        state = await orch.execute_workflow(workflow(
+            repo, TaskDefinition(id="fix", writes=True),
+            TaskDefinition(id="build", writes=True, depends_on=["fix"])))
+        orch.close()
+    before = tree_hash(repo)
+    kinds = [(e["task_id"], e["kind"]) for e in RunStore(db).events(state.run_id)
+             if e["kind"].startswith(("changes", "approval"))]
+    assert kinds == [("fix", "changes"), ("build", "approval_requested"),
+                     ("build", "approval_answered"), ("build", "changes")]
+
+    assert main(["--db", str(db), "apply", state.run_id, "fix", "--diff"]) == 0
+    assert "+    return b + a" in capsys.readouterr().out and tree_hash(repo) == before
+    assert main(["--db", str(db), "apply", state.run_id, "build"]) == 2
+    assert "has no changes to apply" in capsys.readouterr().err
+    assert main(["--db", str(db), "apply", state.run_id, "fix"]) == 0
+    assert "applied 1 file" in capsys.readouterr().out
+    assert (repo / "pkg" / "mod.py").read_text() == "def add(a, b):\n    return b + a\n"
+    assert main(["--db", str(db), "apply", state.run_id, "fix"]) == 2  # once
+    assert "already applied" in capsys.readouterr().err
+
+
+async def test_applying_from_history_refuses_a_file_edited_since(repo: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from deeptui.cli.main import main
+    from deeptui.store import RunStore
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    db = tmp_path / "history.db"
+    script = {"fix": [[("edit_file", {"path": "pkg/mod.py", "old_string": "a + b",
+                                      "new_string": "b + a"})]]}
+    with RunStore(db, sync_commit=True) as store:
+        orch = TaskOrchestrator(model=scripted_model(script), store=store)
+        state = await orch.execute_workflow(workflow(repo, TaskDefinition(id="fix", writes=True)))
+        orch.close()
+    (repo / "pkg" / "mod.py").write_text("# mine\n")
+    assert main(["--db", str(db), "apply", state.run_id, "fix"]) != 0
+    err = capsys.readouterr().err
+    assert "pkg/mod.py (changed since the task read it)" in err and len(err.strip().splitlines()) == 1
+    assert (repo / "pkg" / "mod.py").read_text() == "# mine\n"

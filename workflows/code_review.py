@@ -161,6 +161,7 @@ def create_code_review_workflow(**kwargs: Any) -> WorkflowDefinition:
                 AgentCapability.CODE_GENERATION,
                 required_skills=["python-code-review"],
                 depends_on=list(reviews),
+                writes=True,
                 priority=6,
                 timeout=900,
             )

@@ -114,6 +114,7 @@ def create_documentation_workflow(**kwargs: Any) -> WorkflowDefinition:
                 required_skills=skills,
                 depends_on=["analyze-codebase"],
                 parameters={**common, "doc_type": doc_type},
+                writes=True,
                 priority=8 if doc_type == "api" else 7,
                 timeout_seconds=task_timeout(900, settings),
             )
@@ -130,6 +131,7 @@ def create_documentation_workflow(**kwargs: Any) -> WorkflowDefinition:
                 ),
                 required_capabilities=[AgentCapability.CODE_GENERATION],
                 depends_on=after,
+                writes=True,
                 parameters=dict(common),
                 priority=6,
                 timeout_seconds=task_timeout(600, settings),
@@ -163,6 +165,7 @@ def create_documentation_workflow(**kwargs: Any) -> WorkflowDefinition:
                 ),
                 required_capabilities=[AgentCapability.DOCUMENTATION],
                 parameters=dict(common),
+                writes=True,
             )
         )
     kinds = ", ".join(params.doc_types)

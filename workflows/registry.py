@@ -21,6 +21,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -271,6 +272,9 @@ def make_workflow(
     }
     values.setdefault("name", name)
     values.setdefault("description", description)
+    repository = getattr(params, "repository_path", None)
+    if repository:  # the agents work on the repository's real files
+        values.setdefault("workspace", str(Path(repository).expanduser().resolve()))
     values.setdefault("execution_strategy", ExecutionStrategy.DAG)
     try:
         return WorkflowDefinition(

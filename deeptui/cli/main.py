@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="id for this run (default: generated)")
     run.add_argument("--format", default="table", choices=["table", "json"],
                      help="headless output: the task table, or one JSON document")
+    run.add_argument("--workspace", metavar="DIR",
+                     help="the directory agent tasks work on (overrides the workflow's)")
+    _file_flags(run)
 
     validate = command("validate", "check a workflow file without running it")
     validate.add_argument("file")
@@ -126,20 +129,36 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run", help="run id (or a unique prefix)")
     resume.add_argument("--headless", action="store_true")
     resume.add_argument("--format", default="table", choices=["table", "json"])
+    _file_flags(resume)
+
+    apply = command("apply", "apply a writing task's changes (its diff) to the real files")
+    apply.add_argument("run", help="run id (or a unique prefix)")
+    apply.add_argument("task", help="the task whose changes to apply")
+    apply.add_argument("--diff", action="store_true", help="print the diff, apply nothing")
+    apply.add_argument("--discard", action="store_true", help="drop the changes instead")
     return parser
+
+
+def _file_flags(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--apply", default="never", choices=["never", "ask", "always"],
+                     help="headless: apply writing tasks' changes to the files at the end "
+                          "(never: keep them for 'deeptui apply RUN TASK')")
+    cmd.add_argument("--approve", default="never", choices=["never", "always"],
+                     help="headless: answer agents' requests to run commands (default: deny)")
 
 
 # --------------------------------------------------------------- dispatch
 
 
 def _command(name: str | None) -> Any:
-    from deeptui.cli import info as cli_info, run as cli_run
+    from deeptui.cli import changes as cli_changes, info as cli_info, run as cli_run
 
     return {
         None: cli_run.cmd_app, "run": cli_run.cmd_run, "validate": cli_run.cmd_validate,
         "resume": cli_run.cmd_resume, "viz": cli_info.cmd_viz,
         "templates": cli_info.cmd_templates, "skills": cli_info.cmd_skills,
         "cache": cli_info.cmd_cache, "history": cli_info.cmd_history,
+        "apply": cli_changes.cmd_apply,
     }[name]
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
+from deeptui.cli.changes import after_headless_run
 from deeptui.cli.common import (
     CLIError,
     check_model,
@@ -50,6 +52,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     output = _output_format(args)
     settings = settings_of(args)
     workflow = resolve_workflow(args.target, args.param)
+    if args.workspace:
+        workflow = workflow.model_copy(update={"workspace": str(Path(args.workspace).resolve())})
     check_model(settings)
     if settings.max_parallel:
         workflow = workflow.model_copy(update={"max_parallel_tasks": settings.max_parallel})
@@ -65,8 +69,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             if args.run_id:  # an id of a stored run: refused
                 store.reserve_run(args.run_id, workflow)
+            orchestrator.approvals.policy = args.approve
             code = asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id,
                                             output=output))
+            code = max(code, after_headless_run(orchestrator, args.apply))
     finally:
         orchestrator.close()
         store.close()
@@ -88,10 +94,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
             code = run_app(args, settings, store=store, resume=stored.summary.run_id)
         else:
             orchestrator = build_orchestrator(settings, store=store)
+            orchestrator.approvals.policy = args.approve
             try:
                 code = asyncio.run(run_headless(orchestrator, stored.workflow,
                                                 resume_from=store, run_id=stored.summary.run_id,
                                                 output=output))
+                code = max(code, after_headless_run(orchestrator, args.apply))
             finally:
                 orchestrator.close()
     finally:

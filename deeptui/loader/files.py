@@ -79,7 +79,11 @@ def load_workflow(path: str | Path) -> WorkflowDefinition:
             raise WorkflowFileError(
                 f"{source}:{line}:{col}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
                 "save the file as UTF-8") from None
-        return loads_workflow(text, fmt, source)
+        workflow = loads_workflow(text, fmt, source)
+        if workflow.workspace is not None:  # `workspace: .` means the file's own folder
+            where = (file.parent / Path(workflow.workspace).expanduser()).resolve()
+            workflow = workflow.model_copy(update={"workspace": str(where)})
+        return workflow
     except WorkflowFileError as exc:
         raise WorkflowFileError(one_line(str(exc))) from None
     except Exception as exc:  # the boundary: nothing else escapes

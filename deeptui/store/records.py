@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from deeptui.errors import StoreError
 from deeptui.models import (
+    TaskChanges,
     TaskResult,
     TaskStatus,
     TaskUsage,
@@ -121,3 +122,18 @@ def task_result(row: dict[str, Any]) -> TaskResult:
         skip_reason=row["skip_reason"],
         usage=TaskUsage(input_tokens=row["input_tokens"], requests=row["requests"],
                         output_tokens=row["output_tokens"], cost_usd=row["cost_usd"]))
+
+
+SELECT_CHANGES = ("SELECT task_id, kind, detail FROM events WHERE run_id = ? AND kind IN "
+                  "('changes', 'changes_applied', 'changes_discarded') ORDER BY id")
+
+
+def stored_changes(kind: str, detail: str | None) -> TaskChanges | None:
+    """A writing task's diff from its events row (None once discarded or unreadable)."""
+    if kind == "changes_discarded" or not detail:
+        return None
+    try:
+        changes = TaskChanges.model_validate_json(detail)
+    except ValueError:
+        return None
+    return changes.model_copy(update={"applied": kind == "changes_applied"})

@@ -46,11 +46,13 @@ from deeptui.store.resume import (
     start_resume,
 )
 from deeptui.store.records import (
+    SELECT_CHANGES,
     SUMMARY_SQL,
     RunSummary,
     StoredRun,
     damaged,
     run_summary,
+    stored_changes,
     task_result,
 )
 from deeptui.store.queue import QueueMixin
@@ -224,6 +226,9 @@ class RunStore(QueueMixin):
             kinds[tid] = row["output_kind"]
             if row["log_dropped"]:
                 dropped[tid] = row["log_dropped"]
+        for tid, kind, detail in self._read(SELECT_CHANGES, (rid,)):
+            if tid in results:  # the last word on a writing task's diff wins
+                results[tid].changes = stored_changes(kind, detail)
         state = WorkflowState(workflow_id=summary.workflow_id, run_id=rid,
                               workflow_name=summary.workflow_name, status=summary.status,
                               task_results=results, started_at=summary.started_at,
@@ -236,6 +241,21 @@ class RunStore(QueueMixin):
             parameters = {"template": summary.template, "parameters": parameters or {}}
         return StoredRun(summary, workflow, state, parameters, summary.model, logs, kinds,
                          dropped, problems)
+
+    def record_event(self, run_id: str, task_id: str | None, kind: str,
+                     detail: str | None = None) -> None:
+        """One row in a run's events, written now (e.g. a diff applied from the command line)."""
+        self.flush()
+        with self._lock:
+            if self.conn is None:
+                raise StoreError(f"history database {self.path} is closed")
+            try:
+                with self.conn:
+                    self.conn.execute("INSERT INTO events (run_id, ts, task_id, kind, attempt, detail) "
+                                      "VALUES (?, ?, ?, ?, NULL, ?)",
+                                      (run_id, time.time(), task_id, kind, detail))
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write to the history database {self.path}: {exc}") from None
 
     def workflow_metrics(self, run_id: str) -> WorkflowMetrics:
         stored = self.load_run(run_id)

@@ -328,6 +328,16 @@ def _apply(row: list[Any], event: ev.Event, extra: Any,
         return "reset", None, None
     if cls is ev.CacheHit:
         return "cache_hit", None, event.key
+    if cls is ev.TaskChangesReady:  # the diff itself, so `deeptui apply` works from history
+        if event.changes is None:
+            return "changes_discarded", None, None
+        return ("changes_applied" if event.applied else "changes"), None, \
+            event.changes.model_dump_json()
+    if cls is ev.ApprovalRequested:
+        return "approval_requested", None, f"{event.tool}: {utf8(event.args)}"
+    if cls is ev.ApprovalAnswered:
+        verdict = "approved" if event.approved else "denied"
+        return "approval_answered", None, f"{verdict} by {event.by}: {event.tool}"
     return cls.__name__, None, None
 
 
