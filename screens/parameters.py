@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Header, Label, Static
+from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from deeptui.errors import DeeptuiError
 from deeptui.widgets.bindings import bindings
@@ -70,6 +70,10 @@ class ParametersScreen(Screen[None]):
                     yield Label(Text.assemble((visible(wf.name), "bold"), f"  {source}",
                                               f"\n{len(wf.tasks)} tasks, strategy "
                                               f"{wf.execution_strategy.value}"), id="params-title")
+                    with Horizontal(id="workspace-row"):
+                        yield Label("Workspace ", classes="field-label")
+                        yield Input(wf.workspace or "", id="workspace", compact=True,
+                                    placeholder="none: agents work on an in-memory workspace")
                     lines = self.lines
                     yield LineView(lines.tasks if lines else [], lines.tasks_width if lines else 0,
                                    id="file-tasks")
@@ -111,7 +115,7 @@ class ParametersScreen(Screen[None]):
     def build(self, *, show_errors: bool = True) -> WorkflowDefinition | None:
         """The workflow the current values make, or None (errors shown when asked)."""
         if self.template_name is None:
-            return self.workflow
+            return self._file_workflow(show_errors)
         from deeptui.workflows.registry import get_template
 
         form = self.query_one(ParamForm)
@@ -125,6 +129,20 @@ class ParametersScreen(Screen[None]):
             if show_errors:
                 self.notify(str(exc), title="Invalid parameters", severity="error")
             return None
+
+    def _file_workflow(self, show_errors: bool) -> WorkflowDefinition | None:
+        """The file's workflow, on the directory the Workspace field names (if any)."""
+        assert self.workflow is not None
+        typed = self.query_one("#workspace", Input).value.strip()
+        if typed == (self.workflow.workspace or ""):
+            return self.workflow
+        folder = Path(typed).expanduser().resolve() if typed else None
+        if folder is not None and not folder.is_dir():
+            if show_errors:
+                self.notify(f"workspace '{visible(typed)}' is not a directory",
+                            title="Invalid workspace", severity="error", markup=False)
+            return None
+        return self.workflow.model_copy(update={"workspace": str(folder) if folder else None})
 
     @work(thread=True, exclusive=True, group="file-lines", exit_on_error=False,
           description="draw the workflow file")
@@ -169,8 +187,9 @@ class ParametersScreen(Screen[None]):
     def action_run_workflow(self) -> None:
         workflow = self.build(show_errors=True)
         if workflow is None:
-            self.notify("Some parameters are not valid: see the messages under the fields",
-                        severity="error")
+            if self.template_name is not None:  # (a bad workspace said so itself)
+                self.notify("Some parameters are not valid: see the messages under the fields",
+                            severity="error")
             return
         self.app.start_run(workflow)  # type: ignore[attr-defined]
 

@@ -247,3 +247,31 @@ async def test_applying_from_history_refuses_a_file_edited_since(repo: Path, tmp
     err = capsys.readouterr().err
     assert "pkg/mod.py (changed since the task read it)" in err and len(err.strip().splitlines()) == 1
     assert (repo / "pkg" / "mod.py").read_text() == "# mine\n"
+
+
+async def test_the_file_screen_runs_on_the_workspace_typed_in_its_field(repo: Path, tmp_path: Path) -> None:
+    from textual.app import App
+
+    from deeptui.screens.parameters import ParametersScreen
+
+    started: list[WorkflowDefinition] = []
+
+    class Host(App[None]):
+        def start_run(self, workflow: WorkflowDefinition) -> str:
+            started.append(workflow)
+            return "run"
+
+    wf = WorkflowDefinition(id="w", tasks=[TaskDefinition(id="a")])
+    app = Host()
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.push_screen(ParametersScreen(workflow=wf, source="w.yaml"))
+        await pilot.pause()
+        field = app.screen.query_one("#workspace")
+        field.value = str(tmp_path / "missing")
+        app.screen.action_run_workflow()
+        await pilot.pause()
+        assert started == [] and any("is not a directory" in n.message for n in app._notifications)
+        field.value = str(repo)
+        app.screen.action_run_workflow()
+        await pilot.pause()
+    assert [w.workspace for w in started] == [str(repo)]
