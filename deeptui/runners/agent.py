@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from deeptui.errors import DeeptuiError
 from deeptui.models import AgentRouting
-from deeptui.runners.agent_workspace import NEEDS_APPROVAL, approval_capability, describe_call
+from deeptui.runners.agent_workspace import (
+    NEEDS_APPROVAL,
+    PATH_ARGS,
+    approval_capability,
+    describe_call,
+)
 from deeptui.runners.context import TaskContext, TaskFailure, build_prompt, one_line
 
 if TYPE_CHECKING:
@@ -228,9 +233,12 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
 
 
 def _call_line(part: Any) -> str:
-    """A tool call as a log line: ``read_file pkg/mod.py``; other tools with their arguments."""
+    """A tool call as a log line: ``read_file pkg/mod.py`` for the file tools, else
+    ``name(arguments)``."""
     try:
         args = part.args_as_dict()
     except Exception:  # noqa: BLE001 - arguments the model garbled: show them raw
-        return f"{part.tool_name}({one_line(part.args)})"
-    return describe_call(part.tool_name, args)
+        args = {}
+    if any(args.get(key) not in (None, "") for key in PATH_ARGS):
+        return describe_call(part.tool_name, args)
+    return f"{part.tool_name}({one_line(part.args)})"

@@ -19,12 +19,12 @@ if TYPE_CHECKING:
 
 # tools that need a person's yes: they run commands (writes are confined to the overlay)
 NEEDS_APPROVAL = {"execute": True}
-_PATH_ARGS = ("path", "file_path", "pattern", "command")
+PATH_ARGS = ("path", "file_path", "pattern", "command")
 
 
 def describe_call(tool: str, args: dict[str, Any]) -> str:
     """``read_file pkg/mod.py``, ``grep eval( .``: the tool and what it works on."""
-    shown = [str(args[key]) for key in _PATH_ARGS if args.get(key) not in (None, "")]
+    shown = [str(args[key]) for key in PATH_ARGS if args.get(key) not in (None, "")]
     return one_line(f"{tool} {' '.join(shown)}".strip() if shown else f"{tool}({one_line(args)})")
 
 
