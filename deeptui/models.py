@@ -263,6 +263,16 @@ class WorkflowState(BaseModel):
     completed_at: datetime | None = None
     error: str | None = None
 
+    def __repr__(self) -> str:
+        # a summary, not 10,000 task results: asyncio.run() formats the returned state's
+        # repr on exit (restoring SIGINT), and so do a REPL and a log line
+        counts: dict[str, int] = {}
+        for result in self.task_results.values():
+            counts[result.status.value] = counts.get(result.status.value, 0) + 1
+        shown = ", ".join(f"{n} {status}" for status, n in counts.items())
+        return (f"WorkflowState(run_id={self.run_id!r}, status={self.status.value!r}, "
+                f"tasks={len(self.task_results)}: {shown or 'none'})")
+
     def _ids_with(self, status: TaskStatus) -> list[str]:
         return [tid for tid, result in self.task_results.items() if result.status == status]
 

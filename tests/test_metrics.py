@@ -280,3 +280,13 @@ def test_aggregate_stats_of_nothing() -> None:
     stats = aggregate_stats([])
     assert stats["total_workflows"] == 0 and stats["total_tasks"] == 0
     assert stats["average_success_rate"] == 0.0 and stats["average_duration"] == 0.0
+
+
+def test_a_states_repr_is_a_summary_not_every_result() -> None:
+    """asyncio.run() formats the returned state's repr on exit (so do REPLs and logs)."""
+    from deeptui.models import TaskResult, TaskStatus, WorkflowState
+
+    results = {f"t{i}": TaskResult(task_id=f"t{i}", status=TaskStatus.COMPLETED) for i in range(10_000)}
+    results["t0"].status = TaskStatus.FAILED
+    text = repr(WorkflowState(workflow_id="w", run_id="w@1", task_results=results))
+    assert text == "WorkflowState(run_id='w@1', status='pending', tasks=10000: 1 failed, 9999 completed)"
