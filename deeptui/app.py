@@ -114,6 +114,7 @@ class DeeptuiApp(App[None]):
         self.log_times = True  # timestamps on log lines (tests switch them off)
         self._theme_ready = False
         self.error: str | None = None  # why the app closed itself, one line
+        self._approvals_watched = False
 
     def now(self) -> datetime:
         return self.clock()
@@ -123,13 +124,36 @@ class DeeptuiApp(App[None]):
         """The session's orchestrator, built from the settings on first use."""
         if self._orchestrator is None:
             try:
-                self._orchestrator = build_orchestrator(self.settings, store=self.store)
+                self._orchestrator = build_orchestrator(self.settings, store=self.store,
+                                                        interactive=True)
             except DeeptuiError as exc:  # e.g. a cache_dir that is not deeptui's: refused
                 # the app closes; whoever ran it prints this one line (see deeptui.cli)
                 self.error = "deeptui: error: " + " ".join(str(exc).split())
                 self.exit(return_code=2)
                 raise
+        if not self._approvals_watched:
+            self._approvals_watched = True
+            self._orchestrator.bus.tap(self._approval_elsewhere, queued=False)
         return self._orchestrator
+
+    def _approval_elsewhere(self, event: Any) -> None:
+        """A tool call waits for approval in a run whose screen is closed: say so (an open
+        run screen notifies by itself), or its task would wait unseen."""
+        from deeptui.bus import ApprovalRequested
+
+        if isinstance(event, ApprovalRequested):
+            self.call_later(self._tell_approval, event)  # once the policy had its say
+
+    def _tell_approval(self, event: Any) -> None:
+        run_screen = _run_screen_class()
+        if any(run_screen and isinstance(s, run_screen) and s.run_id == event.run_id
+               for s in self.screen_stack):
+            return
+        if any(r.request_id == event.request_id
+               for r in self.orchestrator.approvals.pending_for(event.run_id)):
+            self.notify(f"{event.task_id} wants to run: {event.args}\nOpen run {event.run_id} "
+                        "(Runs, 3) to approve or deny it.", title="Approval needed",
+                        severity="warning", timeout=30)
 
     def session_runs(self) -> list[Any]:
         """This session's runs (none before the orchestrator exists; does not build it)."""

@@ -58,6 +58,23 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("copy", "y", "copy", "Copy output", "run", show=False),
     KeySpec("export", "e", "export", "Export log", "run", show=False),
     KeySpec("run_back", "q", "back", "Back", "run"),
+    KeySpec("approvals", "a", "approvals", "Approvals", "run",
+            tooltip="Answer the tool calls waiting for your approval"),
+    KeySpec("diff", "d", "diff", "Diff", "run",
+            tooltip="Review the selected task's changes to your files: apply or discard them"),
+    # approvals list (on the run screen)
+    KeySpec("approvals.approve", "y", "answer(True)", "Approve", "approvals",
+            tooltip="Let the selected tool call run"),
+    KeySpec("approvals.deny", "n", "answer(False)", "Deny", "approvals",
+            tooltip="Refuse it: the agent is told and goes on without it"),
+    KeySpec("approvals.always", "A", "answer(True, True)", "Always (this run)", "approvals",
+            tooltip="Approve this tool for the rest of the run"),
+    KeySpec("approvals.close", "escape,q", "dismiss", "Close", "approvals"),
+    # diff review (a writing task's changes)
+    KeySpec("diff.apply", "a", "apply", "Apply", "diff",
+            tooltip="Write the changes into your files (refused if they changed since)"),
+    KeySpec("diff.discard", "x", "discard", "Discard", "diff", tooltip="Drop the changes (asks first)"),
+    KeySpec("diff.back", "escape,q", "back", "Back", "diff"),
     # cache inspector
     KeySpec("cache.invalidate", "i", "invalidate", "Invalidate task", "cache",
             tooltip="Remove every cache entry of the selected task"),

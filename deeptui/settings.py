@@ -58,6 +58,10 @@ class Settings(BaseModel):
     keep_runs: int = Field(default=50, ge=1,
                            description="finished runs kept in memory (all stay in the history)")
     theme: str = Field(default="textual-dark", description="the app's Textual theme")
+    approvals: str | None = Field(
+        default=None, pattern="^(ask|never|always)$",
+        description="commands an agent wants to run: ask (the app's default: a key answers), "
+                    "never (the default headless: denied) or always (approved)")
     keymap: dict[str, str] = Field(
         default_factory=dict, description="binding id -> key, e.g. {cancel_task = 'x'}")
 
@@ -67,7 +71,13 @@ class Settings(BaseModel):
         return CacheConfig(strategy=self.cache, cache_dir=self.cache_dir,
                            ttl_seconds=self.cache_ttl, max_size=self.cache_max_size)
 
-    def orchestration_config(self) -> Any:
+    def approvals_policy(self, interactive: bool) -> str:
+        """The setting, else "ask" where a person watches (the app) and "never" headless;
+        headless never asks: nobody is there to answer, the task would wait for ever."""
+        chosen = self.approvals or ("ask" if interactive else "never")
+        return "never" if chosen == "ask" and not interactive else chosen
+
+    def orchestration_config(self, *, interactive: bool = False) -> Any:
         from deeptui.models import OrchestrationConfig
 
         return OrchestrationConfig(
@@ -76,6 +86,7 @@ class Settings(BaseModel):
             simulated_fail_rate=self.fail_rate,
             simulated_seed=self.seed,
             keep_finished_runs=self.keep_runs,
+            approvals=self.approvals_policy(interactive),
         )
 
 
@@ -115,12 +126,14 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     return path
 
 
-def build_orchestrator(settings: Settings, *, store: Any = None, bus: Any = None) -> Any:
-    """The orchestrator the CLI and the app use: settings' model, cache and skills."""
+def build_orchestrator(settings: Settings, *, store: Any = None, bus: Any = None,
+                       interactive: bool = False) -> Any:
+    """The orchestrator the CLI and the app use: settings' model, cache and skills
+    (``interactive``: a person watches, the app, so approvals are asked by default)."""
     from deeptui.orchestrator import TaskOrchestrator
 
     return TaskOrchestrator(
-        config=settings.orchestration_config(),
+        config=settings.orchestration_config(interactive=interactive),
         cache_config=settings.cache_config(),
         skill_directories=[{"path": d, "recursive": True} for d in settings.skill_dirs] or None,
         store=store,

@@ -16,6 +16,7 @@ SCOPE_TITLES = {
     "app": "Everywhere", "start": "Start screen", "parameters": "Parameters screen",
     "run": "Run screen", "dag": "Run screen: DAG panel", "cache": "Cache inspector",
     "metrics": "Metrics dashboard", "history": "History", "history_table": "History: run table",
+    "approvals": "Run screen: approvals list", "diff": "Diff review",
     "help": "This help", "confirm": "Yes/no questions",
 }
 

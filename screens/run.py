@@ -3,7 +3,8 @@
 The screen subscribes to the orchestrator's bus for its run in a worker and
 applies events in batches (one repaint per batch, about every 0.15 s, never
 one per event). It acts only by sending commands on the bus (cancel task,
-retry task, cancel run) and reads the engine's state as a read-only snapshot.
+retry task, cancel run, answer an approval, apply a diff: see `run_files`) and reads
+the engine's state as a read-only snapshot.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from deeptui.widgets.bindings import bindings
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
 from deeptui.visualize.safe_text import visible
 from deeptui.screens.help import ConfirmScreen
+from deeptui.screens.run_files import RunFiles
 from deeptui.store.reports import file_name
 from deeptui.widgets.action_bar import ActionBar
 from deeptui.widgets.dag_panel import DagPanel
@@ -41,14 +43,15 @@ CANCELLABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
 RETRYABLE = {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
 LogEntry = tuple[float, str, str]
 # every action of the screen, clickable in the action bar (binding id, label)
-STEERING = (("cancel_task", "Cancel"), ("retry_task", "Retry"), ("cancel_run", "Cancel run"))
-VIEWING = (("filter", "Filter"), ("follow", "Follow"), ("copy", "Copy"), ("export", "Export"),
+STEERING = (("cancel_task", "Cancel"), ("retry_task", "Retry"), ("cancel_run", "Cancel run"),
+            ("approvals", "Approvals"))
+VIEWING = (("diff", "Diff"), ("filter", "Filter"), ("follow", "Follow"), ("copy", "Copy"), ("export", "Export"),
            ("metrics", "Metrics"), ("cache", "Cache"), ("history", "History"), ("help", "Help"),
            ("run_back", "Back"), ("palette", "Palette"))
 ACTIONS = STEERING + VIEWING
 
 
-class RunScreen(Screen[None]):
+class RunScreen(RunFiles, Screen[None]):
     """A run by id: live from the orchestrator, or a stored one (``workflow`` and ``state`` given)."""
 
     BINDINGS = bindings("run")
@@ -69,6 +72,7 @@ class RunScreen(Screen[None]):
         self.batches = 0
         self.events_seen = 0
         self._log_timer: Timer | None = None
+        self.answered: set[str] = set()  # approval requests seen answered
 
     def _resolve(self) -> None:
         if self.read_only or self.state is not None:
@@ -124,6 +128,7 @@ class RunScreen(Screen[None]):
                 maxsize=5000, run_id=self.run_id)
             self.watch_events()
             self.set_interval(1.0, self._tick)
+            self.refresh_approvals()
 
     def on_unmount(self) -> None:
         if self.subscription is not None:
@@ -165,6 +170,7 @@ class RunScreen(Screen[None]):
                 self.log_view.append(new_lines)
             if statuses and shown is not None and self.state.task_results[shown].status.finished:
                 self.log_view.flush()  # the stream ended: show its last partial line
+        self.note_approvals(batch)
         if finished is not None:
             severity = "information" if finished.status == "completed" else "warning"
             message = f"Run {finished.status}" + (f": {finished.error}" if finished.error else "")
@@ -199,7 +205,7 @@ class RunScreen(Screen[None]):
         if task_id is not None:
             task = next((t for t in self.workflow.tasks if t.id == task_id), None)
             result = self.state.task_results.get(task_id)
-        self.query_one(TaskDetail).show(task, result)
+        self.query_one(TaskDetail).show(task, result, self.files_log(task))
 
     def _show_task(self, task_id: str | None) -> None:
         self._show_detail(task_id)

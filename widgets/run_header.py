@@ -1,4 +1,5 @@
-"""`RunHeader`: a run's name and status, progress bar, counts per status, elapsed time, tokens, cost."""
+"""`RunHeader`: a run's name and status, progress bar, counts per status, elapsed time, tokens, cost,
+and a badge counting the tool calls that wait for the user's approval."""
 
 from __future__ import annotations
 
@@ -81,6 +82,15 @@ class RunHeader(Vertical):
         super().__init__(id=id)
         self.clock = clock
         self._last: tuple[WorkflowState, bool] | None = None
+        self.approvals = 0  # tool calls waiting for the user's approval
+        self.approvals_key = "a"  # the key that opens them (the user's, if rebound)
+
+    def set_approvals(self, count: int, key: str = "a") -> None:
+        """Show (or hide, at 0) the badge of pending approvals; ``key`` opens them."""
+        if (count, key) != (self.approvals, self.approvals_key):
+            self.approvals, self.approvals_key = count, key
+            if self._last is not None:
+                self.update_from(self._last[0], read_only=self._last[1])
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-title")
@@ -100,6 +110,9 @@ class RunHeader(Vertical):
         title.append_text(safe(state.workflow_name or state.workflow_id, "bold"))  # user text
         title.append_text(safe(f"  {state.run_id}  ", "dim"))
         title.append(status.value.upper(), style=RUN_STYLES.get(status, ""))
+        if self.approvals:
+            title.append("  ")
+            title.append(f" ⚑ {self.approvals} waiting for approval ({self.approvals_key}) ", style="bold black on yellow")
         if read_only:
             title.append("  (stored run, read-only)", style="dim italic")
         self.query_one("#run-title", Static).update(title, layout=False)

@@ -1,9 +1,10 @@
-"""`TaskDetail`: the selected task's status, attempts, agent, duration, reason and output preview."""
+"""`TaskDetail`: the selected task's status, attempts, agent, duration, reason and output preview,
+and for an agent task the files it read and searched and the changes it made (see `files_seen`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +16,37 @@ from deeptui.models import TaskDefinition, TaskResult, TaskStatus
 from deeptui.visualize.safe_text import text as safe
 from deeptui.visualize import STATUS_STYLES
 
+from .diff_view import changes_summary
 from .run_header import format_duration
 
 PREVIEW_CHARS = 400
+SHOWN_FILES = 5  # files (and searches) named in the detail; the rest are counted
+READ_TOOLS = {"read_file"}
+SEARCH_TOOLS = {"ls", "glob", "grep"}
+
+
+def files_seen(entries: Iterable[tuple[float, str, str]]) -> tuple[list[str], list[str]]:
+    """(files read, searches made), from an agent task's tool_call log lines, which the
+    runner writes as the tool and what it works on: ``read_file pkg/mod.py``, ``grep eval(``."""
+    read: list[str] = []
+    searched: list[str] = []
+    for _ts, kind, line in entries:
+        if kind != "tool_call":
+            continue
+        tool, _, rest = line.partition(" ")
+        if tool in READ_TOOLS and rest and rest not in read:
+            read.append(rest)
+        elif tool in SEARCH_TOOLS and line not in searched:
+            searched.append(line)
+    return read, searched
+
+
+def _some(items: list[str], separator: str) -> Text:
+    """The first few items, and how many more there are."""
+    shown = safe(separator.join(items[:SHOWN_FILES]))
+    if len(items) > SHOWN_FILES:
+        shown.append(f" (+{len(items) - SHOWN_FILES} more)", style="dim")
+    return shown
 
 
 def output_text(output: Any) -> str:
@@ -43,7 +72,9 @@ class TaskDetail(Static):
         super().__init__(id=id)
         self.clock = clock
 
-    def show(self, task: TaskDefinition | None, result: TaskResult | None) -> None:
+    def show(self, task: TaskDefinition | None, result: TaskResult | None,
+             log: Iterable[tuple[float, str, str]] = ()) -> None:
+        """Repaint for ``task``; ``log`` (its log entries) tells the files an agent read."""
         if task is None or result is None:
             self.update(Text("No task selected. Use ↑/↓ or click a task in the DAG.", style="dim"),
                         layout=False)
@@ -69,6 +100,13 @@ class TaskDetail(Static):
         table.add_row("time", Text(line))
         if task.depends_on:
             table.add_row("needs", safe(", ".join(task.depends_on)))
+        if result.changes is not None:
+            table.add_row("changes", changes_summary(result.changes))
+        read, searched = files_seen(log) if kind == "agent" else ([], [])
+        if read:
+            table.add_row("read", _some(read, ", "))
+        if searched:
+            table.add_row("searched", _some(searched, " · "))
         if result.skip_reason:
             table.add_row("skipped", safe(result.skip_reason, "grey50", multiline=True))
         if result.error:

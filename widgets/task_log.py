@@ -25,6 +25,7 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
     "stderr": ("", "yellow"),
     "info": ("· ", "dim"),
     "error": ("✗ ", "bold red"),
+    "approval": ("⚑ ", "bold yellow"),  # waiting for / answered by a person (or the policy)
 }
 
 REWRAP_ENTRIES = 20_000  # entries wrapped again on a resize (the view keeps 5,000 lines)
@@ -34,6 +35,8 @@ STREAMED = {"text"}  # agent text arrives in chunks, joined into lines (stdout c
 def format_line(ts: float, kind: str, text: str, *, with_time: bool = True) -> Text:
     """One display line; agent text has no prefix, other kinds a time and a marker."""
     prefix, style = KIND_STYLES.get(kind, ("", ""))
+    if kind == "approval" and text.startswith(("approved", "denied")):
+        style = "bold green" if text.startswith("approved") else "bold red"
     line = Text(no_wrap=False)
     if with_time and kind not in ("text", "stdout", "stderr"):
         line.append(time.strftime("%H:%M:%S ", time.localtime(ts)), style="dim")

@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.max_parallel:
         workflow = workflow.model_copy(update={"max_parallel_tasks": settings.max_parallel})
     store = open_store(settings)
-    orchestrator = build_orchestrator(settings, store=store)
+    orchestrator = build_orchestrator(settings, store=store, interactive=not args.headless)
     try:
         # checked before the app opens too: a bad file is one line and a non-zero exit
         validate_with(orchestrator, workflow, args.target)
