@@ -202,18 +202,19 @@ def test_every_binding_of_every_screen_has_a_known_id_for_the_keymap():
     from textual.widget import Widget
 
     from deeptui.keymap import binding_ids, check_keymap
-    from deeptui.screens import cache, help, history, metrics, parameters, run, start
+    from deeptui.screens import approvals, cache, diff, help, history, metrics, parameters, run, start
 
     known = binding_ids()
     seen = set()
-    for module in (cache, help, history, metrics, parameters, run, start):
+    for module in (approvals, cache, diff, help, history, metrics, parameters, run, start):
         for value in vars(module).values():
             if (isinstance(value, type) and issubclass(value, (TextualScreen, Widget))
                     and value.__module__ == module.__name__):
                 for binding in value.__dict__.get("BINDINGS", []):
                     assert binding.id in known, (value.__name__, binding)
                     seen.add(binding.id)
-    assert {"cache.invalidate", "history.resume", "metrics.export", "confirm_yes"} <= seen
+    assert {"cache.invalidate", "history.resume", "metrics.export", "confirm_yes",
+            "approvals.deny", "diff.apply"} <= seen
     assert check_keymap({"cache.invalidate": "x", "nope": "z"}) == ["nope"]
 
 
