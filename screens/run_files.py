@@ -60,12 +60,15 @@ class RunFiles:
     def note_approvals(self, batch: Iterable[ev.Event]) -> None:
         """A batch of events: a notification per new request, then the badge and the list."""
         asked = []
+        answered = False
         for event in batch:
             if isinstance(event, ev.ApprovalRequested):
                 asked.append(event)
             elif isinstance(event, ev.ApprovalAnswered):
                 self.answered.add(event.request_id)
-        if asked or any(isinstance(event, ev.ApprovalAnswered) for event in batch):
+                answered = True
+        # while some wait, any batch may end them unanswered (a task cancelled meanwhile)
+        if asked or answered or self.query_one(RunHeader).approvals:
             self.refresh_approvals(asked)
 
     def refresh_approvals(self, new: Iterable[ev.ApprovalRequested] = ()) -> None:

@@ -251,6 +251,21 @@ async def test_approve_always_covers_the_same_tool_for_the_rest_of_the_run(repo:
         assert sum("Approval needed" in n.title for n in app._notifications) == 1
 
 
+async def test_cancelling_a_task_that_waits_for_approval_clears_its_request(repo: Path) -> None:
+    app = make_app(BUILD)
+    async with app.run_test(size=(120, 36)) as pilot:
+        run_id = await open_run(pilot, workflow(repo, TaskDefinition(id="build", writes=True)),
+                                "build")
+        await wait_for(pilot, lambda: "1 waiting for approval" in header_text(app))
+        await pilot.press("c")
+        await finished(pilot, run_id)
+        assert app.screen.state.task_results["build"].status is TaskStatus.CANCELLED
+        await wait_for(pilot, lambda: "waiting for approval" not in header_text(app))
+        await pilot.press("a")
+        assert isinstance(app.screen, RunScreen)
+        assert messages(app)[-1] == "Nothing is waiting for your approval"
+
+
 async def test_a_request_of_a_run_whose_screen_is_closed_is_still_notified(repo: Path) -> None:
     app = make_app(BUILD)
     async with app.run_test(size=(120, 36)) as pilot:
