@@ -137,23 +137,27 @@ class DeeptuiApp(App[None]):
         return self._orchestrator
 
     def _approval_elsewhere(self, event: Any) -> None:
-        """A tool call waits for approval in a run whose screen is closed: say so (an open
-        run screen notifies by itself), or its task would wait unseen."""
+        """Every approval request is a notification at once, whichever screen is showing."""
         from deeptui.bus import ApprovalRequested
 
         if isinstance(event, ApprovalRequested):
             self.call_later(self._tell_approval, event)  # once the policy had its say
 
     def _tell_approval(self, event: Any) -> None:
+        if not any(r.request_id == event.request_id
+                   for r in self.orchestrator.approvals.pending_for(event.run_id)):
+            return  # answered at once (the policy, or "always for this run")
+        from deeptui.keymap import specs
+
+        key = self.settings.keymap.get(
+            "approvals", next(spec.key for spec in specs("run") if spec.id == "approvals"))
         run_screen = _run_screen_class()
-        if any(run_screen and isinstance(s, run_screen) and s.run_id == event.run_id
-               for s in self.screen_stack):
-            return
-        if any(r.request_id == event.request_id
-               for r in self.orchestrator.approvals.pending_for(event.run_id)):
-            self.notify(f"{event.task_id} wants to run: {event.args}\nOpen run {event.run_id} "
-                        "(Runs, 3) to approve or deny it.", title="Approval needed",
-                        severity="warning", timeout=30)
+        shown = run_screen is not None and any(
+            isinstance(s, run_screen) and s.run_id == event.run_id for s in self.screen_stack)
+        how = (f"Press {key} on its run screen" if shown
+               else f"Open run {event.run_id} (Runs, 3) and press {key}")
+        self.notify(f"{event.task_id} wants to run: {event.args}\n{how} to approve or deny it.",
+                    title="Approval needed", severity="warning", timeout=30)
 
     def session_runs(self) -> list[Any]:
         """This session's runs (none before the orchestrator exists; does not build it)."""

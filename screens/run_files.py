@@ -1,8 +1,9 @@
 """The run screen's part about the run's files: tool calls waiting for approval, and task diffs.
 
 `RunFiles` is mixed into `RunScreen`. It turns the run's `ApprovalRequested` /
-`ApprovalAnswered` events into a notification per new request, the header's
-badge and the approvals list (`ApprovalsScreen`); answers go out as
+`ApprovalAnswered` events into the header's badge and the approvals list
+(`ApprovalsScreen`; the app itself notifies each request, whichever screen is
+showing, see `DeeptuiApp._tell_approval`); answers go out as
 `AnswerApproval` commands through the screen's command path (``_send``, as
 cancel and retry do). ``d`` opens the selected task's changes (`DiffScreen`).
 Which requests wait is read from the orchestrator's approval gate, less those
@@ -58,29 +59,21 @@ class RunFiles:
         return sorted(pending, key=lambda r: order.get(r.task_id, len(order)))
 
     def note_approvals(self, batch: Iterable[ev.Event]) -> None:
-        """A batch of events: a notification per new request, then the badge and the list."""
-        asked = []
-        answered = False
+        """A batch of events: the badge and the list follow the requests and answers."""
+        asked = answered = False
         for event in batch:
             if isinstance(event, ev.ApprovalRequested):
-                asked.append(event)
+                asked = True
             elif isinstance(event, ev.ApprovalAnswered):
                 self.answered.add(event.request_id)
                 answered = True
         # while some wait, any batch may end them unanswered (a task cancelled meanwhile)
         if asked or answered or self.query_one(RunHeader).approvals:
-            self.refresh_approvals(asked)
+            self.refresh_approvals()
 
-    def refresh_approvals(self, new: Iterable[ev.ApprovalRequested] = ()) -> None:
+    def refresh_approvals(self) -> None:
         pending = self.pending_approvals()
-        waiting = {r.request_id for r in pending}
-        key = key_for(self, "approvals")
-        for request in new:
-            if request.request_id in waiting:  # not answered at once by the policy
-                self.notify(f"{request.task_id} wants to run: {request.args}\n"
-                            f"Press {key} to approve or deny it.",
-                            title="Approval needed", severity="warning", timeout=15)
-        self.query_one(RunHeader).set_approvals(len(pending), key)
+        self.query_one(RunHeader).set_approvals(len(pending), key_for(self, "approvals"))
         screen = self.app.screen
         if isinstance(screen, ApprovalsScreen) and screen.answer == self.answer_approval:
             screen.refresh_requests()

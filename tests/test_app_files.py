@@ -205,8 +205,8 @@ async def test_an_approval_request_is_shown_and_denied_by_its_key(repo: Path) ->
         gate = app.orchestrator.approvals
         await wait_for(pilot, lambda: "1 waiting for approval (a)" in header_text(app))
         [request] = gate.pending_for(run_id)
-        assert any("build wants to run: execute touch made-by-command" in m
-                   for m in messages(app))
+        assert any("build wants to run: execute touch made-by-command\nPress a on its run screen"
+                   in m for m in messages(app))
         assert app.screen.log_view.plain_text().endswith(
             "[approval] waiting for approval: execute touch made-by-command")
 
