@@ -58,10 +58,10 @@ class Settings(BaseModel):
     keep_runs: int = Field(default=50, ge=1,
                            description="finished runs kept in memory (all stay in the history)")
     theme: str = Field(default="textual-dark", description="the app's Textual theme")
-    approvals: str | None = Field(
-        default=None, pattern="^(ask|never|always)$",
-        description="commands an agent wants to run: ask (the app's default: a key answers), "
-                    "never (the default headless: denied) or always (approved)")
+    approvals: str = Field(
+        default="ask", pattern="^(ask|never|always)$",
+        description="in the app, commands an agent wants to run: ask (wait for your key), never "
+                    "(denied) or always (approved); headless runs answer with --approve")
     keymap: dict[str, str] = Field(
         default_factory=dict, description="binding id -> key, e.g. {cancel_task = 'x'}")
 
@@ -70,12 +70,6 @@ class Settings(BaseModel):
 
         return CacheConfig(strategy=self.cache, cache_dir=self.cache_dir,
                            ttl_seconds=self.cache_ttl, max_size=self.cache_max_size)
-
-    def approvals_policy(self, interactive: bool) -> str:
-        """The setting, else "ask" where a person watches (the app) and "never" headless;
-        headless never asks: nobody is there to answer, the task would wait for ever."""
-        chosen = self.approvals or ("ask" if interactive else "never")
-        return "never" if chosen == "ask" and not interactive else chosen
 
     def orchestration_config(self, *, interactive: bool = False) -> Any:
         from deeptui.models import OrchestrationConfig
@@ -86,7 +80,8 @@ class Settings(BaseModel):
             simulated_fail_rate=self.fail_rate,
             simulated_seed=self.seed,
             keep_finished_runs=self.keep_runs,
-            approvals=self.approvals_policy(interactive),
+            # headless, nobody can answer "ask" (the task would wait for ever): see --approve
+            approvals=self.approvals if interactive else "never",
         )
 
 

@@ -101,10 +101,10 @@ def messages(app: DeeptuiApp) -> list[str]:
 def test_the_app_asks_for_approvals_unless_the_settings_say_otherwise() -> None:
     assert DeeptuiApp(Settings()).orchestrator.approvals.policy == "ask"
     assert DeeptuiApp(Settings(approvals="never")).orchestrator.approvals.policy == "never"
-    assert build_orchestrator(Settings()).approvals.policy == "never"  # headless
-    # nobody is there to answer a headless run: "ask" would wait for ever
-    assert build_orchestrator(Settings(approvals="ask")).approvals.policy == "never"
-    assert build_orchestrator(Settings(approvals="always")).approvals.policy == "always"
+    assert DeeptuiApp(Settings(approvals="always")).orchestrator.approvals.policy == "always"
+    # headless, nobody can answer: denied unless the run says --approve always
+    assert build_orchestrator(Settings()).approvals.policy == "never"
+    assert build_orchestrator(Settings(approvals="always")).approvals.policy == "never"
 
 
 # -- diffs ---------------------------------------------------------------------------
