@@ -101,8 +101,9 @@ class DiffScreen(Screen[None]):
             self.notify(f"{self.task_id}'s changes were already {self.outcome}", severity="warning")
             return True
         if self.send is None:
-            self.notify(f"Stored runs are read-only: {verb} them with "
-                        f"`deeptui apply {self.run_id} {self.task_id}`", severity="warning")
+            flag = " --discard" if verb == "discard" else ""
+            self.notify(f"Stored runs are read-only: {verb} these changes with "
+                        f"`deeptui apply {self.run_id} {self.task_id}{flag}`", severity="warning")
             return True
         return False
 

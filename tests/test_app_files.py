@@ -19,7 +19,7 @@ from test_workspace import Script, scripted_model, tree_hash
 
 from deeptui import OrchestrationConfig, TaskDefinition, TaskOrchestrator, WorkflowDefinition
 from deeptui.app import DeeptuiApp
-from deeptui.models import TaskStatus, TaskUsage
+from deeptui.models import TaskChanges, TaskStatus, TaskUsage
 from deeptui.screens.approvals import ApprovalsScreen
 from deeptui.screens.diff import DiffScreen
 from deeptui.screens.run import RunScreen
@@ -176,6 +176,32 @@ async def test_a_task_that_writes_nothing_has_no_diff_to_open(repo: Path) -> Non
         await pilot.press("d")
         assert isinstance(app.screen, RunScreen)
         assert "look has nothing to review: it does not write files" in messages(app)
+
+
+async def test_a_stored_runs_diff_is_shown_read_only(repo: Path) -> None:
+    from deeptui.models import TaskResult, WorkflowState, WorkflowStatus
+    from deeptui.workspace.changes import file_change
+
+    change = file_change("pkg/mod.py", (repo / "pkg" / "mod.py").read_bytes(), b"changed\n")
+    state = WorkflowState(workflow_id="files", run_id="files@stored", status=WorkflowStatus.COMPLETED,
+                          task_results={"fix": TaskResult(task_id="fix", status=TaskStatus.COMPLETED,
+                                                          changes=TaskChanges(files=[change]))})
+    wf = workflow(repo, TaskDefinition(id="fix", writes=True))
+    before = tree_hash(repo)
+    app = make_app({})
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.push_screen(RunScreen("files@stored", workflow=wf, state=state))
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and bool(app.screen.query("#dag")))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DiffScreen))
+        assert "+changed" in app.screen.text and "(stored run, read-only)" in app.screen.text
+        await pilot.press("a", "x")
+        assert isinstance(app.screen, DiffScreen)  # no question: nothing to discard here
+        assert messages(app)[-2:] == [
+            "Stored runs are read-only: apply these changes with `deeptui apply files@stored fix`",
+            "Stored runs are read-only: discard these changes with "
+            "`deeptui apply files@stored fix --discard`"]
+    assert tree_hash(repo) == before
 
 
 # -- the files an agent read -----------------------------------------------------------
