@@ -270,7 +270,7 @@ async def test_approve_always_covers_the_same_tool_for_the_rest_of_the_run(repo:
                if kind == "approval"]
         assert [line.split(":")[0] for line in log] == [
             "waiting for approval", "approved by a person, for the rest of the run",
-            "waiting for approval", "approved by approved for this run"]
+            "waiting for approval", "approved by an earlier 'always for this run'"]
         changes = app.orchestrator.find_run(run_id).state.task_results["build"].changes
         assert sorted(c.path for c in changes.files) == ["one", "two"]  # both ran, on the copy
         assert not (repo / "one").exists()

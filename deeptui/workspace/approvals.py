@@ -45,7 +45,7 @@ class ApprovalGate:
                                        request_id=f"{run_id}/{next(self._ids)}", tool=tool, args=args)
         self.bus.publish(request)
         if (run_id, tool) in self._always:
-            return self._answer(request, True, "approved for this run")
+            return self._answer(request, True, "an earlier 'always for this run'")
         if self.policy != "ask":
             return self._answer(request, self.policy == "always", f"policy: {self.policy}")
         pending = PendingApproval(request)
