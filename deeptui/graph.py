@@ -1,8 +1,8 @@
 """Graph questions about a workflow, answered with networkx.
 
 Validation (duplicate ids, unknown and self dependencies, cycles named
-``a -> b -> c -> a``), topological levels, the longest remaining path of each
-task (its critical path to a sink) and downstream sets.
+``a -> b -> c -> a``), topological order and levels, and upstream and downstream
+sets.
 """
 
 from __future__ import annotations
@@ -102,19 +102,6 @@ class WorkflowGraph:
     @cached_property
     def level_of(self) -> dict[str, int]:
         return {tid: n for n, level in enumerate(self.levels) for tid in level}
-
-    @cached_property
-    def critical_path(self) -> dict[str, int]:
-        """For each task, the number of tasks on the longest path from it to a sink."""
-        length: dict[str, int] = {}
-        for tid in reversed(self.order):
-            below = self.dependents[tid]
-            length[tid] = 1 + max((length[d] for d in below), default=0)
-        return length
-
-    def longest_path(self) -> list[str]:
-        """The ids along the workflow's critical path (by task count)."""
-        return nx.dag_longest_path(self.graph) if self.tasks else []
 
     def downstream(self, task_id: str) -> set[str]:
         """Every task that (transitively) depends on ``task_id``."""

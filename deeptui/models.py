@@ -57,7 +57,6 @@ class WorkflowStatus(StrEnum):
         return self not in (WorkflowStatus.PENDING, WorkflowStatus.RUNNING)
 
 
-TaskType = Literal["agent", "shell", "callable"]
 TriggerRule = Literal[
     "all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed"
 ]
@@ -361,6 +360,9 @@ class OrchestrationConfig(BaseModel):
 
     agent_routing: list[AgentRouting] = Field(default_factory=create_default_routing)
     enable_parallel_execution: bool = True
+    # Has no effect, and is kept so configurations that pass it stay valid: metrics are
+    # derived from a run's state when asked (`get_workflow_metrics`), nothing is collected
+    # while it runs, so there is nothing to switch off.
     enable_metrics: bool = True
     model: str | None = None
     simulated_latency: tuple[float, float] = (0.2, 1.5)

@@ -332,7 +332,6 @@ class RunScreen(Screen[None]):
         except OSError as exc:
             self.notify(f"Cannot write {path}: {exc.strerror}", severity="error")
             return
-        self.last_export = path
         self.notify(f"Wrote {path}", title="Exported")
 
     def action_back(self) -> None:

@@ -186,10 +186,6 @@ class DAGVisualizer:
     def result_of(self, task_id: str) -> TaskResult | None:
         return self.state.task_results.get(task_id) if self.state is not None else None
 
-    def status_of(self, task_id: str) -> TaskStatus:
-        result = self.result_of(task_id)
-        return TaskStatus(result.status) if result is not None else TaskStatus.PENDING
-
     # public API ----------------------------------------------------------
 
     def visualize(
