@@ -27,7 +27,7 @@ from deeptui import bus as ev
 from deeptui.widgets.bindings import bindings
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
 from deeptui.visualize.safe_text import visible
-from deeptui.screens.help import ConfirmScreen
+from deeptui.screens.confirm import ConfirmScreen
 from deeptui.store.reports import file_name
 from deeptui.widgets.action_bar import ActionBar
 from deeptui.widgets.dag_panel import DagPanel

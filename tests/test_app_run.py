@@ -18,7 +18,8 @@ from deeptui.models import (
     WorkflowDefinition,
     WorkflowStatus,
 )
-from deeptui.screens.help import ConfirmScreen, HelpScreen
+from deeptui.screens.confirm import ConfirmScreen
+from deeptui.screens.help import HelpScreen
 from deeptui.screens.run import RunScreen
 
 NO_RETRY = RetryConfig(max_retries=0)

@@ -202,11 +202,11 @@ def test_every_binding_of_every_screen_has_a_known_id_for_the_keymap():
     from textual.widget import Widget
 
     from deeptui.keymap import binding_ids, check_keymap
-    from deeptui.screens import cache, help, history, metrics, parameters, run, start
+    from deeptui.screens import cache, confirm, help, history, metrics, parameters, run, start
 
     known = binding_ids()
     seen = set()
-    for module in (cache, help, history, metrics, parameters, run, start):
+    for module in (cache, confirm, help, history, metrics, parameters, run, start):
         for value in vars(module).values():
             if (isinstance(value, type) and issubclass(value, (TextualScreen, Widget))
                     and value.__module__ == module.__name__):
@@ -248,7 +248,8 @@ async def test_h_k_m_on_their_own_screen_do_not_open_a_second_copy():
 
 @pytest.mark.parametrize("dialog", ["question", "help"])
 async def test_h_k_m_and_help_wait_while_a_question_or_the_help_is_open(dialog):
-    from deeptui.screens.help import ConfirmScreen, HelpScreen
+    from deeptui.screens.confirm import ConfirmScreen
+    from deeptui.screens.help import HelpScreen
 
     app = DeeptuiApp(fast_settings())
     async with app.run_test(size=(100, 30)) as pilot:
