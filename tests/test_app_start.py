@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +10,7 @@ import pytest
 from pydantic import BaseModel, Field
 from textual.widgets import Input, Select, Switch
 
+from conftest import wait_for
 from deeptui.app import DeeptuiApp
 from deeptui.models import TaskDefinition, WorkflowDefinition, WorkflowStatus
 from deeptui.screens.parameters import ParametersScreen
@@ -23,14 +23,6 @@ from deeptui.workflows.registry import register_template, unregister_template
 
 def fast_settings(**changes) -> Settings:
     return Settings(latency_min=0.0, latency_max=0.0, seed=5, cache="none", **changes)
-
-
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 async def type_into(pilot, app: DeeptuiApp, selector: str, text: str) -> None:

@@ -383,3 +383,14 @@ def test_entries_describe_each_cached_result(tmp_path: Path) -> None:
     assert [(e.task_id, e.key) for e in entries] == [("load", "k2"), ("extract", "k1")]
     assert all(e.size_bytes > 0 and e.ttl_remaining is None for e in entries)
     assert all(0 <= e.age_seconds < 60 for e in entries)
+
+
+@pytest.mark.parametrize("strategy", STORING)
+def test_cache_size_leaves_out_expired_entries(strategy, tmp_path: Path, clock: FakeClock) -> None:
+    cache = create_cache(CacheConfig(strategy=strategy, cache_dir=tmp_path / "c", ttl_seconds=60))
+    cache.put("old", "a", "x")
+    clock.advance(30)
+    cache.put("new", "b", "y")
+    clock.advance(31)  # "old" has expired, "new" has 29 s to go
+    assert [e.key for e in cache.entries()] == ["new"]
+    assert cache.stats()["cache_size"] == 1 == len(cache)

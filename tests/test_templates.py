@@ -479,3 +479,20 @@ def test_cli_params_build_an_etl_workflow() -> None:
     wf = build_workflow("etl", params)
     assert ids(wf) == ["extract-csv-0", "transform-step-1", "transform-step-2", "load-to-destination", "verify-load"]
     assert wf.metadata["template_parameters"]["destination_config"] == {"type": "s3"}
+
+
+def test_a_deploy_command_without_a_deploy_target_is_refused() -> None:
+    from deeptui.errors import TemplateError
+    from deeptui.workflows import create_ci_cd_pipeline
+
+    with pytest.raises(TemplateError, match="deploy_command.*deploy_target"):
+        create_ci_cd_pipeline(deploy_command="./deploy.sh")
+    assert create_ci_cd_pipeline(deploy_command="  ").task_ids[-1] == "build-artifacts"
+
+
+def test_etl_sources_holding_nan_are_refused() -> None:
+    from deeptui.errors import TemplateError
+    from deeptui.workflows import create_etl_pipeline
+
+    with pytest.raises(TemplateError, match="source_configs.*JSON"):
+        create_etl_pipeline(source_configs=[{"type": "csv", "limit": float("nan")}])
