@@ -1,4 +1,4 @@
-"""The pydantic models and enums of the public API (the seed's names and fields)."""
+"""The pydantic models and enums of the public API (the orchestration guide's names and fields)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The result cache as the seed's "Result Caching" section describes it."""
+"""The result cache as the orchestration guide's "Result Caching" section describes it."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from deeptui.cache import (
 )
 from deeptui.models import AgentCapability, TaskDefinition, TaskUsage
 
-SEED_STATS_KEYS = [
+GUIDE_STATS_KEYS = [
     "strategy",
     "hits",
     "misses",
@@ -65,7 +65,7 @@ def task(task_id: str = "analyze", **fields: object) -> TaskDefinition:
     return TaskDefinition(id=task_id, description=f"Run {task_id}", **fields)
 
 
-def test_default_config_is_the_seeds_memory_cache() -> None:
+def test_default_config_is_the_guides_memory_cache() -> None:
     config = CacheConfig()
     assert (config.strategy, config.max_size, config.ttl_seconds) == ("memory", 1000, None)
     assert config.cache_dir is None and config.include_dependencies is True
@@ -74,9 +74,9 @@ def test_default_config_is_the_seeds_memory_cache() -> None:
     assert default_cache_dir().parts[-1] == "results" and "deeptui" in str(default_cache_dir())
 
 
-def test_stats_have_exactly_the_seeds_keys_and_a_percentage_hit_rate() -> None:
+def test_stats_have_exactly_the_guides_keys_and_a_percentage_hit_rate() -> None:
     cache = create_cache(CacheConfig(max_size=1000))
-    assert list(cache.stats()) == SEED_STATS_KEYS
+    assert list(cache.stats()) == GUIDE_STATS_KEYS
     assert cache.stats()["hit_rate"] == "0.0%"
     key = cache.make_key(task(), {}, "test")
     assert cache.get(key) is None

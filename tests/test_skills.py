@@ -147,7 +147,7 @@ def test_a_broken_skill_file_is_skipped_without_raw_python_warnings(
     assert "broken" in caplog.text
 
 
-def test_a_missing_required_skill_raises_the_seed_error_message() -> None:
+def test_a_missing_required_skill_raises_the_guide_error_message() -> None:
     manager = SkillManager()
     with pytest.raises(ValueError) as caught:
         manager.require(["python-code-review", "nonexistent-skill"])
@@ -189,7 +189,7 @@ def test_instructions_for_joins_the_skills_instructions() -> None:
     assert manager.instructions_for([]) == ""
 
 
-def test_skill_directory_accepts_the_seed_forms() -> None:
+def test_skill_directory_accepts_the_guide_forms() -> None:
     assert SkillDirectory.coerce({"path": "./project-skills", "recursive": False}).max_depth == 1
     assert SkillDirectory.coerce("~/skills").path == Path("~/skills").expanduser()
     assert SkillDirectory.coerce(Path("x")).recursive is True

@@ -1,7 +1,7 @@
 """The template library: the four built-in workflow templates and the template registry.
 
 ``create_ci_cd_pipeline``, ``create_etl_pipeline``, ``create_code_review_workflow``
-and ``create_documentation_workflow`` are the seed's factories; each has a
+and ``create_documentation_workflow`` are the orchestration guide's factories; each has a
 pydantic parameters model. The registry names them ``ci-cd``, ``etl``,
 ``code-review`` and ``documentation`` and builds workflows from validated
 parameters (the app's forms and ``deeptui run TEMPLATE --param k=v``).

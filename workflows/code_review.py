@@ -7,7 +7,7 @@
         ├──► evaluate-test-coverage ──┤                                        ▼
         └──► review-performance ──────┴────────────────────────────► generate-review-report
 
-``check-code-quality`` always runs (the seed lists it unconditionally); the
+``check-code-quality`` always runs (the orchestration guide lists it unconditionally); the
 other reviews follow ``review_focus``. The report waits for the reviews and,
 with ``auto_fix``, for ``verify-fixes`` so that it covers what was fixed.
 """

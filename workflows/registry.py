@@ -68,7 +68,7 @@ def _ensure_builtins() -> None:
     for name, title, factory, model in builtins:
         if name not in _templates:  # a user replacement registered earlier wins
             _templates[name] = Template(name, title, _first_line(factory.__doc__), factory, model)
-    # Built-ins first, in the seed's order, then user templates in registration order.
+    # Built-ins first, in the orchestration guide's order, then user templates as registered.
     order = [b[0] for b in builtins]
     rest = [n for n in _templates if n not in order]
     _templates.update({n: _templates.pop(n) for n in order + rest})

@@ -271,7 +271,7 @@ class RunStore(QueueMixin):
         return export_document(self, self.load_run(run_id))
 
     def aggregate_stats(self) -> dict[str, Any]:
-        """The seed's statistics over every stored run that ended (completed, failed,
+        """The orchestration guide's statistics over every stored run that ended (completed, failed,
         cancelled); interrupted runs can still be resumed and are only counted."""
         self.flush()
         self.mark_interrupted()
