@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               "deeptui.state")),
     ("services", ("deeptui.store", "deeptui.cache", "deeptui.runners", "deeptui.loader",
                   "deeptui.conditions", "deeptui.visualize", "deeptui.metrics",
-                  "deeptui.skills_manager", "deeptui.workflows")),
+                  "deeptui.skills_manager", "deeptui.workflows", "deeptui.workspace")),
     ("scheduler", ("deeptui.executors", "deeptui.strategies")),
     ("facade", ("deeptui.orchestrator", "deeptui.orchestration", "deeptui.types", "deeptui.settings")),
     ("clients", ("deeptui.cli", "deeptui.keymap", "deeptui.app", "deeptui.screens", "deeptui.widgets")),
