@@ -75,7 +75,7 @@ _EXPORTS: dict[str, str] = {
     "list_templates": "deeptui.workflows",
     "get_template": "deeptui.workflows",
     "register_template": "deeptui.workflows",
-    # pydantic-deep's own, re-exported as the seed imports them
+    # pydantic-deep's own, re-exported as the orchestration guide imports them
     "create_deep_agent": "pydantic_deep",
     "create_default_deps": "pydantic_deep",
 }

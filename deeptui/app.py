@@ -34,7 +34,8 @@ from deeptui.errors import DeeptuiError
 from deeptui.keymap import check_keymap
 from deeptui.visualize.safe_text import visible
 from deeptui.widgets.bindings import bindings
-from deeptui.screens.help import ConfirmScreen, HelpScreen
+from deeptui.screens.confirm import ConfirmScreen
+from deeptui.screens.help import HelpScreen
 from deeptui.screens.start import StartScreen
 from deeptui.settings import Settings, build_orchestrator, config_path
 

@@ -128,9 +128,6 @@ class TaskChangesReady(TaskEvent):
     applied: bool = False
 
 
-STATUS_EVENTS = (TaskQueued, TaskStarted, TaskRetrying, TaskCompleted, TaskFailed, TaskSkipped,
-                 TaskCancelled, TaskReset, CacheHit)
-
 # -------------------------------------------------------------- commands
 
 

@@ -460,8 +460,7 @@ def _path_lengths(tasks: dict[str, TaskDefinition],
                   dependents: dict[str, list[str]]) -> dict[str, int]:
     """For each task, the number of tasks on the longest path from it to a sink.
 
-    The same figures as ``WorkflowGraph.critical_path``, without networkx: a
-    reverse Kahn walk over plain dicts (the graph is known to be acyclic). A
+    Without networkx: a reverse Kahn walk over plain dicts (the graph is known to be acyclic). A
     task is taken once all its dependents were, so its length is final then;
     it lengthens its dependencies' as it is taken.
     """

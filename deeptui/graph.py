@@ -1,25 +1,40 @@
 """Graph questions about a workflow, answered with networkx.
 
 Validation (duplicate ids, unknown and self dependencies, cycles named
-``a -> b -> c -> a``), topological levels, the longest remaining path of each
-task (its critical path to a sink) and downstream sets.
+``a -> b -> c -> a``), topological order and levels, and upstream and downstream
+sets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import networkx as nx
 
 from deeptui.errors import WorkflowValidationError
 
-if TYPE_CHECKING:
-    from deeptui.models import TaskDefinition, WorkflowDefinition
+
+class TaskNode(Protocol):
+    """What the graph needs of a task (`TaskDefinition` is one): its id and dependencies.
+    The models validate their graph with `check_graph`, so this module never imports them."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def depends_on(self) -> Sequence[str]: ...
 
 
-def check_graph(tasks: Sequence[TaskDefinition]) -> None:
+class TaskGraphSource(Protocol):
+    """What `WorkflowGraph` needs of a workflow (`WorkflowDefinition` is one)."""
+
+    @property
+    def tasks(self) -> Sequence[TaskNode]: ...
+
+
+def check_graph(tasks: Sequence[TaskNode]) -> None:
     """Raise WorkflowValidationError naming the task (or cycle) that makes the graph invalid."""
     ids: set[str] = set()
     for task in tasks:
@@ -39,7 +54,7 @@ def check_graph(tasks: Sequence[TaskDefinition]) -> None:
         raise WorkflowValidationError(f"dependency cycle: {' -> '.join(cycle)}")
 
 
-def build_digraph(tasks: Iterable[TaskDefinition]) -> nx.DiGraph:
+def build_digraph(tasks: Iterable[TaskNode]) -> nx.DiGraph:
     """Edges point from a dependency to the task that waits for it."""
     graph = nx.DiGraph()
     for task in tasks:
@@ -49,7 +64,7 @@ def build_digraph(tasks: Iterable[TaskDefinition]) -> nx.DiGraph:
     return graph
 
 
-def find_cycle(tasks: Sequence[TaskDefinition]) -> list[str] | None:
+def find_cycle(tasks: Sequence[TaskNode]) -> list[str] | None:
     """The ids along one dependency cycle, first id repeated at the end, or None."""
     graph = build_digraph(tasks)
     if nx.is_directed_acyclic_graph(graph):
@@ -61,7 +76,7 @@ def find_cycle(tasks: Sequence[TaskDefinition]) -> list[str] | None:
 class WorkflowGraph:
     """Read-only graph facts about one (valid) workflow, computed once."""
 
-    def __init__(self, workflow: WorkflowDefinition) -> None:
+    def __init__(self, workflow: TaskGraphSource) -> None:
         self.workflow = workflow
         self.tasks = {task.id: task for task in workflow.tasks}
         self.index = {task.id: i for i, task in enumerate(workflow.tasks)}
@@ -87,19 +102,6 @@ class WorkflowGraph:
     @cached_property
     def level_of(self) -> dict[str, int]:
         return {tid: n for n, level in enumerate(self.levels) for tid in level}
-
-    @cached_property
-    def critical_path(self) -> dict[str, int]:
-        """For each task, the number of tasks on the longest path from it to a sink."""
-        length: dict[str, int] = {}
-        for tid in reversed(self.order):
-            below = self.dependents[tid]
-            length[tid] = 1 + max((length[d] for d in below), default=0)
-        return length
-
-    def longest_path(self) -> list[str]:
-        """The ids along the workflow's critical path (by task count)."""
-        return nx.dag_longest_path(self.graph) if self.tasks else []
 
     def downstream(self, task_id: str) -> set[str]:
         """Every task that (transitively) depends on ``task_id``."""

@@ -1,6 +1,6 @@
 """Run metrics: `TaskMetrics`, `WorkflowMetrics`, the performance report, aggregates.
 
-Definitions (the seed leaves them open):
+Definitions (the orchestration guide leaves them open):
 
 - ``success_rate``: percent of the workflow's tasks that completed (0.0 for a
   workflow with no tasks). Tasks served from the cache count as completed.
@@ -124,7 +124,7 @@ class WorkflowMetrics:
     success_rate: float  # percent of tasks completed
     retry_rate: float  # retries per task
 
-    # Beyond the seed
+    # Beyond the orchestration guide
     task_metrics: list[TaskMetrics] = field(default_factory=list)
     cancelled_tasks: int = 0
     running_tasks: int = 0
@@ -233,7 +233,7 @@ class WorkflowMetrics:
         return next((task for task in self.task_metrics if task.task_id == task_id), None)
 
     def get_performance_report(self, include_usage: bool = False) -> str:
-        """The seed's text report; `include_usage` adds tokens, cost and cache hits."""
+        """The orchestration guide's text report; `include_usage` adds tokens, cost, cache hits."""
         lines = [
             f"Workflow Performance Report: {self.workflow_name}",
             REPORT_RULE,
@@ -251,7 +251,7 @@ class WorkflowMetrics:
             ("Running", self.running_tasks),
             ("Pending", self.pending_tasks),
         ):
-            if number:  # the seed's layout has none of these: only shown when present
+            if number:  # not in the orchestration guide's layout: only shown when present
                 lines.append(f"  {label}: {number}")
         lines += [
             f"  Total Retries: {self.total_retries} (avg {self.retry_rate:.2f} per task)",
@@ -319,7 +319,7 @@ def _task_figure(task: TaskMetrics | None) -> str:
 
 
 def aggregate_stats(metrics: Iterable[WorkflowMetrics]) -> dict[str, Any]:
-    """Statistics across runs: the seed's keys first, then totals.
+    """Statistics across runs: the orchestration guide's keys first, then totals.
 
     ``average_success_rate`` (percent) and ``average_duration`` (seconds) are
     means over the runs; ``success_rate`` is over all their tasks together.

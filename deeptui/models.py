@@ -1,4 +1,4 @@
-"""The pydantic models and enums of the public API (the seed's names and fields)."""
+"""The pydantic models and enums of the public API (the orchestration guide's names and fields)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,6 @@ class WorkflowStatus(StrEnum):
         return self not in (WorkflowStatus.PENDING, WorkflowStatus.RUNNING)
 
 
-TaskType = Literal["agent", "shell", "callable"]
 TriggerRule = Literal[
     "all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed"
 ]
@@ -166,7 +165,7 @@ class WorkflowDefinition(BaseModel):
 
     @model_validator(mode="after")
     def _check_graph(self) -> WorkflowDefinition:
-        from deeptui.graph import check_graph  # graph imports models
+        from deeptui.graph import check_graph  # (networkx loads on the first validation)
 
         check_graph(self.tasks)
         if not self.name:
@@ -321,10 +320,37 @@ class AgentRouting(BaseModel):
     model: str | None = None
 
 
-def _default_routing() -> list[AgentRouting]:
-    from deeptui.routing import create_default_routing
+_DEFAULT_INSTRUCTIONS = {
+    AgentCapability.GENERAL: "You are a capable generalist. Do the task thoroughly and concisely.",
+    AgentCapability.CODE_ANALYSIS: "You analyse code: structure, defects, risks. Cite files and lines.",
+    AgentCapability.CODE_GENERATION: "You write clean, tested, idiomatic code.",
+    AgentCapability.TESTING: "You design and run tests and report what passed and failed.",
+    AgentCapability.DEBUGGING: "You find root causes of failures and propose minimal fixes.",
+    AgentCapability.DOCUMENTATION: "You write clear, accurate documentation with examples.",
+    AgentCapability.DATA_PROCESSING: "You extract, validate, transform and load data carefully.",
+    AgentCapability.FILE_OPERATIONS: "You read, write and organise files safely.",
+    AgentCapability.API_INTEGRATION: "You integrate with APIs: contracts, errors, retries.",
+    AgentCapability.RESEARCH: "You research a question and report findings with sources.",
+}
 
-    return create_default_routing()
+
+def default_agent_type(capability: AgentCapability) -> str:
+    """The default agent type for a capability: ``code_generation`` -> ``code-generation-agent``."""
+    return f"{capability.value.replace('_', '-')}-agent"
+
+
+def create_default_routing() -> list[AgentRouting]:
+    """One agent type per capability, all of equal priority."""
+    return [
+        AgentRouting(
+            agent_type=default_agent_type(capability),
+            capabilities=[capability],
+            priority=5,
+            max_concurrent_tasks=5,
+            instructions=_DEFAULT_INSTRUCTIONS[capability],
+        )
+        for capability in AgentCapability
+    ]
 
 
 class OrchestrationConfig(BaseModel):
@@ -332,8 +358,11 @@ class OrchestrationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agent_routing: list[AgentRouting] = Field(default_factory=_default_routing)
+    agent_routing: list[AgentRouting] = Field(default_factory=create_default_routing)
     enable_parallel_execution: bool = True
+    # Has no effect, and is kept so configurations that pass it stay valid: metrics are
+    # derived from a run's state when asked (`get_workflow_metrics`), nothing is collected
+    # while it runs, so there is nothing to switch off.
     enable_metrics: bool = True
     model: str | None = None
     simulated_latency: tuple[float, float] = (0.2, 1.5)

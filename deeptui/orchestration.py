@@ -1,4 +1,5 @@
-"""The seed's ``pydantic_deep.orchestration`` names, importable as ``deeptui.orchestration``."""
+"""The orchestration guide's ``pydantic_deep.orchestration`` names, importable as
+``deeptui.orchestration``."""
 
 from deeptui.strategies import (  # noqa: F401
     ConditionalExecutor,

@@ -79,7 +79,7 @@ class TaskOrchestrator:
     """``TaskOrchestrator(agent=None, deps=None, config=None, *, cache_config=None,
     skill_directories=None, model=None, bus=None, store=None)``.
 
-    With ``agent`` (as the seed does), every agent task runs on it; without,
+    With ``agent`` (as the orchestration guide does), every agent task runs on it; without,
     one pydantic-deep agent per agent type is built on ``model`` (a
     ``"provider:name"`` string or a pydantic-ai Model), the offline
     `SimulatedModel` when none is named.
@@ -155,7 +155,8 @@ class TaskOrchestrator:
     def _validate_task(self, task: TaskDefinition) -> None:
         kind = task.kind
         if task.task_type not in (None, "agent", "shell", "callable"):
-            # free-form types (the seed's "optional type classification") run as agent tasks
+            # a free-form type (the orchestration guide's "optional type classification")
+            # runs as an agent task
             pass
         if kind == "shell" and not task.parameters.get("command"):
             raise WorkflowValidationError(
@@ -370,7 +371,7 @@ class TaskOrchestrator:
     # -- strategy ----------------------------------------------------------
 
     def recommend_strategy(self, workflow: WorkflowDefinition) -> ExecutionStrategy:
-        """The seed's strategy recommendations (see `deeptui.strategies.recommend_strategy`)."""
+        """The orchestration guide's strategy recommendations (`strategies.recommend_strategy`)."""
         return recommend_strategy(workflow)
 
     # -- cache -------------------------------------------------------------

@@ -1,43 +1,22 @@
-"""Which agent type takes a task: `TaskRouter`, `AgentRouting`, `create_default_routing`."""
+"""Which agent type takes a task: `TaskRouter`.
+
+The default routing (`create_default_routing`, one agent type per capability) is data
+that `OrchestrationConfig` defaults to, so it lives in `deeptui.models`; it is
+re-exported here, where the guide imports it from.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
 from deeptui.errors import WorkflowValidationError
-from deeptui.models import AgentCapability, AgentRouting, TaskDefinition
-
-_DEFAULT_INSTRUCTIONS = {
-    AgentCapability.GENERAL: "You are a capable generalist. Do the task thoroughly and concisely.",
-    AgentCapability.CODE_ANALYSIS: "You analyse code: structure, defects, risks. Cite files and lines.",
-    AgentCapability.CODE_GENERATION: "You write clean, tested, idiomatic code.",
-    AgentCapability.TESTING: "You design and run tests and report what passed and failed.",
-    AgentCapability.DEBUGGING: "You find root causes of failures and propose minimal fixes.",
-    AgentCapability.DOCUMENTATION: "You write clear, accurate documentation with examples.",
-    AgentCapability.DATA_PROCESSING: "You extract, validate, transform and load data carefully.",
-    AgentCapability.FILE_OPERATIONS: "You read, write and organise files safely.",
-    AgentCapability.API_INTEGRATION: "You integrate with APIs: contracts, errors, retries.",
-    AgentCapability.RESEARCH: "You research a question and report findings with sources.",
-}
-
-
-def default_agent_type(capability: AgentCapability) -> str:
-    """The default agent type for a capability: ``code_generation`` -> ``code-generation-agent``."""
-    return f"{capability.value.replace('_', '-')}-agent"
-
-
-def create_default_routing() -> list[AgentRouting]:
-    """One agent type per capability, all of equal priority."""
-    return [
-        AgentRouting(
-            agent_type=default_agent_type(capability),
-            capabilities=[capability],
-            priority=5,
-            max_concurrent_tasks=5,
-            instructions=_DEFAULT_INSTRUCTIONS[capability],
-        )
-        for capability in AgentCapability
-    ]
+from deeptui.models import (
+    AgentCapability,
+    AgentRouting,
+    TaskDefinition,
+    create_default_routing,
+    default_agent_type,
+)
 
 
 class TaskRouter:
@@ -121,3 +100,6 @@ class TaskRouter:
 
     def stop_waiting(self, wake: Callable[[], None]) -> None:
         self._waiting.pop(wake, None)
+
+
+__all__ = ["AgentRouting", "TaskRouter", "create_default_routing", "default_agent_type"]

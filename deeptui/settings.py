@@ -110,17 +110,6 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         raise SettingsError(f"{path}: setting '{field}': {first['msg']}") from None
 
 
-def save_settings(settings: Settings, path: Path | None = None) -> Path:
-    """Write the settings that differ from the defaults (e.g. the theme chosen in the app)."""
-    import tomli_w
-
-    path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = settings.model_dump(exclude_defaults=True, exclude_none=True)
-    path.write_text(tomli_w.dumps(data), encoding="utf-8")
-    return path
-
-
 def build_orchestrator(settings: Settings, *, store: Any = None, bus: Any = None,
                        interactive: bool = False) -> Any:
     """The orchestrator the CLI and the app use: settings' model, cache and skills

@@ -56,7 +56,7 @@ class SkillDirectory(BaseModel):
 
     @classmethod
     def coerce(cls, spec: SkillDirectory | dict[str, Any] | str | Path) -> SkillDirectory:
-        """Accept the seed's dict form, a bare path, or an instance."""
+        """Accept the orchestration guide's dict form, a bare path, or an instance."""
         if isinstance(spec, SkillDirectory):
             return spec
         if isinstance(spec, str | Path):

@@ -14,7 +14,7 @@ from deeptui.models import ExecutionStrategy, WorkflowDefinition
 
 
 def recommend_strategy(workflow: WorkflowDefinition) -> ExecutionStrategy:
-    """The seed's strategy recommendations, from the graph's shape.
+    """The orchestration guide's strategy recommendations, from the graph's shape.
 
     Conditions -> CONDITIONAL; a chain (every level one task) -> SEQUENTIAL;
     no dependencies at all -> PARALLEL; otherwise DAG.

@@ -1,3 +1,3 @@
-"""The seed's ``pydantic_deep.types`` names, importable as ``deeptui.types``."""
+"""The orchestration guide's ``pydantic_deep.types`` names, importable as ``deeptui.types``."""
 
 from deeptui.skills_manager import SkillDirectory  # noqa: F401

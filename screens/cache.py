@@ -1,6 +1,5 @@
 """The cache inspector screen: entries, hit/miss statistics, invalidate, clear.
 
-Also holds `ConfirmModal`, the yes/no question the inspector screens ask.
 Every binding has an id (for keymaps); the app lists the active screen's
 bindings in the command palette (`DeeptuiApp.get_system_commands`).
 """
@@ -11,53 +10,14 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label
 
 from deeptui.errors import DeeptuiError
+from deeptui.screens.confirm import ConfirmScreen
 from deeptui.widgets.bindings import bindings
 from deeptui.widgets.cache_table import CacheStats, CacheTable
-from deeptui.visualize.safe_text import text as safe
-
-
-class ConfirmModal(ModalScreen[bool]):
-    """Ask a yes/no question; dismisses with True only on "Yes"."""
-
-    DEFAULT_CSS = """
-    ConfirmModal { align: center middle; }
-    ConfirmModal > Vertical {
-        width: 60; max-width: 90%; height: auto; padding: 1 2;
-        border: thick $warning; background: $surface;
-    }
-    ConfirmModal Label { width: 100%; margin-bottom: 1; }
-    ConfirmModal Horizontal { height: auto; align-horizontal: right; }
-    ConfirmModal Button { margin-left: 2; }
-    """
-    BINDINGS = bindings("confirm")
-
-    def __init__(self, question: str, yes_label: str = "Yes") -> None:
-        super().__init__()
-        self.question = question
-        self.yes_label = yes_label
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(safe(self.question))
-            with Horizontal():
-                yield Button(self.yes_label, variant="error", id="confirm-yes")
-                yield Button("Cancel", id="confirm-no")
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm-no", Button).focus()
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(event.button.id == "confirm-yes")
 
 
 class CacheScreen(Screen[None]):
@@ -161,8 +121,8 @@ class CacheScreen(Screen[None]):
             self.notify("The cache is already empty.")
             return
         self.app.push_screen(
-            ConfirmModal("Remove every cache entry? Tasks will run again next time.",
-                         yes_label="Clear all"),
+            ConfirmScreen("Remove every cache entry? Tasks will run again next time.",
+                          yes="Clear all", no="Cancel"),
             self._clear_confirmed,
         )
 

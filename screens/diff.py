@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static
 
 from deeptui import bus as ev
 from deeptui.models import TaskChanges, WorkflowState
-from deeptui.screens.help import ConfirmScreen
+from deeptui.screens.confirm import ConfirmScreen
 from deeptui.visualize.safe_text import text as safe
 from deeptui.widgets.bindings import bindings
 from deeptui.widgets.diff_view import DiffView, changes_summary, file_line

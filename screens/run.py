@@ -28,7 +28,7 @@ from deeptui import bus as ev
 from deeptui.widgets.bindings import bindings
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
 from deeptui.visualize.safe_text import visible
-from deeptui.screens.help import ConfirmScreen
+from deeptui.screens.confirm import ConfirmScreen
 from deeptui.screens.run_files import RunFiles
 from deeptui.store.reports import file_name
 from deeptui.widgets.action_bar import ActionBar
@@ -338,7 +338,6 @@ class RunScreen(RunFiles, Screen[None]):
         except OSError as exc:
             self.notify(f"Cannot write {path}: {exc.strerror}", severity="error")
             return
-        self.last_export = path
         self.notify(f"Wrote {path}", title="Exported")
 
     def action_back(self) -> None:

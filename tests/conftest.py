@@ -1,9 +1,12 @@
-"""Shared fixtures: fast offline orchestrators and event recorders."""
+"""Shared fixtures and helpers: fast offline orchestrators, event recorders, and waiting for a
+condition (`until` on the event loop, `wait_for` with a Textual pilot)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -71,6 +74,26 @@ def orchestrator(fast_config):
 @pytest.fixture
 def recorder(orchestrator) -> Recorder:
     return Recorder(orchestrator.bus)
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the event loop run until ``predicate()`` holds (AssertionError after ``timeout`` s)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let a Textual app (its ``pilot``) run until ``condition()`` holds (AssertionError
+    after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
 
 
 def pid_alive(pid: int) -> bool:

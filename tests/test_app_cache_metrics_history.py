@@ -24,7 +24,8 @@ from deeptui import (ExecutionStrategy, OrchestrationConfig, RetryConfig, TaskDe
 import deeptui.cache.result_cache
 import deeptui.cache.memory
 from deeptui.cache import CacheConfig
-from deeptui.screens.cache import CacheScreen, ConfirmModal
+from deeptui.screens.cache import CacheScreen
+from deeptui.screens.confirm import ConfirmScreen
 from deeptui.screens.history import HistoryScreen, RunTable
 from deeptui.screens.metrics import MetricsScreen
 from deeptui.widgets.cache_table import CacheStats, CacheTable
@@ -157,7 +158,7 @@ async def test_clear_all_asks_first_and_empties_the_cache(orchestrator) -> None:
         await pilot.pause()
         await pilot.press("ctrl+d")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmModal)
+        assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")  # said no: nothing removed
         await pilot.pause()
         assert app.screen.query_one(CacheTable).row_count == 4

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
 from deeptui import OrchestrationConfig, TaskOrchestrator
 from deeptui.app import DeeptuiApp
 from deeptui.models import (
@@ -18,7 +17,8 @@ from deeptui.models import (
     WorkflowDefinition,
     WorkflowStatus,
 )
-from deeptui.screens.help import ConfirmScreen, HelpScreen
+from deeptui.screens.confirm import ConfirmScreen
+from deeptui.screens.help import HelpScreen
 from deeptui.screens.run import RunScreen
 
 NO_RETRY = RetryConfig(max_retries=0)
@@ -68,14 +68,6 @@ def app(gates: Gates) -> DeeptuiApp:
                                                        simulated_seed=1))
     orch.register_callable("gated", gates)
     return DeeptuiApp(orchestrator=orch)
-
-
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 async def start(pilot, app: DeeptuiApp, wf: WorkflowDefinition) -> RunScreen:

@@ -9,10 +9,10 @@ pinned so the durations on screen never change.
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from conftest import wait_for
 from deeptui import OrchestrationConfig, TaskOrchestrator
 from deeptui.app import DeeptuiApp
 from deeptui.models import (
@@ -71,13 +71,6 @@ def make_app() -> DeeptuiApp:
     return app
 
 
-async def _until(pilot, condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
-
-
 def _pin(state: WorkflowState) -> None:
     """Fixed times and usage, so durations and totals on screen are stable."""
     state.started_at = T0
@@ -101,18 +94,18 @@ async def mid_run(pilot, select: str = "flaky-upload") -> None:
         app.gates.setdefault(task_id, asyncio.Event()).set()
 
     for task_id in ("fetch", "parse", "flaky-upload"):
-        await _until(pilot, lambda: results[task_id].status is TaskStatus.RUNNING)
+        await wait_for(pilot, lambda: results[task_id].status is TaskStatus.RUNNING)
         open_gate(task_id)
-    await _until(pilot, lambda: results["analyze"].status is TaskStatus.RUNNING
+    await wait_for(pilot, lambda: results["analyze"].status is TaskStatus.RUNNING
                  and results["notify"].status is TaskStatus.SKIPPED
                  and results["cleanup"].status is TaskStatus.RUNNING)
     orch.cancel_task(run_id, "cleanup")
-    await _until(pilot, lambda: results["cleanup"].status is TaskStatus.CANCELLED)
+    await wait_for(pilot, lambda: results["cleanup"].status is TaskStatus.CANCELLED)
     _pin(orch.find_run(run_id).state)
     app.open_run(run_id)
-    await _until(pilot, lambda: isinstance(app.screen, RunScreen) and bool(app.screen.query("#dag")))
+    await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and bool(app.screen.query("#dag")))
     app.screen.select_task(select)
-    await _until(pilot, lambda: app.screen.log_view.task_id == select)
+    await wait_for(pilot, lambda: app.screen.log_view.task_id == select)
     app.screen.refresh_all()
     await pilot.pause()
 
@@ -157,7 +150,7 @@ def test_parameters_screen_shows_errors_under_fields(snap_compare):
         form.set_value("workflow_id", "")
         form.set_value("source_configs", '[{"path": "data.csv"}]')
         await pilot.pause()
-        await _until(pilot, lambda: not pilot.app.screen.preview_pending)
+        await wait_for(pilot, lambda: not pilot.app.screen.preview_pending)
         await pilot.press("ctrl+r")
         await pilot.pause()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +10,7 @@ import pytest
 from pydantic import BaseModel, Field
 from textual.widgets import Input, Select, Switch
 
+from conftest import wait_for
 from deeptui.app import DeeptuiApp
 from deeptui.models import TaskDefinition, WorkflowDefinition, WorkflowStatus
 from deeptui.screens.parameters import ParametersScreen
@@ -23,14 +23,6 @@ from deeptui.workflows.registry import register_template, unregister_template
 
 def fast_settings(**changes) -> Settings:
     return Settings(latency_min=0.0, latency_max=0.0, seed=5, cache="none", **changes)
-
-
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 async def type_into(pilot, app: DeeptuiApp, selector: str, text: str) -> None:
@@ -202,11 +194,12 @@ def test_every_binding_of_every_screen_has_a_known_id_for_the_keymap():
     from textual.widget import Widget
 
     from deeptui.keymap import binding_ids, check_keymap
-    from deeptui.screens import approvals, cache, diff, help, history, metrics, parameters, run, start
+    from deeptui.screens import (approvals, cache, confirm, diff, help, history, metrics,
+                                 parameters, run, start)
 
     known = binding_ids()
     seen = set()
-    for module in (approvals, cache, diff, help, history, metrics, parameters, run, start):
+    for module in (approvals, cache, confirm, diff, help, history, metrics, parameters, run, start):
         for value in vars(module).values():
             if (isinstance(value, type) and issubclass(value, (TextualScreen, Widget))
                     and value.__module__ == module.__name__):
@@ -249,7 +242,8 @@ async def test_h_k_m_on_their_own_screen_do_not_open_a_second_copy():
 
 @pytest.mark.parametrize("dialog", ["question", "help"])
 async def test_h_k_m_and_help_wait_while_a_question_or_the_help_is_open(dialog):
-    from deeptui.screens.help import ConfirmScreen, HelpScreen
+    from deeptui.screens.confirm import ConfirmScreen
+    from deeptui.screens.help import HelpScreen
 
     app = DeeptuiApp(fast_settings())
     async with app.run_test(size=(100, 30)) as pilot:

@@ -9,10 +9,9 @@ Task ids, errors and outputs holding Rich markup (``deploy[/]``, ``test[py311]``
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from conftest import wait_for
 from deeptui import OrchestrationConfig, TaskOrchestrator
 from deeptui.app import DeeptuiApp
 from deeptui.models import RetryConfig, TaskDefinition, WorkflowDefinition
@@ -22,14 +21,6 @@ from deeptui.screens.start import StartScreen
 
 ESC_ID = "esc\x1b]0;TITLE\x07"
 NO_RETRY = RetryConfig(max_retries=0)
-
-
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 def task(tid: str, *deps: str) -> TaskDefinition:

@@ -1,8 +1,20 @@
-"""Bus taps that skip TaskQueued (the store's): they miss nothing else, others still get them."""
+"""Bus taps and the progress callback: a tap that skips TaskQueued (the store's) misses nothing
+else and others still get them; a tap removing itself hides nothing from the next tap; an async
+progress callback has run when execute_workflow returns."""
 
 from __future__ import annotations
 
-from deeptui import CacheConfig, RetryConfig, TaskDefinition, TaskOrchestrator, WorkflowDefinition
+import asyncio
+import logging
+
+from deeptui import (
+    CacheConfig,
+    OrchestrationConfig,
+    RetryConfig,
+    TaskDefinition,
+    TaskOrchestrator,
+    WorkflowDefinition,
+)
 from deeptui import bus as ev
 
 
@@ -55,3 +67,40 @@ def test_removing_a_tap_without_queued_events_stops_all_its_events():
     bus.publish(ev.TaskQueued("r", "w", task_id="a"))
     assert got == ["TaskStarted"]
     assert not bus.has_listeners and not bus.wants_queued
+
+
+def test_a_tap_removing_itself_does_not_hide_the_event_from_the_next_tap():
+    bus = ev.EventBus()
+    got: list[str] = []
+
+    def once(event):
+        got.append("once")
+        remove()
+
+    remove = bus.tap(once)
+    bus.tap(lambda event: got.append("store"))
+    bus.publish(ev.WorkflowStarted("r", "w"))
+    bus.publish(ev.WorkflowFinished("r", "w"))
+    assert got == ["once", "store", "store"]
+
+
+async def test_an_async_progress_callback_has_run_when_execute_workflow_returns(caplog):
+    seen = []
+
+    async def progress(state):
+        await asyncio.sleep(0.02)
+        seen.append(state.status.value)
+        if state.status.finished:
+            raise RuntimeError("callback bug")
+
+    orch = TaskOrchestrator(config=OrchestrationConfig(simulated_latency=(0, 0.01)),
+                            cache_config=CacheConfig(strategy="none"))
+    orch.register_callable("ok", lambda task, params, deps: "ok")
+    task = TaskDefinition(id="t", task_type="callable", parameters={"callable": "ok"},
+                          retry_config=RetryConfig(max_retries=0))
+    with caplog.at_level(logging.ERROR):
+        final = await orch.execute_workflow(WorkflowDefinition(id="wf", tasks=[task]), progress)
+    orch.close()
+    assert final.status == "completed"
+    assert seen and seen[-1] == "completed"
+    assert "progress callback failed" in caplog.text

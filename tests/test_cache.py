@@ -1,4 +1,4 @@
-"""The result cache as the seed's "Result Caching" section describes it."""
+"""The result cache as the orchestration guide's "Result Caching" section describes it."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from deeptui.cache import (
 )
 from deeptui.models import AgentCapability, TaskDefinition, TaskUsage
 
-SEED_STATS_KEYS = [
+GUIDE_STATS_KEYS = [
     "strategy",
     "hits",
     "misses",
@@ -65,7 +65,7 @@ def task(task_id: str = "analyze", **fields: object) -> TaskDefinition:
     return TaskDefinition(id=task_id, description=f"Run {task_id}", **fields)
 
 
-def test_default_config_is_the_seeds_memory_cache() -> None:
+def test_default_config_is_the_guides_memory_cache() -> None:
     config = CacheConfig()
     assert (config.strategy, config.max_size, config.ttl_seconds) == ("memory", 1000, None)
     assert config.cache_dir is None and config.include_dependencies is True
@@ -74,9 +74,9 @@ def test_default_config_is_the_seeds_memory_cache() -> None:
     assert default_cache_dir().parts[-1] == "results" and "deeptui" in str(default_cache_dir())
 
 
-def test_stats_have_exactly_the_seeds_keys_and_a_percentage_hit_rate() -> None:
+def test_stats_have_exactly_the_guides_keys_and_a_percentage_hit_rate() -> None:
     cache = create_cache(CacheConfig(max_size=1000))
-    assert list(cache.stats()) == SEED_STATS_KEYS
+    assert list(cache.stats()) == GUIDE_STATS_KEYS
     assert cache.stats()["hit_rate"] == "0.0%"
     key = cache.make_key(task(), {}, "test")
     assert cache.get(key) is None
@@ -383,3 +383,14 @@ def test_entries_describe_each_cached_result(tmp_path: Path) -> None:
     assert [(e.task_id, e.key) for e in entries] == [("load", "k2"), ("extract", "k1")]
     assert all(e.size_bytes > 0 and e.ttl_remaining is None for e in entries)
     assert all(0 <= e.age_seconds < 60 for e in entries)
+
+
+@pytest.mark.parametrize("strategy", STORING)
+def test_cache_size_leaves_out_expired_entries(strategy, tmp_path: Path, clock: FakeClock) -> None:
+    cache = create_cache(CacheConfig(strategy=strategy, cache_dir=tmp_path / "c", ttl_seconds=60))
+    cache.put("old", "a", "x")
+    clock.advance(30)
+    cache.put("new", "b", "y")
+    clock.advance(31)  # "old" has expired, "new" has 29 s to go
+    assert [e.key for e in cache.entries()] == ["new"]
+    assert cache.stats()["cache_size"] == 1 == len(cache)

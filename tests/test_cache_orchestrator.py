@@ -1,5 +1,6 @@
-"""The seed's "Result Caching" examples through the orchestrator: hits on the second run,
-across orchestrators and processes, as bus events and in metrics; failures never cached."""
+"""The orchestration guide's "Result Caching" examples through the orchestrator: hits on the
+second run, across orchestrators and processes, as bus events and in metrics; failures never
+cached."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The condition language: the seed's shorthand, expressions, trigger rules, hostile input."""
+"""The condition language: the orchestration guide's shorthand, expressions, trigger rules,
+hostile input."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def check(expression: str, results: dict[str, TaskResult], known: list[str] | No
     return parse_condition(expression, "t", known).evaluate(results)
 
 
-def seed_workflow(condition: str = "analyze", **extra: Any) -> WorkflowDefinition:
+def guide_workflow(condition: str = "analyze", **extra: Any) -> WorkflowDefinition:
     return WorkflowDefinition(
         id="conditional-workflow",
         execution_strategy="conditional",
@@ -55,11 +56,11 @@ def seed_workflow(condition: str = "analyze", **extra: Any) -> WorkflowDefinitio
     )
 
 
-# --- the seed's shorthand -------------------------------------------------
+# --- the orchestration guide's shorthand -------------------------------------------------
 
 
-def test_seed_conditional_workflow_validates_and_runs_fix_only_after_analyze_completed() -> None:
-    conditions = workflow_conditions(seed_workflow())
+def test_guide_conditional_workflow_validates_and_runs_fix_only_after_analyze_completed() -> None:
+    conditions = workflow_conditions(guide_workflow())
     condition = conditions["fix-issues"]
     assert condition.referenced_tasks == {"analyze"}
     assert condition.evaluate({"analyze": result("analyze", C)}) is True
@@ -257,24 +258,24 @@ def test_unknown_trigger_rule_or_status_is_an_error() -> None:
 
 def test_workflow_validation_names_the_task_of_a_bad_condition() -> None:
     with pytest.raises(ConditionError, match=r"task 'fix-issues'.*'nope' is not a task"):
-        validate_workflow_conditions(seed_workflow("nope.completed"))
+        validate_workflow_conditions(guide_workflow("nope.completed"))
     with pytest.raises(WorkflowValidationError, match=r"task 'fix-issues'.*not valid syntax"):
-        validate_workflow_conditions(seed_workflow("analyze.status =="))
+        validate_workflow_conditions(guide_workflow("analyze.status =="))
 
 
 def test_condition_must_read_only_upstream_tasks() -> None:
     message = r"task 'fix-issues'.*'verify', which is not upstream.*depends_on"
     with pytest.raises(ConditionError, match=message):
-        validate_workflow_conditions(seed_workflow("verify.completed"))
+        validate_workflow_conditions(guide_workflow("verify.completed"))
     with pytest.raises(ConditionError, match=r"task 'fix-issues'.*references the task itself"):
-        validate_workflow_conditions(seed_workflow('task("fix-issues").failed'))
-    workflow = seed_workflow()
+        validate_workflow_conditions(guide_workflow('task("fix-issues").failed'))
+    workflow = guide_workflow()
     workflow.tasks[2].condition = 'analyze.output.issues > 0 and not tasks["fix-issues"].failed'
     assert set(workflow_conditions(workflow)) == {"fix-issues", "verify"}  # transitive is fine
 
 
 def test_cleanup_task_with_trigger_rule_and_condition_validates() -> None:
-    workflow = seed_workflow("any_failed([analyze])", trigger_rule="all_done")
+    workflow = guide_workflow("any_failed([analyze])", trigger_rule="all_done")
     validate_workflow_conditions(workflow)
     assert workflow.get_task("fix-issues").trigger_rule == "all_done"
 

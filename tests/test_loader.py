@@ -42,7 +42,7 @@ def _error(path: Path | str) -> str:
 # ------------------------------------------------------------------ examples
 
 
-def test_the_shipped_examples_are_the_seeds_and_a_shell_pipeline() -> None:
+def test_the_shipped_examples_are_the_guides_and_a_shell_pipeline() -> None:
     assert [p.name for p in EXAMPLES] == [
         "conditional-workflow.yaml",
         "parallel-analysis.yaml",
@@ -55,7 +55,7 @@ def test_the_shipped_examples_are_the_seeds_and_a_shell_pipeline() -> None:
         assert first.startswith(f"# {path.stem}: "), path.name
 
 
-def test_web_app_dev_matches_the_seed_dag() -> None:
+def test_web_app_dev_matches_the_guide_dag() -> None:
     wf = load_workflow(ROOT / "workflows/examples/web-app-dev.yaml")
     assert (wf.id, wf.name, wf.execution_strategy, wf.max_parallel_tasks) == (
         "web-app-dev", "Web Application Development", ExecutionStrategy.DAG, 3)
@@ -80,7 +80,7 @@ def test_parallel_analysis_has_ten_data_processing_tasks() -> None:
     assert wf.get_task("analyze-7").description == "Analyze dataset 7"
 
 
-def test_conditional_and_quality_examples_match_the_seed() -> None:
+def test_conditional_and_quality_examples_match_the_guide() -> None:
     cond = load_workflow(ROOT / "workflows/examples/conditional-workflow.yaml")
     assert cond.execution_strategy == ExecutionStrategy.CONDITIONAL
     assert [(t.id, t.depends_on, t.condition) for t in cond.tasks] == [

@@ -1,4 +1,5 @@
-"""Run metrics as the seed's "Performance Metrics & Analytics" section describes them."""
+"""Run metrics as the orchestration guide's "Performance Metrics & Analytics" section
+describes them."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from deeptui.models import (
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 # (task id, status, seconds from T0 to start, duration, attempts, error)
-SEED_RUN = [
+GUIDE_RUN = [
     ("checkout", TaskStatus.COMPLETED, 0.0, 3.50, 1, None),
     ("validation", TaskStatus.COMPLETED, 3.5, 0.50, 1, None),
     ("data-processing", TaskStatus.COMPLETED, 4.0, 15.30, 1, None),
@@ -34,7 +35,7 @@ SEED_RUN = [
     ("integration-test", TaskStatus.FAILED, 33.6, 11.6, 4, "Connection timeout\nat line 3"),
 ]
 
-SEED_REPORT = """\
+GUIDE_REPORT = """\
 Workflow Performance Report: My Workflow
 ======================================================================
 Status: completed
@@ -108,16 +109,16 @@ def run_of(
 
 
 @pytest.fixture
-def seed_metrics() -> WorkflowMetrics:
-    return WorkflowMetrics.from_state(*run_of([result(*row) for row in SEED_RUN]))
+def guide_metrics() -> WorkflowMetrics:
+    return WorkflowMetrics.from_state(*run_of([result(*row) for row in GUIDE_RUN]))
 
 
-def test_report_matches_the_seeds_layout_line_by_line(seed_metrics: WorkflowMetrics) -> None:
-    assert seed_metrics.get_performance_report().splitlines() == SEED_REPORT.splitlines()
+def test_report_matches_the_guides_layout_line_by_line(guide_metrics: WorkflowMetrics) -> None:
+    assert guide_metrics.get_performance_report().splitlines() == GUIDE_REPORT.splitlines()
 
 
-def test_seed_figures(seed_metrics: WorkflowMetrics) -> None:
-    m = seed_metrics
+def test_guide_figures(guide_metrics: WorkflowMetrics) -> None:
+    m = guide_metrics
     assert (m.workflow_id, m.workflow_name, m.status, m.run_id) == (
         "my-workflow",
         "My Workflow",
@@ -133,18 +134,18 @@ def test_seed_figures(seed_metrics: WorkflowMetrics) -> None:
     assert len(m.task_metrics) == 10 and m.task_metrics[0].task_id == "checkout"
 
 
-def test_bottleneck_is_the_slowest_completed_task(seed_metrics: WorkflowMetrics) -> None:
-    bottleneck = seed_metrics.get_bottleneck()
+def test_bottleneck_is_the_slowest_completed_task(guide_metrics: WorkflowMetrics) -> None:
+    bottleneck = guide_metrics.get_bottleneck()
     assert bottleneck is not None
     assert bottleneck.task_id == "data-processing"
     assert bottleneck.duration_seconds == pytest.approx(15.30)
-    share = bottleneck.duration_seconds / seed_metrics.total_duration_seconds * 100
+    share = bottleneck.duration_seconds / guide_metrics.total_duration_seconds * 100
     assert f"% of Total: {share:.1f}%" == "% of Total: 33.8%"
-    assert seed_metrics.fastest_task.task_id == "validation"
+    assert guide_metrics.fastest_task.task_id == "validation"
 
 
-def test_failed_tasks_carry_error_and_retries(seed_metrics: WorkflowMetrics) -> None:
-    (failed,) = seed_metrics.get_failed_tasks()
+def test_failed_tasks_carry_error_and_retries(guide_metrics: WorkflowMetrics) -> None:
+    (failed,) = guide_metrics.get_failed_tasks()
     assert failed.task_id == "integration-test"
     assert failed.error.startswith("Connection timeout")
     assert failed.retry_count == 3 and failed.status is TaskStatus.FAILED
@@ -241,20 +242,20 @@ def test_cancelled_tasks_are_listed_only_when_present() -> None:
     assert "  Cancelled: 1" in lines
 
 
-def test_to_dict_is_json_and_round_trips(seed_metrics: WorkflowMetrics) -> None:
-    data = json.loads(json.dumps(seed_metrics.to_dict()))
+def test_to_dict_is_json_and_round_trips(guide_metrics: WorkflowMetrics) -> None:
+    data = json.loads(json.dumps(guide_metrics.to_dict()))
     assert data["slowest_task"] == "data-processing" and data["fastest_task"] == "validation"
     assert data["started_at"] == "2025-01-01T12:00:00+00:00"
     assert data["task_metrics"][9]["status"] == "failed"
     assert data["task_metrics"][9]["retry_count"] == 3
     again = WorkflowMetrics.from_dict(data)
-    assert again.get_performance_report() == seed_metrics.get_performance_report()
+    assert again.get_performance_report() == guide_metrics.get_performance_report()
     assert again.to_dict() == data
-    task = seed_metrics.task_metrics[0]
+    task = guide_metrics.task_metrics[0]
     assert TaskMetrics.from_dict(json.loads(json.dumps(task.to_dict()))) == task
 
 
-def test_aggregate_stats_across_runs(seed_metrics: WorkflowMetrics) -> None:
+def test_aggregate_stats_across_runs(guide_metrics: WorkflowMetrics) -> None:
     second = WorkflowMetrics.from_state(
         *run_of(
             [
@@ -265,7 +266,7 @@ def test_aggregate_stats_across_runs(seed_metrics: WorkflowMetrics) -> None:
             name="Second",
         )
     )
-    stats = aggregate_stats([seed_metrics, second])
+    stats = aggregate_stats([guide_metrics, second])
     print(f"Total Workflows: {stats['total_workflows']}")
     assert stats["total_workflows"] == 2
     assert stats["total_tasks"] == 12

@@ -147,7 +147,7 @@ def test_a_broken_skill_file_is_skipped_without_raw_python_warnings(
     assert "broken" in caplog.text
 
 
-def test_a_missing_required_skill_raises_the_seed_error_message() -> None:
+def test_a_missing_required_skill_raises_the_guide_error_message() -> None:
     manager = SkillManager()
     with pytest.raises(ValueError) as caught:
         manager.require(["python-code-review", "nonexistent-skill"])
@@ -189,7 +189,7 @@ def test_instructions_for_joins_the_skills_instructions() -> None:
     assert manager.instructions_for([]) == ""
 
 
-def test_skill_directory_accepts_the_seed_forms() -> None:
+def test_skill_directory_accepts_the_guide_forms() -> None:
     assert SkillDirectory.coerce({"path": "./project-skills", "recursive": False}).max_depth == 1
     assert SkillDirectory.coerce("~/skills").path == Path("~/skills").expanduser()
     assert SkillDirectory.coerce(Path("x")).recursive is True
@@ -225,3 +225,15 @@ async def test_the_agent_sees_the_skill_and_can_load_its_instructions() -> None:
     assert "<name>test-strategy</name>" in seen["instructions"]  # listed in the system prompt
     assert "python-code-review" not in seen["instructions"]  # only the required skill
     assert "# Test Strategy" in result.output  # load_skill returned the full instructions
+
+
+@pytest.mark.parametrize("tags, expected", [
+    ("5", ["5"]), ("true", ["True"]), ("[a, 2]", ["a", "2"]), ("'x, y'", ["x", "y"]),
+])
+def test_skill_tags_of_any_yaml_shape_are_listed(tmp_path: Path, tags: str, expected) -> None:
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "SKILL.md").write_text(f"---\nname: odd\ndescription: d\ntags: {tags}\n---\nbody\n")
+    manager = SkillManager([tmp_path], include_bundled=False)
+    assert manager.get_skill("odd")["tags"] == expected
+    assert [s["name"] for s in manager.get_all_skills()] == ["odd"]

@@ -6,7 +6,7 @@ import asyncio
 import sys
 
 import pytest
-from conftest import Recorder, pid_alive
+from conftest import Recorder, pid_alive, until
 
 from deeptui import (
     CacheConfig,
@@ -47,15 +47,6 @@ def gated(tid: str, *deps: str, wait: bool = False, **kwargs) -> TaskDefinition:
     return TaskDefinition(id=tid, task_type="callable", depends_on=list(deps),
                           parameters={"callable": "gate", "wait": wait},
                           retry_config=NO_RETRY, **kwargs)
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 @pytest.fixture

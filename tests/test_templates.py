@@ -51,7 +51,7 @@ def edges(wf: WorkflowDefinition) -> set[tuple[str, str]]:
 # ------------------------------------------------------------------ CI/CD
 
 
-def test_ci_cd_seed_example_has_the_seed_task_ids_and_stages() -> None:
+def test_ci_cd_guide_example_has_the_guide_task_ids_and_stages() -> None:
     wf = create_ci_cd_pipeline(
         workflow_id="my-ci-cd",
         repository_path="/path/to/repo",
@@ -127,7 +127,7 @@ def test_ci_cd_blank_command_means_an_agent_does_the_step() -> None:
 # ------------------------------------------------------------------ ETL
 
 
-def test_etl_seed_example() -> None:
+def test_etl_guide_example() -> None:
     wf = create_etl_pipeline(
         workflow_id="my-etl",
         source_configs=[
@@ -155,7 +155,7 @@ def test_etl_seed_example() -> None:
     assert "analytics" in wf.get_task("load-to-destination").description
 
 
-def test_etl_defaults_match_the_seed_example() -> None:
+def test_etl_defaults_match_the_guide_example() -> None:
     assert ids(create_etl_pipeline()) == ids(create_etl_pipeline(
         source_configs=[{"type": "csv"}, {"type": "api"}],
         transformation_steps=["a", "b", "c"],
@@ -201,7 +201,7 @@ def test_etl_bad_parameters_name_the_parameter(kwargs: dict[str, Any]) -> None:
 # ------------------------------------------------------------ code review
 
 
-def test_code_review_seed_example() -> None:
+def test_code_review_guide_example() -> None:
     wf = create_code_review_workflow(
         workflow_id="my-review",
         repository_path="/path/to/repo",
@@ -253,7 +253,7 @@ def test_code_review_unknown_focus_names_the_parameter() -> None:
 # ----------------------------------------------------------- documentation
 
 
-def test_documentation_seed_example() -> None:
+def test_documentation_guide_example() -> None:
     wf = create_documentation_workflow(
         workflow_id="my-docs", repository_path="/path/to/repo",
         doc_types=["api", "guide", "tutorial"], output_format="markdown", include_examples=True,
@@ -479,3 +479,20 @@ def test_cli_params_build_an_etl_workflow() -> None:
     wf = build_workflow("etl", params)
     assert ids(wf) == ["extract-csv-0", "transform-step-1", "transform-step-2", "load-to-destination", "verify-load"]
     assert wf.metadata["template_parameters"]["destination_config"] == {"type": "s3"}
+
+
+def test_a_deploy_command_without_a_deploy_target_is_refused() -> None:
+    from deeptui.errors import TemplateError
+    from deeptui.workflows import create_ci_cd_pipeline
+
+    with pytest.raises(TemplateError, match="deploy_command.*deploy_target"):
+        create_ci_cd_pipeline(deploy_command="./deploy.sh")
+    assert create_ci_cd_pipeline(deploy_command="  ").task_ids[-1] == "build-artifacts"
+
+
+def test_etl_sources_holding_nan_are_refused() -> None:
+    from deeptui.errors import TemplateError
+    from deeptui.workflows import create_etl_pipeline
+
+    with pytest.raises(TemplateError, match="source_configs.*JSON"):
+        create_etl_pipeline(source_configs=[{"type": "csv", "limit": float("nan")}])

@@ -117,7 +117,7 @@ async def test_a_lint_failure_stops_the_pipeline_before_the_tests(project: Path)
     assert not (project / "dist").exists()
 
 
-async def test_seed_example_mixes_shell_steps_with_agent_steps(project: Path) -> None:
+async def test_guide_example_mixes_shell_steps_with_agent_steps(project: Path) -> None:
     wf = create_ci_cd_pipeline(
         repository_path=str(project),
         test_command=f"{PY} tests/run_tests.py",

@@ -145,7 +145,7 @@ def test_json_round_trips_nasty_ids(nasty):
 # --------------------------------------------------------------- Mermaid
 
 
-def test_mermaid_matches_the_seed_shape(workflow, state):
+def test_mermaid_matches_the_guide_shape(workflow, state):
     text = visualize_workflow(workflow, state, VisualizationFormat.MERMAID)
     lines = text.splitlines()
     assert lines[0] == "graph TD"
@@ -216,7 +216,7 @@ def _dot_svg(source: str) -> str:
     return proc.stdout.decode()
 
 
-def test_graphviz_matches_the_seed_shape(workflow, state):
+def test_graphviz_matches_the_guide_shape(workflow, state):
     text = visualize_workflow(workflow, state, VisualizationFormat.GRAPHVIZ)
     lines = text.splitlines()
     assert lines[:3] == [

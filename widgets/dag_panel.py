@@ -67,14 +67,9 @@ class DagPanel(ScrollView, can_focus=True):
         self._strips: dict[int, Strip] = {}
         self._base: Style | None = None
         self._width = 0
-        self.rebuilds = 0
         self.rebuild()
 
     # -- content -----------------------------------------------------------
-
-    def set_state(self, state: WorkflowState | None) -> None:
-        self.visualizer.state = state
-        self.rebuild()
 
     def rebuild(self) -> None:
         """Recompute the lines from the current statuses (call once per batch)."""
@@ -93,7 +88,6 @@ class DagPanel(ScrollView, can_focus=True):
         self._base = None
         self._width = max((text.cell_len for text, _ in lines), default=0)
         self.virtual_size = Size(self._width, len(lines))
-        self.rebuilds += 1
         self.refresh()
 
     @property

@@ -15,13 +15,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from deeptui.models import AgentCapability, RetryConfig, TaskDefinition, WorkflowDefinition
-from deeptui.workflows.registry import (
-    OptionalText,
+from deeptui.workflows.factory import (
     make_workflow,
     split_kwargs,
     task_timeout,
     with_parameters_signature,
 )
+from deeptui.workflows.parameters import OptionalText
 
 TEMPLATE = "ci-cd"
 

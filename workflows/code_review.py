@@ -7,7 +7,7 @@
         ├──► evaluate-test-coverage ──┤                                        ▼
         └──► review-performance ──────┴────────────────────────────► generate-review-report
 
-``check-code-quality`` always runs (the seed lists it unconditionally); the
+``check-code-quality`` always runs (the orchestration guide lists it unconditionally); the
 other reviews follow ``review_focus``. The report waits for the reviews and,
 with ``auto_fix``, for ``verify-fixes`` so that it covers what was fixed.
 """
@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from deeptui.models import AgentCapability, TaskDefinition, WorkflowDefinition
-from deeptui.workflows.registry import make_workflow, split_kwargs, task_timeout, with_parameters_signature
+from deeptui.workflows.factory import make_workflow, split_kwargs, task_timeout, with_parameters_signature
 
 TEMPLATE = "code-review"
 

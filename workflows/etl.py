@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from deeptui.models import AgentCapability, TaskDefinition, WorkflowDefinition
-from deeptui.workflows.registry import make_workflow, split_kwargs, task_timeout, with_parameters_signature
+from deeptui.workflows.factory import make_workflow, split_kwargs, task_timeout, with_parameters_signature
 
 TEMPLATE = "etl"
 

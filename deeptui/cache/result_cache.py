@@ -281,8 +281,8 @@ class ResultCache:
             return len(self._memory.live()) if self._memory is not None else 0
 
     def stats(self) -> dict[str, Any]:
-        """The seed's statistics. With a disk tier the counts are the directory's totals,
-        across every process that used it; otherwise this process's."""
+        """The statistics the orchestration guide names. With a disk tier the counts are the
+        directory's totals, across every process that used it; otherwise this process's."""
         hits, misses = self.hits, self.misses
         evictions, invalidations = self.evictions, self.invalidations
         with self._lock:

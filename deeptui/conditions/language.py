@@ -5,7 +5,7 @@ whitelist, then turned into a tree of small Python closures; user text is
 never passed to ``eval``, ``exec`` or ``compile`` into a code object. Names
 are task ids (``lint.failed``), ``task("fix-issues")`` and
 ``tasks["fix-issues"]`` reach ids that are not identifiers, and a bare task id
-(``"fix-issues"``) is the seed's shorthand for ``<id>.status == "completed"``.
+(``"fix-issues"``) is the orchestration guide's shorthand for ``<id>.status == "completed"``.
 See docs/readme/conditions.md for the whole language. What the compiled
 closures compute with is :mod:`deeptui.conditions.runtime`; trigger rules live in
 :mod:`deeptui.conditions.trigger_rules` (re-exported here).

@@ -75,7 +75,7 @@ def _no_banner() -> None:
 class AgentProvider:
     """Agents per agent type: the user's own agent, or pydantic-deep agents built on demand.
 
-    When the user passes an agent (as in the seed), every agent task runs on
+    When the user passes an agent (as in the orchestration guide), every agent task runs on
     it, with required skills' instructions put into the prompt. Otherwise one
     pydantic-deep agent is built per (agent type, skills) on the configured
     model — the offline SimulatedModel when none is named.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +27,6 @@ class TaskContext:
     usage: TaskUsage = field(default_factory=TaskUsage)
     timeout: Any = None  # the attempt's asyncio.Timeout: paused while a person is asked
     changes: TaskChanges | None = None  # a writing task's diff, set by its runner
-
-
-Runner = Callable[[TaskContext], Awaitable[Any]]
 
 
 def _render(value: Any, limit: int = 4000) -> str:

@@ -1,5 +1,8 @@
 """Values as the history stores them: outputs as JSON text, times as epoch seconds, task rows,
 and the stored workflow definition (``parameters.env`` values masked).
+
+Both sides use it: the writer encodes (`encode_output`, `row_from_result`, `pending_row`),
+the readers decode (`decode_output`, `dt`) and read task rows with `SELECT_TASKS`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deeptui.models import TaskResult
+from deeptui.store.schema import TASK_COLUMNS
 
 log = logging.getLogger("deeptui.store")
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -76,6 +80,10 @@ def ts(value: datetime | None) -> float | None:
 
 def dt(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+# a task row is a list of values in `TASK_COLUMNS` order
+SELECT_TASKS = f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE run_id = ? ORDER BY position"
 
 
 def row_from_result(run_id: str, position: int, r: TaskResult) -> list[Any]:

@@ -1,6 +1,6 @@
 """Getting recorded events to disk: the write queue, its bound, retries, and giving up.
 
-`QueueMixin` is the part of `RunStore` between the bus and `write_batch`:
+`QueueMixin` is the part of `RunStore` between the bus and its `StoreWriter`:
 
 - the bus tap appends ``(event, extra)`` to a deque without a lock; a writer
   thread commits what is queued at most ``flush_interval`` after it arrived;
@@ -32,7 +32,8 @@ from typing import Any
 
 from deeptui import bus as ev
 from deeptui.models import TaskStatus
-from deeptui.store.writer import ts, write_batch
+from deeptui.store.codec import ts
+from deeptui.store.writer import StoreWriter
 
 log = logging.getLogger("deeptui.store")
 
@@ -76,6 +77,7 @@ class QueueMixin:
     max_log_lines: int
     _lock: threading.RLock
     _results: dict[str, Any]
+    writer: StoreWriter
 
     def _init_queue(self, max_queue: int, retry_for: float) -> None:
         self.max_queue = max(max_queue, 1)
@@ -208,7 +210,8 @@ class QueueMixin:
             if not attempt:
                 return False
             try:
-                write_batch(self, self._pending, self._dropped)  # type: ignore[arg-type]
+                for rid in self.writer.write(self.conn, self._pending, self._dropped):
+                    self._results.pop(rid, None)  # finished: the tap no longer reads it
             except _BUGS:  # a bug must not stop the run, nor loop forever
                 log.exception("history database %s: could not record %d events",
                               self.path, len(self._pending))
@@ -252,7 +255,7 @@ class QueueMixin:
             time.sleep(max(min(self._next_attempt - time.monotonic(), MAX_BACKOFF), 0.01))
         moved = self._moved()
         if moved is not None:
-            self._give_up(moved, getattr(self, "_recorded", set()))
+            self._give_up(moved, self.writer.recorded)
         return self.save_error
 
     def _moved(self) -> str | None:
@@ -268,7 +271,7 @@ class QueueMixin:
 
     def _give_up(self, why: str, runs: set[str] | None = None) -> None:
         runs = sorted(runs or {e.run_id for e, _ in self._pending}
-                      | set(getattr(self, "_live", ())))
+                      | self.writer.live)
         what = f"run {', '.join(repr(r) for r in runs[:3])}" if runs else "the last events"
         if self.save_error is None:  # the caller reports it (the CLI: a warning line)
             self.save_error = (f"history database {self.path}: {why}; {what} may be missing "

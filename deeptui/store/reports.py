@@ -67,7 +67,8 @@ GROUP BY r.run_id"""
 
 
 def aggregate(store: RunStore) -> dict[str, Any]:
-    """The seed's aggregate statistics over every stored run that ended, plus run counts."""
+    """The orchestration guide's aggregate statistics over every stored run that ended, plus
+    run counts."""
     runs = []
     with store._lock:
         rows = store.conn.execute(_STATS_SQL).fetchall()

@@ -101,13 +101,13 @@ def claim_run(store: RunStore, run_id: str, seen: tuple[Any, ...]) -> None:
                                     f"{_owner(store, run_id)}; not resumed here")
         except sqlite3.Error as exc:
             raise _locked(store, exc) from None
-        store._live.add(run_id)
+        store.writer.claim(run_id)
 
 
 def release_run(store: RunStore, run_id: str, seen: tuple[Any, ...]) -> None:
     """Give back a run claimed by `claim_run` that did not start (its row as it was)."""
     with store._lock:
-        store._live.discard(run_id)
+        store.writer.release(run_id)
         try:
             store.conn.execute(
                 "UPDATE runs SET status = ?, pid = ?, host = ?, proc_token = ? WHERE run_id = ? "
@@ -136,8 +136,7 @@ def reserve_run(store: RunStore, run_id: str, workflow: Any) -> None:
                                 f"'deeptui resume {run_id}' or choose another --run-id") from None
         except sqlite3.Error as exc:
             raise _locked(store, exc) from None
-        store._fresh.add(run_id)
-        store._live.add(run_id)
+        store.writer.claim(run_id, new=True)
 
 
 # ------------------------------------------------------------- resume

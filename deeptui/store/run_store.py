@@ -35,7 +35,8 @@ from pydantic import ValidationError
 
 from deeptui.errors import StoreError, UnknownRunError
 from deeptui.metrics import WorkflowMetrics
-from deeptui.models import TaskResult, TaskStatus, WorkflowDefinition, WorkflowState
+from deeptui.models import TaskResult, WorkflowDefinition, WorkflowState
+from deeptui.store.codec import SELECT_TASKS
 from deeptui.store.resume import (
     MY_TOKEN,
     driven,
@@ -58,7 +59,7 @@ from deeptui.store.records import (
 from deeptui.store.queue import QueueMixin
 from deeptui.store.reports import aggregate, export_document
 from deeptui.store.schema import CURRENT_VERSION, TASK_COLUMNS, open_database
-from deeptui.store.writer import SELECT_TASKS
+from deeptui.store.writer import StoreWriter
 
 log = logging.getLogger("deeptui.store")
 
@@ -103,14 +104,10 @@ class RunStore(QueueMixin):
         self.proc_token = MY_TOKEN
         self.conn: sqlite3.Connection | None = open_database(self.path, timeout)
         self._lock = threading.RLock()
-        # the writer's view of live runs (touched only under the lock)
+        # the live runs' results the bus tap reads; the writer's own caches (under the lock)
         self._results: dict[str, dict[str, TaskResult]] = {}
-        self._rows: dict[str, dict[str, list[Any]]] = {}
-        self._positions: dict[str, dict[str, int]] = {}
-        self._log_counts: dict[tuple[str, str], int] = {}
-        self._fresh: set[str] = set()  # runs first recorded by this store: no older logs
-        self._live: set[str] = set()  # runs started (or claimed) here and not finished
-        self._recorded: set[str] = set()  # runs this store wrote to
+        self.writer = StoreWriter(max_log_lines=self.max_log_lines, host=self.host,
+                                  proc_token=self.proc_token, keep_env=keep_env)
         self._orchestrators: list[Any] = []
         self.damaged: list[str] = []  # what the last list_runs skipped, one line each
         self._init_queue(max_queue, retry_for)
@@ -274,7 +271,7 @@ class RunStore(QueueMixin):
         return export_document(self, self.load_run(run_id))
 
     def aggregate_stats(self) -> dict[str, Any]:
-        """The seed's statistics over every stored run that ended (completed, failed,
+        """The orchestration guide's statistics over every stored run that ended (completed, failed,
         cancelled); interrupted runs can still be resumed and are only counted."""
         self.flush()
         self.mark_interrupted()
@@ -327,7 +324,7 @@ class RunStore(QueueMixin):
             return process_alive(pid, token)
         if token != MY_TOKEN:
             return False  # an earlier process that had our pid
-        if run_id in self._live:
+        if run_id in self.writer.live:
             return True
         # ours: dead if an orchestrator this store records knows it and it no longer runs
         for orchestrator in self._orchestrators:
@@ -346,14 +343,14 @@ class RunStore(QueueMixin):
             self._thread.join(timeout=5)
         with self._lock:
             self.sync()
-            if self._live:
+            if self.writer.live:
                 try:
-                    self._interrupt([(rid, os.getpid()) for rid in self._live],
+                    self._interrupt([(rid, os.getpid()) for rid in self.writer.live],
                                     "the store was closed while it ran (pid {pid} on {host})")
                 except sqlite3.Error as exc:
                     if self.save_error is None:
                         self._give_up(f"could not mark its runs interrupted ({exc})")
-                self._live.clear()
+                self.writer.live.clear()
             self.conn.close()
             self.conn = None
         _OPEN_STORES.discard(self)

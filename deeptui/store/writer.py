@@ -1,8 +1,9 @@
-"""How `RunStore` turns queued bus events into rows.
+"""`StoreWriter`: queued bus events to rows, one transaction per batch.
 
-`write_batch` runs on the store's writer thread (or on whoever calls
-``flush()``), one transaction per batch. It keeps an in-memory mirror of
-each live run's task rows, so a burst of events on one task is one row write.
+It runs on the store's writer thread (or on whoever calls ``flush()``), under the
+store's lock, and owns the mirror of each live run's task rows, so a burst of events on
+one task is one row write. `RunStore` tells it which runs this process claimed
+(`claim`, `release`) and reads which are live and which it wrote (``live``, ``recorded``).
 """
 
 from __future__ import annotations
@@ -12,29 +13,15 @@ import logging
 import os
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from deeptui import bus as ev
+from deeptui.store.codec import definition_json, pending_row, row_from_result, utf8
 from deeptui.store.schema import TASK_COLUMNS
-from deeptui.store.codec import (
-    MASKED,
-    decode_output,
-    definition_json,
-    dt,
-    encode_output,
-    pending_row,
-    row_from_result,
-    ts,
-    utf8,
-)
-
-if TYPE_CHECKING:
-    from deeptui.store.run_store import RunStore
+from deeptui.store.task_rows import DROPPED, apply_event
 
 log = logging.getLogger("deeptui.store")
 
-(_STATUS, _OUTPUT, _KIND, _ERROR, _SKIP, _ATTEMPTS, _STARTED, _ENDED, _AGENT, _CACHED,
- _IN, _OUT, _REQ, _COST, _DROPPED) = range(3, 18)
 _COLS = ", ".join(TASK_COLUMNS)
 INSERT_TASK = f"INSERT OR REPLACE INTO tasks ({_COLS})"
 KEEP_TASK = f"INSERT OR IGNORE INTO tasks ({_COLS})"
@@ -44,7 +31,6 @@ INSERT_LOG = "INSERT INTO logs (run_id, task_id, ts, kind, text)"
 # until its next poll: one step per row (executemany) left the writer thread far behind a
 # large run. A multi-row INSERT is one step for many rows.
 ROWS_PER_INSERT = 500
-SELECT_TASKS = f"SELECT {_COLS} FROM tasks WHERE run_id = ? ORDER BY position"
 
 _UPSERT_RUN = """
 INSERT INTO runs (run_id, workflow_id, workflow_name, status, error, template, model,
@@ -64,41 +50,86 @@ ON CONFLICT (run_id) DO UPDATE SET workflow_json = excluded.workflow_json,
     parameters_json = COALESCE(excluded.parameters_json, definitions.parameters_json)"""
 
 
-# ------------------------------------------------------------- writing
 
+class StoreWriter:
+    """Writes batches of ``(event, extra)`` pairs; keeps what it needs between batches."""
 
-def write_batch(store: RunStore, batch: list[tuple[Any, Any]],
-                dropped: dict[tuple[str, str], int] | None = None) -> None:
-    """Write queued (event, extra) pairs in one transaction. ``dropped``: log lines of a task
-    coalesced away before the batch (newer than every stored line of that task).
+    def __init__(self, *, max_log_lines: int, host: str, proc_token: str | None,
+                 keep_env: bool) -> None:
+        self.max_log_lines = max_log_lines
+        self.host = host
+        self.proc_token = proc_token
+        self.keep_env = keep_env
+        # the mirror of live runs: task rows, task positions, stored log lines per task
+        self.rows: dict[str, dict[str, list[Any]]] = {}
+        self.positions: dict[str, dict[str, int]] = {}
+        self.log_counts: dict[tuple[str, str], int] = {}
+        self.fresh: set[str] = set()  # runs first recorded here: they have no older logs
+        self.live: set[str] = set()  # runs started (or claimed) here and not finished
+        self.recorded: set[str] = set()  # runs this writer wrote to
 
-    The store's mirror of task rows changes only when the transaction committed, so a
-    failed batch can be written again as it is."""
-    conn = store.conn
-    batch_ = _Batch(store)
-    for key in dropped or ():
-        batch_.counts[key] = 0  # every stored line of the task is older: all are dropped
-    conn.execute("BEGIN IMMEDIATE")  # waits up to the store's timeout for other writers
-    try:
-        for event, extra in batch:
-            batch_.add(event, extra)
-        for key, n in (dropped or {}).items():
-            batch_.drop_older(key, n)
-        batch_.write()
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    batch_.publish()
+    def claim(self, run_id: str, *, new: bool = False) -> None:
+        """This process runs ``run_id`` from now on (``new``: nothing of it is stored yet)."""
+        self.live.add(run_id)
+        if new:
+            self.fresh.add(run_id)
+
+    def release(self, run_id: str) -> None:
+        self.live.discard(run_id)
+
+    def write(self, conn: sqlite3.Connection, batch: list[tuple[Any, Any]],
+              dropped: dict[tuple[str, str], int] | None = None) -> set[str]:
+        """Write queued (event, extra) pairs in one transaction; returns the runs that
+        finished in it. ``dropped``: log lines of a task coalesced away before the batch
+        (newer than every stored line of that task).
+
+        The mirror changes only when the transaction committed, so a failed batch can be
+        written again as it is."""
+        staged = _Batch(self, conn)
+        for key in dropped or ():
+            staged.counts[key] = 0  # every stored line of the task is older: all are dropped
+        conn.execute("BEGIN IMMEDIATE")  # waits up to the store's timeout for other writers
+        try:
+            for event, extra in batch:
+                staged.add(event, extra)
+            for key, n in (dropped or {}).items():
+                staged.drop_older(key, n)
+            staged.write()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._publish(staged)
+        return staged.finished
+
+    def _publish(self, staged: _Batch) -> None:
+        """The transaction committed: the staged rows become the mirror."""
+        for rid, rows in staged.runs.items():
+            self.rows[rid] = rows
+            self.positions[rid] = staged.positions[rid]
+            self.live.add(rid)
+        for (rid, tid), row in staged.dirty.items():
+            rows = self.rows.get(rid)
+            if rows is not None:
+                rows[tid] = row
+        self.fresh |= staged.fresh
+        self.log_counts.update(staged.counts)
+        self.recorded |= staged.touched
+        for rid in staged.finished:
+            self.live.discard(rid)
+            self.rows.pop(rid, None)
+            self.positions.pop(rid, None)
+            for key in [k for k in self.log_counts if k[0] == rid]:
+                del self.log_counts[key]
 
 
 class _Batch:
     """One transaction's rows, staged: copies of the mirrored rows it changes."""
 
-    def __init__(self, store: RunStore) -> None:
-        self.store = store
-        self.conn = store.conn
+    def __init__(self, writer: StoreWriter, conn: sqlite3.Connection) -> None:
+        self.writer = writer
+        self.conn = conn
         self.runs: dict[str, dict[str, list[Any]]] = {}  # runs (re)started in this batch
         self.positions: dict[str, dict[str, int]] = {}
         self.dirty: dict[tuple[str, str], list[Any]] = {}
@@ -110,7 +141,7 @@ class _Batch:
         self.touched: set[str] = set()
         self.finished: set[str] = set()
         self.fresh: set[str] = set()
-        self.limit = store.max_log_lines
+        self.limit = writer.max_log_lines
         self.high = self.limit + max(self.limit // 4, 1)
 
     def row(self, rid: str, tid: str, *, create: bool = True) -> list[Any] | None:
@@ -119,55 +150,106 @@ class _Batch:
         row = self.dirty.get(key)
         if row is not None:
             return row
-        rows = self.runs.get(rid, self.store._rows.get(rid))
+        rows = self.runs.get(rid, self.writer.rows.get(rid))
         if rows is None:
             return None  # a run this store did not see start
         base = rows.get(tid)
         if base is not None:
             row = list(base)
         else:
-            position = self.positions.get(rid, self.store._positions.get(rid, {})).get(tid)
+            position = self.positions.get(rid, self.writer.positions.get(rid, {})).get(tid)
             if position is None or not create:
                 return None
             row = pending_row(rid, tid, position)
         self.dirty[key] = row
         return row
 
+    def is_fresh(self, rid: str) -> bool:
+        return rid in self.writer.fresh or rid in self.fresh
+
     def stored_logs(self, key: tuple[str, str]) -> int:
-        n = self.store._log_counts.get(key)
+        n = self.writer.log_counts.get(key)
         if n is None:
-            fresh = key[0] in self.store._fresh or key[0] in self.fresh
-            n = 0 if fresh else self.conn.execute(
+            n = 0 if self.is_fresh(key[0]) else self.conn.execute(
                 "SELECT COUNT(*) FROM logs WHERE run_id = ? AND task_id = ?", key).fetchone()[0]
         return n
 
     def add(self, event: Any, extra: Any) -> None:
         cls = type(event)
-        rid = event.run_id
         if cls is ev.TaskLog:
             self.log(event)
             return
+        rid = event.run_id
         self.touched.add(rid)
         if cls is ev.WorkflowStarted:
-            _start(self, event, extra)
-            self.finished.discard(rid)
-            self.events.append((rid, event.ts, None, "workflow_started", None,
-                                "resumed" if event.resumed else None))
+            self.start(event, extra)
         elif cls is ev.WorkflowFinished:
-            error = utf8(event.error)
-            self.conn.execute("UPDATE runs SET status = ?, error = ?, completed_at = ?, "
-                              "updated_at = ? WHERE run_id = ?",
-                              (event.status, error, event.ts, event.ts, rid))
-            self.events.append((rid, event.ts, None, "workflow_finished", None,
-                                event.status + (f": {error}" if error else "")))
-            self.finished.add(rid)
+            self.finish(event)
         else:
             row = self.row(rid, event.task_id)
             if row is None:
                 return
-            detail = _apply(row, event, extra, self.logs)
+            detail = apply_event(row, event, extra, self.logs)
             if detail is not None:
                 self.events.append((rid, event.ts, event.task_id, *detail))
+
+    def start(self, event: ev.WorkflowStarted, snap: dict[str, Any] | None) -> None:
+        rid = event.run_id
+        self.finished.discard(rid)
+        self.events.append((rid, event.ts, None, "workflow_started", None,
+                            "resumed" if event.resumed else None))
+        if snap is None:
+            log.warning("run '%s' started without a definition the store can see; "
+                        "not recorded", rid)
+            return
+        self.upsert_run(event, snap)
+        self.mirror_run(rid, snap["workflow"], snap["done"])
+
+    def upsert_run(self, event: ev.WorkflowStarted, snap: dict[str, Any]) -> None:
+        """The run's row and definition; a run stored before keeps only its ended tasks."""
+        rid, conn, writer = event.run_id, self.conn, self.writer
+        workflow, params = snap["workflow"], snap["parameters"]
+        fresh = self.is_fresh(rid)
+        if not fresh and conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
+                                      (rid,)).fetchone() is None:
+            self.fresh.add(rid)
+            fresh = True
+        now = time.time()
+        conn.execute(_UPSERT_RUN, (
+            rid, workflow.id, workflow.name or workflow.id, snap["template"], snap["model"],
+            snap["started_at"] or event.ts, len(workflow.tasks), os.getpid(), writer.host,
+            writer.proc_token, now, now, int(bool(event.resumed))))
+        conn.execute(_UPSERT_DEFINITION, (
+            rid, definition_json(workflow, writer.keep_env),
+            json.dumps(params, default=str) if params is not None else None))
+        if not fresh:  # a resumed or restarted run: what did not end is pending again
+            done = snap["done"]
+            stale = [(rid, tid) for (tid,) in conn.execute(
+                "SELECT task_id FROM tasks WHERE run_id = ?", (rid,)) if tid not in done]
+            conn.executemany("DELETE FROM tasks WHERE run_id = ? AND task_id = ?", stale)
+
+    def mirror_run(self, rid: str, workflow: Any, done: dict[str, Any]) -> None:
+        """A (re)started run's mirror: rows of its ended tasks (pending tasks get a row
+        when they start) and every task's position."""
+        rows = self.runs[rid] = {}
+        positions = self.positions[rid] = {}
+        for key in [k for k in self.dirty if k[0] == rid]:
+            del self.dirty[key]  # rows of an earlier start in this batch: the snapshot has them
+        for position, task in enumerate(workflow.tasks):
+            positions[task.id] = position
+            result = done.get(task.id)
+            if result is not None:
+                rows[task.id] = row_from_result(rid, position, result)
+                self.keep.append(rows[task.id])
+
+    def finish(self, event: ev.WorkflowFinished) -> None:
+        rid, error = event.run_id, utf8(event.error)
+        self.conn.execute("UPDATE runs SET status = ?, error = ?, completed_at = ?, "
+                          "updated_at = ? WHERE run_id = ?",
+                          (event.status, error, event.ts, event.ts, rid))
+        self.events.append((rid, event.ts, None, "workflow_finished", None,
+                            event.status + (f": {error}" if error else "")))
+        self.finished.add(rid)
 
     def log(self, event: ev.TaskLog) -> None:
         key = (event.run_id, event.task_id)
@@ -180,7 +262,7 @@ class _Batch:
             self.trims[key] = self.trims.get(key, 0) + n - self.limit
             row = self.row(*key, create=False)  # (a task logs after it started: it has a row)
             if row is not None:
-                row[_DROPPED] += n - self.limit
+                row[DROPPED] += n - self.limit
             n = self.limit
         self.counts[key] = n
 
@@ -191,7 +273,7 @@ class _Batch:
             self.trims[key] = self.trims.get(key, 0) + stored
         row = self.row(*key, create=False)
         if row is not None:
-            row[_DROPPED] += stored + coalesced
+            row[DROPPED] += stored + coalesced
 
     def write(self) -> None:
         conn = self.conn
@@ -205,29 +287,6 @@ class _Batch:
         now = time.time()
         conn.executemany("UPDATE runs SET updated_at = ? WHERE run_id = ?",
                          [(now, rid) for rid in self.touched - self.finished])
-
-    def publish(self) -> None:
-        """The transaction committed: the staged rows become the store's mirror."""
-        store = self.store
-        mirror = store._rows
-        for rid, rows in self.runs.items():
-            mirror[rid] = rows
-            store._positions[rid] = self.positions[rid]
-            store._live.add(rid)
-        for (rid, tid), row in self.dirty.items():
-            rows = mirror.get(rid)
-            if rows is not None:
-                rows[tid] = row
-        store._fresh |= self.fresh
-        store._log_counts.update(self.counts)
-        store._recorded |= self.touched
-        for rid in self.finished:
-            store._live.discard(rid)
-            store._results.pop(rid, None)
-            mirror.pop(rid, None)
-            store._positions.pop(rid, None)
-            for key in [k for k in store._log_counts if k[0] == rid]:
-                del store._log_counts[key]
 
 
 def insert_rows(conn: Any, insert: str, rows: list[Any]) -> None:
@@ -243,112 +302,3 @@ def insert_rows(conn: Any, insert: str, rows: list[Any]) -> None:
         chunk = rows[start:start + per]
         conn.execute(f"{insert} VALUES {', '.join([marks] * len(chunk))}",
                      [value for row in chunk for value in row])
-
-
-def _start(batch: _Batch, event: ev.WorkflowStarted, snap: dict[str, Any] | None) -> None:
-    rid = event.run_id
-    if snap is None:
-        log.warning("run '%s' started without a definition the store can see; not recorded",
-                    rid)
-        return
-    store, conn = batch.store, batch.conn
-    workflow = snap["workflow"]
-    fresh = rid in store._fresh or rid in batch.fresh
-    if not fresh and conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (rid,)).fetchone() is None:
-        batch.fresh.add(rid)
-        fresh = True
-    params = snap["parameters"]
-    now = time.time()
-    conn.execute(_UPSERT_RUN, (
-        rid, workflow.id, workflow.name or workflow.id, snap["template"], snap["model"],
-        snap["started_at"] or event.ts, len(workflow.tasks), os.getpid(), store.host,
-        store.proc_token, now, now, int(bool(event.resumed))))
-    conn.execute(_UPSERT_DEFINITION, (
-        rid, definition_json(workflow, store.keep_env),
-        json.dumps(params, default=str) if params is not None else None))
-    done = snap["done"]
-    if not fresh:  # a resumed or restarted run: what did not end is pending again
-        stale = [(rid, tid) for (tid,) in conn.execute(
-            "SELECT task_id FROM tasks WHERE run_id = ?", (rid,)) if tid not in done]
-        conn.executemany("DELETE FROM tasks WHERE run_id = ? AND task_id = ?", stale)
-    rows = batch.runs[rid] = {}
-    positions = batch.positions[rid] = {}
-    for key in [k for k in batch.dirty if k[0] == rid]:
-        del batch.dirty[key]  # rows of an earlier start in this batch: the snapshot has them
-    for position, task in enumerate(workflow.tasks):  # pending tasks get a row when they start
-        positions[task.id] = position
-        result = done.get(task.id)
-        if result is not None:
-            rows[task.id] = row_from_result(rid, position, result)
-            batch.keep.append(rows[task.id])
-
-
-def _apply(row: list[Any], event: ev.Event, extra: Any,
-           logs: list[tuple[Any, ...]]) -> tuple[str, int | None, str | None] | None:
-    """Update a mirrored task row from a task event.
-
-    Returns the row for the events table (kind, attempt, detail), or None for a
-    first start and a completion: the task row holds their times already.
-    """
-    cls = type(event)
-    if cls is ev.TaskStarted:
-        row[_STATUS] = "running"
-        row[_ATTEMPTS] = event.attempt
-        row[_AGENT] = event.agent_type
-        if event.attempt == 1:
-            row[_STARTED] = event.ts
-            row[_ERROR] = None
-            return None
-        return "started", event.attempt, event.agent_type
-    if cls is ev.TaskCompleted:
-        text, kind = encode_output(event.output,
-                                   f"task '{event.task_id}' of run '{event.run_id}'")
-        if kind == "text":
-            logs.append((event.run_id, event.task_id, event.ts, "warning",
-                         "output is not JSON-serializable; stored as its text"))
-        row[_STATUS], row[_OUTPUT], row[_KIND] = "completed", text, kind
-        row[_ERROR], row[_CACHED] = None, int(event.cached)
-        _usage(row, event, extra)
-        return None
-    if cls is ev.TaskFailed:
-        row[_STATUS], row[_ERROR], row[_ATTEMPTS] = "failed", utf8(event.error), event.attempts
-        _usage(row, event, extra)
-        return "failed", event.attempts, row[_ERROR]
-    if cls is ev.TaskRetrying:
-        row[_ERROR] = utf8(event.error)
-        return "retrying", event.attempt, f"{row[_ERROR]} (next attempt in {event.delay:.2f}s)"
-    if cls is ev.TaskSkipped:
-        row[_STATUS], row[_SKIP], row[_ENDED] = "skipped", utf8(event.reason), event.ts
-        return "skipped", None, row[_SKIP]
-    if cls is ev.TaskCancelled:
-        row[_STATUS], row[_ERROR], row[_ENDED] = "cancelled", utf8(event.reason), event.ts
-        return "cancelled", None, row[_ERROR]
-    if cls is ev.TaskReset:
-        row[3:] = pending_row("", "", 0)[3:17] + [row[_DROPPED]]
-        return "reset", None, None
-    if cls is ev.CacheHit:
-        return "cache_hit", None, event.key
-    if cls is ev.TaskChangesReady:  # the diff itself, so `deeptui apply` works from history
-        if event.changes is None:
-            return "changes_discarded", None, None
-        return ("changes_applied" if event.applied else "changes"), None, \
-            event.changes.model_dump_json()
-    if cls is ev.ApprovalRequested:
-        return "approval_requested", None, f"{event.tool}: {utf8(event.args)}"
-    if cls is ev.ApprovalAnswered:
-        verdict = "approved" if event.approved else "denied"
-        return "approval_answered", None, f"{verdict} by {event.by}: {event.tool}"
-    return cls.__name__, None, None
-
-
-def _usage(row: list[Any], event: ev.TaskEvent, extra: Any) -> None:
-    if extra is None:
-        row[_ENDED] = event.ts
-        return
-    started, ended, attempts, agent, tin, tout, requests, cost = extra
-    row[_STARTED], row[_ENDED] = ts(started), ts(ended) or event.ts
-    row[_ATTEMPTS], row[_AGENT] = attempts, agent
-    row[_IN], row[_OUT], row[_REQ], row[_COST] = tin, tout, requests, cost
-
-
-__all__ = ["MASKED", "decode_output", "dt", "encode_output", "ts", "utf8", "write_batch"]

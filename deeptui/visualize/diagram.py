@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.text import Text
 
 from deeptui.errors import DeeptuiError
-from deeptui.graph import WorkflowGraph
 from deeptui.models import TaskResult, TaskStatus, WorkflowDefinition, WorkflowState
 from deeptui.visualize.labels import (
     dot_string,
@@ -31,6 +30,9 @@ from deeptui.visualize.labels import (
     metric_parts,
     plain_line,
 )
+
+if TYPE_CHECKING:
+    from deeptui.graph import WorkflowGraph
 
 
 class VisualizationFormat(StrEnum):
@@ -121,6 +123,9 @@ class DAGVisualizer:
 
     @cached_property
     def graph(self) -> WorkflowGraph:
+        # networkx loads when a diagram is drawn, not when the CLI imports safe_text
+        from deeptui.graph import WorkflowGraph
+
         return WorkflowGraph(self.workflow)
 
     @cached_property
@@ -180,10 +185,6 @@ class DAGVisualizer:
 
     def result_of(self, task_id: str) -> TaskResult | None:
         return self.state.task_results.get(task_id) if self.state is not None else None
-
-    def status_of(self, task_id: str) -> TaskStatus:
-        result = self.result_of(task_id)
-        return TaskStatus(result.status) if result is not None else TaskStatus.PENDING
 
     # public API ----------------------------------------------------------
 

@@ -43,7 +43,8 @@ def mermaid_plain_id(task_id: str) -> bool:
 
 
 def mermaid_label(parts: list[str]) -> str:
-    """``[id<br/>2.5s]`` for a plain id and duration (the seed's shape), else ``["..."]``."""
+    """``[id<br/>2.5s]`` for a plain id and duration (the orchestration guide's shape), else
+    ``["..."]``."""
     if mermaid_plain_id(parts[0]) and all(_MERMAID_DURATION.fullmatch(p) for p in parts[1:]):
         return "[" + "<br/>".join(parts) + "]"
     return '["' + "<br/>".join(mermaid_text(part) for part in parts) + '"]'
@@ -64,7 +65,8 @@ def plain_line(text: str) -> str:
 
 
 def metric_parts(result: TaskResult | None, include_metrics: bool) -> list[str]:
-    """Duration whenever known (as in the seed's outputs); retries, agent, cache hit on request."""
+    """Duration whenever known (as in the orchestration guide's outputs); retries, agent, cache
+    hit on request."""
     if result is None:
         return []
     parts: list[str] = []

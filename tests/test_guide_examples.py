@@ -1,4 +1,4 @@
-"""The seed's "Usage Examples", "Retry Configuration", "Conditional Execution" and
+"""The orchestration guide's "Usage Examples", "Retry Configuration", "Conditional Execution" and
 "Skill Integration" examples, run as written (imports from deeptui, offline model)."""
 
 from __future__ import annotations

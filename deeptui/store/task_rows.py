@@ -1,0 +1,122 @@
+"""A task's row in the history's ``tasks`` table, and how each task event changes it.
+
+A row is a list of values in `TASK_COLUMNS` order; the writer keeps one per task of a
+live run and changes it in place, event by event, then writes the rows that changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deeptui import bus as ev
+from deeptui.store.codec import encode_output, pending_row, ts, utf8
+from deeptui.store.schema import TASK_COLUMNS
+
+(STATUS, OUTPUT, KIND, ERROR, SKIP, ATTEMPTS, STARTED, ENDED, AGENT, CACHED,
+ IN, OUT, REQ, COST, DROPPED) = (TASK_COLUMNS.index(name) for name in (
+    "status", "output", "output_kind", "error", "skip_reason", "attempts", "started_at",
+    "completed_at", "agent_used", "cached", "input_tokens", "output_tokens", "requests",
+    "cost_usd", "log_dropped"))
+
+# Each handler updates a mirrored task row from one event and returns the row for the events
+# table (kind, attempt, detail), or None for a first start and a completion: the task
+# row holds their times already.
+
+Detail = tuple[str, int | None, str | None] | None
+
+
+def _started(row: list[Any], event: ev.TaskStarted, extra: Any, logs: list[Any]) -> Detail:
+    row[STATUS] = "running"
+    row[ATTEMPTS] = event.attempt
+    row[AGENT] = event.agent_type
+    if event.attempt == 1:
+        row[STARTED] = event.ts
+        row[ERROR] = None
+        return None
+    return "started", event.attempt, event.agent_type
+
+
+def _completed(row: list[Any], event: ev.TaskCompleted, extra: Any, logs: list[Any]) -> Detail:
+    text, kind = encode_output(event.output, f"task '{event.task_id}' of run '{event.run_id}'")
+    if kind == "text":
+        logs.append((event.run_id, event.task_id, event.ts, "warning",
+                     "output is not JSON-serializable; stored as its text"))
+    row[STATUS], row[OUTPUT], row[KIND] = "completed", text, kind
+    row[ERROR], row[CACHED] = None, int(event.cached)
+    _usage(row, event, extra)
+    return None
+
+
+def _failed(row: list[Any], event: ev.TaskFailed, extra: Any, logs: list[Any]) -> Detail:
+    row[STATUS], row[ERROR], row[ATTEMPTS] = "failed", utf8(event.error), event.attempts
+    _usage(row, event, extra)
+    return "failed", event.attempts, row[ERROR]
+
+
+def _retrying(row: list[Any], event: ev.TaskRetrying, extra: Any, logs: list[Any]) -> Detail:
+    row[ERROR] = utf8(event.error)
+    return "retrying", event.attempt, f"{row[ERROR]} (next attempt in {event.delay:.2f}s)"
+
+
+def _skipped(row: list[Any], event: ev.TaskSkipped, extra: Any, logs: list[Any]) -> Detail:
+    row[STATUS], row[SKIP], row[ENDED] = "skipped", utf8(event.reason), event.ts
+    return "skipped", None, row[SKIP]
+
+
+def _cancelled(row: list[Any], event: ev.TaskCancelled, extra: Any, logs: list[Any]) -> Detail:
+    row[STATUS], row[ERROR], row[ENDED] = "cancelled", utf8(event.reason), event.ts
+    return "cancelled", None, row[ERROR]
+
+
+def _reset(row: list[Any], event: ev.TaskReset, extra: Any, logs: list[Any]) -> Detail:
+    row[3:] = pending_row("", "", 0)[3:17] + [row[DROPPED]]
+    return "reset", None, None
+
+
+def _cache_hit(row: list[Any], event: ev.CacheHit, extra: Any, logs: list[Any]) -> Detail:
+    return "cache_hit", None, event.key
+
+
+def _changes(row: list[Any], event: ev.TaskChangesReady, extra: Any, logs: list[Any]) -> Detail:
+    """The diff itself, so `deeptui apply` works from the history."""
+    if event.changes is None:
+        return "changes_discarded", None, None
+    return ("changes_applied" if event.applied else "changes"), None, \
+        event.changes.model_dump_json()
+
+
+def _approval_requested(row: list[Any], event: ev.ApprovalRequested, extra: Any,
+                        logs: list[Any]) -> Detail:
+    return "approval_requested", None, f"{event.tool}: {utf8(event.args)}"
+
+
+def _approval_answered(row: list[Any], event: ev.ApprovalAnswered, extra: Any,
+                       logs: list[Any]) -> Detail:
+    verdict = "approved" if event.approved else "denied"
+    return "approval_answered", None, f"{verdict} by {event.by}: {event.tool}"
+
+
+_TASK_EVENTS: dict[type, Any] = {
+    ev.TaskStarted: _started, ev.TaskCompleted: _completed, ev.TaskFailed: _failed,
+    ev.TaskRetrying: _retrying, ev.TaskSkipped: _skipped, ev.TaskCancelled: _cancelled,
+    ev.TaskReset: _reset, ev.CacheHit: _cache_hit, ev.TaskChangesReady: _changes,
+    ev.ApprovalRequested: _approval_requested, ev.ApprovalAnswered: _approval_answered,
+}
+
+
+def apply_event(row: list[Any], event: ev.Event, extra: Any, logs: list[Any]) -> Detail:
+    """Update a mirrored task row from a task event; the row for the events table or None."""
+    handler = _TASK_EVENTS.get(type(event))
+    if handler is None:
+        return type(event).__name__, None, None
+    return handler(row, event, extra, logs)
+
+
+def _usage(row: list[Any], event: ev.TaskEvent, extra: Any) -> None:
+    if extra is None:
+        row[ENDED] = event.ts
+        return
+    started, ended, attempts, agent, tin, tout, requests, cost = extra
+    row[STARTED], row[ENDED] = ts(started), ts(ended) or event.ts
+    row[ATTEMPTS], row[AGENT] = attempts, agent
+    row[IN], row[OUT], row[REQ], row[COST] = tin, tout, requests, cost
