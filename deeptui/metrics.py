@@ -232,6 +232,36 @@ class WorkflowMetrics:
     def get_task(self, task_id: str) -> TaskMetrics | None:
         return next((task for task in self.task_metrics if task.task_id == task_id), None)
 
+    def get_summary(self) -> dict[str, Any]:
+        """The headline figures as a flat dict (the report's numbers): counts, durations in
+        seconds and success rate in percent rounded as the report prints them, the slowest
+        and fastest task and the bottleneck as task ids."""
+
+        def task_id(task: TaskMetrics | None) -> str | None:
+            return task.task_id if task is not None else None
+
+        return {
+            "workflow_id": self.workflow_id,
+            "workflow_name": self.workflow_name,
+            "status": self.status,
+            "total_tasks": self.total_tasks,
+            "completed_tasks": self.completed_tasks,
+            "failed_tasks": self.failed_tasks,
+            "skipped_tasks": self.skipped_tasks,
+            "cancelled_tasks": self.cancelled_tasks,
+            "total_retries": self.total_retries,
+            "success_rate": round(self.success_rate, 1),
+            "retry_rate": round(self.retry_rate, 2),
+            "total_duration_seconds": round(self.total_duration_seconds, 2),
+            "average_task_duration": round(self.average_task_duration, 2),
+            "slowest_task": task_id(self.slowest_task),
+            "fastest_task": task_id(self.fastest_task),
+            "bottleneck": task_id(self.get_bottleneck()),
+            "cache_hits": self.cache_hits,
+            "total_tokens": self.total_tokens,
+            "cost_usd": self.cost_usd,
+        }
+
     def get_performance_report(self, include_usage: bool = False) -> str:
         """The orchestration guide's text report; `include_usage` adds tokens, cost, cache hits."""
         lines = [

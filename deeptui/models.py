@@ -256,6 +256,7 @@ class WorkflowState(BaseModel):
     workflow_id: str
     run_id: str
     workflow_name: str = ""
+    execution_strategy: ExecutionStrategy | None = None  # the strategy this run runs with
     status: WorkflowStatus = WorkflowStatus.PENDING
     task_results: dict[str, TaskResult] = Field(default_factory=dict)
     started_at: datetime | None = None

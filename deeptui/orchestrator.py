@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 from deeptui import bus as ev
 from deeptui.errors import DeeptuiError, UnknownRunError, WorkflowValidationError
 from deeptui.executors import ReadyQueueExecutor
-from deeptui.strategies import EXECUTORS, recommend_strategy
+from deeptui.strategies import (
+    EXECUTORS,
+    explain_strategy_choice,
+    recommend_strategy,
+    with_recommended_strategy,
+)
 from deeptui.models import (
     ExecutionStrategy,
     OrchestrationConfig,
@@ -250,12 +255,17 @@ class TaskOrchestrator:
         *,
         run_id: str | None = None,
         initial_results: dict[str, TaskResult] | None = None,
+        auto_strategy: bool = False,
     ) -> WorkflowState:
         """Run the workflow to its end and return its final state.
 
+        ``auto_strategy=True`` runs it with the strategy `recommend_strategy` picks
+        instead of its own (``state.execution_strategy`` says which ran).
         ``initial_results`` (used by resume) are kept as they are: completed
         tasks are not run again.
         """
+        if auto_strategy:
+            workflow = with_recommended_strategy(workflow)
         rid = self.start_workflow(workflow, progress_callback, run_id=run_id,
                                   initial_results=initial_results)
         return await self.wait(rid)
@@ -373,6 +383,10 @@ class TaskOrchestrator:
     def recommend_strategy(self, workflow: WorkflowDefinition) -> ExecutionStrategy:
         """The orchestration guide's strategy recommendations (`strategies.recommend_strategy`)."""
         return recommend_strategy(workflow)
+
+    def explain_strategy_choice(self, workflow: WorkflowDefinition) -> str:
+        """Why `recommend_strategy` picks its strategy, in a few lines of text."""
+        return explain_strategy_choice(workflow)
 
     # -- cache -------------------------------------------------------------
 

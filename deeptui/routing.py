@@ -18,11 +18,16 @@ from deeptui.models import (
     default_agent_type,
 )
 
+# Names of agent types in code written for pydantic-deep, and deeptui's agent type for each.
+# An agent type configured under the alias's own name wins over the alias.
+AGENT_TYPE_ALIASES = {"general-purpose": default_agent_type(AgentCapability.GENERAL)}
+
 
 class TaskRouter:
     """Routes agent tasks to agent types and counts how many each is running.
 
-    A task goes to its explicit ``agent_type`` if it has one; otherwise to an
+    A task goes to its explicit ``agent_type`` if it has one (``general-purpose``,
+    pydantic-deep's name, is ``general-agent`` unless configured itself); otherwise to an
     agent type whose capabilities cover the task's (a task naming none needs
     ``general``), higher routing priority first, least loaded among equals,
     and never above an agent type's ``max_concurrent_tasks``.
@@ -45,7 +50,8 @@ class TaskRouter:
     def candidates(self, task: TaskDefinition) -> list[AgentRouting]:
         """Agent types that may take the task, best first (ignoring load)."""
         if task.agent_type is not None:
-            routing = self.routing.get(task.agent_type)
+            routing = self.routing.get(task.agent_type) or self.routing.get(
+                AGENT_TYPE_ALIASES.get(task.agent_type, ""))
             return [routing] if routing else []
         needs = self._needs(task)
         cached = self._candidates_cache.get(needs)
@@ -60,8 +66,10 @@ class TaskRouter:
             return
         if task.agent_type is not None:
             known = ", ".join(sorted(self.routing)) or "none"
+            alias = AGENT_TYPE_ALIASES.get(task.agent_type)
+            read_as = f", nor '{alias}' it stands for" if alias else ""
             raise WorkflowValidationError(
-                f"task '{task.id}': agent_type '{task.agent_type}' is not configured "
+                f"task '{task.id}': agent_type '{task.agent_type}' is not configured{read_as} "
                 f"(configured agent types: {known})"
             )
         needs = ", ".join(sorted(c.value for c in self._needs(task)))

@@ -218,6 +218,27 @@ class SkillManager:
             "metadata": metadata,
         }
 
+    def get_skill_summary(self, width: int = 100) -> str:
+        """A short text listing the skills: a count, then one line per skill (name, where it
+        comes from, its description cut to fit ``width``), then any discovery problems."""
+        skills = self.get_all_skills()
+        if not skills:
+            searched = ", ".join(str(d.path) for d in self.directories) or "no directories"
+            lines = [f"No skills available (searched: {searched})."]
+        else:
+            lines = [f"{len(skills)} skill{'s' if len(skills) != 1 else ''} available:"]
+            name_width = max(len(skill["name"]) for skill in skills)
+            for skill in skills:
+                origin = "bundled" if skill["bundled"] else "yours"
+                head = f"  {skill['name']:<{name_width}}  [{origin}]  "
+                description = " ".join(str(skill["description"] or "").split())
+                room = max(width - len(head), 10)
+                if len(description) > room:
+                    description = description[: room - 3].rstrip() + "..."
+                lines.append(head + description)
+        lines += [f"  ! {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
     # -- what tasks use --------------------------------------------------------
 
     def require(self, names: Iterable[str], task_id: str | None = None) -> list[Any]:

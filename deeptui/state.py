@@ -58,7 +58,7 @@ class StateManager:
                 results[tid] = result
         self.state = WorkflowState(
             workflow_id=workflow.id, run_id=run_id, workflow_name=workflow.name,
-            task_results=results,
+            execution_strategy=workflow.execution_strategy, task_results=results,
         )
         self.counts: dict[TaskStatus, int] = {status: 0 for status in TaskStatus}
         for result in results.values():

@@ -2,10 +2,12 @@
 
 SEQUENTIAL one at a time; PARALLEL level by level (a barrier between levels);
 DAG greedily; CONDITIONAL is DAG (conditions are honoured by every strategy).
+Also which strategy a workflow's shape calls for, and why (`choose_strategy`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from deeptui.executors import FINISHED, ReadyQueueExecutor
@@ -13,20 +15,87 @@ from deeptui.graph import WorkflowGraph
 from deeptui.models import ExecutionStrategy, WorkflowDefinition
 
 
-def recommend_strategy(workflow: WorkflowDefinition) -> ExecutionStrategy:
-    """The orchestration guide's strategy recommendations, from the graph's shape.
+@dataclass(frozen=True)
+class StrategyChoice:
+    """The strategy the workflow's shape calls for, the one rule that picked it, and the
+    figures that rule looked at. `recommend_strategy`, `explain_strategy_choice` and
+    ``execute_workflow(..., auto_strategy=True)`` all read it, so they cannot disagree."""
 
-    Conditions -> CONDITIONAL; a chain (every level one task) -> SEQUENTIAL;
-    no dependencies at all -> PARALLEL; otherwise DAG.
+    strategy: ExecutionStrategy
+    reason: str
+    tasks: int
+    levels: int  # depth of the graph: level 0 has no dependencies
+    widest: int  # the most tasks on one level (how many could ever run at once)
+    conditional: tuple[str, ...]  # ids of the tasks with a condition
+
+    def explain(self, workflow: WorkflowDefinition) -> str:
+        """The choice in words: the figures, the strategy, the reason (three or four lines)."""
+        conditions = (f"{len(self.conditional)} with a condition" if self.conditional
+                      else "no conditions")
+        lines = [
+            f"Workflow '{workflow.name}': {_count(self.tasks, 'task')} on "
+            f"{_count(self.levels, 'level')}, at most {self.widest} side by side, {conditions}",
+            f"Recommended strategy: {self.strategy.value}",
+            f"Reason: {self.reason}",
+        ]
+        if workflow.execution_strategy is not self.strategy:
+            lines.append(f"(it declares {workflow.execution_strategy.value}; "
+                         f"auto_strategy=True runs it as {self.strategy.value})")
+        return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def choose_strategy(workflow: WorkflowDefinition) -> StrategyChoice:
+    """The orchestration guide's strategy recommendations, from the graph's shape, first rule that applies:
+
+    a task has a condition -> CONDITIONAL; several tasks and no dependencies -> PARALLEL;
+    at most one task per level (a chain, or a single task) -> SEQUENTIAL; otherwise DAG.
     """
-    if any(task.condition for task in workflow.tasks):
-        return ExecutionStrategy.CONDITIONAL
-    if not any(task.depends_on for task in workflow.tasks):
-        return (ExecutionStrategy.PARALLEL if len(workflow.tasks) > 1
-                else ExecutionStrategy.SEQUENTIAL)
-    if all(len(level) == 1 for level in WorkflowGraph(workflow).levels):
-        return ExecutionStrategy.SEQUENTIAL
-    return ExecutionStrategy.DAG
+    levels = WorkflowGraph(workflow).levels
+    widest = max(map(len, levels), default=0)
+    conditional = tuple(task.id for task in workflow.tasks if task.condition)
+    n = len(workflow.tasks)
+    if conditional:
+        shown = ", ".join(conditional[:3]) + (", ..." if len(conditional) > 3 else "")
+        strategy = ExecutionStrategy.CONDITIONAL
+        reason = (f"{_count(len(conditional), 'task')} ({shown}) only run if a condition holds, "
+                  "checked once the tasks it reads have finished")
+    elif n > 1 and len(levels) == 1:
+        strategy = ExecutionStrategy.PARALLEL
+        reason = (f"no task depends on another, so all {n} can start at once "
+                  f"(at most max_parallel_tasks={workflow.max_parallel_tasks} together)")
+    elif widest <= 1:
+        strategy = ExecutionStrategy.SEQUENTIAL
+        if n > 1:
+            reason = "each task waits for the one before it (a chain): none could run side by side"
+        else:
+            reason = "a single task: nothing could run beside it" if n else "the workflow has no tasks"
+    else:
+        strategy = ExecutionStrategy.DAG
+        reason = (f"tasks depend on others, yet up to {widest} could run at the same time; "
+                  "DAG starts each one as soon as its own dependencies are done")
+    return StrategyChoice(strategy, reason, n, len(levels), widest, conditional)
+
+
+def recommend_strategy(workflow: WorkflowDefinition) -> ExecutionStrategy:
+    """The strategy `choose_strategy` picks for the workflow."""
+    return choose_strategy(workflow).strategy
+
+
+def explain_strategy_choice(workflow: WorkflowDefinition) -> str:
+    """Why `recommend_strategy` picks what it picks, in a few human-readable lines."""
+    return choose_strategy(workflow).explain(workflow)
+
+
+def with_recommended_strategy(workflow: WorkflowDefinition) -> WorkflowDefinition:
+    """The workflow set to run with its recommended strategy (itself if it already is)."""
+    strategy = recommend_strategy(workflow)
+    if workflow.execution_strategy is strategy:
+        return workflow
+    return workflow.model_copy(update={"execution_strategy": strategy})
 
 
 class SequentialExecutor(ReadyQueueExecutor):

@@ -264,7 +264,7 @@ def test_workflow_validation_names_the_task_of_a_bad_condition() -> None:
 
 
 def test_condition_must_read_only_upstream_tasks() -> None:
-    message = r"task 'fix-issues'.*'verify', which is not upstream.*depends_on"
+    message = r"task 'fix-issues'.*'verify', which depends on 'fix-issues' and so runs after"
     with pytest.raises(ConditionError, match=message):
         validate_workflow_conditions(guide_workflow("verify.completed"))
     with pytest.raises(ConditionError, match=r"task 'fix-issues'.*references the task itself"):

@@ -378,11 +378,15 @@ def workflow_conditions(workflow: WorkflowDefinition) -> dict[str, Condition]:
             name, where = outside[0], f"task '{task.id}': condition {_quote(condition.expression)}"
             if name == task.id:
                 raise ConditionError(f"{where} references the task itself")
+            rule = "a condition may only read tasks that finish before its task starts"
+            if name in graph.downstream(task.id):
+                raise ConditionError(
+                    f"{where} references task '{name}', which depends on '{task.id}' and so runs "
+                    f"after it: {rule} (its depends_on, directly or through another dependency)")
+            # deeptui never adds a dependency on its own: the graph is what depends_on says
             raise ConditionError(
-                f"{where} references task '{name}', which is not upstream of '{task.id}': a "
-                f"condition may only read tasks that finish first (add '{name}' to depends_on, "
-                "directly or through another dependency)"
-            )
+                f"{where} references task '{name}', which is not in its depends_on: add it "
+                f"(depends_on={[*task.depends_on, name]!r}); {rule}")
         conditions[task.id] = condition
     return conditions
 
