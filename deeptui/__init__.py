@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "ConditionalExecutor": "deeptui.strategies",
     "SimulatedModel": "deeptui.runners.simulated",
     "TaskOrchestrator": "deeptui.orchestrator",
+    "resolve_model": "deeptui.runners.agent",
     # around a run
     "CacheConfig": "deeptui.cache",
     "CacheStrategy": "deeptui.cache",

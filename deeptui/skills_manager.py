@@ -229,8 +229,8 @@ class SkillManager:
             lines = [f"{len(skills)} skill{'s' if len(skills) != 1 else ''} available:"]
             name_width = max(len(skill["name"]) for skill in skills)
             for skill in skills:
-                origin = "bundled" if skill["bundled"] else "yours"
-                head = f"  {skill['name']:<{name_width}}  [{origin}]  "
+                origin = "[bundled]" if skill["bundled"] else "[yours]"
+                head = f"  {skill['name']:<{name_width}}  {origin:<9}  "
                 description = " ".join(str(skill["description"] or "").split())
                 room = max(width - len(head), 10)
                 if len(description) > room:

@@ -61,8 +61,9 @@ def choose_strategy(workflow: WorkflowDefinition) -> StrategyChoice:
     if conditional:
         shown = ", ".join(conditional[:3]) + (", ..." if len(conditional) > 3 else "")
         strategy = ExecutionStrategy.CONDITIONAL
-        reason = (f"{_count(len(conditional), 'task')} ({shown}) only run if a condition holds, "
-                  "checked once the tasks it reads have finished")
+        verb = "runs" if len(conditional) == 1 else "run"
+        reason = (f"{_count(len(conditional), 'task')} ({shown}) only {verb} if a condition "
+                  "holds, checked once the tasks it reads have finished")
     elif n > 1 and len(levels) == 1:
         strategy = ExecutionStrategy.PARALLEL
         reason = (f"no task depends on another, so all {n} can start at once "

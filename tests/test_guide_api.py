@@ -150,7 +150,7 @@ def test_explain_strategy_choice_states_the_recommendation_and_why(orchestrator)
     ])
     assert "Reason: tasks depend on others, yet up to 2 could run at the same time" in \
         orchestrator.explain_strategy_choice(diamond())
-    assert "Reason: 1 task (fix-issues) only run if a condition holds" in \
+    assert "Reason: 1 task (fix-issues) only runs if a condition holds" in \
         orchestrator.explain_strategy_choice(conditional())
 
 
@@ -211,7 +211,7 @@ def test_skill_summary_lists_each_skill_with_its_origin(tmp_path):
     assert [line.split()[0] for line in lines[1:7]] == [
         "api-design", "performance-analysis", "python-code-review", "security-audit",
         "sql-tuning", "test-strategy"]
-    assert lines[5] == "  sql-tuning            [yours]  Tune slow SQL queries"
+    assert lines[5] == "  sql-tuning            [yours]    Tune slow SQL queries"
     assert lines[3].startswith("  python-code-review    [bundled]  Review Python code for")
     assert all(len(line) <= 100 for line in lines[1:7]) and lines[1].endswith("...")
     assert lines[7] == f"  ! skill directory {str(tmp_path / 'missing')!r} does not exist; ignored"
