@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from pydantic_ai.models import Model
@@ -125,14 +124,16 @@ async def caching_strategies(model: Model | None, workflow: WorkflowDefinition,
 
 async def cache_ttl(model: Model | None, workflow: WorkflowDefinition) -> None:
     heading("2. Cache TTL")
+    # one quick task: its entry is seconds away from expiring when it is looked up again
+    extract_only = WorkflowDefinition(id="sales-extract", tasks=[workflow.get_task("extract")])
     orchestrator = new_orchestrator(model, CacheConfig(strategy=CacheStrategy.MEMORY,
-                                                       ttl_seconds=1.0))
-    await orchestrator.execute_workflow(workflow)
-    soon = await orchestrator.execute_workflow(workflow)
+                                                       ttl_seconds=2.0))
+    await orchestrator.execute_workflow(extract_only)
+    soon = await orchestrator.execute_workflow(extract_only)
     print(f"run again at once:              {from_cache(soon)}")
-    time.sleep(1.2)  # longer than ttl_seconds: every entry expires
-    later = await orchestrator.execute_workflow(workflow)
-    print(f"run again after 1.2s (TTL 1s):  {from_cache(later)}")
+    await asyncio.sleep(2.5)  # longer than ttl_seconds: the entry expires
+    later = await orchestrator.execute_workflow(extract_only)
+    print(f"run again after 2.5s (TTL 2s):  {from_cache(later)}")
 
 
 async def invalidation(model: Model | None, workflow: WorkflowDefinition,
