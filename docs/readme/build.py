@@ -3,7 +3,7 @@
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["_head", "app", "app-inspectors", "library", "templates", "agents-files", "workflow-files", "cli", "history",
+ORDER = ["_head", "app", "app-inspectors", "library", "examples", "templates", "agents-files", "workflow-files", "cli", "history",
          "reliability",
          "conditions", "skills", "caching", "metrics", "visualization", "benchmarks",
          "_architecture"]
