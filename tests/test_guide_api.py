@@ -225,7 +225,7 @@ def test_skill_summary_without_skills_says_where_it_looked(tmp_path):
 # --- a condition naming a task that is not in depends_on --------------------------------
 
 
-def seed_conditional(fix_depends_on: list[str]) -> WorkflowDefinition:
+def guide_conditional(fix_depends_on: list[str]) -> WorkflowDefinition:
     return WorkflowDefinition(
         id="conditional-workflow", execution_strategy=ExecutionStrategy.CONDITIONAL, tasks=[
             TaskDefinition(id="analyze", description="Analyze code quality"),
@@ -237,20 +237,20 @@ def seed_conditional(fix_depends_on: list[str]) -> WorkflowDefinition:
 
 async def test_condition_outside_depends_on_is_refused_saying_what_to_add(orchestrator, recorder):
     with pytest.raises(ConditionError) as info:
-        await orchestrator.execute_workflow(seed_conditional([]))
+        await orchestrator.execute_workflow(guide_conditional([]))
     assert str(info.value) == (
         "task 'fix-issues': condition 'analyze' references task 'analyze', which is not in its "
         "depends_on: add it (depends_on=['analyze']); a condition may only read tasks that "
         "finish before its task starts")
     assert recorder.events == []  # refused before anything ran
     # done as the message says, the workflow runs in the guide's order
-    state = await orchestrator.execute_workflow(seed_conditional(["analyze"]))
+    state = await orchestrator.execute_workflow(guide_conditional(["analyze"]))
     assert state.status == WorkflowStatus.COMPLETED
     assert recorder.started() == ["analyze", "fix-issues", "verify"]
 
 
 def test_condition_on_a_downstream_task_says_it_runs_after(orchestrator):
-    workflow = seed_conditional(["analyze"])
+    workflow = guide_conditional(["analyze"])
     workflow.get_task("fix-issues").condition = "verify.failed"
     with pytest.raises(ConditionError, match=r"references task 'verify', which depends on "
                                              r"'fix-issues' and so runs after it"):
