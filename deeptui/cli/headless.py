@@ -1,7 +1,8 @@
 """The headless run: a Rich live view of a run (task table, progress bar, elapsed time).
 
 It is a bus subscriber like the app: it redraws a few times a second from the
-run's state, and Ctrl-C cancels the run instead of killing it mid-write. When
+run's state. Ctrl-C, SIGTERM and SIGHUP cancel the run instead of killing it
+mid-write, and the process exits only once every task's processes are gone. When
 stdout is not a terminal (a file, a pipe, a CI log) it prints only the final
 table, with every task and its whole id and detail; ``output="json"`` prints one
 JSON document instead (see deeptui.cli.run_report).
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from typing import Any
 
 from rich.console import Console, Group
@@ -35,6 +37,7 @@ STATUS_STYLE = {
     TaskStatus.CANCELLED: ("■", "magenta"),
 }
 MAX_ROWS = 18
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each cancels the run
 
 
 def _rows(state: WorkflowState, full: bool = False) -> list[Any]:
@@ -105,6 +108,16 @@ def _fit_width(console: Console, renderable: Any) -> None:
     console.width = max(console.width, Measurement.get(console, wide, renderable).maximum)
 
 
+def _detach_from_terminal() -> None:
+    """Point stdout and stderr at /dev/null where they are a terminal (after SIGHUP)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with suppress(OSError):
+            if os.isatty(fd):
+                os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None = None,
                        resume_from: Any = None, console: Console | None = None,
                        output: str = "table") -> int:
@@ -121,20 +134,31 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
         rid = orchestrator.start_workflow(workflow, run_id=run_id)
     run = orchestrator.find_run(rid)
     loop = asyncio.get_running_loop()
-    cancelled = False
+    received: list[int] = []
 
-    def on_sigint() -> None:
-        nonlocal cancelled
-        if cancelled:
+    def on_signal(signum: int) -> None:
+        """Ctrl-C, SIGTERM, SIGHUP: cancel the run (each task's process group is ended,
+        SIGKILL after the grace period) and exit once it ended. Again: SIGKILL the
+        groups now and exit once they are gone."""
+        if received:
+            from deeptui.runners import groups
+
+            groups.end_all(grace=0)
             raise KeyboardInterrupt
-        cancelled = True
-        notices.print("[yellow]cancelling the run (Ctrl-C again to quit at once)...[/]")
+        received.append(signum)
         orchestrator.cancel_workflow(rid)
+        if signum == signal.SIGHUP:  # the terminal is gone: writing to it would fail
+            _detach_from_terminal()
+        again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        with suppress(OSError):
+            notices.print(f"[yellow]{signal.Signals(signum).name}: cancelling the run "
+                          f"({again} again to quit at once)...[/]")
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):
-        pass
+    for signum in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
     start = time.monotonic()
     live_view = console.is_terminal and not as_json
     try:
@@ -157,10 +181,13 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
         if not as_json:
             console.line()
     finally:
-        try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError):
-            pass
+        for signum in STOP_SIGNALS:
+            try:
+                loop.remove_signal_handler(signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+    # killed by a signal: say so in the exit code (143 for SIGTERM, 129 for SIGHUP)
+    code_if_failed = 128 + received[0] if received and received[0] != signal.SIGINT else 1
     store = getattr(orchestrator, "store", None)
     unsaved = store is not None and store.sync() is not None
     if as_json:
@@ -169,11 +196,11 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
         document = run_document(state, [task.id for task in workflow.tasks])
         console.file.write(json.dumps({**document, "saved": not unsaved}, indent=2) + "\n")
         console.file.flush()
-        return 0 if state.status is WorkflowStatus.COMPLETED and not unsaved else 1
+        return 0 if state.status is WorkflowStatus.COMPLETED and not unsaved else code_if_failed
     if unsaved:  # never a "completed" the history lost
         console.print(f"[red]✗ run {markup(rid)} ({state.status.value}) was not saved to the "
                       "history[/]")
-        return 1
+        return code_if_failed
     if state.status is WorkflowStatus.COMPLETED:
         console.print(f"[green]✓ run {markup(rid)} completed[/]")
         return 0
@@ -181,4 +208,4 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
                   + (f": {markup(state.error, multiline=True)}" if state.error else ""))
     for tid in state.failed_tasks:  # errors are plain text: '[openai]' is not markup
         console.print(f"  [red]✗ {markup(tid)}[/]: {markup(state.task_results[tid].error or '', multiline=True)}")
-    return 1
+    return code_if_failed
