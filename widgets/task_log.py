@@ -28,6 +28,7 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
     "approval": ("⚑ ", "bold yellow"),  # waiting for / answered by a person (or the policy)
 }
 
+DISPLAY_LINE_CHARS = 10_000  # a longer line (minified JSON, base64) is cut on screen only
 REWRAP_ENTRIES = 20_000  # entries wrapped again on a resize (the view keeps 5,000 lines)
 STREAMED = {"text"}  # agent text arrives in chunks, joined into lines (stdout comes in lines)
 
@@ -38,6 +39,9 @@ def format_line(ts: float, kind: str, text: str, *, with_time: bool = True) -> T
     if kind == "approval" and text.startswith(("approved", "denied")):
         style = "bold green" if text.startswith("approved") else "bold red"
     line = Text(no_wrap=False)
+    if len(text) > DISPLAY_LINE_CHARS:  # whole in the task's output and in plain_text()
+        text = (f"{text[:DISPLAY_LINE_CHARS]} … ({len(text) - DISPLAY_LINE_CHARS:,} more "
+                "characters)")
     if with_time and kind not in ("text", "stdout", "stderr"):
         line.append(time.strftime("%H:%M:%S ", time.localtime(ts)), style="dim")
     line.append(prefix + visible(text, multiline=True), style=style)  # ESC, BEL shown
