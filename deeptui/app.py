@@ -54,17 +54,16 @@ LAZY_SCREENS = {  # screens another module owns, imported when first opened
 
 
 def save_theme(name: str, path: Path | None = None) -> Path:
-    """Set ``theme`` in the config file, keeping what the file holds and nothing else
-    (the session's settings also hold command-line flags, which must not become permanent)."""
-    import tomllib
-
-    import tomli_w
+    """Set ``theme`` in the config file, edited in place: its comments, layout and other
+    keys stay as they are (the session's settings also hold command-line flags, which
+    must not become permanent)."""
+    import tomlkit
 
     path = path or config_path()
-    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    data["theme"] = name
+    document = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+    document["theme"] = name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
     return path
 
 

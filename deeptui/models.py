@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -75,12 +76,19 @@ class RetryConfig(BaseModel):
     max_retries: int = Field(default=3, ge=0)
     backoff_multiplier: float = Field(default=2.0, ge=1.0)
     initial_delay: float = Field(default=1.0, ge=0.0)
-    max_delay: float = Field(default=60.0, ge=0.0)
+    max_delay: float = Field(default=60.0, ge=0.0, allow_inf_nan=False)
     jitter: float = Field(default=0.1, ge=0.0, le=1.0)
 
     def delay(self, retry_index: int) -> float:
         """The wait before retry ``retry_index`` (0 for the first retry), without jitter."""
-        return min(self.initial_delay * self.backoff_multiplier**retry_index, self.max_delay)
+        initial, factor, cap = self.initial_delay, self.backoff_multiplier, self.max_delay
+        if initial <= 0 or factor == 1 or initial >= cap:
+            return min(initial, cap)
+        # the wait reaches the cap once factor**n >= cap / initial, and stays there: decided
+        # on logarithms, as factor**n itself overflows a float after a few hundred retries
+        if retry_index * math.log(factor) >= math.log(cap / initial):
+            return cap
+        return initial * factor**retry_index
 
 
 _DEFAULT_RETRY = RetryConfig()

@@ -99,14 +99,20 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             raise SettingsError(f"{path}: not valid TOML: {exc}") from None
         except OSError as exc:
             raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
-    if os.environ.get("DEEPTUI_MODEL"):
-        data["model"] = os.environ["DEEPTUI_MODEL"]
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    from_env = {"model": os.environ["DEEPTUI_MODEL"]} if os.environ.get("DEEPTUI_MODEL") else {}
     try:
-        return Settings(**data)
+        return Settings(**{**data, **from_env, **given})
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "settings"
+        name = str(first["loc"][0]) if first["loc"] else ""
+        # say where the bad value came from: a flag, the environment or the file
+        if name in given:
+            flag = "--" + name.replace("_", "-")
+            raise SettingsError(f"{flag} {given[name]}: {first['msg']}") from None
+        if name in from_env:
+            raise SettingsError(f"DEEPTUI_MODEL: {first['msg']}") from None
         raise SettingsError(f"{path}: setting '{field}': {first['msg']}") from None
 
 
