@@ -21,7 +21,14 @@ class SkillNotFoundError(WorkflowValidationError):
 
 
 class WorkflowFileError(DeeptuiError, ValueError):
-    """A workflow file that cannot be read, parsed or validated."""
+    """A workflow file that cannot be read, parsed or validated. The message is the
+    first problem (and how many more); ``problems`` lists each one, when there are."""
+
+    problems: list[str]
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.problems = []
 
 
 class ConditionError(WorkflowValidationError):

@@ -92,6 +92,7 @@ class RetryConfig(BaseModel):
 
 
 _DEFAULT_RETRY = RetryConfig()
+TASK_TYPES = ("agent", "shell", "callable")  # how a task's body runs (none: agent)
 
 
 class TaskDefinition(BaseModel):
@@ -124,6 +125,20 @@ class TaskDefinition(BaseModel):
             task = info.data.get("id", "?")
             raise ValueError(f"task '{task}': priority {value} is outside 1-10")
         return value
+
+    @field_validator("task_type")
+    @classmethod
+    def _known_task_type(cls, value: str | None, info: Any) -> str | None:
+        """A misspelt type must not quietly run the task as an agent."""
+        if value is None or value in TASK_TYPES:
+            return value
+        import difflib
+
+        task = info.data.get("id", "?")
+        close = difflib.get_close_matches(value, TASK_TYPES, n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(f"task '{task}': task_type '{value}' is not one of "
+                         f"{', '.join(TASK_TYPES)}{hint}")
 
     @field_validator("timeout_seconds")
     @classmethod

@@ -1,9 +1,10 @@
 """Loader error messages: one line naming the file, line:column, task and field.
 
-Turns a pydantic ``ValidationError`` of a workflow file into the first problem
-in words (unknown fields with a "did you mean", missing fields, bad values, the
-graph check's duplicate ids and unknown dependencies, pointed at their entry),
-and holds the small text helpers the loader's other messages use.
+Turns a pydantic ``ValidationError`` of a workflow file into its problems in
+words, each one line (unknown fields with a "did you mean", known synonyms
+included: ``retries`` -> ``retry_config``; missing fields, bad values, the graph
+check's duplicate ids and unknown dependencies, pointed at their entry), and
+holds the small text helpers the loader's other messages use.
 """
 
 from __future__ import annotations
@@ -20,32 +21,44 @@ Loc = tuple[int | str, ...]
 
 
 def describe(exc: ValidationError, data: dict[str, Any]) -> tuple[str, Loc, bool]:
-    """The first validation error as (message, data path, points at a key)."""
-    errors = exc.errors()
-    err = errors[0]
+    """The first validation error as (message, data path, points at a key); the message
+    ends with how many more there are (see ``describe_each`` for all of them)."""
+    problems = describe_each(exc, data)
+    message, loc, at_key = problems[0]
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem{'s' * (len(problems) > 2)})"
+    return message, loc, at_key
+
+
+def describe_each(exc: ValidationError, data: dict[str, Any]) -> list[tuple[str, Loc, bool]]:
+    """Every validation error, in the file's order, as (message, data path, points at a key)."""
+    return [_word(err, data) for err in exc.errors()]
+
+
+def _word(err: Any, data: dict[str, Any]) -> tuple[str, Loc, bool]:
+    """One pydantic error in words, naming the task and the field."""
     loc: Loc = tuple(err["loc"])
     kind, ctx = err["type"], err.get("ctx") or {}
-    more = f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})" if len(errors) > 1 else ""
     if not loc:  # the graph check of the whole workflow
         message = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
-        return message + more, _graph_path(message, data), False
+        return message, _graph_path(message, data), False
     subject, rest = _split_task(data, loc)
     field = _field(rest)
     if kind == "extra_forbidden":
         name, parent = str(rest[-1]), _field(tuple(rest[:-1]))
         text = f"unknown field '{short(name)}'" + (f" in {parent}" if parent else "")
         text += _suggest(name, _model_fields(loc[:-1]))
-        return subject + text + more, loc, True
+        return subject + text, loc, True
     if kind == "missing":
         parent = _field(tuple(rest[:-1]))
         text = f"missing required field '{rest[-1]}'" + (f" in {parent}" if parent else "")
-        return subject + text + more, loc, False
+        return subject + text, loc, False
     if kind == "value_error":
         text = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
         text = re.sub(r"^task '[^']*': ", "", text) if subject else text
         name = str(rest[-1]) if rest else ""
         text = text if not field or text.startswith(name) else f"{field}: {text}"
-        return subject + text + more, loc, False
+        return subject + text, loc, False
     text = err["msg"]
     text = text[:1].lower() + text[1:]
     value = err.get("input")
@@ -53,7 +66,7 @@ def describe(exc: ValidationError, data: dict[str, Any]) -> tuple[str, Loc, bool
         text += f" (got {short(repr(value))})"
     if kind in ("enum", "literal_error") and isinstance(value, str):
         text += _suggest(value, re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
-    return subject + (f"{field}: " if field else "") + text + more, loc, False
+    return subject + (f"{field}: " if field else "") + text, loc, False
 
 
 def _graph_path(message: str, data: dict[str, Any]) -> Loc:
@@ -118,7 +131,47 @@ def _model_fields(loc: Loc) -> list[str]:
     return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
 
 
+# names users write for a field (from other tools or by habit): the first one that is
+# a field where the word was written is suggested ("a.b": a field a holding key b)
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "retries": ("retry_config", "max_retries"),
+    "retry": ("retry_config", "max_retries"),
+    "max_retries": ("retry_config",),
+    "attempts": ("retry_config", "max_retries"),
+    "backoff": ("backoff_multiplier",),
+    "delay": ("initial_delay",),
+    "timeout": ("timeout_seconds", "default_timeout_seconds"),
+    "timeout_s": ("timeout_seconds", "default_timeout_seconds"),
+    "needs": ("depends_on",),
+    "deps": ("depends_on",),
+    "dependencies": ("depends_on",),
+    "after": ("depends_on",),
+    "type": ("task_type",),
+    "kind": ("task_type",),
+    "agent": ("agent_type",),
+    "skills": ("required_skills",),
+    "capabilities": ("required_capabilities",),
+    "params": ("parameters",),
+    "command": ("parameters.command",),
+    "cmd": ("parameters.command",),
+    "run": ("parameters.command",),
+    "env": ("parameters.env",),
+    "cwd": ("parameters.cwd",),
+    "when": ("condition",),
+    "if": ("condition",),
+    "strategy": ("execution_strategy",),
+    "parallel": ("max_parallel_tasks",),
+    "max_parallel": ("max_parallel_tasks",),
+    "concurrency": ("max_parallel_tasks",),
+    "steps": ("tasks",),
+    "jobs": ("tasks",),
+}
+
+
 def _suggest(word: str, choices: list[str]) -> str:
+    for name in SYNONYMS.get(word.lower(), ()):
+        if name.split(".")[0] in choices:
+            return f" (did you mean '{name}'?)"
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

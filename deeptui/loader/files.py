@@ -25,7 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from deeptui.errors import WorkflowFileError
-from deeptui.loader.errors import Loc, describe, exc_text, kind_of, label, one_line, short, where
+from deeptui.loader.errors import Loc, describe, describe_each, exc_text, kind_of, label, one_line, short, where
 from deeptui.loader.yaml_events import NodeLoader, read_plain
 from deeptui.models import WorkflowDefinition
 
@@ -85,7 +85,7 @@ def load_workflow(path: str | Path) -> WorkflowDefinition:
             workflow = workflow.model_copy(update={"workspace": str(where)})
         return workflow
     except WorkflowFileError as exc:
-        raise WorkflowFileError(one_line(str(exc))) from None
+        raise _one_line(exc) from None
     except Exception as exc:  # the boundary: nothing else escapes
         raise WorkflowFileError(one_line(f"{source}: cannot load workflow: {exc_text(exc)}")) from None
 
@@ -95,7 +95,7 @@ def loads_workflow(text: str, format: str, source: str = "<string>") -> Workflow
     try:
         return _loads(text, _normal_format(format, source), source)
     except WorkflowFileError as exc:
-        raise WorkflowFileError(one_line(str(exc))) from None
+        raise _one_line(exc) from None
     except _Problem as exc:
         raise WorkflowFileError(one_line(where(source, exc.pos) + exc.message)) from None
     except RecursionError:
@@ -133,8 +133,17 @@ def _loads(text: str, fmt: str, source: str) -> WorkflowDefinition:
         return WorkflowDefinition.model_validate(data)
     except ValidationError as exc:
         message, loc, at_key = describe(exc, data)
-        pos = locate(loc, at_key) if loc else None
-        raise WorkflowFileError(where(source, pos) + message) from None
+        error = WorkflowFileError(where(source, locate(loc, at_key) if loc else None) + message)
+        error.problems = [where(source, locate(loc, at_key) if loc else None) + text
+                          for text, loc, at_key in describe_each(exc, data)]
+        raise error from None
+
+
+def _one_line(exc: WorkflowFileError) -> WorkflowFileError:
+    """The error with its message, and each of its problems, on one line."""
+    error = WorkflowFileError(one_line(str(exc)))
+    error.problems = [one_line(problem) for problem in getattr(exc, "problems", None) or []]
+    return error
 
 
 @contextmanager
