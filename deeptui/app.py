@@ -37,7 +37,7 @@ from deeptui.widgets.bindings import bindings
 from deeptui.screens.confirm import ConfirmScreen
 from deeptui.screens.help import HelpScreen
 from deeptui.screens.start import StartScreen
-from deeptui.settings import Settings, build_orchestrator, config_path
+from deeptui.settings import Settings, build_orchestrator, save_theme
 
 if TYPE_CHECKING:
     from deeptui.models import WorkflowDefinition
@@ -51,20 +51,6 @@ LAZY_SCREENS = {  # screens another module owns, imported when first opened
     "metrics": ("deeptui.screens.metrics", "MetricsScreen"),
     "history": ("deeptui.screens.history", "HistoryScreen"),
 }
-
-
-def save_theme(name: str, path: Path | None = None) -> Path:
-    """Set ``theme`` in the config file, edited in place: its comments, layout and other
-    keys stay as they are (the session's settings also hold command-line flags, which
-    must not become permanent)."""
-    import tomlkit
-
-    path = path or config_path()
-    document = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
-    document["theme"] = name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomlkit.dumps(document), encoding="utf-8")
-    return path
 
 
 def _task_commands() -> type[Provider]:

@@ -2,7 +2,8 @@
 
 Precedence: command-line flag > environment (``DEEPTUI_MODEL``) > config file
 > default. Data (history database, disk cache) lives in the user's data and
-cache directories unless a setting points elsewhere.
+cache directories unless a setting points elsewhere. The app saves the chosen theme
+by editing the file in place (comments and other keys kept).
 """
 
 from __future__ import annotations
@@ -114,6 +115,20 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         if name in from_env:
             raise SettingsError(f"DEEPTUI_MODEL: {first['msg']}") from None
         raise SettingsError(f"{path}: setting '{field}': {first['msg']}") from None
+
+
+def save_theme(name: str, path: Path | None = None) -> Path:
+    """Set ``theme`` in the config file, edited in place: its comments, layout and other
+    keys stay as they are (the session's settings also hold command-line flags, which
+    must not become permanent)."""
+    import tomlkit
+
+    path = path or config_path()
+    document = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+    document["theme"] = name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
+    return path
 
 
 def build_orchestrator(settings: Settings, *, store: Any = None, bus: Any = None,
