@@ -32,6 +32,7 @@ from textual.worker import Worker, WorkerState
 
 from deeptui.errors import DeeptuiError
 from deeptui.keymap import check_keymap
+from deeptui.quitting import StopsRunsBeforeExit
 from deeptui.visualize.safe_text import visible
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.confirm import ConfirmScreen
@@ -66,7 +67,7 @@ def _run_screen_class() -> type[RunScreen] | None:
     return getattr(module, "RunScreen", None)
 
 
-class DeeptuiApp(App[None]):
+class DeeptuiApp(StopsRunsBeforeExit, App[None]):
     """Pick a workflow, run it, watch and steer it."""
 
     TITLE = "deeptui"
@@ -101,7 +102,6 @@ class DeeptuiApp(App[None]):
         self._theme_ready = False
         self.error: str | None = None  # why the app closed itself, one line
         self._approvals_watched = False
-        self._stop_signal: int | None = None  # SIGTERM or SIGHUP received
 
     def now(self) -> datetime:
         return self.clock()
@@ -171,7 +171,7 @@ class DeeptuiApp(App[None]):
                 self.notify(f"keymap: no binding with id {', '.join(unknown)}", severity="warning")
             self.set_keymap(self.settings.keymap)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        self._watch_stop_signals(True)
+        self.handle_stop_signals(True)
         self._theme_ready = True
         self.push_screen(StartScreen())
         if self._orchestrator is None:
@@ -184,7 +184,7 @@ class DeeptuiApp(App[None]):
             self.open_screen(self.initial_screen)
 
     def on_unmount(self) -> None:
-        self._watch_stop_signals(False)
+        self.handle_stop_signals(False)
 
     def _remember_theme(self, theme: Any) -> None:
         name = getattr(theme, "name", str(theme))
@@ -318,48 +318,6 @@ class DeeptuiApp(App[None]):
                                  "Quit and cancel them?", yes="Quit", no="Stay")
         question.asks_to_quit = True  # type: ignore[attr-defined]
         self.push_screen(question, answered)
-
-    @work(exclusive=True, group="quit", exit_on_error=False, description="stop the runs, then quit")
-    async def stop_runs_and_exit(self, return_code: int = 0) -> None:
-        """Cancel the running runs and exit once they ended: every task's process group
-        is gone (a task ignoring SIGTERM gets SIGKILL after the grace period)."""
-        running = self.running_runs()
-        for run in running:
-            self.orchestrator.cancel_workflow(run.state.run_id)
-        if running:
-            self.notify(f"Stopping {len(running)} run(s)...", timeout=30)
-        for run in running:
-            try:
-                await self.orchestrator.wait(run.state.run_id)
-            except Exception:  # the run's own error is in its state; quitting goes on
-                log.debug("run %s ended with an error", run.state.run_id, exc_info=True)
-        self.exit(return_code=return_code)
-
-    def _on_stop_signal(self, signum: int) -> None:
-        """SIGTERM or SIGHUP: like Quit (runs cancelled, their processes gone, then exit,
-        128 + the signal's number); a second one: SIGKILL the task processes, exit now."""
-        if self._stop_signal is not None:
-            from deeptui.runners import groups
-
-            groups.end_all(grace=0)
-            self.exit(return_code=128 + signum)
-            return
-        self._stop_signal = signum
-        self.stop_runs_and_exit(128 + signum)
-
-    def _watch_stop_signals(self, on: bool) -> None:
-        import asyncio
-        import signal
-
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            try:
-                if on:
-                    loop.add_signal_handler(signum, self._on_stop_signal, signum)
-                else:
-                    loop.remove_signal_handler(signum)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-                pass
 
     # -- palette and errors ------------------------------------------------------
 

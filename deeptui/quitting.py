@@ -1,0 +1,64 @@
+"""How the app quits: Quit, SIGTERM and SIGHUP cancel the running runs and close the
+app only once every task's process group is gone (see deeptui.runners.groups)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from textual import work
+
+log = logging.getLogger(__name__)
+
+
+class StopsRunsBeforeExit:
+    """Mixed into the app (which provides ``running_runs``, ``orchestrator``, ``notify``
+    and ``exit``)."""
+
+    _stop_signal: int | None = None  # SIGTERM or SIGHUP received
+    running_runs: Any
+    orchestrator: Any
+    notify: Any
+    exit: Any
+
+    @work(exclusive=True, group="quit", exit_on_error=False, description="stop the runs, then quit")
+    async def stop_runs_and_exit(self, return_code: int = 0) -> None:
+        """Cancel the running runs and exit once they ended: every task's process group
+        is gone (a task ignoring SIGTERM gets SIGKILL after the grace period)."""
+        running = self.running_runs()
+        for run in running:
+            self.orchestrator.cancel_workflow(run.state.run_id)
+        if running:
+            self.notify(f"Stopping {len(running)} run(s)...", timeout=30)
+        for run in running:
+            try:
+                await self.orchestrator.wait(run.state.run_id)
+            except Exception:  # the run's own error is in its state; quitting goes on
+                log.debug("run %s ended with an error", run.state.run_id, exc_info=True)
+        self.exit(return_code=return_code)
+
+    def _on_stop_signal(self, signum: int) -> None:
+        """SIGTERM or SIGHUP: like Quit (runs cancelled, their processes gone, then exit,
+        128 + the signal's number); a second one: SIGKILL the task processes, exit now."""
+        if self._stop_signal is not None:
+            from deeptui.runners import groups
+
+            groups.end_all(grace=0)
+            self.exit(return_code=128 + signum)
+            return
+        self._stop_signal = signum
+        self.stop_runs_and_exit(128 + signum)
+
+    def handle_stop_signals(self, on: bool) -> None:
+        """Handle SIGTERM and SIGHUP in the running loop (``on``), or stop handling them."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                if on:
+                    loop.add_signal_handler(signum, self._on_stop_signal, signum)
+                else:
+                    loop.remove_signal_handler(signum)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                pass
