@@ -8,25 +8,27 @@ import logging
 import signal
 from typing import Any
 
-from textual import work
-
 log = logging.getLogger(__name__)
 
 
 class StopsRunsBeforeExit:
-    """Mixed into the app (which provides ``running_runs``, ``orchestrator``, ``notify``
-    and ``exit``)."""
+    """Mixed into the app (which provides ``running_runs``, ``orchestrator``, ``notify``,
+    ``run_worker`` and ``exit``); Textual-free itself."""
 
     _stop_signal: int | None = None  # SIGTERM or SIGHUP received
     running_runs: Any
     orchestrator: Any
     notify: Any
     exit: Any
+    run_worker: Any
 
-    @work(exclusive=True, group="quit", exit_on_error=False, description="stop the runs, then quit")
-    async def stop_runs_and_exit(self, return_code: int = 0) -> None:
-        """Cancel the running runs and exit once they ended: every task's process group
-        is gone (a task ignoring SIGTERM gets SIGKILL after the grace period)."""
+    def stop_runs_and_exit(self, return_code: int = 0) -> None:
+        """Cancel the running runs and exit once they ended, in a worker: every task's
+        process group is gone (a task ignoring SIGTERM gets SIGKILL after the grace)."""
+        self.run_worker(self._stop_runs_then_exit(return_code), group="quit", exclusive=True,
+                        exit_on_error=False, description="stop the runs, then quit")
+
+    async def _stop_runs_then_exit(self, return_code: int) -> None:
         running = self.running_runs()
         for run in running:
             self.orchestrator.cancel_workflow(run.state.run_id)

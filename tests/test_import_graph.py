@@ -41,7 +41,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "deeptui.skills_manager", "deeptui.workflows", "deeptui.workspace")),
     ("scheduler", ("deeptui.executors", "deeptui.strategies")),
     ("facade", ("deeptui.orchestrator", "deeptui.orchestration", "deeptui.types", "deeptui.settings")),
-    ("clients", ("deeptui.cli", "deeptui.keymap", "deeptui.app", "deeptui.screens", "deeptui.widgets")),
+    ("clients", ("deeptui.cli", "deeptui.keymap", "deeptui.app", "deeptui.quitting", "deeptui.screens",
+                 "deeptui.widgets")),
 ]
 # deeptui/__init__.py: imports nothing when it runs (its re-exports are resolved to their
 # modules above), so importing it (for __version__) is allowed from anywhere

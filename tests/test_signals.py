@@ -235,7 +235,7 @@ async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
 
 
 async def test_quitting_the_app_ends_a_task_ignoring_sigterm_before_it_exits(tmp_path):
-    from deeptui.screens.help import ConfirmScreen
+    from deeptui.screens.confirm import ConfirmScreen
 
     app, workflow, pgid_file = await app_with_stubborn_task(tmp_path)
     pgid = None
