@@ -124,6 +124,7 @@ TAKER = textwrap.dedent('''
         store = RunStore(db)
         orchestrator = TaskOrchestrator(config=OrchestrationConfig(),
                                         cache_config=CacheConfig(strategy="none"), store=store)
+        open(f"{go}.ready-{os.getpid()}", "w").close()  # at the barrier
         while not os.path.exists(go):
             time.sleep(0.0005)
         try:
@@ -150,7 +151,9 @@ def test_two_takeovers_released_together_run_each_task_once(tmp_path: Path) -> N
     procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "history.db"),
                                "race-1", str(go)], stdout=subprocess.PIPE, text=True,
                               stderr=subprocess.PIPE, cwd=tmp_path) for _ in range(2)]
-    time.sleep(2.0)  # both are ready at the barrier
+    deadline = time.monotonic() + 60  # both at the barrier, however loaded the machine is
+    while len(list(tmp_path.glob("go.ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     go.touch()
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert sorted((tmp_path / "runs.txt").read_text().split()) == sorted(commands), outs
