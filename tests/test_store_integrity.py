@@ -76,10 +76,18 @@ RESUMER = textwrap.dedent('''
     from deeptui.cli import main
     import deeptui.store, deeptui.orchestrator, deeptui.cli.headless, deeptui.settings  # warm
     go = sys.argv[1]
+    open(f"{go}.ready-{os.getpid()}", "w").close()
     while not os.path.exists(go):  # the barrier: both processes are ready, then released
         time.sleep(0.001)
     sys.exit(main(sys.argv[2:]))
 ''')
+
+
+def at_barrier(folder: Path, count: int) -> None:
+    """Wait until ``count`` processes said they wait at the barrier (however loaded the machine)."""
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("go.ready-*"))) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def test_two_resumes_released_together_run_the_tasks_exactly_once(tmp_path: Path) -> None:
@@ -96,7 +104,7 @@ def test_two_resumes_released_together_run_the_tasks_exactly_once(tmp_path: Path
                                "resume", "twice-1", "--headless"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env_for(tmp_path),
                               cwd=tmp_path) for _ in range(2)]
-    time.sleep(1.5)  # both imported everything and wait at the barrier
+    at_barrier(tmp_path, 2)  # both imported everything and wait at the barrier
     go.touch()
     results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
     runs = (tmp_path / "runs.txt").read_text().split()
@@ -151,9 +159,7 @@ def test_two_takeovers_released_together_run_each_task_once(tmp_path: Path) -> N
     procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "history.db"),
                                "race-1", str(go)], stdout=subprocess.PIPE, text=True,
                               stderr=subprocess.PIPE, cwd=tmp_path) for _ in range(2)]
-    deadline = time.monotonic() + 60  # both at the barrier, however loaded the machine is
-    while len(list(tmp_path.glob("go.ready-*"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    at_barrier(tmp_path, 2)
     go.touch()
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert sorted((tmp_path / "runs.txt").read_text().split()) == sorted(commands), outs
