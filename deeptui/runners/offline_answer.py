@@ -1,5 +1,4 @@
-"""The offline model's answer from what its file tools found, and the one change a
-writing task makes.
+"""The offline model's answer from what its file tools found.
 
 Findings are ``path:line — what``, by severity then place, at most ``REPORT_CAP`` shown;
 the answer gives the counts, names every cap it hit and every tool error it read.
@@ -7,10 +6,9 @@ the answer gives the counts, names every cap it hit and every tool error it read
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
-
-from pydantic_ai.messages import ToolCallPart
 
 from deeptui.runners import offline_review as review
 from deeptui.runners.offline_explore import (
@@ -61,7 +59,8 @@ def _grep_findings(x: Exploration, checks: tuple[review.Check, ...], r: Review) 
         for path, line, matched in hits:
             test = review.is_test_path(path)
             r.findings.append(Finding(path, line, check.what.format(m=matched) + _enclosing(x, path, line)
-                                      + (" (in a test)" if test else ""), "low" if test else check.severity))
+                                      + (" (in a test)" if test else "") + (f"; fix: {check.fix}" if check.fix else ""),
+                                      "low" if test else check.severity))
 
 
 def _security(x: Exploration) -> Review:
@@ -115,7 +114,7 @@ def _performance(x: Exploration) -> Review:
 
 
 def _docs(x: Exploration) -> Review:
-    r = Review(severity=False)
+    r = Review()
     checked = files = undocumented = modules = 0
     api: list[str] = []
     for path in sorted(p for p in x.reads if p.endswith(".py") and not review.is_test_path(p)):
@@ -146,7 +145,7 @@ def _docs(x: Exploration) -> Review:
 
 
 def _tests(x: Exploration) -> Review:
-    r = Review(severity=False)
+    r = Review()
     untested = x.untested_modules()
     for module in untested:
         stem = module.rsplit("/", 1)[-1][:-3]
@@ -156,7 +155,7 @@ def _tests(x: Exploration) -> Review:
             names = ", ".join(f"`{d.label}`" for d in public[:4]) or "none"
             detail = f"; {x.reads[module][1]} lines, public: {names}"
         r.findings.append(Finding(module, public[0].line if public else 1,
-                                  f"no test file (`test_{stem}.py`) and no test imports it{detail}"))
+                                  f"no test file (`test_{stem}.py`) and no test imports it{detail}", "medium"))
     r.counts = [f"modules {len(x.modules())}", f"test files {len(x.test_files())}",
                 f"modules without tests {len(untested)}"]
     return r
@@ -211,23 +210,75 @@ def _followup(x: Exploration) -> Review:
     now = 0
     for c in x.citations:
         lines = x.reads.get(c.path, ({}, 0))[0]
-        text = lines.get(c.line)
-        if text is None:
+        if c.line not in lines:
             r.findings.append(Finding(c.path, c.line, f"{c.what} — could not be read back", c.severity))
             continue
         now += 1
-        starts = [d for d in _defs(x, c.path) if d.line == c.line]
-        state = (f"`{starts[0].label}` " + ("has a docstring now" if starts[0].documented else "still has no docstring")
-                 ) if starts else f"the line reads `{text.strip()[:80]}`"
-        what = re.sub(r"\s*\((high|medium|low)\)$", "", c.what)
-        r.findings.append(Finding(c.path, c.line, f"{what} — checked: {state}", c.severity))
+        line, state = _read_back(x, c.path, c.line, c.what)
+        moved = f" (now line {line})" if line != c.line else ""
+        r.findings.append(Finding(c.path, c.line, f"{c.what.rstrip('.')} — checked{moved}: {state}", c.severity))
     r.counts = [f"findings cited upstream {len(x.citations)}", f"read back {now}"]
     return r
 
 
+def _read_back(x: Exploration, path: str, line: int, what: str) -> tuple[int, str]:
+    """Where the cited code is now (earlier changes move lines) and what it says there."""
+    lines = x.reads[path][0]
+    names = [re.sub(r"\(\)$", "", t).split(".")[-1] for t in re.findall(r"`([^`]+)`", what)]
+    defs = {d.line: d for d in _defs(x, path)}
+    near = sorted(range(line - 10, line + 11), key=lambda n: (abs(n - line), n))
+    for name in names[:1]:  # the subject of the finding: a definition, or code on the line
+        for n in near:
+            d = defs.get(n)
+            if d is not None and d.name == name:
+                if "docstring" in what:
+                    return n, f"`{d.label}` " + ("has a docstring now" if d.documented else "still has no docstring")
+                return n, f"`{d.label}` is still there"
+        for n in near:
+            if n in lines and name and name in lines[n]:
+                return n, f"still there: `{lines[n].strip()[:80]}`"
+    return line, f"the line reads `{lines[line].strip()[:80]}`"
+
+
+def doc_titles(x: Exploration) -> dict[str, str]:
+    """path -> first heading of each Markdown document read."""
+    titles = {}
+    for path in sorted(x.reads):
+        heading = next((t.lstrip("#").strip() for _, t in sorted(x.reads[path][0].items()) if t.startswith("#")), "")
+        titles[path] = heading or path.rsplit("/", 1)[-1]
+    return titles
+
+
+def _assemble(x: Exploration) -> Review:
+    r = Review()
+    docs_dir = x.docs_dir()
+    files = set(x.files.get(docs_dir, []))
+    docs = sorted(p for p in files if p.endswith(".md"))
+    links = x.findings_of(review.LINKS[0])
+    broken = 0
+    for path, line, _ in links:
+        text = next((t for p, n, t in _all_matches(x) if (p, n) == (path, line)), "")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:|#", target):
+                continue
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target.split("#")[0]))
+            if resolved not in files:
+                broken += 1
+                r.findings.append(Finding(path, line, f"link to `{target}` points to no file", "medium"))
+    titles = doc_titles(x)
+    r.sections = ["", f"### Documents in `{docs_dir}/` ({len(docs)})",
+                  *[f"- `{p}`" + (f" — {titles[p]}" if p in titles else "") for p in docs]]
+    r.counts = [f"documents {len(docs)}", f"links {len(links)}", f"broken links {broken}"]
+    return r
+
+
+def _all_matches(x: Exploration) -> list[tuple[str, int, str]]:
+    return [m for result in x.greps.values() for m in result.matches]
+
+
 _ANALYSES = {"security": _security, "quality": _quality, "performance": _performance, "docs": _docs,
              "api": _docs, "fix": _docs, "tests": _tests, "structure": _structure, "guide": _structure,
-             "followup": _followup}
+             "followup": _followup, "assemble": _assemble}
 
 
 def analyse(x: Exploration) -> Review:
@@ -244,16 +295,22 @@ def analyse(x: Exploration) -> Review:
 
 def compose(x: Exploration) -> str:
     r = analyse(x)
-    lines = [f"## {x.task.id}", "", f"Goal: {x.task.description}.", "",
-             f"{review.TITLES[x.focus]}: {_scope(x)}"]
-    if r.findings:
+    lines = [f"## {x.task.id}", "", f"Goal: {x.task.description}.", "", f"{_title(x)}: {_scope(x)}"]
+    if r.findings and x.focus == "followup":  # grouped by severity
+        for severity in review.SEVERITIES:
+            group = [f for f in r.findings[:REPORT_CAP] if f.severity == severity]
+            if group:
+                lines += ["", f"### {severity.capitalize()} ({len(group)})", *(f.bullet(False) for f in group)]
+    elif r.findings:
         lines += ["", f"### Findings ({len(r.findings)})", *(f.bullet(r.severity) for f in r.findings[:REPORT_CAP])]
-    elif x.focus not in ("structure", "guide"):
+    elif x.focus not in ("structure", "guide", "assemble"):
         lines += ["", "No findings in the files searched."]
     lines += r.sections
     if r.counts:
         lines += ["", "Counts: " + "; ".join(r.counts) + "."]
     if x.task.writes:
+        from deeptui.runners.offline_change import change_text
+
         lines += ["", "### Change", change_text(x)]
     limits = _limits(x, len(r.findings))
     lines += ["", ("Limits reached: " + "; ".join(limits) + ".") if limits else
@@ -266,14 +323,22 @@ def compose(x: Exploration) -> str:
     return "\n".join(lines)
 
 
+def _title(x: Exploration) -> str:
+    if x.focus == "followup":
+        words = set(re.split(r"[^a-z]+", x.task.id.lower()))
+        return "Verification" if "verify" in words else "Report" if "report" in words else "Follow-up"
+    return review.TITLES[x.focus]
+
+
 def _scope(x: Exploration) -> str:
     units = [u for u, _ in x.grep_units()]
     files = sorted({p for fs in x.files.values() for p in fs} | {f for f in x.top_files if f.endswith(".py")})
     greps = sum(1 for r in x.records if r.name == "grep")
     read = sorted(p for p in x.reads)
-    kind = "Python files" if x.python else "files (no Python files found)"
+    kind = "files" if x.focus == "assemble" else "Python files" if x.python else "files (no Python files found)"
     where = ", ".join(f"`{u}`" for u in units) or "the top level"
-    return (f"{len(files)} {kind} found; {_n(greps, 'grep')} in {where}; "
+    searched = f"{_n(greps, 'grep')} in {where}; " if greps else ""
+    return (f"{len(files)} {kind} found; {searched}"
             f"{_n(len(read), 'file')} read" + (f" ({', '.join(f'`{p}`' for p in read[:READ_CAP])})" if read else "")
             + ".")
 
@@ -299,107 +364,8 @@ def _limits(x: Exploration, findings: int) -> list[str]:
     if wanted > READ_CAP:
         out.append(f"read {READ_CAP} of {wanted} files worth reading")
     for path, (lines, total) in sorted(x.reads.items()):
-        if lines and total > max(lines):
+        if lines and total > max(lines) and max(lines) - min(lines) + 1 >= READ_LIMIT:  # a skim is no cap
             out.append(f"read the first {max(lines)} of {total} lines of `{path}`")
     if findings > REPORT_CAP:
         out.append(f"showed {REPORT_CAP} of {findings} findings")
     return out
-
-
-# -- the change of a writing task ------------------------------------------------
-
-
-def _doc_path(x: Exploration, out_dir: str) -> str | None:
-    words = set(re.split(r"[^a-z]+", x.task.id.lower()))
-    name = next((n for w, n in (("api", "api.md"), ("tutorial", "tutorial.md"), ("examples", "examples.md"),
-                                ("guide", "guide.md")) if w in words), "index.md")
-    existing = set(x.listed.get(out_dir, []))
-    for candidate in (name, f"{x.task.id}.md"):
-        if candidate not in existing:
-            return f"{out_dir}/{candidate}"
-    return None
-
-
-def _docstring_target(x: Exploration) -> tuple[str, review.Definition] | None:
-    for kinds in (("function", "async function"), ("class",)):
-        for path in sorted(p for p in x.reads if p.endswith(".py") and not review.is_test_path(p)):
-            lines = x.reads[path][0]
-            for d in _defs(x, path):
-                if d.public and not d.documented and d.kind in kinds \
-                        and lines[d.signature_end].split("#")[0].rstrip().endswith(":") \
-                        and all(n in lines for n in range(d.line, d.signature_end + 2)):
-                    return path, d
-    return None
-
-
-def change_call(x: Exploration) -> ToolCallPart | None:
-    """The one tool call that makes a writing task's change, or None when there is nothing to do."""
-    out_dir = x.doc_dir()
-    if out_dir:
-        path = _doc_path(x, out_dir)
-        return ToolCallPart("write_file", {"path": path, "content": document(x)}) if path else None
-    target = _docstring_target(x)
-    if target is None:
-        return None
-    path, d = target
-    lines = x.reads[path][0]
-    signature = "".join(lines[n] + "\n" for n in range(d.line, d.signature_end + 1))
-    body = next((t for n, t in sorted(lines.items()) if n > d.signature_end and t.strip()), "")
-    docstring = " " * (len(body) - len(body.lstrip()) if body else d.indent + 4) + review.docstring_for(d)
-    if "edit_file" in x.tools:
-        text = "".join(t + "\n" for _, t in sorted(lines.items()))
-        tail, after = "", d.signature_end + 1
-        while text.count(signature + tail) > 1 and after in lines:
-            tail += lines[after] + "\n"
-            after += 1
-        return ToolCallPart("edit_file", {"path": path, "old_string": signature + tail,
-                                          "new_string": signature + docstring + "\n" + tail})
-    if "hashline_edit" in x.tools:
-        from pydantic_ai_backends.hashline import line_hash
-
-        return ToolCallPart("hashline_edit", {"path": path, "start_line": d.signature_end,
-                                              "start_hash": line_hash(lines[d.signature_end]),
-                                              "new_content": docstring, "insert_after": True})
-    total = x.reads[path][1]
-    if len(lines) == total and min(lines) == 1:
-        numbered = sorted(lines.items())
-        content = "".join(t + "\n" + (docstring + "\n" if n == d.signature_end else "") for n, t in numbered)
-        return ToolCallPart("write_file", {"path": path, "content": content})
-    return None
-
-
-def change_text(x: Exploration) -> str:
-    """What the writing task changed, or why it did not."""
-    record = next((r for r in x.records if r.name in EDIT_TOOLS), None)
-    out_dir = x.doc_dir()
-    if record is None:
-        if not any(t in x.tools for t in EDIT_TOOLS):
-            return "No change: the agent has no tool that edits files."
-        return "No change: every public definition read already has a docstring." if not out_dir \
-            else f"No change: `{out_dir}/` already has this document."
-    path = str(record.args.get("path"))
-    if out_dir:
-        what = f"wrote `{path}` ({str(record.args.get('content', '')).count(chr(10))} lines)"
-    else:
-        target = _docstring_target(x)
-        label = f"`{target[1].label}`" if target else "a definition"
-        line = target[1].line if target else 1
-        what = f"added a docstring to {label}" + (f": `{review.docstring_for(target[1])}`" if target else "")
-        path = f"{path}:{line}"
-    if record.ok:
-        return f"- `{path}` — {what}."
-    tried = what.replace("added", "add", 1).replace("wrote", "write", 1)
-    return f"- `{path}` — tried to {tried}; the tool refused: {record.text.splitlines()[0][:200] if record.text else ''}"
-
-
-def document(x: Exploration) -> str:
-    """The Markdown document a documentation-writing task writes."""
-    r = analyse(x)
-    title = review.TITLES[x.focus] if x.focus != "guide" else x.task.id.replace("-", " ").capitalize()
-    lines = [f"# {title}", "", f"{x.task.description}.", "",
-             "Written offline by deeptui from the files of the workspace: "
-             f"{_scope(x)}"]
-    if r.findings:
-        lines += ["", "## To document", *(f.bullet(False) for f in r.findings[:REPORT_CAP])]
-    lines += [re.sub(r"^### ", "## ", line) for line in r.sections]
-    return "\n".join(lines) + "\n"

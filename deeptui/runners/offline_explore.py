@@ -108,7 +108,7 @@ class Exploration:
         self.paths = Paths(task.root)
         self.focus = self.focus or review.focus_of(task.id, task.skills, task.description)
         if self.focus == "followup":
-            self.citations = _citations(task.upstream)
+            self.citations = _citations(task.upstream, changes_only="verify" in task.id.lower())
             if not self.citations:
                 self.focus = "quality"
         for record in self.records:
@@ -162,6 +162,9 @@ class Exploration:
 
     def grep_units(self) -> list[tuple[str, tuple[review.Check, ...]]]:
         """(directory or top-level file, its greps): the biggest UNIT_CAP, in name order."""
+        if self.focus == "assemble":
+            docs = self.docs_dir()
+            return [(docs, review.LINKS)] if self.files.get(docs) else []
         units = [u for u in self.glob_units[:GLOB_CAP] if self.files.get(u) or not self.python]
         units += [f for f in self.top_files if (f.endswith(".py") or not self.python)
                   and not f.startswith(".") and self._wanted([f])]
@@ -225,6 +228,9 @@ class Exploration:
         if not self.has_files:
             return []
         if not self.globbed and self.glob_units:
+            if self.focus == "assemble":  # the documents, not the code
+                docs = self.docs_dir()
+                return [_call("glob", pattern="*", path=docs)] if docs.split("/")[0] in self.top_dirs else []
             calls = [_call("glob", pattern="*.py", path=u) for u in self.glob_units[:GLOB_CAP]]
             out_dir = self.doc_dir()
             if out_dir and out_dir.split("/")[0] in self.top_dirs:
@@ -233,30 +239,38 @@ class Exploration:
         pending = [(unit, pattern, mode) for unit, checks in self.grep_units()
                    for pattern, mode in self.grep_patterns(unit, checks) if (pattern, unit) not in self.greps]
         if pending:  # all at once with Python's re (tagged apart), else a unit per step
-            return [_call("grep", pattern=pattern, path=unit, glob_pattern="*.py" if self.python else None,
+            return [_call("grep", pattern=pattern, path=unit, glob_pattern=self.file_glob(),
                           output_mode=mode) for unit, pattern, mode in pending
                     if self.python_search or unit == pending[0][0]]
         if not any(r.name == "read_file" for r in self.records):
             wanted = self.files_to_read()[:READ_CAP]
-            limit = SKIM_LIMIT if self.focus in ("structure", "guide") else READ_LIMIT
+            limit = {"structure": SKIM_LIMIT, "guide": SKIM_LIMIT, "assemble": 5}.get(self.focus, READ_LIMIT)
             if wanted:
                 return [_call("read_file", path=p, offset=0, limit=limit) for p in wanted]
         if self.task.writes and any(t in self.tools for t in EDIT_TOOLS) \
                 and not any(r.name in EDIT_TOOLS for r in self.records):
-            from deeptui.runners.offline_answer import change_call
+            from deeptui.runners.offline_change import change_call
 
             call = change_call(self)
             return [call] if call is not None else []
         return []
 
+    def docs_dir(self) -> str:
+        """The directory of the documentation (the ``output_dir`` parameter, else ``docs``)."""
+        return str(self.task.params.get("output_dir") or "docs").strip("/") or "docs"
+
     def doc_dir(self) -> str | None:
         """Where a documentation-writing task writes, or None for a task that edits code."""
-        if not self.task.writes or self.focus not in ("api", "guide", "followup") \
+        if not self.task.writes or self.focus not in ("api", "guide", "assemble") \
                 or "write_file" not in self.tools:
             return None
-        if self.focus == "followup" and "output_dir" not in self.task.params:
-            return None
-        return str(self.task.params.get("output_dir") or "docs").strip("/") or "docs"
+        return self.docs_dir()
+
+    def file_glob(self) -> str | None:
+        """The files the greps look in."""
+        if self.focus == "assemble":
+            return "*.md"
+        return "*.py" if self.python else None
 
     def files_to_read(self) -> list[str]:
         """The files worth reading for this focus, most telling first (not capped here)."""
@@ -272,6 +286,8 @@ class Exploration:
         source = [p for p in hits if not review.is_test_path(p)]
         if focus == "followup":
             return list(dict.fromkeys(c.path for c in self.citations))
+        if focus == "assemble":
+            return [p for p in self.files.get(self.docs_dir(), []) if p.endswith(".md")]
         if focus == "tests":
             return [m for m in self.untested_modules()]
         if focus in ("structure", "guide"):
@@ -316,12 +332,19 @@ def _prefixes(dotted: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def _citations(upstream: str) -> list[Citation]:
+def _citations(upstream: str, changes_only: bool = False) -> list[Citation]:
+    """The ``path:line`` the upstream outputs cite; ``changes_only``: those under a
+    ``### Change`` heading when there are any (what a verifying task checks)."""
     found: dict[tuple[str, int], Citation] = {}
+    if changes_only:
+        changed = re.findall(r"^### Change\n((?:.+\n?)+)", upstream, re.MULTILINE)
+        if changed:
+            upstream = "\n".join(changed)
     for raw in upstream.splitlines():
         for m in _CITATION.finditer(raw):
-            what = m.group("what").strip().strip("`").strip()
-            severity = next((s for s in review.SEVERITIES if f"({s})" in what), "medium")
+            what = m.group("what").strip()
+            severity = next((s for s in review.SEVERITIES if what.endswith(f"({s})")), "medium")
+            what = re.sub(r"\s*\((high|medium|low)\)$", "", what)
             key = (m.group("path"), int(m.group("line")))
             found.setdefault(key, Citation(key[0], key[1], what, severity))
     return sorted(found.values(), key=lambda c: (review.SEVERITIES.index(c.severity), c.path, c.line))

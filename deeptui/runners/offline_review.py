@@ -30,6 +30,7 @@ class Check:
     common: bool = False  # many lines match: a grep of its own, so it hides no rare match
     code_only: bool = True  # a match in a comment or a string literal does not count
     plain_ok: bool = True  # a secret may be a plain word (else: digits, symbols or 12+ letters)
+    fix: str = ""  # the usual remedy
 
     @property
     def python(self) -> str:
@@ -56,30 +57,33 @@ def _secret(grep: str, word: str, name: str) -> Check:
     """A name containing ``word`` given a string literal of 4+ characters with no spaces."""
     return Check(grep + "[A-Za-z_]*['\"]* *[:=] *['\"][^'\"]", f"hard-coded {name}: `{{m}}`",
                  "high", r"(?i:" + word + r"""['"]?\s*[:=]\s*['"][^'"\s{$<]{4,}['"])""",
-                 masks=True, label="hard-coded secrets", code_only=False, plain_ok=name == "password")
+                 masks=True, label="hard-coded secrets", code_only=False, plain_ok=name == "password",
+                 fix="read it from the environment or a secret store, and rotate it")
 
 
 SECURITY = (
-    Check("e[vx][ae][lc][(]", "`{m}` runs code built at run time", "high", r"(?<![\w.])(eval|exec)\(", label="eval/exec"),
+    Check("e[vx][ae][lc][(]", "`{m}` runs code built at run time", "high", r"(?<![\w.])(eval|exec)\(", label="eval/exec",
+          fix="parse the input (`ast.literal_eval`, `json`) instead of running it"),
     Check("[el]\\.loads*[(]", "`{m}` deserialises data unsafely", "high",
           r"(pickle|marshal|cPickle)\.loads?\(|yaml\.load\((?!.*(Safe|Base)Loader)",
-          label="unsafe deserialisation"),
+          label="unsafe deserialisation", fix="load untrusted data with `json` or `yaml.safe_load`"),
     Check("shell *= *True", "`{m}` runs a command through the shell", "high",
-          r"shell\s*=\s*True", label="shell=True"),
+          r"shell\s*=\s*True", label="shell=True", fix="pass the command as a list, without `shell=True`"),
     _secret("[Pp][Aa][Ss][Ss][Ww]", "(passw(or)?d|pwd)", "password"),
     _secret("[Ss][Ee][Cc][Rr][Ee][Tt]", "secret(_key)?", "secret"),
     _secret("[Aa][Pp][Ii]_*[Kk][Ee][Yy]", "api_?key", "API key"),
     _secret("[Tt][Oo][Kk][Ee][Nn]", "token", "token"),
     Check("AKIA[0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z]", "an AWS access key id: `{m}`", "high",
-          r"AKIA[0-9A-Z]{16}", label="AWS key ids", code_only=False),
+          r"AKIA[0-9A-Z]{16}", label="AWS key ids", code_only=False,
+          fix="revoke the key; read credentials from the environment"),
 )
 QUALITY = (
     Check("except *:", "bare `except:` catches everything, KeyboardInterrupt included", "medium",
-          r"^\s*except\s*:", label="bare except"),
+          r"^\s*except\s*:", label="bare except", fix="catch the exceptions you expect"),
     Check("[TF][OI][DX][OM]", "unfinished work: `{m}`", "low", r"\b(TODO|FIXME)\b.*",
           label="TODO/FIXME", code_only=False),
     Check("^ *global ", "`{m}` state shared through a global", "low", r"global\s+\w+(\s*,\s*\w+)*",
-          label="globals"),
+          label="globals", fix="pass the state explicitly"),
 )
 PERFORMANCE = (
     Check("time\\.sleep[(]", "`time.sleep(` blocks", "medium", r"time\.sleep\(", label="time.sleep calls"),
@@ -108,6 +112,10 @@ TEST_IMPORTS = (
     Check("^ *import [A-Za-z_]", "import", "low", r"^\s*import\s+[\w.]+", common=True),
 )
 
+LINKS = (
+    Check("[]][(]", "link", "low", r"\[[^\]]*\]\([^)\s]+\)", common=True, code_only=False, label="links"),
+)
+
 # focus -> the words of an id or description that choose it, in this order
 _FOCUS_WORDS = (
     ("followup", {"verify", "report", "assemble", "build", "summary", "summarise", "summarize"}),
@@ -127,12 +135,14 @@ _FOCUS_SKILLS = {"security-audit": "security", "test-strategy": "tests",
 TITLES = {"security": "Security review", "quality": "Code quality", "performance": "Performance",
           "docs": "Documentation", "api": "API reference", "guide": "Project guide",
           "tests": "Test coverage", "structure": "Structure", "fix": "Fixes",
-          "followup": "Follow-up"}
+          "followup": "Follow-up", "assemble": "Documentation set"}
 
 
 def focus_of(task_id: str, skills: list[str], description: str) -> str:
     """The task's focus: the first rule its id's words match, then its skills, then its text."""
     words = set(re.split(r"[^a-z]+", task_id.lower()))
+    if "assemble" in words or (words & {"build", "index"} and words & {"documentation", "docs", "doc"}):
+        return "assemble"
     for focus, keys in _FOCUS_WORDS:
         if words & keys:
             return focus
@@ -152,6 +162,8 @@ def checks_for(focus: str, tests_unit: bool, writes: bool) -> tuple[Check, ...]:
         return TEST_IMPORTS if tests_unit else DEFINITIONS[:1]
     if focus in ("structure", "guide"):
         return STRUCTURE
+    if focus == "assemble":
+        return LINKS
     if tests_unit:
         return ()
     found = {"security": SECURITY, "quality": QUALITY + DEFINITIONS[:1], "performance": PERFORMANCE,
