@@ -6,6 +6,7 @@ the answer gives the counts, names every cap it hit and every tool error it read
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from deeptui.runners.offline_explore import (
     GLOB_CAP,
     READ_CAP,
     READ_LIMIT,
+    TEST_FILE_CAP,
     UNIT_CAP,
     Exploration,
 )
@@ -85,7 +87,7 @@ def _quality(x: Exploration) -> Review:
                 r.findings.append(Finding(path, d.line, f"`{d.label}` is {d.end - d.line + 1} lines long; "
                                                         "split it", "medium"))
         code = review.code_lines(x.reads[path][0])
-        for (number, _, text), (_, _, after) in zip(code, code[1:]):
+        for (number, _, text), (_, _, after) in itertools.pairwise(code):
             if re.match(r"\s*except\b.*:\s*$", text) and after.strip() == "pass":
                 swallowed += 1
                 r.findings.append(Finding(path, number, "exception silently swallowed by `pass`", "medium"))
@@ -156,7 +158,7 @@ def _tests(x: Exploration) -> Review:
             detail = f"; {x.reads[module][1]} lines, public: {names}"
         r.findings.append(Finding(module, public[0].line if public else 1,
                                   f"no test file (`test_{stem}.py`) and no test imports it{detail}", "medium"))
-    r.counts = [f"modules {len(x.modules())}", f"test files {len(x.test_files())}",
+    r.counts = [f"modules {len(x.packaged_modules())}", f"test files {len(x.test_files())}",
                 f"modules without tests {len(untested)}"]
     return r
 
@@ -170,7 +172,7 @@ def _structure(x: Exploration) -> Review:
         layout.append(f"- `{unit}/` — {_n(x.globbed.get(unit, 0), 'Python file')}"
                       + (f", {lines} lines" if lines is not None else ""))
     packages = sorted({p.rsplit("/", 1)[0] for p in every if p.endswith("/__init__.py")})
-    modules = x.modules()
+    modules = x.modules_by_package()
     listed = []
     for module in modules[:REPORT_CAP]:
         lines, total = x.reads.get(module, ({}, 0))
@@ -188,8 +190,12 @@ def _structure(x: Exploration) -> Review:
                   "", f"### Entry points ({len(entries)})", *(entries or ["- none found"])]
     lines = sum(x.count_in(u) or 0 for u, _ in x.grep_units())
     r.counts = [f"packages {len(packages)}", f"modules {len(modules)}", f"test files {len(x.test_files())}",
-                f"lines {lines}", f"top-level classes {len(x.findings_of(review.STRUCTURE[1]))}",
-                f"top-level functions {len(x.findings_of(review.STRUCTURE[2]))}"]
+                f"lines {lines}"]
+    if x.python_search:  # one grep found both
+        r.counts.append(f"top-level classes and functions {x.total_of(review.STRUCTURE[1])}")
+    else:
+        r.counts += [f"top-level classes {x.total_of(review.STRUCTURE[1])}",
+                     f"top-level functions {x.total_of(review.STRUCTURE[2])}"]
     return r
 
 
@@ -293,7 +299,8 @@ def analyse(x: Exploration) -> Review:
 # -- the answer ----------------------------------------------------------------
 
 
-def compose(x: Exploration) -> str:
+def compose(x: Exploration, change: str | None = None) -> str:
+    """The answer; ``change``: what a writing task changed (`offline_change.change_text`)."""
     r = analyse(x)
     lines = [f"## {x.task.id}", "", f"Goal: {x.task.description}.", "", f"{_title(x)}: {_scope(x)}"]
     if r.findings and x.focus == "followup":  # grouped by severity
@@ -308,10 +315,8 @@ def compose(x: Exploration) -> str:
     lines += r.sections
     if r.counts:
         lines += ["", "Counts: " + "; ".join(r.counts) + "."]
-    if x.task.writes:
-        from deeptui.runners.offline_change import change_text
-
-        lines += ["", "### Change", change_text(x)]
+    if change is not None:
+        lines += ["", "### Change", change]
     limits = _limits(x, len(r.findings))
     lines += ["", ("Limits reached: " + "; ".join(limits) + ".") if limits else
               f"No limit reached (at most {READ_CAP} files read, {REPORT_CAP} findings shown, "
@@ -331,12 +336,13 @@ def _title(x: Exploration) -> str:
 
 
 def _scope(x: Exploration) -> str:
-    units = [u for u, _ in x.grep_units()]
+    units = [u for u, _ in x.grep_units() if u in x.files or u in x.top_files]
+    tests = len([u for u, _ in x.grep_units()]) - len(units)
     files = sorted({p for fs in x.files.values() for p in fs} | {f for f in x.top_files if f.endswith(".py")})
     greps = sum(1 for r in x.records if r.name == "grep")
     read = sorted(p for p in x.reads)
     kind = "files" if x.focus == "assemble" else "Python files" if x.python else "files (no Python files found)"
-    where = ", ".join(f"`{u}`" for u in units) or "the top level"
+    where = (", ".join(f"`{u}`" for u in units) or "the top level") + (f" and {_n(tests, 'test file')}" if tests else "")
     searched = f"{_n(greps, 'grep')} in {where}; " if greps else ""
     return (f"{len(files)} {kind} found; {searched}"
             f"{_n(len(read), 'file')} read" + (f" ({', '.join(f'`{p}`' for p in read[:READ_CAP])})" if read else "")
@@ -351,6 +357,8 @@ def _limits(x: Exploration, findings: int) -> list[str]:
     out = []
     if len(x.glob_units) > GLOB_CAP:
         out.append(f"listed the first {GLOB_CAP} of {len(x.glob_units)} top-level directories")
+    if x.focus == "tests" and len(x.test_files()) > TEST_FILE_CAP:
+        out.append(f"searched the imports of {TEST_FILE_CAP} of {len(x.test_files())} test files")
     if x.all_units() > UNIT_CAP:
         out.append(f"searched the {UNIT_CAP} largest of {x.all_units()} directories")
     for unit, total in sorted(x.globbed.items()):

@@ -22,6 +22,15 @@ _DOC_NAMES = (("api", "api.md"), ("tutorial", "tutorial.md"), ("examples", "exam
               ("example", "examples.md"), ("guide", "guide.md"))
 
 
+def next_step(x: Exploration) -> list[ToolCallPart]:
+    """The exploration's next calls, then a writing task's change; none: time to answer."""
+    calls = x.next_calls()
+    if calls or not x.change_due:
+        return calls
+    call = change_call(x)
+    return [call] if call is not None else []
+
+
 def change_call(x: Exploration) -> ToolCallPart | None:
     """The tool call that makes the task's change, or None when there is nothing to do."""
     out_dir = x.doc_dir()
@@ -137,7 +146,8 @@ def _project(x: Exploration) -> str:
     lines = x.reads.get("pyproject.toml", ({}, 0))[0]
     name = next((m.group(1) for _, t in sorted(lines.items())
                  if (m := re.match(r"\s*name\s*=\s*['\"]([^'\"]+)", t))), "")
-    return name or (x.task.root or "the project").rstrip("/").rsplit("/", 1)[-1]
+    where = x.task.root or str(x.task.params.get("repository_path") or "")
+    return name or where.rstrip("/").rsplit("/", 1)[-1] or "the project"
 
 
 def _module_of(path: str) -> str:
@@ -148,7 +158,7 @@ def document(x: Exploration) -> str:
     """The Markdown document a documentation-writing task writes, from what it found."""
     kind, project = _doc_kind(x), _project(x)
     read = sorted(x.reads)
-    lines = [f"_Written offline by deeptui from {len(read)} files of the workspace"
+    lines = [f"_Written offline by deeptui from {len(read)} file{'' if len(read) == 1 else 's'} of the workspace"
              + (f" ({', '.join(f'`{p}`' for p in read[:8])})" if read else "") + "._", ""]
     install = "pip install ." if {"pyproject.toml", "setup.py"} & set(x.top_files) else "(no pyproject.toml)"
     commands = [f"`{name}` (runs `{target}`)" for name, target in scripts(x)]
@@ -176,8 +186,8 @@ def document(x: Exploration) -> str:
             path, d, src = first
             body += [f"{2 + bool(commands)}. Use it from Python:", "", "   ```python",
                      f"   from {_module_of(path)} import {d.name}", "   ```", "",
-                     f"   `{_signature(d, src)}` is defined at `{path}:{d.line}`. "
-                     "The output is not shown: the offline model does not run code.", ""]
+                     (f"   `{_signature(d, src)}` is defined at `{path}:{d.line}`. "
+                      "The output is not shown: the offline model does not run code."), ""]
     elif kind == "examples":
         body = [f"# Examples for {project}", "", *lines]
         for path, d, src in [p for p in public if p[1].kind != "class" and p[1].parent is None][:8]:

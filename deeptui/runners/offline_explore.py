@@ -7,7 +7,7 @@ messages at every step, so the same files give the same calls and the same answe
 3. the focus's greps (`offline_review`), one directory per step: a step's greps all
    differ, so pydantic-deep's stuck-loop check never sees three identical results in a row;
 4. ``read_file`` of the files that matter most (at most ``READ_CAP``);
-5. a writing task: one small change — a docstring, or a new Markdown document;
+5. a writing task: one small change (`offline_change`) — a docstring, or a new Markdown document;
 6. the answer (`offline_answer`).
 """
 
@@ -23,7 +23,6 @@ from pydantic_ai.messages import ToolCallPart
 
 from deeptui.runners import offline_review as review
 from deeptui.runners.offline_files import (
-    FILE_TOOLS,
     GrepResult,
     Paths,
     ToolRecord,
@@ -36,6 +35,7 @@ from deeptui.runners.offline_files import (
 
 READ_CAP = 8  # files read
 UNIT_CAP = 8  # directories (and top-level files) searched with grep
+TEST_FILE_CAP = 40  # test files whose imports are searched
 GLOB_CAP = 12  # top-level directories listed with glob
 READ_LIMIT = 500  # lines per read
 SKIM_LIMIT = 120  # lines per read when only the layout matters
@@ -115,7 +115,8 @@ class Exploration:
             if record.name == "ls" and record.args.get("path", ".") in (".", "", "/"):
                 self.top_dirs, self.top_files = parse_ls(record.text)
             elif record.name == "ls":
-                self.listed[str(record.args.get("path"))] = sum(parse_ls(record.text), [])
+                dirs, files = parse_ls(record.text)
+                self.listed[str(record.args.get("path"))] = dirs + files
             elif record.name == "glob":
                 unit = str(record.args.get("path", "."))
                 shown, total = parse_glob(record.text)
@@ -128,6 +129,7 @@ class Exploration:
             if record.name == "grep":
                 key = (str(record.args.get("pattern")), str(record.args.get("path")))
                 found = parse_grep(record.text)
+                found.counted = record.args.get("output_mode") == "count"
                 if len(found.matches) == 1 and key[1] in self.top_files:
                     self.paths.learn_file(key[1], found.matches[0][0])
                 found.matches = [(self.paths.rel(p), n, t) for p, n, t in found.matches]
@@ -171,9 +173,12 @@ class Exploration:
         planned = [(u, review.checks_for(self.focus, review.is_test_path(u if u in self.top_files
                                                                          else f"{u}/x"), self.task.writes))
                    for u in units]
-        planned = [(u, checks) for u, checks in planned if checks]
+        tests = self.focus == "tests"
+        planned = [(u, checks) for u, checks in planned if checks and not (tests and checks == review.TEST_IMPORTS)]
         biggest = sorted(planned, key=lambda p: (-len(self.files.get(p[0], [p[0]])), p[0]))[:UNIT_CAP]
-        return sorted(biggest, key=lambda p: p[0])
+        # the tests' imports, file by file: a directory's would stop at the 50 lines a grep shows
+        files = [(p, review.TEST_IMPORTS) for p in self.test_files()[:TEST_FILE_CAP]] if tests else []
+        return sorted(biggest, key=lambda p: p[0]) + files
 
     def all_units(self) -> int:
         return len([u for u in self.glob_units if self.files.get(u) or not self.python])
@@ -186,10 +191,21 @@ class Exploration:
         if not self.python_search:
             return [(c.pattern, "count" if c.counts_only else "content") for c in checks]
         tag = "(?#" + re.sub(r"[^\w./-]", "_", unit) + ")"
-        rare = [c for c in checks if not c.common and not c.counts_only]
-        out = [(tag + "|".join(f"(?:{c.python})" for c in rare), "content")] if rare else []
-        out += [(tag + c.python, "content") for c in checks if c.common]
+        out = []
+        for group in ([c for c in checks if not c.common and not c.counts_only], [c for c in checks if c.common]):
+            if group:  # the rare checks together, the common ones together: no rare match is crowded out
+                out.append((tag + "|".join(f"(?:{c.python})" if len(group) > 1 else c.python for c in group),
+                            "content"))
         return out + [(tag + c.python, "count") for c in checks if c.counts_only]
+
+    def total_of(self, check: review.Check) -> int:
+        """How many lines the greps that include this check matched in all (shown or not)."""
+        total = 0
+        for unit, checks in self.grep_units():
+            for pattern, _ in self.grep_patterns(unit, checks):
+                if check.python in pattern and (pattern, unit) in self.greps:
+                    total += self.greps[(pattern, unit)].total
+        return total
 
     def count_in(self, unit: str) -> int | None:
         """The total of the unit's counting grep (its lines), when it ran."""
@@ -247,13 +263,13 @@ class Exploration:
             limit = {"structure": SKIM_LIMIT, "guide": SKIM_LIMIT, "assemble": 5}.get(self.focus, READ_LIMIT)
             if wanted:
                 return [_call("read_file", path=p, offset=0, limit=limit) for p in wanted]
-        if self.task.writes and any(t in self.tools for t in EDIT_TOOLS) \
-                and not any(r.name in EDIT_TOOLS for r in self.records):
-            from deeptui.runners.offline_change import change_call
+        return []  # then the change of a writing task (`offline_change.next_step`), and the answer
 
-            call = change_call(self)
-            return [call] if call is not None else []
-        return []
+    @property
+    def change_due(self) -> bool:
+        """A writing task that can edit and has not made its change yet."""
+        return self.task.writes and any(t in self.tools for t in EDIT_TOOLS) \
+            and not any(r.name in EDIT_TOOLS for r in self.records)
 
     def docs_dir(self) -> str:
         """The directory of the documentation (the ``output_dir`` parameter, else ``docs``)."""
@@ -294,10 +310,10 @@ class Exploration:
             config = [f for f in ("pyproject.toml", "setup.cfg", "setup.py") if f in self.top_files]
             every = sorted({p for fs in self.files.values() for p in fs})
             mains = [p for p in every if p.endswith("__main__.py")]
-            entries = sorted({p for p, _, _ in self.findings_of(review.STRUCTURE[3])})
             inits = [p for p in every if p.endswith("__init__.py") and p.count("/") == 1][:3]
-            return list(dict.fromkeys(config + mains + entries + inits + self.modules()))
-        return sorted(source, key=lambda p: (-hits[p], p))
+            return list(dict.fromkeys(config + mains + inits + self.modules_by_package()))
+        config = ["pyproject.toml"] if focus == "api" and "pyproject.toml" in self.top_files else []
+        return config + sorted(source, key=lambda p: (-hits[p], p))
 
     def modules(self) -> list[str]:
         """Source modules (not tests, not ``__init__``) among the files found."""
@@ -305,6 +321,19 @@ class Exploration:
                        {f for f in self.top_files if f.endswith(".py")})
         return [p for p in every if not review.is_test_path(p)
                 and p.rsplit("/", 1)[-1] not in ("__init__.py", "__main__.py", "setup.py", "conftest.py")]
+
+    def modules_by_package(self) -> list[str]:
+        """The modules, those inside packages first."""
+        packaged = set(self.packaged_modules())
+        return sorted(self.modules(), key=lambda p: (p not in packaged, p))
+
+    def packaged_modules(self) -> list[str]:
+        """The modules inside packages (directories with ``__init__.py``), when there are
+        packages: scripts beside them are not what tests are for."""
+        every = {p for fs in self.files.values() for p in fs}
+        packages = {p.rsplit("/", 1)[0] for p in every if p.endswith("/__init__.py")}
+        modules = self.modules()
+        return [m for m in modules if m.rsplit("/", 1)[0] in packages] if packages else modules
 
     def test_files(self) -> list[str]:
         return sorted({p for fs in self.files.values() for p in fs if review.is_test_path(p)})
@@ -318,11 +347,13 @@ class Exploration:
                 names = re.findall(r"[\w.]+", text.replace("from ", "", 1).replace(" import ", "."))
                 imported.update(n for name in names for n in _prefixes(name))
         out = []
-        for module in self.modules():
+        for module in self.packaged_modules():
             stem = module.rsplit("/", 1)[-1][:-3]
             dotted = module[:-3].replace("/", ".")
+            package = dotted.rsplit(".", 1)[0] if dotted.count(".") > 1 else ""  # not the root package
             named = f"test_{stem}.py" in tests or f"{stem}_test.py" in tests
-            if not named and not (dotted in imported or dotted.split(".", 1)[-1] in imported):
+            reached = {dotted, dotted.split(".", 1)[-1], package} & imported
+            if not named and not reached:
                 out.append(module)
         return out
 
@@ -352,8 +383,3 @@ def _citations(upstream: str, changes_only: bool = False) -> list[Citation]:
 
 def _call(tool: str, **args: Any) -> ToolCallPart:
     return ToolCallPart(tool, {k: v for k, v in args.items() if v is not None})
-
-
-def applies(tools: set[str]) -> bool:
-    """Whether the agent offers the file tools the exploration uses."""
-    return FILE_TOOLS <= tools

@@ -26,7 +26,6 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 
-FILE_TOOLS = frozenset({"ls", "glob", "grep", "read_file"})
 # directories nobody reviews: tools' caches, environments, vendored and built code
 SKIPPED_DIRS = frozenset({"node_modules", "venv", "env", "build", "dist", "site-packages",
                           "__pycache__", "target", "vendor", "third_party", "htmlcov"})

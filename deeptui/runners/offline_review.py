@@ -302,8 +302,8 @@ def loop_findings(lines: dict[int, str]) -> list[tuple[int, str]]:
         elif m := _DEF.match(text):
             stack.append((indent, "async" if m.group("kw").startswith("async") else "def", number))
         elif "time.sleep(" in text and in_function and in_function[-1][1] == "async":
-            found.append((number, f"`time.sleep(` blocks the event loop in the async function "
-                                  f"at line {in_function[-1][2]}"))
+            where = in_function[-1][2]
+            found.append((number, f"`time.sleep(` blocks the event loop in the async function at line {where}"))
         elif loops and (io := _IO.search(text)):
             found.append((number, f"`{io.group(0)}` repeated in the loop at line {loops[-1][2]}"))
     return found

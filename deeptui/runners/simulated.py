@@ -14,6 +14,8 @@ import asyncio
 import random
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC
+from typing import TYPE_CHECKING
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -26,8 +28,8 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
-from deeptui.runners import offline_explore
-from deeptui.runners.offline_files import transcript
+if TYPE_CHECKING:
+    from deeptui.runners.offline_explore import Exploration
 
 
 class SimulatedModelError(RuntimeError):
@@ -41,6 +43,7 @@ FILE_STEP_SHARE = 0.05  # of the latency, spent before each later step of file t
 MAX_CHUNKS = 60  # a long answer streams in bigger chunks
 _DESC_LINE = re.compile(r"^Description: (?P<desc>.+)$", re.MULTILINE)
 _WORKSPACE_LINE = re.compile(r"^Workspace: ", re.MULTILINE)
+_FILE_TOOLS = frozenset({"ls", "glob", "grep", "read_file"})  # what the exploration uses
 
 _OPENINGS = [
     "I started by reviewing the inputs",
@@ -82,9 +85,9 @@ def _seconds_since_first_step(messages: list[ModelMessage]) -> float:
     first = next((m for m in messages if isinstance(m, ModelResponse)), None)
     if first is None or first.timestamp is None:
         return 0.0
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return max(0.0, (datetime.now(timezone.utc) - first.timestamp).total_seconds())
+    return max(0.0, (datetime.now(UTC) - first.timestamp).total_seconds())
 
 
 def _skills_offered(messages: list[ModelMessage]) -> list[str]:
@@ -148,7 +151,11 @@ class SimulatedModel(FunctionModel):
         tools = {tool.name for tool in info.function_tools}
         if _has_tool_results(messages):
             exploration = self._exploration(messages, tools)
-            return exploration.next_calls() if exploration is not None else []
+            if exploration is None:
+                return []
+            from deeptui.runners import offline_change
+
+            return offline_change.next_step(exploration)
         calls: list[ToolCallPart] = []
         if "load_skill" in tools:
             calls += [ToolCallPart("load_skill", {"skill_name": name})
@@ -159,16 +166,18 @@ class SimulatedModel(FunctionModel):
             content = desc.group("desc").strip().rstrip(".")
             calls.append(ToolCallPart("add_todo", {"content": content,
                                                    "active_form": f"Working on: {content}"}))
-        if offline_explore.applies(tools) and (calls or _WORKSPACE_LINE.search(prompt)):
+        if _FILE_TOOLS <= tools and (calls or _WORKSPACE_LINE.search(prompt)):
             calls.append(ToolCallPart("ls", {"path": "."}))
         return calls
 
     @staticmethod
-    def _exploration(messages: list[ModelMessage],
-                     tools: set[str]) -> offline_explore.Exploration | None:
+    def _exploration(messages: list[ModelMessage], tools: set[str]) -> Exploration | None:
         """What the file tools found so far; None without file tools or files."""
-        if not offline_explore.applies(tools):
+        if not _FILE_TOOLS <= tools:
             return None
+        from deeptui.runners import offline_explore
+        from deeptui.runners.offline_files import transcript
+
         task = offline_explore.Task.from_prompt(_last_prompt(messages), _skills_offered(messages))
         exploration = offline_explore.Exploration(task, tools, transcript(messages))
         return exploration if exploration.has_files else None
@@ -177,9 +186,10 @@ class SimulatedModel(FunctionModel):
         rng = self._rng
         exploration = self._exploration(messages, {tool.name for tool in info.function_tools})
         if exploration is not None:
-            from deeptui.runners.offline_answer import compose
+            from deeptui.runners import offline_answer, offline_change
 
-            text = compose(exploration)
+            change = offline_change.change_text(exploration) if exploration.task.writes else None
+            text = offline_answer.compose(exploration, change)
         else:
             text = self.compose(_last_prompt(messages), rng)
         skills = [str(part.args_as_dict().get("skill_name")) for message in messages
