@@ -285,3 +285,17 @@ async def test_without_files_the_answer_is_the_canned_one(tmp_path: Path, worksp
     assert [name for name, _ in calls_of(result)] == ["load_skill", "add_todo", "ls"]
     assert result.output.startswith("## security-review\n\nGoal: Review the repository")
     assert re.search(r"^1\. .+\n2\. .+\n3\. .+$", result.output, re.MULTILINE)
+
+
+async def test_tool_errors_are_read_and_mentioned(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "x.py").write_text("eval(1)\n")
+    (root / "link").symlink_to(tmp_path / "outside")  # a directory that leads out of the workspace
+    task = task_named("security-review", root)
+    agent = make_agent(task, workspace=False, include_execute=False)
+    result = await agent.run(prompt_for(task), deps=create_default_deps(),
+                             workspace=ConfinedWorkspace(ReadOnlyWorkspace(Workspace(LocalWorkspaceBackend(root)))))
+    assert "### Tool errors (1)" in result.output
+    assert f"- `glob link *.py`: Error: 'link' is outside the workspace ({root})" in result.output
+    assert f"`pkg/mod.py:{EVAL_LINE}`" in result.output and "x.py" not in result.output.split("### Tool errors")[0]

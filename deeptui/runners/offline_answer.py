@@ -217,7 +217,9 @@ def _followup(x: Exploration) -> Review:
     for c in x.citations:
         lines = x.reads.get(c.path, ({}, 0))[0]
         if c.line not in lines:
-            r.findings.append(Finding(c.path, c.line, f"{c.what} — could not be read back", c.severity))
+            tried = any(rec.name == "read_file" and rec.args.get("path") == c.path for rec in x.records)
+            why = "could not be read back" if tried else f"not read back (at most {READ_CAP} files are read)"
+            r.findings.append(Finding(c.path, c.line, f"{c.what} — {why}", c.severity))
             continue
         now += 1
         line, state = _read_back(x, c.path, c.line, c.what)

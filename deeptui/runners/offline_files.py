@@ -42,7 +42,8 @@ class ToolRecord:
 
     def describe(self) -> str:
         shown = [str(self.args[k]) for k in ("path", "pattern") if self.args.get(k)]
-        return f"{self.name} {' '.join(shown)}".strip()
+        text = f"{self.name} {' '.join(shown)}".strip()
+        return text if len(text) <= 80 else text[:79] + "…"
 
 
 def transcript(messages: list[ModelMessage]) -> list[ToolRecord]:
