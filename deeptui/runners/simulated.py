@@ -145,9 +145,9 @@ class SimulatedModel(FunctionModel):
 
     def tool_calls(self, messages: list[ModelMessage], info: AgentInfo) -> list[ToolCallPart]:
         """The first step of an agent run: load the offered skills and plan a todo,
-        as a real deep agent does, and look at the workspace (``ls .``) when there is
-        a first step anyway or the prompt names a workspace. Then, while the workspace
-        has files, the exploration's next calls; none once it is done."""
+        as a real deep agent does, and look at the workspace (``ls .``) when it is one
+        on disk. Then, while the workspace has files, the exploration's next calls;
+        none once it is done."""
         tools = {tool.name for tool in info.function_tools}
         if _has_tool_results(messages):
             exploration = self._exploration(messages, tools)
@@ -166,7 +166,9 @@ class SimulatedModel(FunctionModel):
             content = desc.group("desc").strip().rstrip(".")
             calls.append(ToolCallPart("add_todo", {"content": content,
                                                    "active_form": f"Working on: {content}"}))
-        if _FILE_TOOLS <= tools and (calls or _WORKSPACE_LINE.search(prompt)):
+        # a workspace on disk: the prompt names it, or the agent can run commands there (an
+        # in-memory workspace offers no `execute`): the run without one stays as it was
+        if _FILE_TOOLS <= tools and ("execute" in tools or _WORKSPACE_LINE.search(prompt)):
             calls.append(ToolCallPart("ls", {"path": "."}))
         return calls
 
