@@ -4,7 +4,9 @@ messages at every step, so the same files give the same calls and the same answe
 1. ``ls .`` (made with the first step's ``load_skill``/``add_todo``): no entries, no
    exploration — the canned answer, exactly as without files;
 2. ``glob *.py`` in each top-level directory that is not hidden, vendored or built;
-3. the focus's greps (`offline_review`), one directory per step: a step's greps all
+3. the focus's greps (`offline_review`) in each directory: all in one step where the
+   workspace searches with Python's ``re`` (each pattern tagged with its directory by a
+   ``(?#dir)`` comment), else one directory per step — either way a step's greps all
    differ, so pydantic-deep's stuck-loop check never sees three identical results in a row;
 4. ``read_file`` of the files that matter most (at most ``READ_CAP``);
 5. a writing task: one small change (`offline_change`) — a docstring, or a new Markdown document;

@@ -160,16 +160,23 @@ def parse_read(text: str) -> tuple[dict[int, str], int]:
 class Paths:
     """Turns the paths the tools answer into paths relative to the workspace root.
 
-    The root is the prompt's ``Workspace:`` line when there is one; otherwise it is
-    read off the absolute paths a glob of a top-level directory answered.
+    The roots: the prompt's ``Workspace:`` line when there is one, and the prefix read
+    off the absolute paths a glob of a top-level directory answered (the same directory
+    with its symlinks resolved, or the only root known).
     """
 
     def __init__(self, root: str | None) -> None:
-        self.root = root.rstrip("/") if root else None
+        self.roots = [root.rstrip("/") or "/"] if root else []
+
+    def _add(self, root: str) -> None:
+        if root not in self.roots:
+            self.roots.append(root)
 
     def learn(self, unit: str, answered: list[str]) -> None:
         """Infer the root from a glob of ``unit``: the prefix every answered path shares."""
-        if self.root or not answered or not all(p.startswith("/") for p in answered):
+        if not answered or not all(p.startswith("/") for p in answered):
+            return
+        if any(p.startswith(f"{root.rstrip('/')}/{unit.strip('/')}/") for p in answered for root in self.roots):
             return
         marker = f"/{unit.strip('/')}/"
         common: set[str] | None = None
@@ -177,18 +184,22 @@ class Paths:
             roots = {path[:i] for i in range(len(path)) if path.startswith(marker, i)}
             common = roots if common is None else common & roots
         if common:
-            self.root = max(common, key=len) or "/"
+            self._add(max(common, key=len) or "/")
 
     def learn_file(self, name: str, answered: str) -> None:
         """Infer the root from a grep of the top-level file ``name`` that answered ``answered``."""
-        if not self.root and answered.startswith("/") and answered.endswith("/" + name):
-            self.root = answered[: -len(name) - 1] or "/"
+        if answered.startswith("/") and answered.endswith("/" + name) and not any(
+                answered == f"{root.rstrip('/')}/{name}" for root in self.roots):
+            self._add(answered[: -len(name) - 1] or "/")
 
     def rel(self, path: str) -> str:
-        if self.root and path.startswith(self.root + "/"):
-            path = path[len(self.root) + 1:]
-        elif path.startswith("./"):
-            path = path[2:]
+        for root in self.roots:
+            prefix = root.rstrip("/") + "/"
+            if path.startswith(prefix):
+                path = path[len(prefix):]
+                break
+        else:
+            path = path.removeprefix("./")
         return posixpath.normpath(path) if path else path
 
 
