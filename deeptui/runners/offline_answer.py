@@ -377,5 +377,5 @@ def _limits(x: Exploration, findings: int) -> list[str]:
         if lines and total > max(lines) and max(lines) - min(lines) + 1 >= READ_LIMIT:  # a skim is no cap
             out.append(f"read the first {max(lines)} of {total} lines of `{path}`")
     if findings > REPORT_CAP:
-        out.append(f"showed {REPORT_CAP} of {findings} findings")
-    return out
+        out.insert(0, f"showed {REPORT_CAP} of {findings} findings")
+    return out if len(out) <= 8 else [*out[:8], f"{len(out) - 8} more"]

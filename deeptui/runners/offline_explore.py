@@ -104,6 +104,7 @@ class Exploration:
     listed: dict[str, list[str]] = field(default_factory=dict)  # ls of other directories
     citations: list[Citation] = field(default_factory=list)
     python_search: bool = False  # the workspace greps with Python's re (its globs answer absolute paths)
+    searchable: int = 0  # directories and top-level files with greps to run, before UNIT_CAP
 
     def __post_init__(self) -> None:
         task = self.task
@@ -177,13 +178,16 @@ class Exploration:
                    for u in units]
         tests = self.focus == "tests"
         planned = [(u, checks) for u, checks in planned if checks and not (tests and checks == review.TEST_IMPORTS)]
+        self.searchable = len(planned)
         biggest = sorted(planned, key=lambda p: (-len(self.files.get(p[0], [p[0]])), p[0]))[:UNIT_CAP]
         # the tests' imports, file by file: a directory's would stop at the 50 lines a grep shows
         files = [(p, review.TEST_IMPORTS) for p in self.test_files()[:TEST_FILE_CAP]] if tests else []
         return sorted(biggest, key=lambda p: p[0]) + files
 
     def all_units(self) -> int:
-        return len([u for u in self.glob_units if self.files.get(u) or not self.python])
+        """How many directories and top-level files there were to search (before the cap)."""
+        self.grep_units()
+        return self.searchable
 
     def grep_patterns(self, unit: str, checks: tuple[review.Check, ...]) -> list[tuple[str, str]]:
         """(pattern, output mode) of a unit's greps. Searching with Python's ``re``: the rare
