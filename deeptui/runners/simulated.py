@@ -3,7 +3,9 @@
 It is the default whenever no model is named, so deeptui demonstrates
 everything on a machine with no network and no API key. It waits a simulated
 latency while streaming, can fail with a given probability, and is
-deterministic for a given seed.
+deterministic for a given seed. On an agent with file tools whose workspace
+holds files, it really works on them first (`offline_explore`): it lists,
+globs, greps and reads, and answers from what it found (`offline_answer`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import asyncio
 import random
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC
+from typing import TYPE_CHECKING
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -24,6 +28,9 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
+if TYPE_CHECKING:
+    from deeptui.runners.offline_explore import Exploration
+
 
 class SimulatedModelError(RuntimeError):
     """An injected failure of the offline model (see ``fail_rate``)."""
@@ -32,7 +39,11 @@ class SimulatedModelError(RuntimeError):
 _TASK_LINE = re.compile(r"^Task: (?P<id>.+)$", re.MULTILINE)
 _SKILL_NAME = re.compile(r"<skill>\s*<name>(?P<name>[^<]+)</name>")
 FIRST_STEP_SHARE = 0.3  # of the latency, spent before the tool calls
+FILE_STEP_SHARE = 0.05  # of the latency, spent before each later step of file tool calls
+MAX_CHUNKS = 60  # a long answer streams in bigger chunks
 _DESC_LINE = re.compile(r"^Description: (?P<desc>.+)$", re.MULTILINE)
+_WORKSPACE_LINE = re.compile(r"^Workspace: ", re.MULTILINE)
+_FILE_TOOLS = frozenset({"ls", "glob", "grep", "read_file"})  # what the exploration uses
 
 _OPENINGS = [
     "I started by reviewing the inputs",
@@ -68,6 +79,15 @@ def _has_tool_results(messages: list[ModelMessage]) -> bool:
     return any(isinstance(part, ToolReturnPart)
                for message in messages if isinstance(message, ModelRequest)
                for part in message.parts)
+
+
+def _seconds_since_first_step(messages: list[ModelMessage]) -> float:
+    first = next((m for m in messages if isinstance(m, ModelResponse)), None)
+    if first is None or first.timestamp is None:
+        return 0.0
+    from datetime import datetime
+
+    return max(0.0, (datetime.now(UTC) - first.timestamp).total_seconds())
 
 
 def _skills_offered(messages: list[ModelMessage]) -> list[str]:
@@ -125,24 +145,55 @@ class SimulatedModel(FunctionModel):
 
     def tool_calls(self, messages: list[ModelMessage], info: AgentInfo) -> list[ToolCallPart]:
         """The first step of an agent run: load the offered skills and plan a todo,
-        as a real deep agent does; none once tools have answered."""
-        if _has_tool_results(messages):
-            return []
+        as a real deep agent does, and look at the workspace (``ls .``) when it is one
+        on disk. Then, while the workspace has files, the exploration's next calls;
+        none once it is done."""
         tools = {tool.name for tool in info.function_tools}
+        if _has_tool_results(messages):
+            exploration = self._exploration(messages, tools)
+            if exploration is None:
+                return []
+            from deeptui.runners import offline_change
+
+            return offline_change.next_step(exploration)
         calls: list[ToolCallPart] = []
         if "load_skill" in tools:
             calls += [ToolCallPart("load_skill", {"skill_name": name})
                       for name in _skills_offered(messages)]
-        desc = _DESC_LINE.search(_last_prompt(messages))
+        prompt = _last_prompt(messages)
+        desc = _DESC_LINE.search(prompt)
         if "add_todo" in tools and desc:
             content = desc.group("desc").strip().rstrip(".")
             calls.append(ToolCallPart("add_todo", {"content": content,
                                                    "active_form": f"Working on: {content}"}))
+        # a workspace on disk: the prompt names it, or the agent can run commands there (an
+        # in-memory workspace offers no `execute`): the run without one stays as it was
+        if _FILE_TOOLS <= tools and ("execute" in tools or _WORKSPACE_LINE.search(prompt)):
+            calls.append(ToolCallPart("ls", {"path": "."}))
         return calls
 
-    def _plan(self, messages: list[ModelMessage]) -> tuple[str, float, bool]:
+    @staticmethod
+    def _exploration(messages: list[ModelMessage], tools: set[str]) -> Exploration | None:
+        """What the file tools found so far; None without file tools or files."""
+        if not _FILE_TOOLS <= tools:
+            return None
+        from deeptui.runners import offline_explore
+        from deeptui.runners.offline_files import transcript
+
+        task = offline_explore.Task.from_prompt(_last_prompt(messages), _skills_offered(messages))
+        exploration = offline_explore.Exploration(task, tools, transcript(messages))
+        return exploration if exploration.has_files else None
+
+    def _plan(self, messages: list[ModelMessage], info: AgentInfo) -> tuple[str, float, bool]:
         rng = self._rng
-        text = self.compose(_last_prompt(messages), rng)
+        exploration = self._exploration(messages, {tool.name for tool in info.function_tools})
+        if exploration is not None:
+            from deeptui.runners import offline_answer, offline_change
+
+            change = offline_change.change_text(exploration) if exploration.task.writes else None
+            text = offline_answer.compose(exploration, change)
+        else:
+            text = self.compose(_last_prompt(messages), rng)
         skills = [str(part.args_as_dict().get("skill_name")) for message in messages
                   if isinstance(message, ModelResponse) for part in message.parts
                   if isinstance(part, ToolCallPart) and part.tool_name == "load_skill"]
@@ -152,14 +203,22 @@ class SimulatedModel(FunctionModel):
         fails = self.fail_rate > 0 and rng.random() < self.fail_rate
         if _has_tool_results(messages):
             delay *= 1 - FIRST_STEP_SHARE
+        if exploration is not None:  # the time the file tools took is part of the latency
+            delay = max(0.0, delay - _seconds_since_first_step(messages))
         return text, delay, fails
+
+    def _step_delay(self, messages: list[ModelMessage]) -> float:
+        """The wait before a step of tool calls: the first step's share, or a small one."""
+        share = FILE_STEP_SHARE if _has_tool_results(messages) else FIRST_STEP_SHARE
+        return self._rng.uniform(*self.latency) * share
 
     async def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         calls = self.tool_calls(messages, info)
         if calls:
-            await asyncio.sleep(self.latency[0] * FIRST_STEP_SHARE)
+            await asyncio.sleep(self.latency[0] * FIRST_STEP_SHARE if not _has_tool_results(messages)
+                                else self._step_delay(messages))
             return ModelResponse(parts=calls)
-        text, delay, fails = self._plan(messages)
+        text, delay, fails = self._plan(messages, info)
         await asyncio.sleep(delay)
         if fails:
             raise SimulatedModelError("simulated model failure (injected by fail_rate)")
@@ -169,16 +228,14 @@ class SimulatedModel(FunctionModel):
                       info: AgentInfo) -> AsyncIterator[str | dict[int, DeltaToolCall]]:
         calls = self.tool_calls(messages, info)
         if calls:
-            await asyncio.sleep(self._rng.uniform(*self.latency) * FIRST_STEP_SHARE)
+            await asyncio.sleep(self._step_delay(messages))
             for n, call in enumerate(calls):
                 yield {n: DeltaToolCall(name=call.tool_name, json_args=call.args_as_json_str())}
             return
-        text, delay, fails = self._plan(messages)
+        text, delay, fails = self._plan(messages, info)
         words = text.split(" ")
-        chunks = [
-            " ".join(words[i : i + self.chunk_words]) + " "
-            for i in range(0, len(words), self.chunk_words)
-        ]
+        size = max(self.chunk_words, -(-len(words) // MAX_CHUNKS))
+        chunks = [" ".join(words[i : i + size]) + " " for i in range(0, len(words), size)]
         chunks[-1] = chunks[-1].rstrip(" ")
         pause = delay / (len(chunks) + 1)
         fail_at = len(chunks) // 2 if fails else -1
