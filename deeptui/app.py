@@ -40,9 +40,11 @@ from deeptui.screens.help import HelpScreen
 from deeptui.screens.start import StartScreen
 from deeptui.settings import Settings, build_orchestrator, save_theme
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine is imported after the first frame (ENGINE_MODULES)
     from deeptui.models import WorkflowDefinition
+    from deeptui.orchestrator import Run, TaskOrchestrator
     from deeptui.screens.run import RunScreen
+    from deeptui.store import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,8 @@ class DeeptuiApp(StopsRunsBeforeExit, App[None]):
         self,
         settings: Settings | None = None,
         *,
-        orchestrator: Any = None,
-        store: Any = None,
+        orchestrator: TaskOrchestrator | None = None,
+        store: RunStore | None = None,
         initial_workflow: WorkflowDefinition | None = None,
         initial_screen: str | None = None,
         initial_resume: str | None = None,
@@ -91,8 +93,11 @@ class DeeptuiApp(StopsRunsBeforeExit, App[None]):
         super().__init__()
         self.settings = settings or Settings()
         self.settings_path = settings_path
-        self.store = store if store is not None else getattr(orchestrator, "store", None)
-        self._orchestrator = orchestrator  # built on first use or after the first frame
+        if store is None and orchestrator is not None:
+            store = orchestrator.store
+        self.store: RunStore | None = store
+        # built on first use or after the first frame
+        self._orchestrator: TaskOrchestrator | None = orchestrator
         self.initial_workflow = initial_workflow
         self.initial_screen = initial_screen
         self.initial_resume = initial_resume
@@ -100,6 +105,7 @@ class DeeptuiApp(StopsRunsBeforeExit, App[None]):
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.log_times = True  # timestamps on log lines (tests switch them off)
         self._theme_ready = False
+        self._quit_question: ConfirmScreen | None = None  # on show while quitting asks
         self.error: str | None = None  # why the app closed itself, one line
         self._approvals_watched = False
 
@@ -107,7 +113,7 @@ class DeeptuiApp(StopsRunsBeforeExit, App[None]):
         return self.clock()
 
     @property
-    def orchestrator(self) -> Any:
+    def orchestrator(self) -> TaskOrchestrator:
         """The session's orchestrator, built from the settings on first use."""
         if self._orchestrator is None:
             try:
@@ -146,7 +152,7 @@ class DeeptuiApp(StopsRunsBeforeExit, App[None]):
         self.notify(f"{event.task_id} wants to run: {event.args}\n{how} to approve or deny it.",
                     title="Approval needed", severity="warning", timeout=30)
 
-    def session_runs(self) -> list[Any]:
+    def session_runs(self) -> list[Run]:
         """This session's runs (none before the orchestrator exists; does not build it)."""
         return [] if self._orchestrator is None else list(self._orchestrator.runs())
 
@@ -250,6 +256,9 @@ class DeeptuiApp(StopsRunsBeforeExit, App[None]):
 
     def resume_run(self, run_id: str) -> str | None:
         """Continue an unfinished stored run (its completed tasks are kept) and open it."""
+        if self.store is None:
+            self.notify("No run history store is configured", severity="warning")
+            return None
         try:
             from deeptui.store import start_resume
 
@@ -263,7 +272,7 @@ class DeeptuiApp(StopsRunsBeforeExit, App[None]):
         self.open_run(new_id)
         return new_id
 
-    def running_runs(self) -> list[Any]:
+    def running_runs(self) -> list[Run]:
         return [run for run in self.session_runs() if not run.state.status.finished]
 
     # -- other screens ---------------------------------------------------------
@@ -306,17 +315,18 @@ class DeeptuiApp(StopsRunsBeforeExit, App[None]):
         if not running:
             self.exit()
             return
-        if getattr(self.screen, "asks_to_quit", False):  # ctrl+q again: the question is on show
-            return
+        if self._quit_question is not None and self.screen is self._quit_question:
+            return  # ctrl+q again: the question is on show
 
         def answered(yes: bool | None) -> None:
+            self._quit_question = None
             if yes:
                 self.stop_runs_and_exit()
 
         names = ", ".join(run.workflow.name for run in running[:3])
         question = ConfirmScreen(f"{len(running)} run(s) still running ({names}). "
                                  "Quit and cancel them?", yes="Quit", no="Stay")
-        question.asks_to_quit = True  # type: ignore[attr-defined]
+        self._quit_question = question
         self.push_screen(question, answered)
 
     # -- palette and errors ------------------------------------------------------

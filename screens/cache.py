@@ -6,21 +6,24 @@ bindings in the command palette (`DeeptuiApp.get_system_commands`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label
 
 from deeptui.errors import DeeptuiError
+from deeptui.screens.base import DeeptuiScreen
 from deeptui.screens.confirm import ConfirmScreen
 from deeptui.widgets.bindings import bindings
 from deeptui.widgets.cache_table import CacheStats, CacheTable
 
+if TYPE_CHECKING:
+    from deeptui.orchestrator import TaskOrchestrator
 
-class CacheScreen(Screen[None]):
+
+class CacheScreen(DeeptuiScreen[None]):
     """``CacheScreen(refresh_interval=2.0)``: the orchestrator's result cache.
 
     Reads ``self.app.orchestrator`` (its ``cache.entries()`` and
@@ -62,8 +65,8 @@ class CacheScreen(Screen[None]):
         yield Footer()
 
     @property
-    def orchestrator(self) -> Any:
-        return getattr(self.app, "orchestrator", None)
+    def orchestrator(self) -> TaskOrchestrator:
+        return self.app.orchestrator
 
     def on_mount(self) -> None:
         self.action_reload()
@@ -78,10 +81,6 @@ class CacheScreen(Screen[None]):
         orchestrator = self.orchestrator
         table = self.query_one(CacheTable)
         empty = self.query_one("#cache-empty", Label)
-        if orchestrator is None:
-            table.show_entries([])
-            empty.update("No orchestrator: nothing is cached.")
-            return
         try:
             entries = orchestrator.cache.entries()
             stats = orchestrator.get_cache_stats()
@@ -100,7 +99,7 @@ class CacheScreen(Screen[None]):
     def action_invalidate(self) -> None:
         """Remove every entry of the task under the cursor."""
         task_id = self.query_one(CacheTable).selected_task_id
-        if self.orchestrator is None or task_id is None:
+        if task_id is None:
             self.notify("Select a cache entry first.", severity="warning")
             return
         try:
@@ -114,9 +113,6 @@ class CacheScreen(Screen[None]):
 
     def action_clear(self) -> None:
         """Ask, then remove every entry."""
-        if self.orchestrator is None:
-            self.notify("No orchestrator: nothing to clear.", severity="warning")
-            return
         if not self.query_one(CacheTable).row_count:
             self.notify("The cache is already empty.")
             return

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from deeptui.keymap import specs
+from deeptui.screens.base import DeeptuiModalScreen
 from deeptui.widgets.bindings import bindings
 
 SCOPE_TITLES = {
@@ -42,7 +42,7 @@ def _pretty(key: str) -> str:
     return ", ".join(names.get(part, part) for part in key.split(","))
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DeeptuiModalScreen[None]):
     """The key help: press escape, q or ? (or click Close) to leave."""
 
     BINDINGS = bindings("help")
@@ -56,7 +56,7 @@ class HelpScreen(ModalScreen[None]):
     """
 
     def compose(self) -> ComposeResult:
-        keymap = getattr(getattr(self.app, "settings", None), "keymap", {}) or {}
+        keymap = self.app.settings.keymap or {}
         with Vertical():
             yield Label("[b]deeptui keys[/b] — rebind any id in config.toml under [keymap]")
             with VerticalScroll():

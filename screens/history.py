@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
 
 from deeptui.errors import DeeptuiError
+from deeptui.screens.base import DeeptuiScreen
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.metrics import export_directory, file_slug
 from deeptui.widgets.metrics_charts import STATUS_STYLES, format_seconds
@@ -24,6 +24,9 @@ RUNS_SHOWN = 200
 NO_STORE = ("Run history is not available: this session has no history database, "
             "so runs are not recorded.\nThe database is set with the `db` setting "
             "(settings file or command line).")
+
+if TYPE_CHECKING:
+    from deeptui.store import RunStore
 
 
 def format_started(value: datetime | str | None) -> str:
@@ -77,7 +80,7 @@ class RunTable(DataTable[Any]):
             return None
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(DeeptuiScreen[None]):
     """``HistoryScreen(*, export_dir=None)``: the runs in ``self.app.store``.
 
     Opens a run with ``app.open_stored_run``, resumes with ``app.resume_run``
@@ -100,8 +103,8 @@ class HistoryScreen(Screen[None]):
         self.summaries: dict[str, Any] = {}
 
     @property
-    def store(self) -> Any:
-        return getattr(self.app, "store", None)
+    def store(self) -> RunStore | None:
+        return self.app.store
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -127,13 +130,13 @@ class HistoryScreen(Screen[None]):
     # -- view ---------------------------------------------------------------
 
     def action_reload(self) -> None:
-        has_store = self.store is not None
-        self.query_one("#history-message").display = not has_store
-        self.query_one(RunTable).display = has_store
-        if not has_store:
+        store = self.store
+        self.query_one("#history-message").display = store is None
+        self.query_one(RunTable).display = store is not None
+        if store is None:
             return
         try:
-            summaries = self.store.list_runs(RUNS_SHOWN)
+            summaries = store.list_runs(RUNS_SHOWN)
         except DeeptuiError as exc:
             self.notify(str(exc), title="History unavailable", severity="error")
             return
@@ -196,8 +199,7 @@ class HistoryScreen(Screen[None]):
             self.notify(f"Run '{run_id}' completed: nothing to resume. "
                         "Press n to run its workflow again.", severity="warning")
             return
-        orchestrator = getattr(self.app, "orchestrator", None)
-        live = orchestrator.find_run(run_id) if orchestrator is not None else None
+        live = self.app.orchestrator.find_run(run_id)
         if live is not None and not live.state.status.finished:
             self.notify(f"Run '{run_id}' is still running in this session.",
                         severity="warning")
@@ -205,23 +207,23 @@ class HistoryScreen(Screen[None]):
         self.app.resume_run(run_id)
 
     def action_rerun(self) -> None:
-        run_id = self._selected()
-        if run_id is None:
+        run_id, store = self._selected(), self.store
+        if run_id is None or store is None:
             return
         try:
-            stored = self.store.load_run(run_id)
+            stored = store.load_run(run_id)
         except DeeptuiError as exc:
             self.notify(str(exc), title="Cannot re-run", severity="error")
             return
         self.app.start_run(stored.workflow)
 
     def action_export(self) -> None:
-        run_id = self._selected()
-        if run_id is None:
+        run_id, store = self._selected(), self.store
+        if run_id is None or store is None:
             return
-        path = export_directory(self.app, self.export_dir) / f"{file_slug(run_id)}-run.json"
+        path = export_directory(self.export_dir) / f"{file_slug(run_id)}-run.json"
         try:
-            document = self.store.export_run(run_id)
+            document = store.export_run(run_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
         except DeeptuiError as exc:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label, Select, Static, TabbedContent, TabPane
 
 from deeptui.errors import DeeptuiError
+from deeptui.screens.base import DeeptuiScreen
 from deeptui.widgets.bindings import bindings
 from deeptui.metrics import WorkflowMetrics
 from deeptui.visualize.safe_text import text as safe
@@ -22,13 +23,14 @@ from deeptui.widgets.metrics_charts import (DurationChart, FigureGrid, StatusMix
 
 STORED_RUNS_SHOWN = 50
 
+if TYPE_CHECKING:
+    from deeptui.orchestrator import TaskOrchestrator
+    from deeptui.store import RunStore
 
-def export_directory(app: Any, explicit: Path | None = None) -> Path:
-    """Where exports go: `explicit`, else the settings' ``export_dir``, else ./deeptui-exports."""
-    if explicit is not None:
-        return Path(explicit)
-    configured = getattr(getattr(app, "settings", None), "export_dir", None)
-    return Path(configured) if configured else Path.cwd() / "deeptui-exports"
+
+def export_directory(explicit: Path | None = None) -> Path:
+    """Where exports go: `explicit`, else ./deeptui-exports."""
+    return Path(explicit) if explicit is not None else Path.cwd() / "deeptui-exports"
 
 
 def file_slug(run_id: str) -> str:
@@ -36,7 +38,7 @@ def file_slug(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id.replace(":", "-")).strip("_") or "run"
 
 
-class MetricsScreen(Screen[None]):
+class MetricsScreen(DeeptuiScreen[None]):
     """``MetricsScreen(run_id=None, *, refresh_interval=1.0, export_dir=None)``.
 
     Shows `run_id` (a run of this process or a stored one), else the newest
@@ -108,12 +110,12 @@ class MetricsScreen(Screen[None]):
         return widget
 
     @property
-    def orchestrator(self) -> Any:
-        return getattr(self.app, "orchestrator", None)
+    def orchestrator(self) -> TaskOrchestrator:
+        return self.app.orchestrator
 
     @property
-    def store(self) -> Any:
-        return getattr(self.app, "store", None)
+    def store(self) -> RunStore | None:
+        return self.app.store
 
     def on_mount(self) -> None:
         self.action_reload()
@@ -122,11 +124,11 @@ class MetricsScreen(Screen[None]):
 
     # -- data ---------------------------------------------------------------
 
-    def _run_options(self) -> list[tuple[str, str]]:
+    def _run_options(self) -> list[tuple[Text, str]]:
         """(label, run id): this process's runs, newest first, then stored ones."""
-        options: list[tuple[str, str]] = []
+        options: list[tuple[Text, str]] = []
         seen: set[str] = set()
-        for run in reversed(self.orchestrator.runs() if self.orchestrator else []):
+        for run in reversed(self.orchestrator.runs()):
             state = run.state
             options.append((safe(f"{state.run_id} · {state.status}"), state.run_id))
             seen.add(state.run_id)
@@ -144,7 +146,7 @@ class MetricsScreen(Screen[None]):
         return options
 
     def _load_metrics(self, run_id: str) -> WorkflowMetrics | None:
-        if self.orchestrator is not None and self.orchestrator.find_run(run_id) is not None:
+        if self.orchestrator.find_run(run_id) is not None:
             return self.orchestrator.get_workflow_metrics(run_id)
         if self.store is not None:
             return self.store.workflow_metrics(run_id)
@@ -162,7 +164,7 @@ class MetricsScreen(Screen[None]):
                 if summary.workflow_id == workflow_id and summary.duration_seconds is not None \
                         and summary.completed_at is not None:
                     durations[summary.run_id] = float(summary.duration_seconds)
-        for run in self.orchestrator.runs() if self.orchestrator else []:
+        for run in self.orchestrator.runs():
             state = run.state
             if run.workflow.id == workflow_id and state.completed_at and state.started_at:
                 durations.setdefault(
@@ -222,9 +224,6 @@ class MetricsScreen(Screen[None]):
 
     def _show_aggregate(self) -> None:
         grid = self.query_one("#metrics-aggregate", FigureGrid)
-        if self.orchestrator is None:
-            grid.show_rows([("", "No orchestrator.")])
-            return
         try:
             stats = self.orchestrator.get_aggregate_stats()
         except DeeptuiError as exc:
@@ -251,7 +250,7 @@ class MetricsScreen(Screen[None]):
         if metrics is None:
             self.notify("No run selected: nothing to export.", severity="warning")
             return
-        directory = export_directory(self.app, self.export_dir)
+        directory = export_directory(self.export_dir)
         slug = file_slug(metrics.run_id or self.run_id or metrics.workflow_id)
         report_path = directory / f"{slug}-report.txt"
         json_path = directory / f"{slug}-metrics.json"

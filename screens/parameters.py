@@ -14,11 +14,11 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from deeptui.errors import DeeptuiError
+from deeptui.screens.base import DeeptuiScreen
 from deeptui.widgets.bindings import bindings
 from deeptui.models import WorkflowDefinition
 from deeptui.visualize import DAGVisualizer
@@ -30,7 +30,7 @@ PREVIEW_DELAY = 0.3  # seconds after the last change before the preview redraws
 SYNC_LINES_TASKS = 500  # a bigger file's lines are built in a thread (see StartScreen.open_file)
 
 
-class ParametersScreen(Screen[None]):
+class ParametersScreen(DeeptuiScreen[None]):
     """``ParametersScreen(template=name)`` or ``ParametersScreen(workflow=wf, source=path)``."""
 
     BINDINGS = bindings("parameters")
@@ -191,7 +191,7 @@ class ParametersScreen(Screen[None]):
                 self.notify("Some parameters are not valid: see the messages under the fields",
                             severity="error")
             return
-        self.app.start_run(workflow)  # type: ignore[attr-defined]
+        self.app.start_run(workflow)
 
     def action_back(self) -> None:
         self.app.pop_screen()

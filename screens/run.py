@@ -13,14 +13,13 @@ import asyncio
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
 
@@ -28,6 +27,7 @@ from deeptui import bus as ev
 from deeptui.widgets.bindings import bindings
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, WorkflowStatus
 from deeptui.visualize.safe_text import visible
+from deeptui.screens.base import DeeptuiScreen
 from deeptui.screens.confirm import ConfirmScreen
 from deeptui.screens.run_files import RunFiles
 from deeptui.store.reports import file_name
@@ -36,6 +36,9 @@ from deeptui.widgets.dag_panel import DagPanel
 from deeptui.widgets.run_header import RunHeader
 from deeptui.widgets.task_detail import TaskDetail, output_text
 from deeptui.widgets.task_log import TaskLogView
+
+if TYPE_CHECKING:
+    from deeptui.orchestrator import Run
 
 BATCH_INTERVAL = 0.15  # seconds events are gathered before one repaint
 LOG_DELAY = 0.05  # seconds a selection must rest before its log is loaded
@@ -51,7 +54,7 @@ VIEWING = (("diff", "Diff"), ("filter", "Filter"), ("follow", "Follow"), ("copy"
 ACTIONS = STEERING + VIEWING
 
 
-class RunScreen(RunFiles, Screen[None]):
+class RunScreen(RunFiles, DeeptuiScreen[None]):
     """A run by id: live from the orchestrator, or a stored one (``workflow`` and ``state`` given)."""
 
     BINDINGS = bindings("run")
@@ -59,14 +62,18 @@ class RunScreen(RunFiles, Screen[None]):
     # offered in the palette by TaskCommands, only when they apply to the selected task
     PALETTE_CONDITIONAL = frozenset({"cancel_task", "retry_task", "cancel_run"})
 
-    def __init__(self, run_id: str, *, workflow: WorkflowDefinition | None = None,
-                 state: WorkflowState | None = None,
-                 logs: dict[str, list[LogEntry]] | None = None, run: Any = None) -> None:
+    def __init__(self, run_id: str, *, run: Run | None = None,
+                 workflow: WorkflowDefinition | None = None, state: WorkflowState | None = None,
+                 logs: dict[str, list[LogEntry]] | None = None) -> None:
         super().__init__()
+        if run is not None:
+            workflow, state = run.workflow, run.state
+        elif workflow is None or state is None:
+            raise ValueError("RunScreen needs a live run, or a stored run's workflow and state")
         self.run_id = run_id
-        self.read_only = state is not None
-        self.workflow: WorkflowDefinition | None = workflow if run is None else run.workflow
-        self.state: WorkflowState = state if run is None else run.state  # type: ignore[assignment]
+        self.read_only = run is None
+        self.workflow: WorkflowDefinition = workflow
+        self.state: WorkflowState = state
         self.stored_logs = logs or {}
         self.subscription: ev.Subscription | None = None
         self.batches = 0
@@ -74,20 +81,10 @@ class RunScreen(RunFiles, Screen[None]):
         self._log_timer: Timer | None = None
         self.answered: set[str] = set()  # approval requests seen answered
 
-    def _resolve(self) -> None:
-        if self.read_only or self.state is not None:
-            return
-        run = self.app.orchestrator.find_run(self.run_id)  # type: ignore[attr-defined]
-        if run is None:
-            raise LookupError(f"no run '{self.run_id}' in this session")
-        self.workflow, self.state = run.workflow, run.state
-
     # -- layout ------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        self._resolve()
-        assert self.workflow is not None
-        clock = self.app.now  # type: ignore[attr-defined]
+        clock = self.app.now
         yield RunHeader(clock, id="run-header")
         yield Input(placeholder="filter: part of a task id, or a status (failed, running...)",
                     id="run-filter", compact=True)
@@ -99,7 +96,7 @@ class RunScreen(RunFiles, Screen[None]):
                 detail = TaskDetail(clock, id="task-detail")
                 detail.border_title = "Task"
                 yield detail
-                log = TaskLogView(id="task-log", show_time=getattr(self.app, "log_times", True))
+                log = TaskLogView(id="task-log", show_time=self.app.log_times)
                 log.border_title = "Log"
                 yield log
         yield ActionBar(VIEWING if self.read_only else ACTIONS, optional=frozenset({"palette"}),
@@ -118,14 +115,13 @@ class RunScreen(RunFiles, Screen[None]):
         return self.dag.selected
 
     def on_mount(self) -> None:
-        assert self.workflow is not None
         self.title = self.workflow.name
         self.refresh_all()
         self._show_task(self.selected)
         self.dag.focus()
         if not self.read_only:
-            self.subscription = self.app.orchestrator.bus.subscribe(  # type: ignore[attr-defined]
-                maxsize=5000, run_id=self.run_id)
+            self.subscription = self.app.orchestrator.bus.subscribe(maxsize=5000,
+                                                                    run_id=self.run_id)
             self.watch_events()
             self.set_interval(1.0, self._tick)
             self.refresh_approvals()
@@ -214,7 +210,7 @@ class RunScreen(RunFiles, Screen[None]):
     def task_log(self, task_id: str) -> list[LogEntry]:
         if self.read_only:
             return list(self.stored_logs.get(task_id, []))
-        return self.app.orchestrator.get_task_log(self.run_id, task_id)  # type: ignore[attr-defined]
+        return self.app.orchestrator.get_task_log(self.run_id, task_id)
 
     def select_task(self, task_id: str) -> None:
         self.dag.select(task_id)
@@ -233,7 +229,7 @@ class RunScreen(RunFiles, Screen[None]):
 
     def _send(self, command: ev.Command) -> bool:
         try:
-            return bool(self.app.orchestrator.bus.send(command))  # type: ignore[attr-defined]
+            return bool(self.app.orchestrator.bus.send(command))
         except Exception as exc:  # an engine refusal is a notification, not a traceback
             self.notify(str(exc), title="Command failed", severity="error")
             return False

@@ -9,6 +9,7 @@ history store when there is one).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import (
     DirectoryTree,
     Footer,
@@ -32,6 +32,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from deeptui.errors import DeeptuiError
+from deeptui.screens.base import DeeptuiScreen
 from deeptui.visualize.safe_text import text as safe, visible
 from deeptui.widgets.bindings import bindings
 
@@ -68,7 +69,7 @@ def _run_label(name: str, run_id: str, status: str, extra: str = "") -> Text:
     return text
 
 
-class StartScreen(Screen[None]):
+class StartScreen(DeeptuiScreen[None]):
     """The first screen: what to run, or which run to look at."""
 
     BINDINGS = bindings("start")
@@ -126,7 +127,7 @@ class StartScreen(Screen[None]):
 
     def refresh_runs(self) -> None:
         """Redraw this session's runs (only when something about them changed)."""
-        runs = self.app.session_runs()  # type: ignore[attr-defined]
+        runs = self.app.session_runs()
         rows = []
         for run in reversed(runs):
             state = run.state
@@ -153,7 +154,7 @@ class StartScreen(Screen[None]):
     def _load_recent(self) -> None:
         recent = self.query_one("#recent-runs", OptionList)
         recent.clear_options()
-        store = getattr(self.app, "store", None)
+        store = self.app.store
         summaries: list[Any] = []
         if store is not None:
             try:
@@ -162,7 +163,7 @@ class StartScreen(Screen[None]):
                 self.notify(f"Cannot read the run history: {exc}", severity="warning")
         for summary in summaries:
             started = getattr(summary, "started_at", None)
-            extra = started.strftime("%Y-%m-%d %H:%M") if hasattr(started, "strftime") else ""
+            extra = started.strftime("%Y-%m-%d %H:%M") if isinstance(started, datetime) else ""
             recent.add_option(Option(
                 _run_label(getattr(summary, "workflow_name", "") or summary.workflow_id,
                            summary.run_id, str(getattr(summary, "status", "")), extra),
@@ -181,9 +182,9 @@ class StartScreen(Screen[None]):
         elif kind == "file":
             self.open_file(Path(value))
         elif kind == "run":
-            self.app.open_run(value)  # type: ignore[attr-defined]
+            self.app.open_run(value)
         elif kind == "stored":
-            self.app.open_stored_run(value)  # type: ignore[attr-defined]
+            self.app.open_stored_run(value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "path-input" and event.value.strip():

@@ -148,8 +148,8 @@ class ParamForm(VerticalScroll):
             widget.deselect_all()
             for item in value:
                 widget.select(item)
-        else:
-            widget.value = value  # type: ignore[attr-defined]
+        elif isinstance(widget, Switch | Select):
+            widget.value = value
 
     def raw_values(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(values to validate, errors found while reading the widgets)."""
@@ -166,8 +166,8 @@ class ParamForm(VerticalScroll):
                     values[name] = None
             elif isinstance(widget, SelectionList):
                 values[name] = [c for c in spec.choices if c in widget.selected]
-            else:
-                text = widget.value.strip()  # type: ignore[attr-defined]
+            elif isinstance(widget, Input):
+                text = widget.value.strip()
                 if not text:
                     if spec.optional:
                         values[name] = None
