@@ -1,10 +1,15 @@
-"""The event bus: every change of a run as a typed event, and the commands that steer it.
+"""The event bus: every change of a run as a typed event, out to its subscribers.
 
 Publishing never blocks and never waits for a subscriber. Each async
 subscriber has its own bounded queue; when a slow subscriber's queue is full,
 log lines for it are dropped (and counted) and status events are coalesced to
 the latest one per task, so it still sees every task's final state. Sync taps
-(the store, tests) are called inline and must be quick.
+(the store, a progress callback, tests) are called inline and must be quick.
+
+The bus carries events out only. Steering goes the other way through the
+orchestrator's methods (`TaskOrchestrator.cancel_task`, ``retry_task``,
+``cancel_workflow``, ``invalidate_cache``, ``clear_cache``): the app and the
+CLI call them, and nothing else changes a run.
 """
 
 from __future__ import annotations
@@ -128,44 +133,6 @@ class TaskChangesReady(TaskEvent):
     applied: bool = False
 
 
-# -------------------------------------------------------------- commands
-
-
-@dataclass(slots=True, frozen=True)
-class Command:
-    workflow_id: str  # a workflow id (its latest run) or a run id
-
-
-@dataclass(slots=True, frozen=True)
-class CancelTask(Command):
-    task_id: str
-
-
-@dataclass(slots=True, frozen=True)
-class RetryTask(Command):
-    task_id: str
-
-
-@dataclass(slots=True, frozen=True)
-class CancelWorkflow(Command):
-    pass
-
-
-@dataclass(slots=True, frozen=True)
-class AnswerApproval(Command):
-    request_id: str
-    approve: bool
-    always: bool = False  # approve this tool for the rest of the run
-
-
-@dataclass(slots=True, frozen=True)
-class ApplyChanges(Command):
-    """Apply a writing task's diff to the real files (``discard``: drop it instead)."""
-
-    task_id: str
-    discard: bool = False
-
-
 # ----------------------------------------------------------------- the bus
 
 
@@ -244,14 +211,13 @@ class Subscription:
 
 
 class EventBus:
-    """Fan-out of events to subscribers, and of commands to their handler."""
+    """Fan-out of events to subscribers."""
 
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
         # replaced, never mutated: a tap may remove itself (or add one) while publish iterates
         self._taps: tuple[Callable[[Event], None], ...] = ()
         self._queued_taps: tuple[Callable[[Event], None], ...] = ()  # those that want TaskQueued
-        self._command_handler: Callable[[Command], Any] | None = None
 
     def subscribe(self, maxsize: int = 10_000, run_id: str | None = None) -> Subscription:
         """A bounded async queue of events (of one run, or all runs)."""
@@ -292,17 +258,6 @@ class EventBus:
             tap(event)
         for sub in self._subscriptions:
             sub._offer(event)
-
-    # commands -------------------------------------------------------
-
-    def set_command_handler(self, handler: Callable[[Command], Any]) -> None:
-        self._command_handler = handler
-
-    def send(self, command: Command) -> Any:
-        """Deliver a command to the orchestrator; returns its answer (True if obeyed)."""
-        if self._command_handler is None:
-            return False
-        return self._command_handler(command)
 
 
 def _without(taps: tuple[Callable[[Event], None], ...],

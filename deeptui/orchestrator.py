@@ -2,7 +2,10 @@
 
 It owns the runs of one process: each `execute_workflow` (or `start_workflow`)
 is a new run with its own `StateManager` and executor; the bus carries every
-change out and the commands (cancel task, retry task, cancel run) in.
+change out. Its steering methods (`cancel_task`, `retry_task`,
+`cancel_workflow`, `answer_approval`, `apply_changes`, `invalidate_cache`,
+`clear_cache`) are the one way in: the app and the CLI call them, nothing else
+changes a run.
 """
 
 from __future__ import annotations
@@ -107,7 +110,6 @@ class TaskOrchestrator:
 
         self.config = config or OrchestrationConfig()
         self.bus = bus or ev.EventBus()
-        self.bus.set_command_handler(self._on_command)
         self.cache: ResultCache = create_cache(cache_config)
         self.skill_manager: SkillManager = SkillManager(skill_directories)
         self.router = TaskRouter(self.config.agent_routing)
@@ -344,18 +346,10 @@ class TaskOrchestrator:
             run.task = asyncio.get_running_loop().create_task(self._drive(run, resumed=True))
         return True
 
-    def _on_command(self, command: ev.Command) -> bool:
-        if isinstance(command, ev.CancelTask):
-            return self.cancel_task(command.workflow_id, command.task_id)
-        if isinstance(command, ev.RetryTask):
-            return self.retry_task(command.workflow_id, command.task_id)
-        if isinstance(command, ev.CancelWorkflow):
-            return self.cancel_workflow(command.workflow_id)
-        if isinstance(command, ev.AnswerApproval):
-            return self.approvals.answer(command.request_id, command.approve, command.always)
-        if isinstance(command, ev.ApplyChanges):
-            return self.apply_changes(command.workflow_id, command.task_id, discard=command.discard)
-        return False
+    def answer_approval(self, request_id: str, approve: bool, *, always: bool = False) -> bool:
+        """Answer a tool call waiting for a person's approval (``always``: approve that tool
+        for the rest of the run); False when no such request waits."""
+        return self.approvals.answer(request_id, approve, always)
 
     # -- changes of writing tasks -------------------------------------------
 

@@ -2,16 +2,16 @@
 
 The screen subscribes to the orchestrator's bus for its run in a worker and
 applies events in batches (one repaint per batch, about every 0.15 s, never
-one per event). It acts only by sending commands on the bus (cancel task,
-retry task, cancel run, answer an approval, apply a diff: see `run_files`) and reads
-the engine's state as a read-only snapshot.
+one per event). It steers only through the orchestrator's methods
+(``cancel_task``, ``retry_task``, ``cancel_workflow``; ``answer_approval`` and
+``apply_changes`` from `run_files`), as every other screen and the CLI do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,9 +227,10 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
     def can_retry(self) -> bool:
         return not self.read_only and self._selected_status() in RETRYABLE
 
-    def _send(self, command: ev.Command) -> bool:
+    def _steer(self, action: Callable[..., bool], *args: str) -> bool:
+        """Call one of the orchestrator's steering methods; its answer (True if obeyed)."""
         try:
-            return bool(self.app.orchestrator.bus.send(command))
+            return bool(action(*args))
         except Exception as exc:  # an engine refusal is a notification, not a traceback
             self.notify(str(exc), title="Command failed", severity="error")
             return False
@@ -243,7 +244,7 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
             why = "stored runs are read-only" if self.read_only else "only pending or running tasks"
             self.notify(f"Cannot cancel {task_id}: {why}", severity="warning")
             return
-        if self._send(ev.CancelTask(self.run_id, task_id)):
+        if self._steer(self.app.orchestrator.cancel_task, self.run_id, task_id):
             self.notify(f"Cancelling {task_id}")
         else:
             self.notify(f"{task_id} could not be cancelled", severity="warning")
@@ -258,7 +259,7 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
                    else "only failed, cancelled or skipped tasks")
             self.notify(f"Cannot retry {task_id}: {why}", severity="warning")
             return
-        if self._send(ev.RetryTask(self.run_id, task_id)):
+        if self._steer(self.app.orchestrator.retry_task, self.run_id, task_id):
             self.notify(f"Retrying {task_id} and its downstream")
         else:
             self.notify(f"{task_id} could not be retried", severity="warning")
@@ -269,7 +270,7 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
             return
 
         def answered(yes: bool | None) -> None:
-            if yes and self._send(ev.CancelWorkflow(self.run_id)):
+            if yes and self._steer(self.app.orchestrator.cancel_workflow, self.run_id):
                 self.notify("Cancelling the run")
 
         self.app.push_screen(ConfirmScreen(f"Cancel the whole run {self.run_id}?",

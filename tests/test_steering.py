@@ -65,7 +65,7 @@ async def test_cancelled_task_ends_cancelled_and_its_dependents_skipped(orch):
     rid = orch.start_workflow(workflow)
     state = orch.get_workflow_state("wf")
     await until(lambda: state.task_results["slow"].status == "running")
-    assert orch.bus.send(ev.CancelTask("wf", "slow")) is True
+    assert orch.cancel_task("wf", "slow") is True
     final = await orch.wait(rid)
     statuses = {tid: r.status.value for tid, r in final.task_results.items()}
     assert statuses == {"slow": "cancelled", "after-slow": "skipped", "last": "skipped",
@@ -129,7 +129,7 @@ async def test_cancel_workflow_cancels_running_and_pending_tasks(orch):
     rid = orch.start_workflow(workflow)
     state = orch.get_workflow_state("wf")
     await until(lambda: len(state.running_tasks) == 2)
-    assert orch.bus.send(ev.CancelWorkflow("wf"))
+    assert orch.cancel_workflow("wf")
     final = await orch.wait(rid)
     assert final.status == "cancelled"
     assert {r.status.value for r in final.task_results.values()} == {"cancelled"}
@@ -167,7 +167,7 @@ async def test_retry_while_running_reruns_a_cancelled_task_in_the_same_run(orch)
                 and state.task_results["other"].status == "running")
     orch.cancel_task("wf", "a")
     await until(lambda: state.task_results["a-child"].status == "skipped")
-    assert orch.bus.send(ev.RetryTask("wf", "a"))
+    assert orch.retry_task("wf", "a")
     await until(lambda: state.task_results["a"].status == "running")
     gates.event("a").set()
     gates.event("other").set()

@@ -181,7 +181,7 @@ async def test_a_person_answers_while_the_task_waits(repo: Path) -> None:
         await asyncio.sleep(0.01)
     [request] = orch.approvals.pending_for(run_id)
     await asyncio.sleep(0.8)  # longer than the timeout: it is paused while the person decides
-    assert orch.bus.send(ev.AnswerApproval(run_id, request.request_id, approve=False))
+    assert orch.answer_approval(request.request_id, approve=False)
     state = await orch.wait(run_id)
     assert state.task_results["build"].status == TaskStatus.COMPLETED
     assert "denied" in state.task_results["build"].output

@@ -1,8 +1,8 @@
 """Risky tool calls wait for a person: the approval gate between agents and the user.
 
 An agent task's tool call that needs approval (running a command) becomes an
-`ApprovalRequested` event on the bus; the task waits, its timeout paused, until an
-`AnswerApproval` command answers it (a key in the app) or the policy does: ``never``
+`ApprovalRequested` event on the bus; the task waits, its timeout paused, until
+`TaskOrchestrator.answer_approval` answers it (a key in the app) or the policy does: ``never``
 denies at once (the default headless), ``always`` approves, ``ask`` waits for a person.
 "Always for this run" approves that tool for the rest of the run.
 """
