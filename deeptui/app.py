@@ -1,9 +1,11 @@
 """`DeeptuiApp`: the Textual application shell: screens, key map, theme, and the run entry points.
 
 The app owns one `TaskOrchestrator` (built from the settings unless given)
-running in the app's own event loop; screens talk to it through the bus
-(events in, commands out) and read-only snapshots. ``python -m deeptui.app``
-(or ``deeptui``) starts it.
+running in the app's own event loop. Screens reach it, typed, as
+``self.app.orchestrator`` (see `deeptui.screens.base`): they listen to its bus,
+read a run's live state on the event loop (never changing it), and steer
+through its methods (cancel task, retry task, cancel run, invalidate or clear
+the cache). ``python -m deeptui.app`` (or ``deeptui``) starts it.
 
 Start-up is lazy so the first frame comes quickly: the start screen needs only
 the template registry and the examples list. The engine (pydantic-ai and the

@@ -17,11 +17,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from deeptui.models import TaskResult, TaskUsage, WorkflowDefinition
 
 # ---------------------------------------------------------------- events
+# An event carries what its subscribers need (the store records runs from events alone):
+# values, or objects the engine no longer changes (a definition, a finished task's usage,
+# copies of results), never a live object the engine goes on mutating.
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,9 +41,16 @@ class Event:
 
 @dataclass(slots=True, frozen=True)
 class WorkflowStarted(Event):
+    """A run starts (or restarts: a resume, a retry after it ended)."""
+
     workflow_name: str = ""
     total_tasks: int = 0
     resumed: bool = False
+    workflow: WorkflowDefinition | None = None  # the definition run (never changed by the engine)
+    model: str | None = None  # the model name agent tasks run on
+    started_at: datetime | None = None  # when the run first started
+    # copies of the results of tasks that had ended before this start (kept by a resume)
+    finished: Mapping[str, TaskResult] = field(default_factory=dict)
 
 
 @dataclass(slots=True, frozen=True)
@@ -77,15 +92,28 @@ class TaskRetrying(TaskEvent):
 
 @dataclass(slots=True, frozen=True)
 class TaskCompleted(TaskEvent):
+    """A task ended with an output (``usage``: the engine no longer changes it)."""
+
     output: Any = None
     duration: float = 0.0
     cached: bool = False
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    attempts: int = 0
+    agent_used: str | None = None
+    usage: TaskUsage | None = None
 
 
 @dataclass(slots=True, frozen=True)
 class TaskFailed(TaskEvent):
+    """A task's last attempt failed (``usage`` summed over its attempts)."""
+
     error: str = ""
     attempts: int = 1
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    agent_used: str | None = None
+    usage: TaskUsage | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -196,7 +196,7 @@ class TaskOrchestrator:
             raise RunActiveError(f"run '{run_id}' is still running; wait for it or cancel it first")
         run_id = run_id or new_run_id(workflow.id)
         sm = StateManager(workflow, run_id, self.bus, initial_results=initial_results,
-                          log_ring_size=self.config.log_ring_size)
+                          log_ring_size=self.config.log_ring_size, model=self.model_name)
         progress = None
         if progress_callback is not None:
             sm.on_change = progress = _ProgressCallback(progress_callback)

@@ -47,9 +47,11 @@ class StateManager:
         *,
         initial_results: dict[str, TaskResult] | None = None,
         log_ring_size: int = 500,
+        model: str | None = None,
     ) -> None:
         self.workflow = workflow
         self.run_id = run_id
+        self.model = model  # the model name, told to subscribers when the run starts
         self.bus = bus
         self.log_ring_size = log_ring_size
         results = {t.id: TaskResult(task_id=t.id) for t in workflow.tasks}
@@ -126,9 +128,14 @@ class StateManager:
         state.error = None
         if state.started_at is None:
             state.started_at = _now(UTC)
+        finished = {}
+        if self.bus.has_listeners:  # copies: the engine changes the live ones when retried
+            finished = {tid: r.model_copy() for tid, r in state.task_results.items()
+                        if r.status is not TaskStatus.PENDING}
         self._changed(ev.WorkflowStarted(
             self.run_id, self.workflow.id, workflow_name=self.workflow.name,
-            total_tasks=len(state.task_results), resumed=resumed,
+            total_tasks=len(state.task_results), resumed=resumed, workflow=self.workflow,
+            model=self.model, started_at=state.started_at, finished=finished,
         ))
 
     def finish_workflow(self, status: WorkflowStatus, error: str | None = None) -> None:
@@ -177,9 +184,11 @@ class StateManager:
         self._set(result, TaskStatus.COMPLETED, values)
         if not self.bus.has_listeners:
             return self._notify()
+        started = result.started_at
         self._changed(ev.TaskCompleted(
             self.run_id, self.workflow.id, task_id=task_id, output=output, cached=cached,
-            duration=(now - result.started_at).total_seconds(),
+            duration=(now - started).total_seconds(), started_at=started, completed_at=now,
+            attempts=result.attempts, agent_used=result.agent_used, usage=result.usage,
         ))
 
     def changes(self, task_id: str, changes: TaskChanges | None, *, applied: bool = False) -> None:
@@ -196,8 +205,10 @@ class StateManager:
             result.usage = usage
         self._set(result, TaskStatus.FAILED)
         self.log(task_id, "error", error)
-        self._changed(ev.TaskFailed(self.run_id, self.workflow.id, task_id=task_id, error=error,
-                                    attempts=result.attempts))
+        self._changed(ev.TaskFailed(
+            self.run_id, self.workflow.id, task_id=task_id, error=error,
+            attempts=result.attempts, started_at=result.started_at,
+            completed_at=result.completed_at, agent_used=result.agent_used, usage=result.usage))
 
     def skipped(self, task_id: str, reason: str) -> None:
         result = self.state.task_results[task_id]

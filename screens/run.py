@@ -5,6 +5,12 @@ applies events in batches (one repaint per batch, about every 0.15 s, never
 one per event). It steers only through the orchestrator's methods
 (``cancel_task``, ``retry_task``, ``cancel_workflow``; ``answer_approval`` and
 ``apply_changes`` from `run_files`), as every other screen and the CLI do.
+
+What it draws it reads from the run's live `WorkflowState`, the object the
+engine's `StateManager` updates, not from a copy: the engine runs on the app's
+event loop, so a read between two awaits never sees a half-made change. The
+screen never writes to it. Events only say when to redraw (and carry the new
+log lines). A stored run is drawn from the state the history store rebuilt.
 """
 
 from __future__ import annotations

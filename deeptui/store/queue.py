@@ -3,7 +3,10 @@
 `QueueMixin` is the part of `RunStore` between the bus and its `StoreWriter`:
 
 - the bus tap appends ``(event, extra)`` to a deque without a lock; a writer
-  thread commits what is queued at most ``flush_interval`` after it arrived;
+  thread commits what is queued at most ``flush_interval`` after it arrived.
+  ``extra`` is taken from the event alone (a task's times, attempts and usage;
+  a run's definition, model and already-ended tasks): the store holds no
+  engine object and never asks the orchestrator;
 - the queue is bounded: past ``max_queue`` events the tap waits (on the
   engine's thread: back-pressure) until the writer took them; the writer takes
   them into its pending batch even when it cannot write, and when that batch
@@ -28,10 +31,10 @@ import threading
 import time
 import warnings
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 from deeptui import bus as ev
-from deeptui.models import TaskStatus
+from deeptui.models import TaskUsage
 from deeptui.store.codec import ts
 from deeptui.store.writer import StoreWriter
 
@@ -41,6 +44,8 @@ GATHER_SECONDS = 0.005  # how long the writer waits after a task ended before it
 RETRY_BUSY_MS = 100  # the busy timeout of a retry (the first attempt waits the full timeout)
 MAX_BACKOFF = 1.0
 _ENDS = (ev.TaskCompleted, ev.TaskFailed, ev.TaskCancelled, ev.TaskSkipped)
+_NO_USAGE = TaskUsage()
+_TaskEnd = ev.TaskCompleted | ev.TaskFailed
 _WRITE_ERRORS = (sqlite3.OperationalError, sqlite3.DatabaseError)
 _BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
 
@@ -76,7 +81,6 @@ class QueueMixin:
     sync_commit: bool
     max_log_lines: int
     _lock: threading.RLock
-    _results: dict[str, Any]
     writer: StoreWriter
 
     def _init_queue(self, max_queue: int, retry_for: float) -> None:
@@ -106,12 +110,11 @@ class QueueMixin:
                                             daemon=True)
             self._thread.start()
 
-    def _make_tap(self, orchestrator: Any) -> Any:
+    def _make_tap(self) -> Any:
         """The bus tap: appends to the queue (and wakes the writer when something ended)."""
         queue = self._queue
         append = queue.append
         wake = self._wake
-        results = self._results
         log_event, started = ev.TaskLog, ev.TaskStarted
         completed, failed = ev.TaskCompleted, ev.TaskFailed
 
@@ -123,15 +126,9 @@ class QueueMixin:
                     self._backpressure()
                 return
             if cls is completed or cls is failed:
-                r = results.get(event.run_id, {}).get(event.task_id)  # type: ignore[attr-defined]
-                extra = None
-                if r is not None:  # what the event lacks: timing, attempts, usage
-                    u = r.usage
-                    extra = (r.started_at, r.completed_at, r.attempts, r.agent_used,
-                             u.input_tokens, u.output_tokens, u.requests, u.cost_usd)
-                append((event, extra))
+                append((event, _task_end(cast(_TaskEnd, event))))
             elif cls is ev.WorkflowStarted:
-                append((event, self._snapshot(orchestrator, event)))
+                append((event, _snapshot(cast(ev.WorkflowStarted, event))))
             else:
                 append((event, None))
                 if not isinstance(event, (*_ENDS, ev.WorkflowFinished)):
@@ -156,23 +153,6 @@ class QueueMixin:
                 break
             self._wake.set()
             self._room.wait(0.05)
-
-    def _snapshot(self, orchestrator: Any, event: ev.WorkflowStarted) -> dict[str, Any] | None:
-        run = orchestrator.find_run(event.run_id)
-        if run is None:
-            return None
-        results = run.state.task_results
-        self._results[event.run_id] = results
-        meta = run.workflow.metadata or {}
-        return {
-            "workflow": run.workflow,
-            "model": getattr(orchestrator, "model_name", None),
-            "template": meta.get("template"),
-            "parameters": meta.get("parameters"),
-            "started_at": ts(run.state.started_at),
-            "done": {tid: r.model_copy() for tid, r in results.items()
-                     if r.status is not TaskStatus.PENDING},
-        }
 
     # -- the writer side ---------------------------------------------------
 
@@ -210,8 +190,7 @@ class QueueMixin:
             if not attempt:
                 return False
             try:
-                for rid in self.writer.write(self.conn, self._pending, self._dropped):
-                    self._results.pop(rid, None)  # finished: the tap no longer reads it
+                self.writer.write(self.conn, self._pending, self._dropped)
             except _BUGS:  # a bug must not stop the run, nor loop forever
                 log.exception("history database %s: could not record %d events",
                               self.path, len(self._pending))
@@ -277,6 +256,29 @@ class QueueMixin:
             self.save_error = (f"history database {self.path}: {why}; {what} may be missing "
                                "or incomplete in the history")
             log.info("%s", self.save_error)
+
+
+def _task_end(event: _TaskEnd) -> tuple[Any, ...]:
+    """What the writer records of a task that ended, from its event: times, attempts, usage."""
+    u = event.usage or _NO_USAGE
+    return (event.started_at, event.completed_at, event.attempts, event.agent_used,
+            u.input_tokens, u.output_tokens, u.requests, u.cost_usd)
+
+
+def _snapshot(event: ev.WorkflowStarted) -> dict[str, Any] | None:
+    """What the writer records of a run that starts, from its event."""
+    workflow = event.workflow
+    if workflow is None:
+        return None
+    meta = workflow.metadata or {}
+    return {
+        "workflow": workflow,
+        "model": event.model,
+        "template": meta.get("template"),
+        "parameters": meta.get("parameters"),
+        "started_at": ts(event.started_at),
+        "done": event.finished,
+    }
 
 
 def _file_identity(path: Any) -> tuple[int, int] | None:

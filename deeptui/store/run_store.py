@@ -104,8 +104,7 @@ class RunStore(QueueMixin):
         self.proc_token = MY_TOKEN
         self.conn: sqlite3.Connection | None = open_database(self.path, timeout)
         self._lock = threading.RLock()
-        # the live runs' results the bus tap reads; the writer's own caches (under the lock)
-        self._results: dict[str, dict[str, TaskResult]] = {}
+        # the writer owns its caches of live runs (touched only under the lock)
         self.writer = StoreWriter(max_log_lines=self.max_log_lines, host=self.host,
                                   proc_token=self.proc_token, keep_env=keep_env)
         self._orchestrators: list[Any] = []
@@ -130,7 +129,7 @@ class RunStore(QueueMixin):
         if any(o is orchestrator for o in self._orchestrators):
             return
         self._orchestrators.append(orchestrator)
-        orchestrator.bus.tap(self._make_tap(orchestrator), queued=False)
+        orchestrator.bus.tap(self._make_tap(), queued=False)
         self._start_writer()
 
     def reserve_run(self, run_id: str, workflow: Any) -> None:
