@@ -9,6 +9,10 @@ counts and starts what became ready, right in its done callback.
 Strategies (deeptui.strategies) differ only in how they start ready tasks,
 through two hooks: ``eligible`` and ``on_restart``. Every run is bounded by
 ``max_parallel_tasks`` and by each agent type's ``max_concurrent_tasks``.
+
+A task's body is run by the runner its kind names in ``runners`` (kind ->
+async callable of a `TaskContext`), a registry the orchestrator builds: the
+executor never calls back into the orchestrator.
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from deeptui.conditions import trigger_rule_met
 from deeptui.errors import ConditionError
 from deeptui.graph import WorkflowGraph
 from deeptui.models import ExecutionStrategy, TaskStatus, WorkflowStatus
-from deeptui.runners import TaskContext, TaskFailure
+from deeptui.runners import Runner, TaskContext, TaskFailure
 from deeptui.state import StateManager
 
 if TYPE_CHECKING:
@@ -59,7 +63,7 @@ class ReadyQueueExecutor:
         self,
         state: StateManager,
         router: TaskRouter,
-        run_body: Callable[[TaskContext], Any],
+        runners: Mapping[str, Runner],
         conditions: dict[str, Condition],
         *,
         cache: ResultCache | None = None,
@@ -83,7 +87,7 @@ class ReadyQueueExecutor:
                          for i, t in enumerate(tasks)}
         self._graph: WorkflowGraph | None = None  # networkx, built when first needed
         self.router = router
-        self.run_body = run_body
+        self.runners = runners  # task kind -> the runner of its body
         self.cache = cache
         self.model_name = model_name
         self.rng = rng or random.Random()
@@ -125,15 +129,21 @@ class ReadyQueueExecutor:
         """Run every pending task; returns the run's final status."""
         self.loop = asyncio.get_running_loop()
         self.done = self.loop.create_future()
+        self.sm.start_workflow(resumed=resumed)
+        self._begin(tid for tid, r in self.results.items() if r.status is TaskStatus.PENDING)
+        return await asyncio.shield(self.done)
+
+    def _begin(self, tids: Iterable[str]) -> None:
+        """(Re)start scheduling ``tids``: lift any stop, reset the strategy's policy, start
+        what is ready. The one way a run starts: its first start, a restart after it
+        ended (a retry: ``execute`` again) and a retry while it still runs."""
         self.stopping = None
         self.cancelled_run = False
         self.on_restart()
-        self.sm.start_workflow(resumed=resumed)
-        self._prepare(tid for tid, r in self.results.items() if r.status is TaskStatus.PENDING)
+        self._prepare(tids)
         self._pump()
-        return await asyncio.shield(self.done)
 
-    def _prepare(self, tids: Any) -> None:
+    def _prepare(self, tids: Iterable[str]) -> None:
         results = self.results
         tasks = self.tasks
         for tid in tids:
@@ -283,7 +293,7 @@ class ReadyQueueExecutor:
                               self.results[tid].usage)
             retry = task.retry_config
             timeout = task.timeout_seconds or self.workflow.default_timeout_seconds
-            body = self.run_body
+            body = self.runners[self.kind[tid]]
             attempt = 0
             while True:
                 attempt += 1
@@ -430,8 +440,9 @@ class ReadyQueueExecutor:
         """Reset the task, its not-completed downstream, and whatever a failure's stop
         ended (cancelled or never started) to pending.
 
-        Returns the reset ids (the caller restarts the run if it had ended),
-        or None when the task is running or pending (nothing to retry).
+        Returns the reset ids, or None when the task is running or pending (nothing
+        to retry). A run still going takes them at once; one that ended is restarted
+        by the caller (`execute` again), through the same `_begin`.
         """
         status = self.results[tid].status
         if status in (TaskStatus.RUNNING, TaskStatus.PENDING):
@@ -445,14 +456,8 @@ class ReadyQueueExecutor:
             reset.insert(0, tid)
         for d in reset:
             self.sm.reset(d)
-        self.on_restart()
-        if self.active:
-            # a retry while the run is still stopping (tasks finishing their cancellation)
-            # lifts the stop, as a retry after the run ended restarts it
-            self.stopping = None
-            self.cancelled_run = False
-            self._prepare(reset)
-            self._pump()
+        if self.active:  # (even while stopping: the retry lifts the stop)
+            self._begin(reset)
         return reset
 
 

@@ -11,13 +11,12 @@ changes a run.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
-import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
@@ -36,14 +35,13 @@ from deeptui.models import (
     TaskResult,
     WorkflowDefinition,
     WorkflowState,
-    WorkflowStatus,
 )
 from deeptui.routing import TaskRouter
 from deeptui.runners.agent import AgentProvider, resolve_model, run_agent_task
 from deeptui.runners.callables import CallableRegistry, run_callable_task
-from deeptui.runners.context import TaskContext, TaskFailure
+from deeptui.runners.context import Runner, TaskContext, TaskFailure
 from deeptui.runners.shell import run_shell_task
-from deeptui.state import StateManager
+from deeptui.state import ProgressCallback, ProgressTap, StateManager
 from deeptui.workspace import ApprovalGate, RunWorkspace, apply_changes
 from deeptui.workspace.run_workspace import workspace_root
 
@@ -53,10 +51,14 @@ if TYPE_CHECKING:
     from deeptui.metrics import WorkflowMetrics
     from deeptui.skills_manager import SkillManager
 
-ProgressCallback = Callable[[WorkflowState], Any]
-log = logging.getLogger(__name__)
 
 _run_counter = itertools.count(1)
+
+
+def _run_shell(ctx: TaskContext, agents: AgentProvider) -> Awaitable[Any]:
+    """A shell task's runner: in its run's workspace unless the task names a cwd."""
+    files = agents.workspaces.get(ctx.run_id)
+    return run_shell_task(ctx, default_cwd=str(files.root) if files else None)
 
 
 class RunActiveError(DeeptuiError):
@@ -76,7 +78,7 @@ class Run:
     state_manager: StateManager
     executor: ReadyQueueExecutor
     task: asyncio.Task[WorkflowState] | None = None
-    progress: _ProgressCallback | None = None
+    progress: ProgressTap | None = None
 
     @property
     def state(self) -> WorkflowState:
@@ -119,6 +121,12 @@ class TaskOrchestrator:
                                     self.skill_manager)
         self.approvals = ApprovalGate(self.bus, self.config.approvals)
         self.agents.approvals = self.approvals
+        # task kind -> the runner of its body; the executors run tasks through it
+        self.runners: dict[str, Runner] = {
+            "agent": partial(run_agent_task, agents=self.agents),
+            "shell": partial(_run_shell, agents=self.agents),
+            "callable": partial(run_callable_task, registry=self.callables),
+        }
         self.store = store
         self.rng = random.Random(self.config.simulated_seed)
         self.retry_sleep: Callable[[float], Any] = asyncio.sleep  # tests swap in a fake clock
@@ -177,16 +185,6 @@ class TaskOrchestrator:
 
     # -- running -----------------------------------------------------------
 
-    def _run_body(self, ctx: TaskContext) -> Awaitable[Any]:
-        """The coroutine that runs the task's body (returned, not awaited: one frame less)."""
-        kind = ctx.task.kind
-        if kind == "shell":
-            files = self.agents.workspaces.get(ctx.run_id)
-            return run_shell_task(ctx, default_cwd=str(files.root) if files else None)
-        if kind == "callable":
-            return run_callable_task(ctx, self.callables)
-        return run_agent_task(ctx, self.agents)
-
     def _new_run(self, workflow: WorkflowDefinition, run_id: str | None,
                  initial_results: dict[str, TaskResult] | None,
                  progress_callback: ProgressCallback | None) -> Run:
@@ -198,11 +196,12 @@ class TaskOrchestrator:
         sm = StateManager(workflow, run_id, self.bus, initial_results=initial_results,
                           log_ring_size=self.config.log_ring_size, model=self.model_name)
         progress = None
-        if progress_callback is not None:
-            sm.on_change = progress = _ProgressCallback(progress_callback)
+        if progress_callback is not None:  # a bus subscriber, until the run is forgotten
+            progress = ProgressTap(progress_callback, sm.state)
+            progress.remove = self.bus.tap(progress, queued=False)
         executor_cls = EXECUTORS[workflow.execution_strategy]
         executor = executor_cls(
-            sm, self.router, self._run_body, conditions,
+            sm, self.router, self.runners, conditions,
             cache=None if self.cache.config.strategy == "none" else self.cache,
             model_name=self.model_name,
             parallel=self.config.enable_parallel_execution,
@@ -246,9 +245,13 @@ class TaskOrchestrator:
     ) -> str:
         """Start a run in the background (the app's way); returns its run id."""
         run = self._new_run(workflow, run_id, initial_results, progress_callback)
-        run.task = asyncio.get_running_loop().create_task(
-            self._drive(run, resumed=bool(initial_results)), name=f"deeptui-run:{run.state.run_id}")
+        self._launch(run, resumed=bool(initial_results))
         return run.state.run_id
+
+    def _launch(self, run: Run, *, resumed: bool) -> None:
+        """Drive the run in the background: its first start, or a restart after a retry."""
+        run.task = asyncio.get_running_loop().create_task(
+            self._drive(run, resumed), name=f"deeptui-run:{run.state.run_id}")
 
     async def execute_workflow(
         self,
@@ -342,8 +345,8 @@ class TaskOrchestrator:
         reset = run.executor.retry(task_id)
         if reset is None:
             return False
-        if not run.executor.active:
-            run.task = asyncio.get_running_loop().create_task(self._drive(run, resumed=True))
+        if not run.executor.active:  # it had ended: it starts again, from what was reset
+            self._launch(run, resumed=True)
         return True
 
     def answer_approval(self, request_id: str, approve: bool, *, always: bool = False) -> bool:
@@ -422,38 +425,12 @@ class TaskOrchestrator:
         self.agents.workspaces.pop(run_id, None)
         if self._latest.get(run.workflow.id) == run_id:
             del self._latest[run.workflow.id]
+        if run.progress is not None:
+            run.progress.remove()
         return True
 
     def close(self) -> None:
         self.cache.close()
-
-
-class _ProgressCallback:
-    """Calls the user's progress callback on every change. A coroutine callback runs as
-    a task: the run waits for them before it returns, and their errors are logged."""
-
-    def __init__(self, callback: ProgressCallback) -> None:
-        self.callback = callback
-        self.pending: set[asyncio.Future[Any]] = set()
-
-    def __call__(self, state: WorkflowState) -> None:
-        try:
-            result = self.callback(state)
-            if inspect.isawaitable(result):
-                future = asyncio.ensure_future(result)
-                self.pending.add(future)
-                future.add_done_callback(self._done)
-        except Exception:  # a broken callback must not fail the task that triggered it
-            log.exception("progress callback failed")
-
-    def _done(self, future: asyncio.Future[Any]) -> None:
-        self.pending.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            log.error("progress callback failed", exc_info=future.exception())
-
-    async def flush(self) -> None:
-        while self.pending:
-            await asyncio.wait(list(self.pending))
 
 
 __all__ = ["TaskOrchestrator", "Run", "TaskFailure"]

@@ -2,11 +2,15 @@
 
 Every status change goes through here, updates the run's `WorkflowState`
 and is published on the bus. It also keeps a bounded ring of log lines per
-task, so a screen opened late can show a task's history.
+task, so a screen opened late can show a task's history. `ProgressTap` is the
+``progress_callback`` of a run: a bus subscriber that hands it the run's state.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,6 +29,9 @@ from deeptui.models import (
 )
 
 _now = datetime.now
+log = logging.getLogger(__name__)
+ProgressCallback = Callable[[WorkflowState], Any]
+_NOT_PROGRESS = (ev.TaskLog, ev.CacheHit)  # events that change no status
 
 # The hot path sets several fields at once: what pydantic's __setattr__ does for a
 # model without validate_assignment (store the value, mark the field set), in one step.
@@ -66,7 +73,6 @@ class StateManager:
         for result in results.values():
             self.counts[result.status] += 1
         self.logs: dict[str, deque[tuple[float, str, str]]] = {}
-        self.on_change: Callable[[WorkflowState], Any] | None = None
 
     # -- reading ---------------------------------------------------------
 
@@ -111,16 +117,6 @@ class StateManager:
             values["status"] = status
             _assign(result, values)
 
-    def _changed(self, event: ev.Event) -> None:
-        self.bus.publish(event)
-        if self.on_change is not None:
-            self.on_change(self.state)
-
-    def _notify(self) -> None:
-        """The change needed no event (nobody listens on the bus): only the callback."""
-        if self.on_change is not None:
-            self.on_change(self.state)
-
     def start_workflow(self, *, resumed: bool = False) -> None:
         state = self.state
         state.status = WorkflowStatus.RUNNING
@@ -132,7 +128,7 @@ class StateManager:
         if self.bus.has_listeners:  # copies: the engine changes the live ones when retried
             finished = {tid: r.model_copy() for tid, r in state.task_results.items()
                         if r.status is not TaskStatus.PENDING}
-        self._changed(ev.WorkflowStarted(
+        self.bus.publish(ev.WorkflowStarted(
             self.run_id, self.workflow.id, workflow_name=self.workflow.name,
             total_tasks=len(state.task_results), resumed=resumed, workflow=self.workflow,
             model=self.model, started_at=state.started_at, finished=finished,
@@ -143,7 +139,7 @@ class StateManager:
         state.status = status
         state.error = error
         state.completed_at = _now(UTC)
-        self._changed(ev.WorkflowFinished(self.run_id, self.workflow.id, status=status.value,
+        self.bus.publish(ev.WorkflowFinished(self.run_id, self.workflow.id, status=status.value,
                                           error=error))
 
     def queued(self, task_id: str) -> None:
@@ -158,15 +154,15 @@ class StateManager:
         else:
             values = {"attempts": attempt, "agent_used": agent_type}
         self._set(result, TaskStatus.RUNNING, values)
-        if not self.bus.has_listeners:
-            return self._notify()
-        self._changed(ev.TaskStarted(self.run_id, self.workflow.id, task_id=task_id,
+        if not self.bus.has_listeners:  # nobody to tell: skip building the event
+            return
+        self.bus.publish(ev.TaskStarted(self.run_id, self.workflow.id, task_id=task_id,
                                      attempt=attempt, agent_type=agent_type))
 
     def retrying(self, task_id: str, attempt: int, delay: float, error: str) -> None:
         self.state.task_results[task_id].error = error
         self.log(task_id, "error", f"attempt {attempt} failed: {error}; retrying in {delay:.2f}s")
-        self._changed(ev.TaskRetrying(self.run_id, self.workflow.id, task_id=task_id,
+        self.bus.publish(ev.TaskRetrying(self.run_id, self.workflow.id, task_id=task_id,
                                       attempt=attempt, delay=delay, error=error))
 
     def completed(self, task_id: str, output: Any, usage: TaskUsage | None = None,
@@ -183,9 +179,9 @@ class StateManager:
             values["usage"] = usage
         self._set(result, TaskStatus.COMPLETED, values)
         if not self.bus.has_listeners:
-            return self._notify()
+            return
         started = result.started_at
-        self._changed(ev.TaskCompleted(
+        self.bus.publish(ev.TaskCompleted(
             self.run_id, self.workflow.id, task_id=task_id, output=output, cached=cached,
             duration=(now - started).total_seconds(), started_at=started, completed_at=now,
             attempts=result.attempts, agent_used=result.agent_used, usage=result.usage,
@@ -205,7 +201,7 @@ class StateManager:
             result.usage = usage
         self._set(result, TaskStatus.FAILED)
         self.log(task_id, "error", error)
-        self._changed(ev.TaskFailed(
+        self.bus.publish(ev.TaskFailed(
             self.run_id, self.workflow.id, task_id=task_id, error=error,
             attempts=result.attempts, started_at=result.started_at,
             completed_at=result.completed_at, agent_used=result.agent_used, usage=result.usage))
@@ -215,7 +211,7 @@ class StateManager:
         result.skip_reason = reason
         result.completed_at = _now(UTC)
         self._set(result, TaskStatus.SKIPPED)
-        self._changed(ev.TaskSkipped(self.run_id, self.workflow.id, task_id=task_id,
+        self.bus.publish(ev.TaskSkipped(self.run_id, self.workflow.id, task_id=task_id,
                                      reason=reason))
 
     def cancelled(self, task_id: str, reason: str) -> None:
@@ -223,7 +219,7 @@ class StateManager:
         result.completed_at = _now(UTC)
         result.error = reason
         self._set(result, TaskStatus.CANCELLED)
-        self._changed(ev.TaskCancelled(self.run_id, self.workflow.id, task_id=task_id,
+        self.bus.publish(ev.TaskCancelled(self.run_id, self.workflow.id, task_id=task_id,
                                        reason=reason))
 
     def reset(self, task_id: str) -> None:
@@ -238,7 +234,7 @@ class StateManager:
         result.completed_at = None
         result.cached = False
         result.usage = TaskUsage()
-        self._changed(ev.TaskReset(self.run_id, self.workflow.id, task_id=task_id))
+        self.bus.publish(ev.TaskReset(self.run_id, self.workflow.id, task_id=task_id))
 
     def log(self, task_id: str, kind: str, text: str) -> None:
         ring = self.logs.get(task_id)
@@ -249,3 +245,36 @@ class StateManager:
         if self.bus.has_listeners:
             self.bus.publish(ev.TaskLog(self.run_id, self.workflow.id, task_id=task_id,
                                         kind=kind, text=text, ts=ts))
+
+
+class ProgressTap:
+    """The ``progress_callback`` of a run, as a bus tap: calls it with the run's state on
+    every change of status (not for log lines or cache hits). A coroutine callback runs as
+    a task: the run waits for them before it returns, and their errors are logged."""
+
+    def __init__(self, callback: ProgressCallback, state: WorkflowState) -> None:
+        self.callback = callback
+        self.state = state
+        self.pending: set[asyncio.Future[Any]] = set()
+        self.remove: Callable[[], None] = lambda: None  # takes the tap off the bus
+
+    def __call__(self, event: ev.Event) -> None:
+        if event.run_id != self.state.run_id or isinstance(event, _NOT_PROGRESS):
+            return
+        try:
+            result = self.callback(self.state)
+            if inspect.isawaitable(result):
+                future = asyncio.ensure_future(result)
+                self.pending.add(future)
+                future.add_done_callback(self._done)
+        except Exception:  # a broken callback must not fail the task that triggered it
+            log.exception("progress callback failed")
+
+    def _done(self, future: asyncio.Future[Any]) -> None:
+        self.pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("progress callback failed", exc_info=future.exception())
+
+    async def flush(self) -> None:
+        while self.pending:
+            await asyncio.wait(list(self.pending))

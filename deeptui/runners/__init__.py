@@ -5,6 +5,6 @@ was routed to, a log function) and returns the task's output or raises. Retries,
 timeouts and statuses are the executor's business. `simulated` is the offline model.
 """
 
-from deeptui.runners.context import LogFn, TaskContext, TaskFailure, build_prompt
+from deeptui.runners.context import LogFn, Runner, TaskContext, TaskFailure, build_prompt
 
-__all__ = ["LogFn", "TaskContext", "TaskFailure", "build_prompt"]
+__all__ = ["LogFn", "Runner", "TaskContext", "TaskFailure", "build_prompt"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ class TaskFailure(Exception):
 
 @dataclass
 class TaskContext:
+    """What a runner gets: the task, its run, its dependencies' outputs, where to log."""
+
     task: TaskDefinition
     workflow_id: str
     run_id: str
@@ -27,6 +29,10 @@ class TaskContext:
     usage: TaskUsage = field(default_factory=TaskUsage)
     timeout: Any = None  # the attempt's asyncio.Timeout: paused while a person is asked
     changes: TaskChanges | None = None  # a writing task's diff, set by its runner
+
+
+# A task kind's runner: the orchestrator's registry (kind -> Runner) is what executors call.
+Runner = Callable[[TaskContext], Awaitable[Any]]
 
 
 def _render(value: Any, limit: int = 4000) -> str:
