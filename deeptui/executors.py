@@ -33,6 +33,7 @@ from deeptui.state import StateManager
 if TYPE_CHECKING:
     from deeptui.conditions import Condition
     from deeptui.cache import ResultCache
+    from deeptui.runners.callables import CallableRegistry
     from deeptui.models import TaskDefinition
     from deeptui.routing import TaskRouter
 
@@ -67,6 +68,7 @@ class ReadyQueueExecutor:
         conditions: dict[str, Condition],
         *,
         cache: ResultCache | None = None,
+        callables: CallableRegistry | None = None,
         model_name: str | None = None,
         parallel: bool = True,
         rng: random.Random | None = None,
@@ -89,6 +91,7 @@ class ReadyQueueExecutor:
         self.router = router
         self.runners = runners  # task kind -> the runner of its body
         self.cache = cache
+        self.callables = callables  # a callable task's function is part of its cache key
         self.model_name = model_name
         self.rng = rng or random.Random()
         self.sleep = sleep
@@ -277,12 +280,13 @@ class ReadyQueueExecutor:
             deps = task.depends_on
             outputs = {d: self.results[d].output for d in deps} if deps else {}
             key = None
-            # shell commands have side effects (tests, builds): cached only when asked to
-            if self.cache is not None and (self.kind[tid] != "shell"
-                                           or task.parameters.get("cache")):
-                key = self.cache.make_key(task, outputs, self.model_name)
-                hit = self.cache.get(key)
-                if hit is not None:
+            if self.cache is not None:  # the task's cache policy says whether, and by what
+                fn = None
+                if self.callables is not None and self.kind[tid] == "callable":
+                    fn = self.callables.find(task)
+                key = self.cache.key_for(task, outputs, self.model_name, fn)
+                hit = None if key is None else self.cache.get(key)
+                if hit is not None and key is not None:
                     self._cache_hit(tid, key)
                     sm.completed(tid, hit.output, hit.usage, cached=True,
                                  agent_used=hit.agent_used or agent_type)

@@ -160,10 +160,12 @@ class TaskOrchestrator:
 
         Returns the parsed conditions (task id -> Condition), which the run uses.
         """
+        from deeptui.cache.policies import check_policy
         from deeptui.conditions import workflow_conditions
 
         for task in workflow.tasks:
             self._validate_task(task)
+            check_policy(task)
         workspace_root(workflow)
         return workflow_conditions(workflow)
 
@@ -203,6 +205,7 @@ class TaskOrchestrator:
         executor = executor_cls(
             sm, self.router, self.runners, conditions,
             cache=None if self.cache.config.strategy == "none" else self.cache,
+            callables=self.callables,
             model_name=self.model_name,
             parallel=self.config.enable_parallel_execution,
             rng=self.rng,

@@ -1,8 +1,10 @@
 """The result cache: memory (LRU + TTL), disk (diskcache), hybrid or none; JSON values only.
 
-`result_cache` is the cache a run uses; `keys` says what a key hashes; `memory` and
-`disk` are the two tiers; `directory` decides which directory the disk tier may use
-and which files in it it may touch.
+`result_cache` is the cache a run uses; `policies` says what a task's key hashes and
+whether the task is cached at all (composable parts, a default, a per-task choice);
+`keys` is the canonical JSON they are hashed from; `memory` and `disk` are the two
+tiers; `directory` decides which directory the disk tier may use and which files in
+it it may touch.
 """
 
 from deeptui.cache.result_cache import (

@@ -1,8 +1,8 @@
-"""Result-cache keys: what decides a task's result, hashed from canonical JSON.
+"""Canonical JSON, the text a result-cache key hashes: equal values give equal text.
 
-`key_material` lists what a key covers (the task's definition, the model and,
-optionally, its direct dependencies' outputs); `cache_key` is the sha256 of its
-canonical JSON. Bump `KEY_VERSION` when the material changes, so old entries miss.
+What goes into a key is the policies' business (`deeptui.cache.policies`); a key is
+the sha256 of the canonical JSON of what they put in it. Bump `KEY_VERSION` when
+the meaning of a part changes, so old entries miss.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from deeptui.models import TaskDefinition
 
 KEY_VERSION = 1  # bump when the key material changes, so old entries miss
 
@@ -58,43 +57,3 @@ def canonical_json(value: Any) -> str:
         return _ENCODER.encode(value)
     except TypeError:  # keys of mixed types cannot be sorted: compare them as text
         return canonical_json(_string_keys(value))
-
-
-def key_material(
-    task: TaskDefinition,
-    dependency_outputs: Mapping[str, Any],
-    model_name: str | None,
-    include_dependencies: bool = True,
-) -> dict[str, Any]:
-    """What a cache key hashes: the task's definition, the model, and (when
-    `include_dependencies`) the outputs of the task's direct dependencies."""
-    material: dict[str, Any] = {
-        "v": KEY_VERSION,
-        "task_id": task.id,
-        "description": task.description,
-        "parameters": task.parameters,
-        "capabilities": sorted(str(c) for c in task.required_capabilities),
-        "skills": sorted(task.required_skills),
-        "task_type": task.task_type,
-        "agent_type": task.agent_type,
-        "expected_output_type": task.expected_output_type,
-        "model": model_name,
-    }
-    if include_dependencies:
-        material["dependencies"] = {
-            dep: dependency_outputs[dep] for dep in task.depends_on if dep in dependency_outputs
-        }
-    return material
-
-
-def cache_key(
-    task: TaskDefinition,
-    dependency_outputs: Mapping[str, Any],
-    model_name: str | None,
-    include_dependencies: bool = True,
-) -> str:
-    """The sha256 (hex) of the canonical JSON of `key_material`."""
-    material = key_material(task, dependency_outputs, model_name, include_dependencies)
-    # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) still hashes
-    text = canonical_json(material).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(text).hexdigest()

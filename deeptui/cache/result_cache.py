@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deeptui.cache.directory import claim
 from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk, is_corruption
-from deeptui.cache.keys import KEY_VERSION, cache_key, key_material
+from deeptui.cache.keys import KEY_VERSION
+from deeptui.cache.policies import DEFAULT, KeyInputs, policy_for
 from deeptui.cache.memory import CachedResult, MemoryTier, decode, encode
 from deeptui.models import TaskDefinition, TaskUsage
 
@@ -31,7 +32,6 @@ __all__ = [
     "KEY_VERSION", "CacheConfig", "CacheEntryInfo", "CacheError", "CacheStrategy",
     "CachedResult", "JSONTextDisk", "ResultCache", "cache_directory", "claim_cache_dir",
     "create_cache", "default_cache_dir",
-    "key_material",
 ]
 
 _T = TypeVar("_T")
@@ -109,6 +109,9 @@ class ResultCache:
         if directory is not None:
             bound = self.config.max_size if strategy is CacheStrategy.DISK else None
             self._disk = DiskTier(directory, bound)
+        # what decides a task's key (a task may name its own in parameters.cache_policy)
+        self.policy = DEFAULT if self.config.include_dependencies else DEFAULT.without(
+            "dependencies")
         self.hits = self.misses = self.evictions = self.invalidations = 0
         self._pending = dict.fromkeys(("hits", "misses", "evictions", "invalidations"), 0)
         self._flushed_at = time.monotonic()
@@ -122,8 +125,24 @@ class ResultCache:
         task: TaskDefinition,
         dependency_outputs: Mapping[str, Any],
         model_name: str | None,
+        function: Callable[..., Any] | None = None,
     ) -> str:
-        return cache_key(task, dependency_outputs, model_name, self.config.include_dependencies)
+        """The key of the task's result under its policy (whether or not that caches it);
+        ``function``: a callable task's registered function (its source is in the key)."""
+        inputs = KeyInputs(task, dependency_outputs, model_name, function)
+        return policy_for(task, self.policy).key(inputs)
+
+    def key_for(
+        self,
+        task: TaskDefinition,
+        dependency_outputs: Mapping[str, Any],
+        model_name: str | None,
+        function: Callable[..., Any] | None = None,
+    ) -> str | None:
+        """The key a run looks the task up and stores it under; None: the task's policy
+        does not cache it (a shell task that did not opt in, ``cache_policy: none``)."""
+        inputs = KeyInputs(task, dependency_outputs, model_name, function)
+        return policy_for(task, self.policy).key_if_cached(inputs)
 
     def get(self, key: str) -> CachedResult | None:
         with self._lock:

@@ -30,10 +30,15 @@ class CallableRegistry:
     def names(self) -> list[str]:
         return sorted(self._functions)
 
-    def get(self, task: TaskDefinition) -> TaskCallable:
+    def find(self, task: TaskDefinition) -> TaskCallable | None:
+        """The function the task names, or None."""
         name = task.parameters.get("callable")
-        fn = self._functions.get(name) if isinstance(name, str) else None
+        return self._functions.get(name) if isinstance(name, str) else None
+
+    def get(self, task: TaskDefinition) -> TaskCallable:
+        fn = self.find(task)
         if fn is None:
+            name = task.parameters.get("callable")
             known = ", ".join(self.names()) or "none registered"
             raise WorkflowValidationError(
                 f"task '{task.id}': callable '{name}' is not registered "

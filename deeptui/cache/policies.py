@@ -1,0 +1,247 @@
+"""Cache policies: what decides a task's cached result, in small parts that add up.
+
+Each part says what it hashes (after Prefect's ``cache_policies``): a key is the
+sha256 of the canonical JSON of what the parts of a policy put in it. A part may
+also decide that a task is not cached at all (``SHELL_OPT_IN``, ``NO_CACHE``).
+
+- ``DEFINITION``: the task's id, description, required capabilities and skills,
+  task type, agent type and expected output type;
+- ``PARAMETERS``: the task's parameters (its inputs);
+- ``DEPENDENCY_OUTPUTS``: the outputs of its direct dependencies;
+- ``MODEL``: the name of the model agent tasks run on;
+- ``CALLABLE_SOURCE``: a callable task's registered function, by its source code
+  (its bytecode when there is no source), so editing the function misses;
+- ``SHELL_OPT_IN``: hashes nothing; a shell task (side effects: tests, builds) is
+  cached only when its ``parameters.cache`` is true;
+- ``NO_CACHE``: the task is never cached.
+
+``DEFAULT`` is the sum of them all but ``NO_CACHE``; ``CacheConfig(include_dependencies
+=False)`` drops ``DEPENDENCY_OUTPUTS`` from it. A task picks its own policy with
+``parameters.cache_policy``: ``"default"``, ``"none"``, or a list of part names
+(``definition``, ``parameters``, ``dependencies``, ``model``, ``source``); a list is
+the task's own choice, so it caches a shell task too.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import marshal
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deeptui.cache.keys import KEY_VERSION, canonical_json
+from deeptui.errors import WorkflowValidationError
+from deeptui.models import TaskDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInputs:
+    """What a policy may look at: the task, its dependencies' outputs, the model, and a
+    callable task's registered function."""
+
+    task: TaskDefinition
+    dependency_outputs: Mapping[str, Any]
+    model_name: str | None
+    function: Callable[..., Any] | None = None
+
+
+class CachePolicy:
+    """A sum of parts (``A + B``): ``key`` hashes what every part adds, when all cache."""
+
+    name = ""
+
+    @property
+    def parts(self) -> tuple[CachePolicy, ...]:
+        return (self,)
+
+    def caches(self, inputs: KeyInputs) -> bool:
+        """Whether the task is cached at all (every part must agree)."""
+        return True
+
+    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
+        """Put what this part hashes into ``material``."""
+
+    def __add__(self, other: CachePolicy) -> CachePolicy:
+        return Compound(self.parts + other.parts)
+
+    def without(self, name: str) -> CachePolicy:
+        return Compound(tuple(p for p in self.parts if p.name != name))
+
+    def key(self, inputs: KeyInputs) -> str:
+        """The sha256 (hex) of the canonical JSON of what the parts add (cached or not)."""
+        material: dict[str, Any] = {"v": KEY_VERSION}
+        for part in self.parts:
+            part.add(inputs, material)
+        # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) still hashes
+        text = canonical_json(material).encode("utf-8", "surrogatepass")
+        return hashlib.sha256(text).hexdigest()
+
+    def key_if_cached(self, inputs: KeyInputs) -> str | None:
+        """The key, or None when this policy does not cache the task."""
+        for part in self.parts:
+            if not part.caches(inputs):
+                return None
+        return self.key(inputs)
+
+    def __repr__(self) -> str:
+        return " + ".join(p.name for p in self.parts) or "(nothing)"
+
+
+class Compound(CachePolicy):
+    def __init__(self, parts: tuple[CachePolicy, ...]) -> None:
+        self._parts = parts
+
+    @property
+    def parts(self) -> tuple[CachePolicy, ...]:
+        return self._parts
+
+
+class Definition(CachePolicy):
+    name = "definition"
+
+    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
+        task = inputs.task
+        material["task_id"] = task.id
+        material["description"] = task.description
+        material["capabilities"] = sorted(str(c) for c in task.required_capabilities)
+        material["skills"] = sorted(task.required_skills)
+        material["task_type"] = task.task_type
+        material["agent_type"] = task.agent_type
+        material["expected_output_type"] = task.expected_output_type
+
+
+class Parameters(CachePolicy):
+    name = "parameters"
+
+    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
+        material["parameters"] = inputs.task.parameters
+
+
+class DependencyOutputs(CachePolicy):
+    name = "dependencies"
+
+    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
+        outputs = inputs.dependency_outputs
+        material["dependencies"] = {dep: outputs[dep] for dep in inputs.task.depends_on
+                                    if dep in outputs}
+
+
+class Model(CachePolicy):
+    name = "model"
+
+    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
+        material["model"] = inputs.model_name
+
+
+class CallableSource(CachePolicy):
+    name = "source"
+
+    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
+        if inputs.function is not None:
+            material["source"] = source_digest(inputs.function)
+
+
+class ShellOptIn(CachePolicy):
+    name = "shell-opt-in"
+
+    def caches(self, inputs: KeyInputs) -> bool:
+        task = inputs.task
+        return task.task_type != "shell" or bool(task.parameters.get("cache"))
+
+
+class NoCache(CachePolicy):
+    name = "none"
+
+    def caches(self, inputs: KeyInputs) -> bool:
+        return False
+
+
+DEFINITION, PARAMETERS, DEPENDENCY_OUTPUTS = Definition(), Parameters(), DependencyOutputs()
+MODEL, CALLABLE_SOURCE, SHELL_OPT_IN, NO_CACHE = Model(), CallableSource(), ShellOptIn(), NoCache()
+DEFAULT = SHELL_OPT_IN + DEFINITION + PARAMETERS + DEPENDENCY_OUTPUTS + MODEL + CALLABLE_SOURCE
+PARTS = {p.name: p for p in (DEFINITION, PARAMETERS, DEPENDENCY_OUTPUTS, MODEL, CALLABLE_SOURCE)}
+
+
+# ------------------------------------------------------------- a task's own policy
+
+_chosen: dict[tuple[str, ...], CachePolicy] = {}
+
+
+def policy_for(task: TaskDefinition, default: CachePolicy) -> CachePolicy:
+    """The task's ``parameters.cache_policy`` if it names one, else ``default``."""
+    value = task.parameters.get("cache_policy")
+    if value is None or value == "default":
+        return default
+    names = (value,) if isinstance(value, str) else tuple(value)
+    policy = _chosen.get(names)
+    if policy is None:
+        policy = _chosen[names] = _parse(names)
+    return policy
+
+
+def check_policy(task: TaskDefinition) -> None:
+    """A `WorkflowValidationError` naming the task when its ``cache_policy`` is not one."""
+    value = task.parameters.get("cache_policy")
+    if value is None or value == "default":
+        return
+    if not (isinstance(value, str) or (isinstance(value, list)
+                                       and all(isinstance(v, str) for v in value))):
+        raise WorkflowValidationError(
+            f"task '{task.id}': parameters.cache_policy must be \"default\", \"none\" or a "
+            f"list of {', '.join(PARTS)}; got {value!r}")
+    unknown = [v for v in ([value] if isinstance(value, str) else value)
+               if v not in PARTS and v != "none"]
+    if unknown:
+        raise WorkflowValidationError(
+            f"task '{task.id}': parameters.cache_policy: unknown part '{unknown[0]}' (use "
+            f"\"default\", \"none\" or a list of {', '.join(PARTS)})")
+
+
+def _parse(names: tuple[str, ...]) -> CachePolicy:
+    if "none" in names:
+        return NO_CACHE
+    policy: CachePolicy = Compound(())
+    for name in names:
+        policy = policy + PARTS[name]
+    return policy
+
+
+# ------------------------------------------------------------- a callable's source
+
+_digests: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def source_digest(fn: Callable[..., Any]) -> str:
+    """The sha256 of the function's source (memoised per function object)."""
+    try:
+        return _digests[fn]
+    except (KeyError, TypeError):  # TypeError: not weakly referenceable, or unhashable
+        pass
+    digest = hashlib.sha256(_source_text(fn).encode("utf-8", "surrogatepass")).hexdigest()
+    try:
+        _digests[fn] = digest
+    except TypeError:
+        pass
+    return digest
+
+
+def _source_text(fn: Any) -> str:
+    """The function's source code; its bytecode when there is none (a REPL, a C function)."""
+    target, extra = fn, ""
+    if isinstance(fn, functools.partial):  # the function's source, and what is bound to it
+        target, extra = fn.func, repr((fn.args, sorted(fn.keywords.items())))
+    for candidate in (target, getattr(target, "__func__", None), type(target)):
+        if candidate is None:
+            continue
+        try:
+            return inspect.getsource(candidate) + extra
+        except (OSError, TypeError):
+            continue
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        return marshal.dumps(code).hex() + extra
+    return f"{type(target).__module__}.{getattr(target, '__qualname__', type(target).__qualname__)}"
