@@ -30,16 +30,14 @@ import inspect
 import marshal
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from deeptui.cache.keys import KEY_VERSION, canonical_json
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskDefinition
 
 
-@dataclass(frozen=True, slots=True)
-class KeyInputs:
+class KeyInputs(NamedTuple):
     """What a policy may look at: the task, its dependencies' outputs, the model, and a
     callable task's registered function."""
 
@@ -54,9 +52,12 @@ class CachePolicy:
 
     name = ""
 
-    @property
-    def parts(self) -> tuple[CachePolicy, ...]:
-        return (self,)
+    def __init__(self, parts: tuple[CachePolicy, ...] | None = None) -> None:
+        self.parts = (self,) if parts is None else parts
+        # bound once: a key is computed for every task a run looks up
+        self._adders = tuple(p.add for p in self.parts)
+        self._gates = tuple(p.caches for p in self.parts
+                            if type(p).caches is not CachePolicy.caches)
 
     def caches(self, inputs: KeyInputs) -> bool:
         """Whether the task is cached at all (every part must agree)."""
@@ -66,38 +67,29 @@ class CachePolicy:
         """Put what this part hashes into ``material``."""
 
     def __add__(self, other: CachePolicy) -> CachePolicy:
-        return Compound(self.parts + other.parts)
+        return CachePolicy(self.parts + other.parts)
 
     def without(self, name: str) -> CachePolicy:
-        return Compound(tuple(p for p in self.parts if p.name != name))
+        return CachePolicy(tuple(p for p in self.parts if p.name != name))
 
     def key(self, inputs: KeyInputs) -> str:
         """The sha256 (hex) of the canonical JSON of what the parts add (cached or not)."""
         material: dict[str, Any] = {"v": KEY_VERSION}
-        for part in self.parts:
-            part.add(inputs, material)
+        for add in self._adders:
+            add(inputs, material)
         # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) still hashes
         text = canonical_json(material).encode("utf-8", "surrogatepass")
         return hashlib.sha256(text).hexdigest()
 
     def key_if_cached(self, inputs: KeyInputs) -> str | None:
         """The key, or None when this policy does not cache the task."""
-        for part in self.parts:
-            if not part.caches(inputs):
+        for caches in self._gates:
+            if not caches(inputs):
                 return None
         return self.key(inputs)
 
     def __repr__(self) -> str:
         return " + ".join(p.name for p in self.parts) or "(nothing)"
-
-
-class Compound(CachePolicy):
-    def __init__(self, parts: tuple[CachePolicy, ...]) -> None:
-        self._parts = parts
-
-    @property
-    def parts(self) -> tuple[CachePolicy, ...]:
-        return self._parts
 
 
 class Definition(CachePolicy):
@@ -204,7 +196,7 @@ def check_policy(task: TaskDefinition) -> None:
 def _parse(names: tuple[str, ...]) -> CachePolicy:
     if "none" in names:
         return NO_CACHE
-    policy: CachePolicy = Compound(())
+    policy = CachePolicy(())
     for name in names:
         policy = policy + PARTS[name]
     return policy
