@@ -3,7 +3,7 @@
 Opened from the run screen (``a``; its header's badge counts them). Each
 request shows the tool, its arguments and the task; ``y`` approves, ``n``
 denies, ``A`` approves that tool for the rest of the run. The answer goes out
-through the run screen (an `AnswerApproval` command on its command path), which
+through the run screen (the orchestrator's ``answer_approval``, on its steering path), which
 also keeps this list current as requests come and go; it closes itself when
 nothing is left to answer.
 """

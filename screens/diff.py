@@ -3,9 +3,9 @@
 Opened from the run screen (``d``) on a task with changes: a title (task, run,
 what changed, applied or not), the files touched with their line counts, and
 the coloured diff (a Line-API view: only the rows on screen are drawn). Apply
-and discard are `ApplyChanges` commands sent through the run screen's own
-command path; a refusal (a file changed since the task read it) is one
-notification naming the files. A stored run's diff is shown read-only.
+and discard call the orchestrator's ``apply_changes`` through the run screen's
+steering path (``steer``); a refusal (a file changed since the task read it) is
+one notification naming the files. A stored run's diff is shown read-only.
 """
 
 from __future__ import annotations
@@ -14,22 +14,21 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from deeptui import bus as ev
 from deeptui.models import TaskChanges, WorkflowState
+from deeptui.screens.base import DeeptuiScreen
 from deeptui.screens.confirm import ConfirmScreen
 from deeptui.visualize.safe_text import text as safe
 from deeptui.widgets.bindings import bindings
 from deeptui.widgets.diff_view import DiffView, changes_summary, file_line
 from deeptui.widgets.line_view import LineView
 
-Send = Callable[[ev.Command], bool]
+Steer = Callable[[Callable[[], bool]], bool]  # calls a steering action, notifies a refusal
 
 
-class DiffScreen(Screen[None]):
-    """One task's diff; ``send`` is None for a stored (read-only) run."""
+class DiffScreen(DeeptuiScreen[None]):
+    """One task's diff; ``steer`` is None for a stored (read-only) run."""
 
     BINDINGS = bindings("diff")
     DEFAULT_CSS = """
@@ -41,13 +40,13 @@ class DiffScreen(Screen[None]):
     """
 
     def __init__(self, run_id: str, task_id: str, state: WorkflowState, *,
-                 workspace: str | None = None, send: Send | None = None) -> None:
+                 workspace: str | None = None, steer: Steer | None = None) -> None:
         super().__init__()
         self.run_id = run_id
         self.task_id = task_id
         self.state = state
         self.workspace = workspace
-        self.send = send
+        self.steer = steer
         result = state.task_results[task_id]
         assert result.changes is not None
         self.changes: TaskChanges = result.changes  # kept on screen after a discard
@@ -92,7 +91,7 @@ class DiffScreen(Screen[None]):
             title.append_text(safe(f"  written to {where}", "dim"))
         elif not self.outcome:
             title.append_text(safe(f"  nothing written to {where} yet", "dim"))
-        if self.send is None:
+        if self.steer is None:
             title.append("  (stored run, read-only)", "dim italic")
         self.query_one("#diff-title", Static).update(title)
 
@@ -100,7 +99,7 @@ class DiffScreen(Screen[None]):
         if self.outcome:
             self.notify(f"{self.task_id}'s changes were already {self.outcome}", severity="warning")
             return True
-        if self.send is None:
+        if self.steer is None:
             flag = " --discard" if verb == "discard" else ""
             self.notify(f"Stored runs are read-only: {verb} these changes with "
                         f"`deeptui apply {self.run_id} {self.task_id}{flag}`", severity="warning")
@@ -108,9 +107,10 @@ class DiffScreen(Screen[None]):
         return False
 
     def action_apply(self) -> None:
-        if self._refused("apply") or self.send is None:
+        if self._refused("apply") or self.steer is None:
             return
-        if self.send(ev.ApplyChanges(self.run_id, self.task_id)):
+        orchestrator = self.app.orchestrator
+        if self.steer(lambda: orchestrator.apply_changes(self.run_id, self.task_id)):
             self.outcome = "applied"
             self.changes = self.state.task_results[self.task_id].changes or self.changes
             count = len(self.changes.files)
@@ -119,12 +119,13 @@ class DiffScreen(Screen[None]):
             self._show_title()
 
     def action_discard(self) -> None:
-        if self._refused("discard") or self.send is None:
+        if self._refused("discard") or self.steer is None:
             return
-        send = self.send
+        steer, orchestrator = self.steer, self.app.orchestrator
 
         def answered(yes: bool | None) -> None:
-            if yes and send(ev.ApplyChanges(self.run_id, self.task_id, discard=True)):
+            if yes and steer(lambda: orchestrator.apply_changes(self.run_id, self.task_id,
+                                                                discard=True)):
                 self.outcome = "discarded"
                 self.notify(f"Discarded {self.task_id}'s changes; your files are unchanged")
                 self._show_title()

@@ -233,10 +233,10 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
     def can_retry(self) -> bool:
         return not self.read_only and self._selected_status() in RETRYABLE
 
-    def _steer(self, action: Callable[..., bool], *args: str) -> bool:
+    def _steer(self, action: Callable[[], bool]) -> bool:
         """Call one of the orchestrator's steering methods; its answer (True if obeyed)."""
         try:
-            return bool(action(*args))
+            return bool(action())
         except Exception as exc:  # an engine refusal is a notification, not a traceback
             self.notify(str(exc), title="Command failed", severity="error")
             return False
@@ -250,7 +250,7 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
             why = "stored runs are read-only" if self.read_only else "only pending or running tasks"
             self.notify(f"Cannot cancel {task_id}: {why}", severity="warning")
             return
-        if self._steer(self.app.orchestrator.cancel_task, self.run_id, task_id):
+        if self._steer(lambda: self.app.orchestrator.cancel_task(self.run_id, task_id)):
             self.notify(f"Cancelling {task_id}")
         else:
             self.notify(f"{task_id} could not be cancelled", severity="warning")
@@ -265,7 +265,7 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
                    else "only failed, cancelled or skipped tasks")
             self.notify(f"Cannot retry {task_id}: {why}", severity="warning")
             return
-        if self._steer(self.app.orchestrator.retry_task, self.run_id, task_id):
+        if self._steer(lambda: self.app.orchestrator.retry_task(self.run_id, task_id)):
             self.notify(f"Retrying {task_id} and its downstream")
         else:
             self.notify(f"{task_id} could not be retried", severity="warning")
@@ -276,7 +276,8 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
             return
 
         def answered(yes: bool | None) -> None:
-            if yes and self._steer(self.app.orchestrator.cancel_workflow, self.run_id):
+            if yes and self._steer(
+                    lambda: self.app.orchestrator.cancel_workflow(self.run_id)):
                 self.notify("Cancelling the run")
 
         self.app.push_screen(ConfirmScreen(f"Cancel the whole run {self.run_id}?",

@@ -3,9 +3,9 @@
 `RunFiles` is mixed into `RunScreen`. It turns the run's `ApprovalRequested` /
 `ApprovalAnswered` events into the header's badge and the approvals list
 (`ApprovalsScreen`; the app itself notifies each request, whichever screen is
-showing, see `DeeptuiApp._tell_approval`); answers go out as
-`AnswerApproval` commands through the screen's command path (``_send``, as
-cancel and retry do). ``d`` opens the selected task's changes (`DiffScreen`).
+showing, see `DeeptuiApp._tell_approval`); answers go to the orchestrator's
+``answer_approval`` through the screen's steering path (``_steer``, as cancel
+and retry do). ``d`` opens the selected task's changes (`DiffScreen`).
 Which requests wait is read from the orchestrator's approval gate, less those
 this screen has seen answered (the gate forgets an answered request a moment
 after the answer).
@@ -13,7 +13,7 @@ after the answer).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
@@ -23,27 +23,28 @@ from deeptui.widgets.bindings import key_for
 from deeptui.widgets.run_header import RunHeader
 
 if TYPE_CHECKING:
+    from deeptui.app import DeeptuiApp
     from deeptui.models import TaskDefinition, WorkflowDefinition, WorkflowState
 
 LogEntry = tuple[float, str, str]
 
 
 class RunFiles:
-    """Approvals and diffs of the run screen (needs its run_id, state, _send, task_log)."""
+    """Approvals and diffs of the run screen (needs its run_id, state, _steer, task_log)."""
 
     run_id: str
     read_only: bool
     state: WorkflowState
     workflow: WorkflowDefinition | None
     answered: set[str]  # request ids this screen saw answered
-    app: Any
 
     if TYPE_CHECKING:  # the screen's own (Textual's and RunScreen's); never defined here
+        app: DeeptuiApp
         selected: str | None
 
         def notify(self, message: str, **kwargs: Any) -> None: ...
         def query_one(self, selector: Any) -> Any: ...
-        def _send(self, command: ev.Command) -> bool: ...
+        def _steer(self, action: Callable[[], bool]) -> bool: ...
         def task_log(self, task_id: str) -> list[LogEntry]: ...
 
     # -- approvals ---------------------------------------------------------------
@@ -81,7 +82,8 @@ class RunFiles:
     def answer_approval(self, request: ev.ApprovalRequested, approve: bool,
                         always: bool = False) -> bool:
         """Send the answer to one request; False when it was no longer waiting."""
-        sent = self._send(ev.AnswerApproval(self.run_id, request.request_id, approve, always))
+        sent = self._steer(lambda: self.app.orchestrator.answer_approval(
+            request.request_id, approve, always=always))
         self.answered.add(request.request_id)
         if not sent:
             self.notify(f"{request.task_id}'s request was no longer waiting", severity="warning")
@@ -123,4 +125,4 @@ class RunFiles:
             return
         workspace = self.workflow.workspace if self.workflow else None
         self.app.push_screen(DiffScreen(self.run_id, task_id, self.state, workspace=workspace,
-                                        send=None if self.read_only else self._send))
+                                        steer=None if self.read_only else self._steer))

@@ -19,7 +19,8 @@ from deeptui.screens.confirm import ConfirmScreen
 from deeptui.screens.run import RunScreen
 from deeptui.widgets.cache_table import CacheTable
 
-STEERING = ("cancel_task", "retry_task", "cancel_workflow", "invalidate_cache", "clear_cache")
+STEERING = ("cancel_task", "retry_task", "cancel_workflow", "answer_approval", "apply_changes",
+            "invalidate_cache", "clear_cache")
 
 
 class RecordingOrchestrator(TaskOrchestrator):
