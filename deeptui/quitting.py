@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deeptui.orchestrator import Run, TaskOrchestrator
 
 log = logging.getLogger(__name__)
 
@@ -16,11 +20,14 @@ class StopsRunsBeforeExit:
     ``run_worker`` and ``exit``); Textual-free itself."""
 
     _stop_signal: int | None = None  # SIGTERM or SIGHUP received
-    running_runs: Any
-    orchestrator: Any
+    running_runs: Callable[[], list[Run]]
     notify: Any
     exit: Any
     run_worker: Any
+
+    if TYPE_CHECKING:  # the app's: built on first use
+        @property
+        def orchestrator(self) -> TaskOrchestrator: ...
 
     def stop_runs_and_exit(self, return_code: int = 0) -> None:
         """Cancel the running runs and exit once they ended, in a worker: every task's
