@@ -1,7 +1,7 @@
 """The orchestration guide's ``pydantic_deep.orchestration`` names, importable as
 ``deeptui.orchestration``."""
 
-from deeptui.strategies import (  # noqa: F401
+from deeptui.scheduler.strategies import (  # noqa: F401
     ConditionalExecutor,
     DAGExecutor,
     ParallelExecutor,

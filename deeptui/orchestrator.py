@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
 from deeptui.errors import DeeptuiError, UnknownRunError, WorkflowValidationError
-from deeptui.executors import ReadyQueueExecutor
-from deeptui.strategies import (
+from deeptui.scheduler.ready_queue import ReadyQueueExecutor
+from deeptui.scheduler.strategies import (
     EXECUTORS,
     explain_strategy_choice,
     recommend_strategy,

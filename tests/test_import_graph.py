@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("deeptui.store", "deeptui.cache", "deeptui.runners", "deeptui.loader",
                   "deeptui.conditions", "deeptui.visualize", "deeptui.metrics",
                   "deeptui.skills_manager", "deeptui.workflows", "deeptui.workspace")),
-    ("scheduler", ("deeptui.executors", "deeptui.strategies")),
+    ("scheduler", ("deeptui.scheduler",)),
     ("facade", ("deeptui.orchestrator", "deeptui.orchestration", "deeptui.types", "deeptui.settings")),
     ("clients", ("deeptui.cli", "deeptui.keymap", "deeptui.app", "deeptui.quitting", "deeptui.screens",
                  "deeptui.widgets")),

@@ -6,11 +6,12 @@ tasks ordered by priority, then longest remaining path, then definition order,
 and the asyncio tasks running. A task finishing decrements its dependents'
 counts and starts what became ready, right in its done callback.
 
-Strategies (deeptui.strategies) differ only in how they start ready tasks,
+Strategies (`deeptui.scheduler.strategies`) differ only in how they start ready tasks,
 through two hooks: ``eligible`` and ``on_restart``. Every run is bounded by
 ``max_parallel_tasks`` and by each agent type's ``max_concurrent_tasks``.
 
-A task's body is run by the runner its kind names in ``runners`` (kind ->
+One task's attempts (cache, retries, timeouts) are `deeptui.scheduler.attempts`;
+its body is run by the runner its kind names in ``runners`` (kind ->
 async callable of a `TaskContext`), a registry the orchestrator builds: the
 executor never calls back into the orchestrator.
 """
@@ -25,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from deeptui.conditions import trigger_rule_met
 from deeptui.errors import ConditionError
-from deeptui.graph import WorkflowGraph
+from deeptui.graph import WorkflowGraph, path_lengths
 from deeptui.models import ExecutionStrategy, TaskStatus, WorkflowStatus
-from deeptui.runners import Runner, TaskContext, TaskFailure
+from deeptui.runners import Runner
+from deeptui.scheduler.attempts import run_task
 from deeptui.state import StateManager
 
 if TYPE_CHECKING:
@@ -43,15 +45,6 @@ RUN_AFTER_FAILURE = frozenset({"all_done", "one_failed", "all_failed"})
 
 FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED,
                        TaskStatus.CANCELLED})
-
-
-def describe_error(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return "timed out"
-    text = str(exc).strip()
-    if isinstance(exc, TaskFailure | ConditionError):
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class ReadyQueueExecutor:
@@ -83,7 +76,7 @@ class ReadyQueueExecutor:
         for t in tasks:
             for dep in t.depends_on:
                 self.dependents[dep].append(t.id)
-        self.path_length = _path_lengths(self.tasks, self.dependents)
+        self.path_length = path_lengths(self.tasks, self.dependents)
         # heap entries are computed once: priority, then longest path, then definition order
         self.heap_key = {t.id: (-t.priority, -self.path_length[t.id], i, t.id)
                          for i, t in enumerate(tasks)}
@@ -227,7 +220,7 @@ class ReadyQueueExecutor:
         self._release_dependents(tid)
 
     def _start(self, task: TaskDefinition, agent_type: str | None) -> None:
-        coro = self._run_task(task, agent_type)
+        coro = run_task(self, task, agent_type)
         handle = self.loop.create_task(coro)
         self.running[task.id] = handle
         if len(self.running) > self.max_running:
@@ -267,80 +260,6 @@ class ReadyQueueExecutor:
             waiting[dependent] = count
             if count == 0 and self.results[dependent].status is TaskStatus.PENDING:
                 self._push_ready(dependent)
-
-    async def _run_task(self, task: TaskDefinition, agent_type: str | None) -> None:
-        """One task: a cache lookup, then attempts until one succeeds or retries run out.
-
-        A timeout fails the attempt like any error; waits between attempts are
-        ``RetryConfig.delay`` with jitter, and are cancellable.
-        """
-        sm = self.sm
-        tid = task.id
-        try:
-            deps = task.depends_on
-            outputs = {d: self.results[d].output for d in deps} if deps else {}
-            key = None
-            if self.cache is not None:  # the task's cache policy says whether, and by what
-                fn = None
-                if self.callables is not None and self.kind[tid] == "callable":
-                    fn = self.callables.find(task)
-                key = self.cache.key_for(task, outputs, self.model_name, fn)
-                hit = None if key is None else self.cache.get(key)
-                if hit is not None and key is not None:
-                    self._cache_hit(tid, key)
-                    sm.completed(tid, hit.output, hit.usage, cached=True,
-                                 agent_used=hit.agent_used or agent_type)
-                    return
-            # the result's own (fresh, zero) usage object collects this run's usage
-            ctx = TaskContext(task, self.workflow.id, sm.run_id, outputs, agent_type,
-                              lambda kind, text: sm.log(tid, kind, text),
-                              self.results[tid].usage)
-            retry = task.retry_config
-            timeout = task.timeout_seconds or self.workflow.default_timeout_seconds
-            body = self.runners[self.kind[tid]]
-            attempt = 0
-            while True:
-                attempt += 1
-                sm.running(tid, attempt, agent_type)
-                try:
-                    if timeout is None:
-                        output = await body(ctx)
-                    else:
-                        async with asyncio.timeout(timeout) as ctx.timeout:
-                            output = await body(ctx)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - every failure is retried alike
-                    error = describe_error(exc)
-                    if timeout is not None and isinstance(exc, TimeoutError):
-                        error = f"timed out after {timeout:g}s"
-                    if attempt > retry.max_retries:
-                        sm.failed(tid, error, ctx.usage)
-                        return
-                    delay = retry.delay(attempt - 1)
-                    if retry.jitter:
-                        delay *= 1 + self.rng.uniform(-retry.jitter, retry.jitter)
-                    sm.retrying(tid, attempt, delay, error)
-                    await self.sleep(delay)
-            if ctx.changes is not None:
-                sm.changes(tid, ctx.changes)
-            sm.completed(tid, output, ctx.usage)
-            if key is not None:
-                self.cache.put(key, tid, output, ctx.usage, agent_type)
-        except asyncio.CancelledError:
-            reason = self.cancel_reasons.pop(tid, "cancelled")
-            sm.cancelled(tid, reason)
-        except Exception as exc:  # noqa: BLE001 - a bug in a runner must not kill the run
-            sm.failed(tid, describe_error(exc))
-
-    def _cache_hit(self, tid: str, key: str) -> None:
-        bus = self.sm.bus
-        if bus.has_listeners:  # nobody to tell otherwise: skip building the event and log line
-            from deeptui.bus import CacheHit
-
-            self.sm.log(tid, "info", "result taken from the cache")
-            bus.publish(CacheHit(self.sm.run_id, self.workflow.id, task_id=tid, key=key))
 
     # -- ending ----------------------------------------------------------
 
@@ -463,26 +382,3 @@ class ReadyQueueExecutor:
         if self.active:  # (even while stopping: the retry lifts the stop)
             self._begin(reset)
         return reset
-
-
-def _path_lengths(tasks: dict[str, TaskDefinition],
-                  dependents: dict[str, list[str]]) -> dict[str, int]:
-    """For each task, the number of tasks on the longest path from it to a sink.
-
-    Without networkx: a reverse Kahn walk over plain dicts (the graph is known to be acyclic). A
-    task is taken once all its dependents were, so its length is final then;
-    it lengthens its dependencies' as it is taken.
-    """
-    below = {tid: len(tids) for tid, tids in dependents.items()}  # dependents not yet taken
-    length = dict.fromkeys(below, 1)
-    stack = [tid for tid, n in below.items() if n == 0]
-    while stack:
-        tid = stack.pop()
-        step = length[tid] + 1
-        for dep in tasks[tid].depends_on:
-            if length[dep] < step:
-                length[dep] = step
-            below[dep] -= 1
-            if below[dep] == 0:
-                stack.append(dep)
-    return length

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deeptui.executors import FINISHED, ReadyQueueExecutor
+from deeptui.scheduler.ready_queue import FINISHED, ReadyQueueExecutor
 from deeptui.graph import WorkflowGraph
 from deeptui.models import ExecutionStrategy, WorkflowDefinition
 
