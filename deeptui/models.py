@@ -58,18 +58,12 @@ class WorkflowStatus(StrEnum):
         return self not in (WorkflowStatus.PENDING, WorkflowStatus.RUNNING)
 
 
-TriggerRule = Literal[
-    "all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed"
-]
+TriggerRule = Literal["all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed"]
 
 
 class RetryConfig(BaseModel):
-    """How often a failed attempt is retried and how long to wait in between.
-
-    The wait before retry n (0-based) is
-    ``min(initial_delay * backoff_multiplier**n, max_delay)``, spread by
-    ``jitter`` (a fraction: 0.1 means +-10%).
-    """
+    """How often a failed attempt is retried, and the wait before retry n (0-based):
+    ``min(initial_delay * backoff_multiplier**n, max_delay)``, spread by ``jitter`` (0.1: +-10%)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -114,8 +108,7 @@ class TaskDefinition(BaseModel):
     agent_type: str | None = None
     condition: str | None = None
     trigger_rule: TriggerRule = "all_success"
-    # an agent task that changes files: it works on an isolated copy of the run's
-    # workspace and its changes become a diff; every other task's workspace is read-only
+    # changes files: works on an isolated copy, its changes a diff (other tasks: read-only)
     writes: bool = False
 
     @field_validator("priority")
@@ -287,8 +280,7 @@ class WorkflowState(BaseModel):
     error: str | None = None
 
     def __repr__(self) -> str:
-        # a summary, not 10,000 task results: asyncio.run() formats the returned state's
-        # repr on exit (restoring SIGINT), and so do a REPL and a log line
+        # a summary, not 10,000 results: asyncio.run() formats the returned state's repr on exit
         counts: dict[str, int] = {}
         for result in self.task_results.values():
             counts[result.status.value] = counts.get(result.status.value, 0) + 1
@@ -384,9 +376,7 @@ class OrchestrationConfig(BaseModel):
 
     agent_routing: list[AgentRouting] = Field(default_factory=create_default_routing)
     enable_parallel_execution: bool = True
-    # Has no effect, and is kept so configurations that pass it stay valid: metrics are
-    # derived from a run's state when asked (`get_workflow_metrics`), nothing is collected
-    # while it runs, so there is nothing to switch off.
+    # no effect (kept so configurations passing it stay valid): metrics are derived on demand
     enable_metrics: bool = True
     model: str | None = None
     simulated_latency: tuple[float, float] = (0.2, 1.5)
@@ -395,8 +385,7 @@ class OrchestrationConfig(BaseModel):
     log_ring_size: int = Field(default=500, ge=10)
     # finished runs kept in memory, oldest forgotten first (None: all; a store keeps them all)
     keep_finished_runs: int | None = Field(default=None, ge=1)
-    # tool calls that need a person (running a command): "ask" waits for an answer (the app),
-    # "never" denies them (headless default), "always" approves them
+    # tool calls that need a person (commands): "ask" waits (the app), "never" denies, "always"
     approvals: Literal["ask", "never", "always"] = "never"
 
     @model_validator(mode="after")

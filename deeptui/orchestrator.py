@@ -11,17 +11,14 @@ changes a run.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
-from deeptui.errors import DeeptuiError, UnknownRunError, WorkflowValidationError
-from deeptui.scheduler.ready_queue import ReadyQueueExecutor
+from deeptui.errors import UnknownRunError, WorkflowValidationError
+from deeptui.scheduler.run import Run, RunActiveError, new_run_id
 from deeptui.scheduler.strategies import (
     EXECUTORS,
     explain_strategy_choice,
@@ -42,7 +39,7 @@ from deeptui.runners.callables import CallableRegistry, run_callable_task
 from deeptui.runners.context import Runner, TaskContext, TaskFailure
 from deeptui.runners.shell import run_shell_task
 from deeptui.state import ProgressCallback, ProgressTap, StateManager
-from deeptui.workspace import ApprovalGate, RunWorkspace, apply_changes
+from deeptui.workspace import ApprovalGate, RunWorkspace, apply_task_changes
 from deeptui.workspace.run_workspace import workspace_root
 
 if TYPE_CHECKING:
@@ -52,37 +49,10 @@ if TYPE_CHECKING:
     from deeptui.skills_manager import SkillManager
 
 
-_run_counter = itertools.count(1)
-
-
 def _run_shell(ctx: TaskContext, agents: AgentProvider) -> Awaitable[Any]:
     """A shell task's runner: in its run's workspace unless the task names a cwd."""
     files = agents.workspaces.get(ctx.run_id)
     return run_shell_task(ctx, default_cwd=str(files.root) if files else None)
-
-
-class RunActiveError(DeeptuiError):
-    """A run id given to a new run belongs to a run that is still going."""
-
-
-def new_run_id(workflow_id: str) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"{workflow_id}@{stamp}-{next(_run_counter)}{random.randrange(16**3):03x}"
-
-
-@dataclass
-class Run:
-    """One run: its definition, state and executor, and the asyncio task driving it."""
-
-    workflow: WorkflowDefinition
-    state_manager: StateManager
-    executor: ReadyQueueExecutor
-    task: asyncio.Task[WorkflowState] | None = None
-    progress: ProgressTap | None = None
-
-    @property
-    def state(self) -> WorkflowState:
-        return self.state_manager.state
 
 
 class TaskOrchestrator:
@@ -366,17 +336,8 @@ class TaskOrchestrator:
         read them (nothing is written then).
         """
         run = self.find_run(workflow_id)
-        result = run.state.task_results.get(task_id) if run else None
-        changes = result.changes if result else None
-        if run is None or changes is None or changes.applied:
-            return False
-        if not discard:
-            root = workspace_root(run.workflow)
-            assert root is not None
-            apply_changes(root, changes)
-        changes = None if discard else changes.model_copy(update={"applied": True})
-        run.state_manager.changes(task_id, changes, applied=not discard)
-        return True
+        return run is not None and apply_task_changes(run.workflow, run.state_manager, task_id,
+                                                       discard=discard)
 
     # -- strategy ----------------------------------------------------------
 

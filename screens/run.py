@@ -44,7 +44,7 @@ from deeptui.widgets.task_detail import TaskDetail, output_text
 from deeptui.widgets.task_log import TaskLogView
 
 if TYPE_CHECKING:
-    from deeptui.orchestrator import Run
+    from deeptui.scheduler.run import Run
 
 BATCH_INTERVAL = 0.15  # seconds events are gathered before one repaint
 LOG_DELAY = 0.05  # seconds a selection must rest before its log is loaded

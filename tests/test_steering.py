@@ -306,7 +306,7 @@ async def test_execute_task_runs_a_task_alone_even_with_a_condition(orch):
 
 
 async def test_a_run_id_still_running_cannot_be_reused(orch):
-    from deeptui.orchestrator import RunActiveError
+    from deeptui.scheduler.run import RunActiveError
 
     gates = Gates(orch)
     workflow = WorkflowDefinition(id="wf", tasks=[gated("a", wait=True)])

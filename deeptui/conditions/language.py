@@ -36,8 +36,7 @@ from deeptui.conditions.runtime import (
     value_of,
 )
 from deeptui.errors import ConditionError
-from deeptui.graph import WorkflowGraph
-from deeptui.models import TaskResult, WorkflowDefinition
+from deeptui.models import TaskResult
 from deeptui.conditions.trigger_rules import TRIGGER_RULE_MEANINGS, TRIGGER_RULES, trigger_rule_met
 
 MAX_LENGTH = 2000
@@ -60,7 +59,7 @@ _FORBIDDEN_SYNTAX = {
 }
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     return "'" + (text if len(text) <= 60 else text[:57] + "...") + "'"
 
 
@@ -99,7 +98,7 @@ class Condition:
             message = exc.message + where
         except Exception as exc:  # never let anything but ConditionError out
             message = f"{type(exc).__name__}: {show(str(exc))}"
-        where = f"task '{self.task_id}': condition {_quote(self.expression)}"
+        where = f"task '{self.task_id}': condition {quote(self.expression)}"
         raise ConditionError(f"{where} could not be evaluated: {message}")
 
     def __repr__(self) -> str:
@@ -111,7 +110,7 @@ class _Compiler:
 
     def __init__(self, text: str, task_id: str, known: frozenset[str] | None) -> None:
         self.text, self.known = text, known
-        self.where = f"task '{task_id}': condition {_quote(text)}"
+        self.where = f"task '{task_id}': condition {quote(text)}"
         self.referenced: set[str] = set()
 
     def error(self, node: ast.AST, message: str) -> ConditionError:
@@ -363,41 +362,8 @@ def parse_condition(
     return Condition(text, task_id, fn, compiler.referenced)
 
 
-def workflow_conditions(workflow: WorkflowDefinition) -> dict[str, Condition]:
-    """Parse every task's condition; check each names only upstream tasks."""
-    graph: WorkflowGraph | None = None
-    conditions: dict[str, Condition] = {}
-    for task in workflow.tasks:
-        if task.condition is None:
-            continue
-        condition = parse_condition(task.condition, task.id, workflow.task_ids)
-        graph = graph or WorkflowGraph(workflow)
-        upstream = graph.upstream(task.id)
-        outside = [tid for tid in workflow.task_ids if tid in condition.referenced_tasks - upstream]
-        if outside:
-            name, where = outside[0], f"task '{task.id}': condition {_quote(condition.expression)}"
-            if name == task.id:
-                raise ConditionError(f"{where} references the task itself")
-            rule = "a condition may only read tasks that finish before its task starts"
-            if name in graph.downstream(task.id):
-                raise ConditionError(
-                    f"{where} references task '{name}', which depends on '{task.id}' and so runs "
-                    f"after it: {rule} (its depends_on, directly or through another dependency)")
-            # deeptui never adds a dependency on its own: the graph is what depends_on says
-            raise ConditionError(
-                f"{where} references task '{name}', which is not in its depends_on: add it "
-                f"(depends_on={[*task.depends_on, name]!r}); {rule}")
-        conditions[task.id] = condition
-    return conditions
-
-
-def validate_workflow_conditions(workflow: WorkflowDefinition) -> None:
-    """Raise ConditionError naming the task for the first bad condition in ``workflow``."""
-    workflow_conditions(workflow)
-
-
 __all__ = [
     "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "MAX_NODES", "TASK_ATTRIBUTES",
     "TRIGGER_RULES", "TRIGGER_RULE_MEANINGS", "Condition", "parse_condition",
-    "trigger_rule_met", "validate_workflow_conditions", "workflow_conditions",
+    "quote", "trigger_rule_met",
 ]

@@ -8,8 +8,8 @@ on a branch overlay, so nothing reaches the real files until its diff is applied
 """
 
 from deeptui.workspace.approvals import ApprovalGate, ApprovalPolicy
-from deeptui.workspace.changes import ApplyConflictError, apply_changes
+from deeptui.workspace.changes import ApplyConflictError, apply_changes, apply_task_changes
 from deeptui.workspace.run_workspace import RunWorkspace, TaskWorkspace
 
 __all__ = ["ApplyConflictError", "ApprovalGate", "ApprovalPolicy", "RunWorkspace",
-           "TaskWorkspace", "apply_changes"]
+           "TaskWorkspace", "apply_changes", "apply_task_changes"]

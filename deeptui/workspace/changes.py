@@ -11,10 +11,13 @@ import difflib
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deeptui.errors import DeeptuiError
-from deeptui.models import FileChange, TaskChanges
+from deeptui.models import FileChange, TaskChanges, WorkflowDefinition
+
+if TYPE_CHECKING:
+    from deeptui.state import StateManager
 
 MAX_KEPT_BYTES = 2_000_000  # new content kept per file for a later apply; larger files: diff only
 
@@ -100,3 +103,21 @@ def apply_changes(root: str | Path, changes: TaskChanges) -> list[str]:
             target.write_bytes((change.new_text or "").encode())
         written.append(change.path)
     return written
+
+
+def apply_task_changes(workflow: WorkflowDefinition, state: StateManager, task_id: str, *,
+                       discard: bool = False) -> bool:
+    """Apply a run's writing task's diff to its workspace (or drop it); False if there is none.
+
+    Raises `ApplyConflictError`, naming the files, when they changed since the task read
+    them (nothing is written then). The task's result and the bus say what happened.
+    """
+    result = state.state.task_results.get(task_id)
+    changes = result.changes if result else None
+    if changes is None or changes.applied or workflow.workspace is None:
+        return False
+    if not discard:
+        apply_changes(workflow.workspace, changes)
+    state.changes(task_id, None if discard else changes.model_copy(update={"applied": True}),
+                  applied=not discard)
+    return True

@@ -1,0 +1,40 @@
+"""One run in a process: its definition, state, executor and the asyncio task driving it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from dataclasses import dataclass
+
+from deeptui.errors import DeeptuiError
+from deeptui.models import WorkflowDefinition, WorkflowState
+from deeptui.scheduler.ready_queue import ReadyQueueExecutor
+from deeptui.state import ProgressTap, StateManager
+
+_run_counter = itertools.count(1)
+
+
+class RunActiveError(DeeptuiError):
+    """A run id given to a new run belongs to a run that is still going."""
+
+
+def new_run_id(workflow_id: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{workflow_id}@{stamp}-{next(_run_counter)}{random.randrange(16**3):03x}"
+
+
+@dataclass
+class Run:
+    """One run: its definition, state and executor, and the asyncio task driving it."""
+
+    workflow: WorkflowDefinition
+    state_manager: StateManager
+    executor: ReadyQueueExecutor
+    task: asyncio.Task[WorkflowState] | None = None
+    progress: ProgressTap | None = None
+
+    @property
+    def state(self) -> WorkflowState:
+        return self.state_manager.state
