@@ -10,13 +10,19 @@ only when a diff is applied (`deeptui.workspace.changes.apply_changes`).
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskChanges, TaskDefinition, WorkflowDefinition
 from deeptui.workspace.changes import overlay_changes
+
+
+SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 
 
 def workspace_root(workflow: WorkflowDefinition) -> Path | None:
@@ -51,6 +57,24 @@ class RunWorkspace:
         # writing tasks' changes gather here, so downstream tasks see them; never on disk
         self.view, self.run_overlay = (branch_workspace(self.real, BranchIsolation(workspace="copy"))
                                        if writers else (self.real, None))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """What the run's files were when it started (paths, sizes, modification times), so a
+        cached answer about them is not reused after they changed. Hidden folders (.git,
+        .venv ...) and __pycache__/node_modules are left out; taken once per run."""
+        digest = hashlib.sha256(str(self.root).encode())
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    continue
+                digest.update(f"{os.path.relpath(path, self.root)}\0{info.st_size}\0"
+                              f"{info.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
 
     @classmethod
     def for_workflow(cls, workflow: WorkflowDefinition) -> RunWorkspace | None:
