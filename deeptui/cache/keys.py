@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 
-KEY_VERSION = 1  # bump when the key material changes, so old entries miss
+KEY_VERSION = 2  # 2: a list of parts + dependency outputs apart; bump when the key material changes, so old entries miss
 
 
 def _jsonable(value: Any) -> Any:
@@ -46,14 +46,32 @@ def _string_keys(value: Any) -> Any:
     return value
 
 
+_encode_string = json.encoder.encode_basestring  # the C encoder's, as ensure_ascii=False uses
+
 # One encoder for every key: json.dumps with options builds a new encoder per call.
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                             default=_jsonable)
 
 
+def encode_text(text: str) -> str:
+    """A string as canonical JSON (what `canonical_json` gives for it, without its setup)."""
+    return _encode_string(text)
+
+
+# The C encoder behind _ENCODER, built once: JSONEncoder.encode sets one up per call,
+# which is most of the cost of a key's small text. No circular-reference markers: a
+# value that contains itself raises RecursionError instead of ValueError.
+_C_ENCODE = (None if json.encoder.c_make_encoder is None else json.encoder.c_make_encoder(
+    None, _jsonable, json.encoder.encode_basestring, None, ":", ",", True, False, True))
+
+
 def canonical_json(value: Any) -> str:
     """Sorted, compact JSON text: equal values give equal text."""
     try:
+        if isinstance(value, str):
+            return _encode_string(value)
+        if _C_ENCODE is not None:
+            return "".join(_C_ENCODE(value, 0))
         return _ENCODER.encode(value)
     except TypeError:  # keys of mixed types cannot be sorted: compare them as text
         return canonical_json(_string_keys(value))

@@ -8,6 +8,7 @@ one (the disk tier drops such an entry).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -29,17 +30,41 @@ class CachedResult:
 def encode(
     task_id: str, output: Any, usage: TaskUsage | None, agent: str | None, ascii: bool = False
 ) -> str | None:
-    payload = {
-        "task_id": task_id,
-        "output": output,
-        "created_at": time.time(),
-        "usage": usage.model_dump(mode="json") if usage is not None else None,
-        "agent_used": agent,
-    }
+    """The payload: a JSON object of the result (None when the output is not JSON).
+
+    Written as text around the encoded output: a no-op task's result (a None output,
+    zero usage) costs no encoder call."""
+    encoder, string = (_ASCII, _ascii_string) if ascii else (_TEXT, _string)
     try:
-        return json.dumps(payload, ensure_ascii=ascii, allow_nan=False)
+        out = "null" if output is None else encoder.encode(output)
+        if usage is None:
+            used = "null"
+        elif not (usage.input_tokens or usage.output_tokens or usage.requests
+                  or usage.cost_usd is not None) and type(usage) is TaskUsage:
+            used = _ZERO_USAGE
+        else:
+            used = encoder.encode(_usage_json(usage))
     except (TypeError, ValueError):
         return None
+    agent_text = "null" if agent is None else string(agent)
+    return (f'{{"task_id": {string(task_id)}, "output": {out}, "created_at": '
+            f'{float.__repr__(time.time())}, "usage": {used}, "agent_used": {agent_text}}}')
+
+
+# built once: json.dumps with options builds a new encoder per call
+_TEXT = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_ASCII = json.JSONEncoder(ensure_ascii=True, allow_nan=False)
+_string, _ascii_string = json.encoder.encode_basestring, json.encoder.encode_basestring_ascii
+_ZERO_USAGE = _TEXT.encode(TaskUsage().model_dump(mode="json"))
+
+
+def _usage_json(usage: TaskUsage) -> dict[str, Any]:
+    """``usage.model_dump(mode="json")``, without its cost for the common case."""
+    cost = usage.cost_usd
+    if (cost is not None and not math.isfinite(cost)) or type(usage) is not TaskUsage:
+        return usage.model_dump(mode="json")
+    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+            "requests": usage.requests, "cost_usd": cost}
 
 
 def decode(text: str) -> CachedResult:

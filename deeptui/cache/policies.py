@@ -15,6 +15,12 @@ also decide that a task is not cached at all (``SHELL_OPT_IN``, ``NO_CACHE``).
   cached only when its ``parameters.cache`` is true;
 - ``NO_CACHE``: the task is never cached.
 
+The key text is the canonical JSON of a list (the key version, then each part's name
+and values, parts in name order so ``A + B`` keys like ``B + A``), then, when the policy
+has ``DEPENDENCY_OUTPUTS``, a newline and the canonical JSON of ``{dependency: output}``.
+Each output's text is kept per run (``KeyInputs.output_texts``, by the output object's
+identity): a task's output is encoded once however many tasks depend on it.
+
 ``DEFAULT`` is the sum of them all but ``NO_CACHE``; ``CacheConfig(include_dependencies
 =False)`` drops ``DEPENDENCY_OUTPUTS`` from it. A task picks its own policy with
 ``parameters.cache_policy``: ``"default"``, ``"none"``, or a list of part names
@@ -32,19 +38,22 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from deeptui.cache.keys import KEY_VERSION, canonical_json
+from deeptui.cache.keys import KEY_VERSION, canonical_json, encode_text
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskDefinition
 
 
 class KeyInputs(NamedTuple):
-    """What a policy may look at: the task, its dependencies' outputs, the model, and a
-    callable task's registered function."""
+    """What a policy may look at: the task, its dependencies' outputs, the model, a
+    callable task's registered function, and the run's memo of output texts."""
 
     task: TaskDefinition
     dependency_outputs: Mapping[str, Any]
     model_name: str | None
     function: Callable[..., Any] | None = None
+    # task id -> (output object, its canonical JSON): one run's, so each output is
+    # encoded once; the object is held, so its identity cannot be reused by another
+    output_texts: dict[str, tuple[Any, str]] | None = None
 
 
 class CachePolicy:
@@ -54,8 +63,11 @@ class CachePolicy:
 
     def __init__(self, parts: tuple[CachePolicy, ...] | None = None) -> None:
         self.parts = (self,) if parts is None else parts
-        # bound once: a key is computed for every task a run looks up
-        self._adders = tuple(p.add for p in self.parts)
+        # bound once: a key is computed for every task a run looks up; parts in name
+        # order, so the key does not depend on the order they were added in
+        ordered = sorted((p for p in self.parts if p.name), key=lambda p: p.name)
+        self._adders = tuple(p.add for p in ordered if p.name != "dependencies")
+        self._with_dependencies = any(p.name == "dependencies" for p in self.parts)
         self._gates = tuple(p.caches for p in self.parts
                             if type(p).caches is not CachePolicy.caches)
 
@@ -63,8 +75,8 @@ class CachePolicy:
         """Whether the task is cached at all (every part must agree)."""
         return True
 
-    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
-        """Put what this part hashes into ``material``."""
+    def add(self, inputs: KeyInputs, material: list[Any]) -> None:
+        """Append this part's name and what it hashes to ``material``."""
 
     def __add__(self, other: CachePolicy) -> CachePolicy:
         return CachePolicy(self.parts + other.parts)
@@ -74,12 +86,14 @@ class CachePolicy:
 
     def key(self, inputs: KeyInputs) -> str:
         """The sha256 (hex) of the canonical JSON of what the parts add (cached or not)."""
-        material: dict[str, Any] = {"v": KEY_VERSION}
+        material: list[Any] = [KEY_VERSION]
         for add in self._adders:
             add(inputs, material)
+        text = canonical_json(material)
+        if self._with_dependencies:
+            text += "\n" + dependency_text(inputs)
         # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) still hashes
-        text = canonical_json(material).encode("utf-8", "surrogatepass")
-        return hashlib.sha256(text).hexdigest()
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def key_if_cached(self, inputs: KeyInputs) -> str | None:
         """The key, or None when this policy does not cache the task."""
@@ -95,46 +109,66 @@ class CachePolicy:
 class Definition(CachePolicy):
     name = "definition"
 
-    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
+    def add(self, inputs: KeyInputs, material: list[Any]) -> None:
         task = inputs.task
-        material["task_id"] = task.id
-        material["description"] = task.description
-        material["capabilities"] = sorted(str(c) for c in task.required_capabilities)
-        material["skills"] = sorted(task.required_skills)
-        material["task_type"] = task.task_type
-        material["agent_type"] = task.agent_type
-        material["expected_output_type"] = task.expected_output_type
+        caps, skills = task.required_capabilities, task.required_skills
+        material += ("definition", task.id, task.description,
+                     sorted(map(str, caps)) if caps else [],
+                     sorted(skills) if skills else [],
+                     task.task_type, task.agent_type, task.expected_output_type)
 
 
 class Parameters(CachePolicy):
     name = "parameters"
 
-    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
-        material["parameters"] = inputs.task.parameters
+    def add(self, inputs: KeyInputs, material: list[Any]) -> None:
+        material += ("parameters", inputs.task.parameters)
 
 
 class DependencyOutputs(CachePolicy):
+    """Hashed apart from the other parts: see `dependency_text`."""
+
     name = "dependencies"
 
-    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
-        outputs = inputs.dependency_outputs
-        material["dependencies"] = {dep: outputs[dep] for dep in inputs.task.depends_on
-                                    if dep in outputs}
+
+def dependency_text(inputs: KeyInputs) -> str:
+    """The canonical JSON of ``{dependency: output}`` for the task's direct dependencies,
+    each output's text taken from the run's memo when it was encoded before."""
+    outputs, memo = inputs.dependency_outputs, inputs.output_texts
+    parts = []
+    deps = inputs.task.depends_on
+    for dep in sorted(set(deps)) if len(deps) > 1 else deps:
+        if dep not in outputs:
+            continue
+        value = outputs[dep]
+        if value is None:
+            text = "null"
+        elif memo is None:
+            text = canonical_json(value)
+        else:
+            seen = memo.get(dep)
+            if seen is not None and seen[0] is value:
+                text = seen[1]
+            else:
+                text = canonical_json(value)
+                memo[dep] = (value, text)
+        parts.append(encode_text(dep) + ":" + text)
+    return "{" + ",".join(parts) + "}"
 
 
 class Model(CachePolicy):
     name = "model"
 
-    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
-        material["model"] = inputs.model_name
+    def add(self, inputs: KeyInputs, material: list[Any]) -> None:
+        material += ("model", inputs.model_name)
 
 
 class CallableSource(CachePolicy):
     name = "source"
 
-    def add(self, inputs: KeyInputs, material: dict[str, Any]) -> None:
-        if inputs.function is not None:
-            material["source"] = source_digest(inputs.function)
+    def add(self, inputs: KeyInputs, material: list[Any]) -> None:
+        function = inputs.function
+        material += ("source", None if function is None else source_digest(function))
 
 
 class ShellOptIn(CachePolicy):

@@ -138,10 +138,12 @@ class ResultCache:
         dependency_outputs: Mapping[str, Any],
         model_name: str | None,
         function: Callable[..., Any] | None = None,
+        output_texts: dict[str, tuple[Any, str]] | None = None,
     ) -> str | None:
         """The key a run looks the task up and stores it under; None: the task's policy
-        does not cache it (a shell task that did not opt in, ``cache_policy: none``)."""
-        inputs = KeyInputs(task, dependency_outputs, model_name, function)
+        does not cache it (a shell task that did not opt in, ``cache_policy: none``).
+        ``output_texts``: the run's memo of its outputs' JSON (one dict per run)."""
+        inputs = KeyInputs(task, dependency_outputs, model_name, function, output_texts)
         return policy_for(task, self.policy).key_if_cached(inputs)
 
     def get(self, key: str) -> CachedResult | None:

@@ -86,6 +86,7 @@ class ReadyQueueExecutor:
         self.cache = cache
         self.callables = callables  # a callable task's function is part of its cache key
         self.model_name = model_name
+        self.output_texts: dict[str, tuple[Any, str]] = {}  # the cache keys' memo, this run
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.limit = self.workflow.max_parallel_tasks if parallel else 1
