@@ -68,6 +68,11 @@ class CachePolicy:
         ordered = sorted((p for p in self.parts if p.name), key=lambda p: p.name)
         self._adders = tuple(p.add for p in ordered if p.name != "dependencies")
         self._with_dependencies = any(p.name == "dependencies" for p in self.parts)
+        # only the built-in parts: one call builds the list (what their adders would)
+        names = {p.name for p in ordered}
+        self._fused = (None if any(type(p) not in _BUILT_IN for p in ordered) else
+                       tuple(n in names for n in ("definition", "model", "parameters",
+                                                  "source")))
         self._gates = tuple(p.caches for p in self.parts
                             if type(p).caches is not CachePolicy.caches)
 
@@ -86,9 +91,12 @@ class CachePolicy:
 
     def key(self, inputs: KeyInputs) -> str:
         """The sha256 (hex) of the canonical JSON of what the parts add (cached or not)."""
-        material: list[Any] = [KEY_VERSION]
-        for add in self._adders:
-            add(inputs, material)
+        if self._fused is None:
+            material: list[Any] = [KEY_VERSION]
+            for add in self._adders:
+                add(inputs, material)
+        else:
+            material = _fused_material(inputs, *self._fused)
         text = canonical_json(material)
         if self._with_dependencies:
             text += "\n" + dependency_text(inputs)
@@ -104,6 +112,9 @@ class CachePolicy:
 
     def __repr__(self) -> str:
         return " + ".join(p.name for p in self.parts) or "(nothing)"
+
+
+_BUILT_IN: set[type] = set()  # filled below: the parts `_fused_material` knows
 
 
 class Definition(CachePolicy):
@@ -186,8 +197,31 @@ class NoCache(CachePolicy):
         return False
 
 
+def _fused_material(inputs: KeyInputs, definition: bool, model: bool, parameters: bool,
+                    source: bool) -> list[Any]:
+    """What the built-in parts' adders append, in name order, in one call."""
+    task = inputs.task
+    material: list[Any] = [KEY_VERSION]
+    if definition:
+        caps, skills = task.required_capabilities, task.required_skills
+        material += ("definition", task.id, task.description,
+                     sorted(map(str, caps)) if caps else [],
+                     sorted(skills) if skills else [],
+                     task.task_type, task.agent_type, task.expected_output_type)
+    if model:
+        material += ("model", inputs.model_name)
+    if parameters:
+        material += ("parameters", task.parameters)
+    if source:
+        function = inputs.function
+        material += ("source", None if function is None else source_digest(function))
+    return material
+
+
 DEFINITION, PARAMETERS, DEPENDENCY_OUTPUTS = Definition(), Parameters(), DependencyOutputs()
 MODEL, CALLABLE_SOURCE, SHELL_OPT_IN, NO_CACHE = Model(), CallableSource(), ShellOptIn(), NoCache()
+_BUILT_IN.update((Definition, Parameters, DependencyOutputs, Model, CallableSource, ShellOptIn,
+                   NoCache))
 DEFAULT = SHELL_OPT_IN + DEFINITION + PARAMETERS + DEPENDENCY_OUTPUTS + MODEL + CALLABLE_SOURCE
 PARTS = {p.name: p for p in (DEFINITION, PARAMETERS, DEPENDENCY_OUTPUTS, MODEL, CALLABLE_SOURCE)}
 
