@@ -5,10 +5,16 @@ cost. Configurations, each timed as the median of ``--repeat`` runs after a
 warm-up, side by side in one process (the machine is shared: read the ratios):
 
   (a) engine   TaskOrchestrator, DAG strategy, bus + metrics on, cache and store off
+  (f) default  the default configuration: the memory cache on (CacheConfig()), every
+               task a miss (the cache is cleared before each run, outside the timing)
   (b) +store   the same with the SQLite RunStore attached
   (c) cached   the memory cache on, every task a hit (runs after the warm-up)
   (d) floor    ready queue + in-degree counts + asyncio.create_task + Semaphore(8)
   (e) dask     dask.threaded.get on the same graph (8 workers), when dask is installed
+
+Then ``asyncio.run(orchestrator.execute_workflow(wf))`` (the way a script calls it, loop
+set-up and tear-down included) against awaiting it in a running loop, engine (a), same
+workflow, the two alternating.
 
 Run: ``python benchmarks/overhead.py [--sizes 1000,10000] [--repeat 5] [--json PATH]``
 """
@@ -28,7 +34,9 @@ from typing import Any
 
 from _dags import SHAPES, Dag, dependents, machine, table, workflow, write_json
 
-TARGETS = {"engine": 3.0, "+store": 5.0, "cached": 3.0}
+TARGETS = {"engine": 3.0, "+store": 4.0, "cached": 3.0}  # ratio to the floor
+DEFAULT_TARGET = 1.3  # default configuration / engine (a)
+ASYNCIO_RUN_TARGET = 1.05  # asyncio.run(execute_workflow) / awaited in a running loop
 RSS_TARGET_MB = 250.0
 
 
@@ -93,6 +101,8 @@ def make_orchestrator(kind: str, n: int, tmp: Path) -> Any:
 
         orch = TaskOrchestrator(config=config, cache_config=CacheConfig(strategy="none"),
                                 store=RunStore(tmp / f"runs-{n}.db"))
+    elif kind == "default":  # what a user gets: CacheConfig() (memory, 1,000 entries)
+        orch = TaskOrchestrator(config=config)
     else:  # cached
         orch = TaskOrchestrator(config=config,
                                 cache_config=CacheConfig(strategy="memory", max_size=2 * n))
@@ -113,7 +123,7 @@ async def measure(shape: str, n: int, repeat: int, tmp: Path,
     dag = SHAPES[shape](n)
     below = dependents(dag)
     wf = workflow(dag, max_parallel=8, wid=f"{shape}-{n}")
-    kinds = ["engine"] + (["+store"] if has_store() and not no_store else []) + ["cached"]
+    kinds = ["engine", "default"] + (["+store"] if has_store() and not no_store else []) + ["cached"]
     orchs = {k: make_orchestrator(k, n, tmp) for k in kinds}
     get = None if no_dask else dask_get()
     dsk = {t: (dask_noop, *deps) for t, deps in dag.items()} if get else None
@@ -121,6 +131,8 @@ async def measure(shape: str, n: int, repeat: int, tmp: Path,
     async def engine(kind: str) -> None:
         orch = orchs[kind]
         state = await orch.execute_workflow(wf)
+        if kind == "default":
+            assert not any(r.cached for r in state.task_results.values()), "a hit"
         assert len(state.completed_tasks) == n, (kind, state.status, state.error)
         if kind == "cached":
             if cached_runs:
@@ -136,6 +148,8 @@ async def measure(shape: str, n: int, repeat: int, tmp: Path,
         times["dask"] = []
     for rep in range(repeat + 1):  # the first round is the warm-up
         for kind, runner in runners.items():
+            if kind == "default":
+                orchs[kind].clear_cache()  # every task a miss
             gc.collect()
             start = time.perf_counter()
             await runner()
@@ -154,7 +168,40 @@ async def measure(shape: str, n: int, repeat: int, tmp: Path,
             orch.store.close()
     us = {k: 1e6 * statistics.median(v) / n for k, v in times.items() if v}
     return {"shape": shape, "n": n, "us_per_task": us,
-            "ratio": {k: v / us["floor"] for k, v in us.items()}}
+            "ratio": {k: v / us["floor"] for k, v in us.items()},
+            "default_vs_engine": us["default"] / us["engine"]}
+
+
+def measure_asyncio_run(shape: str, n: int, repeat: int) -> dict[str, Any]:
+    """asyncio.run(execute_workflow(wf)), timed around asyncio.run, against awaiting it
+    inside a running loop (timed around the await), alternating, median of ``repeat``."""
+    wf = workflow(SHAPES[shape](n), max_parallel=8, wid=f"{shape}-{n}")
+    orch = make_orchestrator("engine", n, Path())
+    times: dict[str, list[float]] = {"asyncio.run": [], "awaited": []}
+
+    async def awaited() -> tuple[float, Any]:
+        start = time.perf_counter()
+        state = await orch.execute_workflow(wf)
+        return time.perf_counter() - start, state
+
+    for rep in range(repeat + 1):  # the first round is the warm-up
+        for kind in (("asyncio.run", "awaited") if rep % 2 else ("awaited", "asyncio.run")):
+            gc.collect()
+            if kind == "awaited":
+                elapsed, state = asyncio.run(awaited())
+            else:
+                start = time.perf_counter()
+                state = asyncio.run(orch.execute_workflow(wf))
+                elapsed = time.perf_counter() - start
+            assert len(state.completed_tasks) == n, (kind, state.status)
+            orch.forget_run(state.run_id)
+            del state
+            if rep:
+                times[kind].append(elapsed)
+    orch.close()
+    us = {k: 1e6 * statistics.median(v) / n for k, v in times.items()}
+    return {"shape": shape, "n": n, "us_per_task": us,
+            "ratio": us["asyncio.run"] / us["awaited"]}
 
 
 def rss_of_run(n: int) -> float:
@@ -183,7 +230,7 @@ def main() -> None:
     parser.add_argument("--no-store", action="store_true", help="skip column (b)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = []
+    results, loops = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             for shape in args.shapes.split(","):
@@ -193,12 +240,16 @@ def main() -> None:
                 r = results[-1]
                 print(f"  {shape:8} N={n:<6} " + "  ".join(
                     f"{k} {v:.1f}" for k, v in r["us_per_task"].items()), file=sys.stderr)
+                loops.append(measure_asyncio_run(shape, n, repeat))
+                print(f"  {shape:8} N={n:<6} " + "  ".join(
+                    f"{k} {v:.1f}" for k, v in loops[-1]["us_per_task"].items()),
+                      file=sys.stderr)
     print(f"scheduling overhead, µs per task (ratio to the asyncio floor) - {machine()['date']}")
     if dask_get() is None:
         print("dask not installed: column (e) skipped (pip install 'deeptui[bench]')")
     if not has_store():
         print("deeptui.store not available: column (b) skipped")
-    kinds = ["floor", "engine", "+store", "cached", "dask"]
+    kinds = ["floor", "engine", "default", "+store", "cached", "dask"]
     rows = []
     for r in results:
         row: list[Any] = [r["shape"], r["n"]]
@@ -206,25 +257,41 @@ def main() -> None:
             us = r["us_per_task"].get(k)
             row.append("-" if us is None else
                        f"{us:.1f}" if k == "floor" else f"{us:.1f} ({r['ratio'][k]:.2f}x)")
+        row.append(f"{r['default_vs_engine']:.2f}x")
         rows.append(row)
-    print(table(["shape", "N", "(d) floor", "(a) engine", "(b) +store", "(c) cached hit",
-                 "(e) dask"], rows))
+    print(table(["shape", "N", "(d) floor", "(a) engine", "(f) default", "(b) +store",
+                 "(c) cached hit", "(e) dask", "(f)/(a)"], rows))
+    print()
+    print("asyncio.run(execute_workflow(wf)) against awaiting it in a running loop, "
+          "engine (a), µs per task")
+    print(table(["shape", "N", "awaited", "asyncio.run", "ratio"],
+                [[r["shape"], r["n"], f"{r['us_per_task']['awaited']:.1f}",
+                  f"{r['us_per_task']['asyncio.run']:.1f}", f"{r['ratio']:.3f}x"]
+                 for r in loops]))
     checks = []
     for r in results:
         for k, target in TARGETS.items():
             if k in r["ratio"]:
                 checks.append([f"{r['shape']} {r['n']} ({k})", f"{r['ratio'][k]:.2f}x",
                                f"<= {target}x", "ok" if r["ratio"][k] <= target else "MISSED"])
+        ratio = r["default_vs_engine"]
+        checks.append([f"{r['shape']} {r['n']} default / engine", f"{ratio:.2f}x",
+                       f"<= {DEFAULT_TARGET}x", "ok" if ratio <= DEFAULT_TARGET else "MISSED"])
         if "dask" in r["us_per_task"] and r["n"] >= 10_000:
             speedup = r["us_per_task"]["dask"] / r["us_per_task"]["engine"]
             checks.append([f"{r['shape']} {r['n']} dask/engine", f"{speedup:.2f}x", ">= 3x",
                            "ok" if speedup >= 3 else "MISSED"])
+    for r in loops:
+        checks.append([f"{r['shape']} {r['n']} asyncio.run / awaited", f"{r['ratio']:.3f}x",
+                       f"<= {ASYNCIO_RUN_TARGET}x",
+                       "ok" if r["ratio"] <= ASYNCIO_RUN_TARGET else "MISSED"])
     rss = rss_of_run(10_000)
     checks.append(["peak RSS, 10,000-task run", f"{rss:.0f} MB", f"< {RSS_TARGET_MB:.0f} MB",
                    "ok" if rss < RSS_TARGET_MB else "MISSED"])
     print()
     print(table(["check", "value", "target", ""], checks))
-    write_json(args.json, "overhead", {"results": results, "rss_mb_10k": rss,
+    write_json(args.json, "overhead", {"results": results, "asyncio_run": loops,
+                                       "rss_mb_10k": rss,
                                        "checks": checks})
 
 
