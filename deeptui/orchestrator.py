@@ -1,11 +1,10 @@
 """`TaskOrchestrator`: the facade that validates, routes, caches, runs and reports workflows.
 
-It owns the runs of one process: each `execute_workflow` (or `start_workflow`)
-is a new run with its own `StateManager` and executor; the bus carries every
-change out. Its steering methods (`cancel_task`, `retry_task`,
-`cancel_workflow`, `answer_approval`, `apply_changes`, `invalidate_cache`,
-`clear_cache`) are the one way in: the app and the CLI call them, nothing else
-changes a run.
+It owns the runs of one process: each `execute_workflow` (or `start_workflow`) is a new
+run with its own `StateManager` and executor; the bus carries every change out. Its
+steering methods (`cancel_task`, `retry_task`, `cancel_workflow`, `answer_approval`,
+`apply_changes`, `invalidate_cache`, `clear_cache`) are the one way in: the app and the
+CLI call them, nothing else changes a run.
 """
 
 from __future__ import annotations
@@ -185,6 +184,7 @@ class TaskOrchestrator:
         files = RunWorkspace.for_workflow(workflow)
         if files is not None:
             self.agents.workspaces[run_id] = files
+            executor.files = lambda: files.fingerprint  # part of its agent tasks' cache keys
         self._runs[run_id] = run
         self._latest[workflow.id] = run_id
         return run

@@ -162,17 +162,22 @@ def test_cache_clear_in_the_cli_deletes_no_file_outside(tmp_path: Path, variant:
     assert outside.read_text() == "user data\n" and outside.parent.is_dir()
 
 
+# the template's agents work on this folder, which the runs do not change (the cache and the
+# history live in tmp_path): an agent task's key covers its workspace's files
+REPO = ["--param", f"repository_path={Path(__file__).parent / 'data'}"]
+
+
 @pytest.mark.parametrize("variant", ["absolute", "dotdot", "symlink", "symlinked-dir"])
 def test_a_planted_file_never_becomes_a_task_output(tmp_path: Path, variant: str) -> None:
     """The real thing: a headless run over a cache whose every row names the planted file."""
     directory = tmp_path / "cache"
     flags = ["--cache", "disk", "--cache-dir", directory, *FAST]
-    first = deeptui(tmp_path, *flags, "run", "ci-cd", "--headless")
+    first = deeptui(tmp_path, *flags, "run", "ci-cd", *REPO, "--headless")
     assert first.returncode == 0, first.stderr
     outside, filename = plant_file(tmp_path, directory, variant, payload("lint-code"))
     before = digest(outside)
     assert plant_rows(directory, filename) == 5
-    second = deeptui(tmp_path, *flags, "run", "ci-cd", "--headless")
+    second = deeptui(tmp_path, *flags, "run", "ci-cd", *REPO, "--headless")
     db = sqlite3.connect(tmp_path / "history.db")
     outputs = [row[0] or "" for row in db.execute("SELECT output FROM tasks")]
     db.close()
@@ -344,7 +349,7 @@ def test_the_cache_is_private_to_its_user(tmp_path: Path) -> None:
 def test_hit_and_miss_counts_survive_the_process(tmp_path: Path) -> None:
     flags = ["--cache", "disk", "--cache-dir", tmp_path / "cache", *FAST]
     for _ in range(2):  # five misses, then five hits, in two processes
-        proc = deeptui(tmp_path, *flags, "run", "ci-cd", "--headless")
+        proc = deeptui(tmp_path, *flags, "run", "ci-cd", *REPO, "--headless")
         assert proc.returncode == 0, proc.stderr
     stats = deeptui(tmp_path, *flags, "cache", "stats", "--format", "json")
     assert stats.returncode == 0, stats.stderr

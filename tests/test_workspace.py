@@ -275,3 +275,25 @@ async def test_the_file_screen_runs_on_the_workspace_typed_in_its_field(repo: Pa
         app.screen.action_run_workflow()
         await pilot.pause()
     assert [w.workspace for w in started] == [str(repo)]
+
+
+async def test_a_cached_review_is_not_reused_after_the_files_changed(repo: Path) -> None:
+    from deeptui.cache import CacheConfig
+
+    calls: list[str] = []
+    script = {"look": [[("read_file", {"path": "pkg/mod.py"})]],
+              "fix": [[("edit_file", {"path": "pkg/mod.py", "old_string": "a + b",
+                                      "new_string": "b + a"})]]}
+    model = scripted_model(script)
+    orch = TaskOrchestrator(model=model, cache_config=CacheConfig(strategy="memory"))
+    orch.bus.tap(lambda e: calls.append(e.task_id) if isinstance(e, ev.TaskStarted) else None)
+    wf = workflow(repo, TaskDefinition(id="look"), TaskDefinition(id="fix", writes=True))
+    first = await orch.execute_workflow(wf)
+    second = await orch.execute_workflow(wf)
+    assert second.task_results["look"].cached  # same files: the review is reused
+    assert not second.task_results["fix"].cached  # a writing task's diff is made each time
+    assert second.task_results["fix"].changes.files == first.task_results["fix"].changes.files
+    (repo / "README.md").write_text("# demo, edited\n")
+    third = await orch.execute_workflow(wf)
+    assert not third.task_results["look"].cached
+    assert calls == ["look", "fix", "fix", "look", "fix"]

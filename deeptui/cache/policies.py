@@ -12,7 +12,8 @@ also decide that a task is not cached at all (``SHELL_OPT_IN``, ``NO_CACHE``).
 - ``CALLABLE_SOURCE``: a callable task's registered function, by its source code
   (its bytecode when there is no source), so editing the function misses;
 - ``SHELL_OPT_IN``: hashes nothing; a shell task (side effects: tests, builds) is
-  cached only when its ``parameters.cache`` is true;
+  cached only when its ``parameters.cache`` is true, and a writing agent task never is
+  (its result is a diff of the files);
 - ``NO_CACHE``: the task is never cached.
 
 The key text is the canonical JSON of a list (the key version, then each part's name
@@ -20,6 +21,9 @@ and values, parts in name order so ``A + B`` keys like ``B + A``), then, when th
 has ``DEPENDENCY_OUTPUTS``, a newline and the canonical JSON of ``{dependency: output}``.
 Each output's text is kept per run (``KeyInputs.output_texts``, by the output object's
 identity): a task's output is encoded once however many tasks depend on it.
+An agent task on a workspace also hashes the run's files (``KeyInputs.files``: paths,
+sizes and modification times, taken once per run), so a review is not reused after
+the files it read changed.
 
 ``DEFAULT`` is the sum of them all but ``NO_CACHE``; ``CacheConfig(include_dependencies
 =False)`` drops ``DEPENDENCY_OUTPUTS`` from it. A task picks its own policy with
@@ -54,6 +58,9 @@ class KeyInputs(NamedTuple):
     # task id -> (output object, its canonical JSON): one run's, so each output is
     # encoded once; the object is held, so its identity cannot be reused by another
     output_texts: dict[str, tuple[Any, str]] | None = None
+    # an agent task on a workspace: what the run's files were (an answer about them is
+    # stale once they change); None for every other task
+    files: str | None = None
 
 
 class CachePolicy:
@@ -100,6 +107,8 @@ class CachePolicy:
         text = canonical_json(material)
         if self._with_dependencies:
             text += "\n" + dependency_text(inputs)
+        if inputs.files is not None:
+            text += "\nfiles " + inputs.files
         # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) still hashes
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -187,6 +196,8 @@ class ShellOptIn(CachePolicy):
 
     def caches(self, inputs: KeyInputs) -> bool:
         task = inputs.task
+        if task.writes:  # its result is a diff of the files, made again each time
+            return False
         return task.task_type != "shell" or bool(task.parameters.get("cache"))
 
 

@@ -139,11 +139,13 @@ class ResultCache:
         model_name: str | None,
         function: Callable[..., Any] | None = None,
         output_texts: dict[str, tuple[Any, str]] | None = None,
+        files: str | None = None,
     ) -> str | None:
         """The key a run looks the task up and stores it under; None: the task's policy
         does not cache it (a shell task that did not opt in, ``cache_policy: none``).
-        ``output_texts``: the run's memo of its outputs' JSON (one dict per run)."""
-        inputs = KeyInputs(task, dependency_outputs, model_name, function, output_texts)
+        ``output_texts``: the run's memo of its outputs' JSON (one dict per run); ``files``:
+        the fingerprint of the run's workspace, for an agent task on one."""
+        inputs = KeyInputs(task, dependency_outputs, model_name, function, output_texts, files)
         return policy_for(task, self.policy).key_if_cached(inputs)
 
     def get(self, key: str) -> CachedResult | None:

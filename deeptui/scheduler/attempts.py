@@ -43,7 +43,8 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
             fn = None
             if run.callables is not None and run.kind[tid] == "callable":
                 fn = run.callables.find(task)
-            key = run.cache.key_for(task, outputs, run.model_name, fn, run.output_texts)
+            files = run.files() if run.files is not None and run.kind[tid] == "agent" else None
+            key = run.cache.key_for(task, outputs, run.model_name, fn, run.output_texts, files)
             hit = None if key is None else run.cache.get(key)
             if hit is not None and key is not None:
                 _cache_hit(run, tid, key)
