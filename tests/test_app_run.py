@@ -370,3 +370,20 @@ async def test_a_filter_that_matches_nothing_leaves_no_hidden_task_to_act_on(app
         await pilot.press("escape")  # cleared: the first task is selected again
         await wait_for(pilot, lambda: screen.selected == "a")
         gates.open("a", "b")
+
+
+async def test_a_failed_run_shows_its_failures_in_the_bar_and_counts_only_completed_tasks(
+        app, gates):
+    from deeptui.widgets.run_header import SegmentedBar
+
+    gates.fail.add("b")
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a"), gated("b"), gated("c", "b"),
+                                                  gated("d")))
+        gates.open("a", "b", "d")
+        await wait_for(pilot, lambda: screen.state.status is WorkflowStatus.FAILED)
+        await wait_for(pilot, lambda: "4/4 finished" in str(screen.query_one("#run-stats").content))
+        bar = screen.query_one("#run-progress", SegmentedBar).render()
+        assert bar.plain.endswith(" 50%")  # 2 of 4 completed, though all 4 finished
+        colours = {str(span.style) for span in bar.spans if span.end > span.start}
+        assert {"green", "red", "grey50"} <= colours  # completed, failed, skipped (c)

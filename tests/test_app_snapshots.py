@@ -221,3 +221,29 @@ def test_cancel_run_confirm(snap_compare):
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=(100, 30), run_before=confirm)
+
+
+def _failed_run_state() -> WorkflowState:
+    """A finished run of MID_RUN where only some tasks completed: 3 completed, 1 failed,
+    1 skipped, 2 cancelled."""
+    looks = {"fetch": TaskStatus.COMPLETED, "parse": TaskStatus.COMPLETED,
+             "analyze": TaskStatus.FAILED, "report": TaskStatus.SKIPPED,
+             "flaky-upload": TaskStatus.COMPLETED, "notify": TaskStatus.CANCELLED,
+             "cleanup": TaskStatus.CANCELLED}
+    results = {task_id: TaskResult(task_id=task_id, status=status, attempts=1, started_at=T0,
+                                   completed_at=T0 + timedelta(seconds=2))
+               for task_id, status in looks.items()}
+    return WorkflowState(workflow_id="demo", run_id="demo@failed", workflow_name=MID_RUN.name,
+                         status=WorkflowStatus.FAILED, task_results=results,
+                         started_at=T0, completed_at=T0 + timedelta(seconds=30))
+
+
+def test_failed_run_progress_bar_80x24(snap_compare):
+    """The bar of a failed run: green, red, orange and grey parts, and 42% (3 of 7 completed),
+    not a full green bar at 100%."""
+    async def failed(pilot):
+        pilot.app.push_screen(RunScreen("demo@failed", workflow=MID_RUN, state=_failed_run_state(),
+                                        logs={}))
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=failed)

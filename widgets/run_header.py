@@ -1,5 +1,7 @@
-"""`RunHeader`: a run's name and status, progress bar, counts per status, elapsed time, tokens, cost,
-and a badge counting the tool calls that wait for the user's approval."""
+"""`RunHeader`: a run's name and status, a segmented progress bar (completed, failed, skipped and
+cancelled tasks in their own colours; the percentage counts completed tasks only), counts per
+status, elapsed time, tokens, cost, and a badge counting the tool calls that wait for the
+user's approval."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import ProgressBar, Static
+from textual.widgets import Static
 
 from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
 from deeptui.visualize import STATUS_STYLES
@@ -65,6 +67,61 @@ def counts_text(state: WorkflowState, *, short: bool = False) -> Text:
     return text
 
 
+BAR_ORDER = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED,
+             TaskStatus.RUNNING)  # left to right; the rest of the bar is pending
+
+
+def segmented_bar(state: WorkflowState, width: int) -> Text:
+    """A bar of ``width`` cells, one coloured run of cells per finished status (and running),
+    then the pending rest, followed by the share of tasks that *completed*.
+
+    A status with at least one task gets at least one cell, so a single failure among
+    1,000 tasks is still visible."""
+    counts = {status: 0 for status in TaskStatus}
+    for result in state.task_results.values():
+        counts[result.status] += 1
+    total = len(state.task_results)
+    cells = {status: 0 for status in BAR_ORDER}
+    if total:
+        for status in BAR_ORDER:
+            if counts[status]:
+                cells[status] = max(1, round(width * counts[status] / total))
+        while sum(cells.values()) > width:  # the minimum cells overflowed: trim the largest
+            biggest = max(cells, key=cells.__getitem__)
+            cells[biggest] -= 1
+        if not counts[TaskStatus.PENDING] and sum(cells.values()) < width:
+            # nothing pending: the bar is full; rounding leftovers go to the largest part
+            biggest = max(cells, key=cells.__getitem__)
+            cells[biggest] += width - sum(cells.values())
+    bar = Text(no_wrap=True, overflow="crop")
+    for status in BAR_ORDER:
+        glyph = "━" if status is not TaskStatus.RUNNING else "╸"
+        bar.append(glyph * cells[status], style=STATUS_STYLES[status].rich)
+    bar.append("━" * (width - sum(cells.values())), style="grey30")
+    percent = 100 * counts[TaskStatus.COMPLETED] // total if total else 0
+    bar.append(f" {percent:>3}%", style="bold")
+    return bar
+
+
+class SegmentedBar(Static):
+    """The run's progress: completed, failed, cancelled, skipped, running, then pending."""
+
+    DEFAULT_CSS = "SegmentedBar { width: 29; height: 1; margin-right: 2; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state: WorkflowState | None = None
+
+    def show(self, state: WorkflowState) -> None:
+        self.state = state
+        self.refresh()
+
+    def render(self) -> Text:
+        if self.state is None:
+            return Text()
+        return segmented_bar(self.state, max(1, self.size.width - 5))
+
+
 class RunHeader(Vertical):
     """The top of the run screen. ``update_from(state)`` repaints it (once per batch)."""
 
@@ -72,8 +129,6 @@ class RunHeader(Vertical):
     RunHeader { height: auto; padding: 0 1; background: $panel; }
     RunHeader #run-title { width: 1fr; height: 1; }
     RunHeader #run-bar { height: 1; }
-    RunHeader ProgressBar { width: auto; margin-right: 2; }
-    RunHeader ProgressBar Bar { width: 24; }
     RunHeader #run-stats { width: 1fr; height: 1; }
     RunHeader #run-counts { height: 1; }
     """
@@ -95,7 +150,7 @@ class RunHeader(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="run-title")
         with Horizontal(id="run-bar"):
-            yield ProgressBar(total=1, show_eta=False, id="run-progress")
+            yield SegmentedBar(id="run-progress")
             yield Static(id="run-stats")
         yield Static(id="run-counts")
 
@@ -118,10 +173,11 @@ class RunHeader(Vertical):
         self.query_one("#run-title", Static).update(title, layout=False)
         total = len(state.task_results)
         finished = sum(1 for r in state.task_results.values() if r.status.finished)
-        self.query_one("#run-progress", ProgressBar).update(total=max(total, 1), progress=finished)
+        self.query_one("#run-progress", SegmentedBar).show(state)
         tokens, cost = usage_totals(state)
         stats = Text()
         stats.append(f"{finished}/{total}", style="bold")
+        stats.append(" finished")
         stats.append(f"  elapsed {format_duration(elapsed(state, self.clock()))}")
         stats.append(f"  tok {tokens:,}")
         stats.append(f"  cost {'-' if cost is None else f'${cost:.4f}'}")
