@@ -387,3 +387,42 @@ async def test_a_failed_run_shows_its_failures_in_the_bar_and_counts_only_comple
         assert bar.plain.endswith(" 50%")  # 2 of 4 completed, though all 4 finished
         colours = {str(span.style) for span in bar.spans if span.end > span.start}
         assert {"green", "red", "grey50"} <= colours  # completed, failed, skipped (c)
+
+
+async def test_a_cancelled_then_retried_task_shows_a_separator_between_its_attempts(app, gates):
+    """The cancelled attempt's unfinished text stays on its own line, then a rule, then the
+    next attempt's text: they never run together."""
+    async def streaming(task, parameters, dependency_outputs):
+        await gates.gate("screen").wait()  # the test knows the run id
+        run = app.orchestrator.find_run(screen.run_id)
+        calls = gates.calls[task.id] = gates.calls.get(task.id, 0) + 1
+        run.state_manager.log(task.id, "text", f"attempt{calls} half a sent")  # no newline yet
+        await gates.gate(f"{task.id}#{calls}").wait()
+        run.state_manager.log(task.id, "text", "ence\n")
+        return "done"
+
+    app.orchestrator.register_callable("streaming", streaming)
+    task = TaskDefinition(id="writer", task_type="callable", parameters={"callable": "streaming"},
+                          retry_config=NO_RETRY)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await start(pilot, app, workflow(task))
+        gates.open("screen")
+        results = screen.state.task_results
+        await wait_for(pilot, lambda: "attempt1 half a sent" in screen.log_view.plain_text())
+        await pilot.press("c")
+        await wait_for(pilot, lambda: results["writer"].status is TaskStatus.CANCELLED)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "attempt2 half a sent" in screen.log_view.plain_text())
+        gates.open("writer#2")
+        await wait_for(pilot, lambda: results["writer"].status is TaskStatus.COMPLETED)
+        await wait_for(pilot, lambda: len(screen.log_view.lines) >= 3)
+        shown = [strip.text for strip in screen.log_view.lines]
+        first = next(i for i, line in enumerate(shown) if "attempt1 half a sent" in line)
+        assert shown[first].rstrip().endswith("attempt1 half a sent")  # not joined to attempt 2
+        assert shown[first + 1].startswith("── attempt 2 ──")
+        assert "attempt2 half a sentence" in shown[first + 2], shown
+        # the same separator when the log is shown again (select away and back)
+        screen.log_view.show(None, [])
+        screen._show_task("writer")
+        await pilot.pause()
+        assert [strip.text for strip in screen.log_view.lines] == shown

@@ -1,7 +1,10 @@
 """`TaskLogView`: the selected task's streaming log, with a follow mode.
 
 Lines are the engine's ``(timestamp, kind, text)`` log entries (agent text,
-tool calls, shell output, retries, errors), styled by kind. Follow mode keeps
+tool calls, shell output, retries, errors), styled by kind. An ``attempt`` entry
+(added by the run screen when a task starts again, after a retry or a cancel and
+retry) is drawn as a dim rule, so one attempt's partial text never runs into the
+next. Follow mode keeps
 the newest line in view; scrolling up stops following, scrolling back to the
 bottom (or ``f``) resumes it.
 """
@@ -28,6 +31,7 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
     "approval": ("⚑ ", "bold yellow"),  # waiting for / answered by a person (or the policy)
 }
 
+ATTEMPT = "attempt"  # the kind of a separator entry: its text is "attempt N"
 DISPLAY_LINE_CHARS = 10_000  # a longer line (minified JSON, base64) is cut on screen only
 REWRAP_ENTRIES = 20_000  # entries wrapped again on a resize (the view keeps 5,000 lines)
 STREAMED = {"text"}  # agent text arrives in chunks, joined into lines (stdout comes in lines)
@@ -46,6 +50,19 @@ def format_line(ts: float, kind: str, text: str, *, with_time: bool = True) -> T
         line.append(time.strftime("%H:%M:%S ", time.localtime(ts)), style="dim")
     line.append(prefix + visible(text, multiline=True), style=style)  # ESC, BEL shown
     return line
+
+
+def with_attempts(entries: Iterable[tuple[float, str, str]],
+                  starts: list[float]) -> list[tuple[float, str, str]]:
+    """``entries`` with a separator before each attempt after the first (``starts`` are the
+    attempts' start times, in order): each goes before the first entry written after it."""
+    merged: list[tuple[float, str, str]] = []
+    marks = [(ts, ATTEMPT, f"attempt {n}") for n, ts in enumerate(starts, 1)][1:]
+    for entry in entries:
+        while marks and marks[0][0] <= entry[0]:
+            merged.append(marks.pop(0))
+        merged.append(entry)
+    return merged + marks
 
 
 def plain_line(ts: float, kind: str, text: str) -> str:
@@ -145,6 +162,12 @@ class TaskLogView(RichLog):
             self._partial = None
 
     def _write(self, ts: float, kind: str, text: str) -> None:
+        if kind == ATTEMPT:
+            width = max(20, self.scrollable_content_region.width - 1)
+            label = f"── {text} "
+            self.write(Text(label + "─" * max(2, width - len(label)), style="dim"),
+                       scroll_end=self.auto_scroll)
+            return
         self.write(format_line(ts, kind, text, with_time=self.show_time),
                    scroll_end=self.auto_scroll)
 
