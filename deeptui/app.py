@@ -35,6 +35,7 @@ from textual.worker import Worker, WorkerState
 from deeptui.errors import DeeptuiError
 from deeptui.keymap import check_keymap
 from deeptui.quitting import StopsRunsBeforeExit
+from deeptui.screenshots import SavesScreenshots
 from deeptui.visualize.safe_text import visible
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.confirm import ConfirmScreen
@@ -71,7 +72,7 @@ def _run_screen_class() -> type[RunScreen] | None:
     return getattr(module, "RunScreen", None)
 
 
-class DeeptuiApp(StopsRunsBeforeExit, App[None]):
+class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
     """Pick a workflow, run it, watch and steer it."""
 
     TITLE = "deeptui"

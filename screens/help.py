@@ -58,7 +58,8 @@ class HelpScreen(DeeptuiModalScreen[None]):
     def compose(self) -> ComposeResult:
         keymap = self.app.settings.keymap or {}
         with Vertical():
-            yield Label("[b]deeptui keys[/b] — rebind any id in config.toml under [keymap]")
+            yield Label("[b]deeptui keys[/b] — rebind any id in config.toml under \\[keymap]",
+                        id="help-title")
             with VerticalScroll():
                 yield Static(key_table(keymap))
             yield Button("Close", id="help-close", variant="primary")

@@ -44,7 +44,7 @@ class RunTable(DataTable[Any]):
     """The runs, newest first; `enter` opens the run under the cursor."""
 
     BINDINGS = bindings("history_table")
-    COLUMNS = ("Run", "Workflow", "Status", "Started", "Duration", "Tasks", "Model")
+    COLUMNS = ("Run", "Status", "Workflow", "Started", "Duration", "Tasks", "Model")  # status in 80 cols
 
     def on_mount(self) -> None:
         for label in self.COLUMNS:
@@ -57,8 +57,8 @@ class RunTable(DataTable[Any]):
             status = str(s.status)
             self.add_row(
                 safe(s.run_id),  # user text (ids, names, models): never markup
-                safe(s.workflow_name or s.workflow_id),
                 Text(status, style=STATUS_STYLES.get(status, "")),
+                safe(s.workflow_name or s.workflow_id),
                 format_started(s.started_at),
                 Text("—" if s.duration_seconds is None else format_seconds(s.duration_seconds),
                      justify="right"),
@@ -156,6 +156,10 @@ class HistoryScreen(DeeptuiScreen[None]):
     def _show_detail(self, run_id: str | None) -> None:
         s = self.summaries.get(run_id or "")
         detail = self.query_one("#history-detail", Static)
+        resume = self.query_one("#history-resume", Button)
+        resume.disabled = s is None or str(s.status) == "completed"  # nothing to resume
+        resume.tooltip = ("A completed run has nothing to resume: re-run it (n)" if resume.disabled
+                          else "Continue an unfinished run (R)")
         if s is None:
             detail.update("")
             return

@@ -41,7 +41,7 @@ from deeptui.widgets.action_bar import ActionBar
 from deeptui.widgets.dag_panel import DagPanel
 from deeptui.widgets.run_header import RunHeader
 from deeptui.widgets.task_detail import TaskDetail, output_text
-from deeptui.widgets.task_log import ATTEMPT, TaskLogView, with_attempts
+from deeptui.widgets.task_log import AttemptStarts, TaskLogView
 
 if TYPE_CHECKING:
     from deeptui.scheduler.run import Run
@@ -86,7 +86,7 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
         self.events_seen = 0
         self._log_timer: Timer | None = None
         self.answered: set[str] = set()  # approval requests seen answered
-        self.starts: dict[str, list[float]] = {}  # when each task started, per attempt seen
+        self.attempts = AttemptStarts()  # separators in the log between a task's attempts
 
     # -- layout ------------------------------------------------------------
 
@@ -162,15 +162,13 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
             if isinstance(event, ev.TaskLog):
                 if event.task_id == shown:
                     new_lines.append((event.ts, event.kind, event.text))
-            elif isinstance(event, ev.TaskStarted):
-                statuses = True
-                marks = self._note_start(event.task_id, event.ts)
-                if event.task_id == shown and len(marks) > 1:  # a separator before the new attempt
-                    new_lines.append((event.ts, ATTEMPT, f"attempt {len(marks)}"))
             elif isinstance(event, ev.WorkflowFinished):
                 finished, statuses = event, True
             else:
                 statuses = True
+                if isinstance(event, ev.TaskStarted):  # a separator before a new attempt
+                    separator = self.attempts.note(event.task_id, event.ts, self.task_log)
+                    new_lines.extend(separator if event.task_id == shown else ())
         with self.app.batch_update():
             if statuses:
                 self.refresh_all()
@@ -217,21 +215,7 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
 
     def _show_task(self, task_id: str | None) -> None:
         self._show_detail(task_id)
-        entries = self.task_log(task_id) if task_id else []
-        if task_id in self.starts:
-            entries = with_attempts(entries, self.starts[task_id])
-        self.log_view.show(task_id, entries)
-
-    def _note_start(self, task_id: str, ts: float) -> list[float]:
-        """Remember that ``task_id`` started (again) at ``ts``; an attempt that wrote to the
-        log before this screen watched counts as the first."""
-        marks = self.starts.get(task_id)
-        if marks is None:
-            marks = self.starts[task_id] = []
-            if not self.read_only and any(e[0] < ts for e in self.task_log(task_id)):
-                marks.append(0.0)
-        marks.append(ts)
-        return marks
+        self.log_view.show(task_id, self.attempts.merged(task_id, self.task_log))
 
     def task_log(self, task_id: str) -> list[LogEntry]:
         if self.read_only:

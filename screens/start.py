@@ -61,7 +61,7 @@ def _run_label(name: str, run_id: str, status: str, extra: str = "") -> Text:
     styles = {"running": "bold blue", "completed": "green", "failed": "red",
               "cancelled": "dark_orange", "interrupted": "magenta"}
     text = Text()
-    text.append(f"{status:<11}", style=styles.get(status, "yellow"))
+    text.append(f"{status:<11} ", style=styles.get(status, "yellow"))  # "interrupted" is 11
     text.append(visible(name), style="bold")  # user text: control characters shown
     text.append(f"  {visible(run_id)}", style="dim")
     if extra:

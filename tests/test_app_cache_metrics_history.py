@@ -316,6 +316,8 @@ async def test_history_opens_resumes_reruns_and_exports(tmp_path: Path) -> None:
             assert ids == {"sales@1", "sales-b@2"}
             completed_row = 0 if str(table.get_row_at(0)[0]) == "sales@1" else 1
             table.move_cursor(row=completed_row)
+            await pilot.pause()
+            assert app.screen.query_one("#history-resume").disabled  # nothing to resume
             await pilot.press("enter")
             await pilot.press("R")  # completed: refused with a notification
             await pilot.press("n")
@@ -326,6 +328,8 @@ async def test_history_opens_resumes_reruns_and_exports(tmp_path: Path) -> None:
             exported = json.loads((tmp_path / "out" / "sales_1-run.json").read_text())
             assert "sales@1" in json.dumps(exported)
             table.move_cursor(row=1 - completed_row)  # the failed run can resume
+            await pilot.pause()
+            assert not app.screen.query_one("#history-resume").disabled
             await pilot.click("#history-resume")
             await pilot.pause()
             assert app.calls[-1] == ("resume_run", "sales-b@2")
@@ -347,7 +351,8 @@ async def test_history_without_a_store_says_so(orchestrator) -> None:
         assert "No history database in this session." in notes(app)
 
 
-def test_history_screen_snapshot(snap_compare, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_history_screen_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     store_module = pytest.importorskip("deeptui.store")
     from deeptui.models import WorkflowStatus
 
@@ -375,6 +380,28 @@ def test_history_screen_snapshot(snap_compare, tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.press("down")
 
-    assert snap_compare(Host(orchestrator, FixedStore()), terminal_size=(120, 36),
-                        run_before=setup)
+    assert snap_compare(Host(orchestrator, FixedStore()), terminal_size=size, run_before=setup)
     orchestrator.close()
+
+
+async def test_history_at_80_columns_shows_each_runs_status(tmp_path: Path) -> None:
+    store_module = pytest.importorskip("deeptui.store")
+    store = store_module.RunStore(tmp_path / "history.db")
+    orchestrator = make_orchestrator(tmp_path, store=store)
+    app = Host(orchestrator, store)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await orchestrator.execute_workflow(pipeline(), run_id="sales@2025-01-31-long-run-id")
+            await app.push_screen(HistoryScreen())
+            await pilot.pause()
+            table = app.screen.query_one(RunTable)
+            right = 0
+            for column in table.ordered_columns:  # the right edge of the status column
+                right += column.get_render_width(table)
+                if column.key.value == "status":
+                    break
+            assert right <= table.scrollable_content_region.width
+            assert "completed" in str(table.get_row_at(0)[1])
+    finally:
+        orchestrator.close()
+        store.close()

@@ -426,3 +426,48 @@ async def test_a_cancelled_then_retried_task_shows_a_separator_between_its_attem
         screen._show_task("writer")
         await pilot.pause()
         assert [strip.text for strip in screen.log_view.lines] == shown
+
+
+async def test_clearing_the_filter_keeps_the_task_the_user_had_selected(app, gates):
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, app, workflow(gated("good"), gated("bad"), gated("other")))
+        await select(pilot, screen, "other")
+        await pilot.press("slash", *"zzz")  # matches nothing on the way
+        await wait_for(pilot, lambda: screen.dag.task_ids == [])
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(screen.dag.task_ids) == 3)
+        assert screen.selected == "other"  # not the first task
+        await wait_for(pilot, lambda: screen.log_view.task_id == "other")
+        gates.open("good", "bad", "other")
+
+
+async def test_at_80x24_the_dag_shows_eight_rows_and_cut_lines_end_in_an_ellipsis(app, gates):
+    long_id = "transform-the-quarterly-sales-figures-into-a-report-for-the-board"
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a"), gated(long_id, "a")))
+        await pilot.pause()
+        dag = screen.dag
+        assert dag.scrollable_content_region.height >= 8
+        rows = [dag.render_line(y).text for y in range(dag.line_count)]
+        cut = next(row for row in rows if "transform-the" in row)
+        assert cut.endswith("…") and len(cut) == dag.scrollable_content_region.width
+        assert not any(row.rstrip().endswith("…") for row in rows if "transform" not in row)
+        gates.open("a", long_id)
+
+
+async def test_the_following_label_of_the_log_is_readable(app, gates):
+    def luminance(color) -> float:
+        def channel(c: int) -> float:
+            c = c / 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+        return 0.2126 * channel(color.r) + 0.7152 * channel(color.g) + 0.0722 * channel(color.b)
+
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a")))
+        log = screen.log_view
+        assert log.border_subtitle == "following"
+        background = log.background_colors[1]
+        label = background + log.styles.border_subtitle_color
+        bright, dark = sorted((luminance(label), luminance(background)), reverse=True)
+        assert (bright + 0.05) / (dark + 0.05) >= 4.5  # WCAG AA for text
+        gates.open("a")

@@ -271,3 +271,40 @@ async def test_saving_the_theme_keeps_the_file_and_leaves_command_line_flags_out
     saved = load_settings(path)
     assert saved.theme == "nord" and saved.cache == "memory"
     assert saved.fail_rate == 0.0 and saved.latency_max == Settings().latency_max  # not saved
+
+
+def test_an_interrupted_run_in_the_runs_tab_keeps_a_space_before_its_name():
+    from deeptui.screens.start import _run_label
+
+    assert _run_label("Big Graph", "big@1", "interrupted").plain.startswith("interrupted Big Graph")
+
+
+async def test_the_help_title_names_the_keymap_table(tmp_path):
+    from deeptui.app import DeeptuiApp
+    from deeptui.screens.help import HelpScreen
+
+    app = DeeptuiApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        title = str(app.screen.query_one("#help-title").render())
+        assert title.endswith("rebind any id in config.toml under [keymap]")
+
+
+async def test_a_screenshot_without_a_downloads_folder_is_saved_here_and_says_where(
+        tmp_path, monkeypatch):
+    import deeptui.screenshots
+    from deeptui.app import DeeptuiApp
+
+    monkeypatch.setattr(deeptui.screenshots, "user_downloads_path",
+                        lambda: tmp_path / "no-such-Downloads")
+    monkeypatch.chdir(tmp_path)
+    app = DeeptuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.deliver_screenshot()
+        await pilot.pause()
+        saved = list(tmp_path.glob("*.svg"))
+        assert len(saved) == 1 and "<svg" in saved[0].read_text()
+        assert any(f"Screenshot saved to {saved[0]}" in n.message for n in app._notifications)

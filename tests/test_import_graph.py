@@ -41,7 +41,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "deeptui.skills_manager", "deeptui.workflows", "deeptui.workspace")),
     ("scheduler", ("deeptui.scheduler",)),
     ("facade", ("deeptui.orchestrator", "deeptui.orchestration", "deeptui.types", "deeptui.settings")),
-    ("clients", ("deeptui.cli", "deeptui.keymap", "deeptui.app", "deeptui.quitting", "deeptui.screens",
+    ("clients", ("deeptui.cli", "deeptui.keymap", "deeptui.app", "deeptui.quitting",
+                 "deeptui.screenshots", "deeptui.screens",
                  "deeptui.widgets")),
 ]
 # deeptui/__init__.py: imports nothing when it runs (its re-exports are resolved to their

@@ -3,12 +3,15 @@
 The lines come from ``DAGVisualizer.ascii_lines`` (rebuilt once per batch of
 changes, never per event); only the visible slice is turned into strips, and
 strips are cached until the next rebuild. Up/down and mouse clicks select a
-task; the selection is highlighted and kept in view. A filter (text matched
-against task ids and statuses) narrows the panel to the matching tasks.
+task; the selection is highlighted and kept in view. A line cut at the right edge
+ends in an ellipsis. A filter (text matched
+against task ids and statuses) narrows the panel to the matching tasks; when it
+widens again the task the user chose is selected again.
 """
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -60,6 +63,7 @@ class DagPanel(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.visualizer = DAGVisualizer(workflow, state)
         self.selected: str | None = workflow.task_ids[0] if workflow.tasks else None
+        self.chosen = self.selected  # the user's last choice; a filter's own moves do not change it
         self.filter_text = ""
         self._lines: list[tuple[Text, str | None]] = []
         self._task_rows: list[int] = []  # indexes into _lines of task lines, in order
@@ -119,11 +123,18 @@ class DagPanel(ScrollView, can_focus=True):
                 style += _SELECTED
             strip = Strip(text.render(console), text.cell_len).apply_style(style)
             self._strips[n] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self._base)
+        shown = strip.crop_extend(scroll_x, scroll_x + width, self._base)
+        if strip.cell_length > scroll_x + width and width > 1:  # cut at the edge: say so
+            last = shown.crop(width - 1, width)
+            style = next((seg.style for seg in last if seg.style), self._base)
+            shown = Strip.join([shown.crop(0, width - 1), Strip([Segment("…", style)], 1)])
+        return shown
 
     # -- selection -----------------------------------------------------------
 
-    def select(self, task_id: str | None, *, announce: bool = True) -> None:
+    def select(self, task_id: str | None, *, announce: bool = True, by_filter: bool = False) -> None:
+        if task_id is not None and not by_filter:
+            self.chosen = task_id
         if task_id == self.selected:
             self.scroll_to_selected()
             return
@@ -180,10 +191,10 @@ class DagPanel(ScrollView, can_focus=True):
         self.filter_text = text
         self.rebuild()
         ids = self.task_ids
-        if ids and self.selected not in self._row_of:
-            self.select(ids[0])
+        if ids and self.selected not in self._row_of:  # hidden: the user's choice, else the first
+            self.select(self.chosen if self.chosen in self._row_of else ids[0], by_filter=True)
         elif not ids:  # nothing shown: keys must not act on a task the user cannot see
-            self.select(None)
+            self.select(None, by_filter=True)
         else:
             self.scroll_to_selected()
 

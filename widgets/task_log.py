@@ -12,7 +12,7 @@ bottom (or ``f``) resumes it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual import events
@@ -52,17 +52,37 @@ def format_line(ts: float, kind: str, text: str, *, with_time: bool = True) -> T
     return line
 
 
-def with_attempts(entries: Iterable[tuple[float, str, str]],
-                  starts: list[float]) -> list[tuple[float, str, str]]:
-    """``entries`` with a separator before each attempt after the first (``starts`` are the
-    attempts' start times, in order): each goes before the first entry written after it."""
-    merged: list[tuple[float, str, str]] = []
-    marks = [(ts, ATTEMPT, f"attempt {n}") for n, ts in enumerate(starts, 1)][1:]
-    for entry in entries:
-        while marks and marks[0][0] <= entry[0]:
-            merged.append(marks.pop(0))
-        merged.append(entry)
-    return merged + marks
+class AttemptStarts:
+    """When each task started, per attempt the run screen saw (its ``TaskStarted`` events),
+    to put an ``attempt`` separator before each attempt after the first."""
+
+    def __init__(self) -> None:
+        self.starts: dict[str, list[float]] = {}
+
+    def note(self, task_id: str, ts: float,
+             log: Callable[[str], list[tuple[float, str, str]]]) -> list[tuple[float, str, str]]:
+        """``task_id`` started at ``ts``: the separator entry to show before it (none for a
+        first attempt; one that wrote to ``log(task_id)`` before the screen watched counts)."""
+        marks = self.starts.get(task_id)
+        if marks is None:
+            marks = self.starts[task_id] = []
+            if any(entry[0] < ts for entry in log(task_id)):
+                marks.append(0.0)
+        marks.append(ts)
+        return [(ts, ATTEMPT, f"attempt {len(marks)}")] if len(marks) > 1 else []
+
+    def merged(self, task_id: str | None, log: Callable[[str], list[tuple[float, str, str]]]
+               ) -> list[tuple[float, str, str]]:
+        """``log(task_id)`` with each separator before the first entry written after its start."""
+        entries = log(task_id) if task_id else []
+        marks = [(ts, ATTEMPT, f"attempt {n}")
+                 for n, ts in enumerate(self.starts.get(task_id or "", []), 1)][1:]
+        merged: list[tuple[float, str, str]] = []
+        for entry in entries:
+            while marks and marks[0][0] <= entry[0]:
+                merged.append(marks.pop(0))
+            merged.append(entry)
+        return merged + marks
 
 
 def plain_line(ts: float, kind: str, text: str) -> str:
