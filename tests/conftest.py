@@ -4,9 +4,11 @@ condition (`until` on the event loop, `wait_for` with a Textual pilot)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +141,10 @@ def _steady_cursors(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
     monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
+
+
+def tree_hash(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (symlinks left out) and the sha256 of its bytes: hash a
+    folder before and after to show nothing in it changed."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}

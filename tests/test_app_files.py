@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from test_workspace import Script, scripted_model, tree_hash
+from conftest import tree_hash
+from test_workspace import Script, scripted_model
 
 from deeptui import OrchestrationConfig, TaskDefinition, TaskOrchestrator, WorkflowDefinition
 from deeptui.app import DeeptuiApp

@@ -4,11 +4,11 @@ untouched, and the auto-fix's diff reaches them only through `deeptui apply`."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from tests.test_cli import FAST, deeptui
+from conftest import tree_hash
 
 MOD = '''"""Expressions."""
 
@@ -33,11 +33,6 @@ def make_repo(root: Path) -> Path:
     (root / "tests" / "test_mod.py").write_text("from pkg.mod import run\n\n\n"
                                                 "def test_run():\n    assert run('1') == 1\n")
     return root
-
-
-def tree_hash(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def review(home: Path, repo: Path, *extra: str) -> tuple[str, dict]:

@@ -3,7 +3,6 @@ answers from them with real path:line citations; a writing task changes one file
 
 from __future__ import annotations
 
-import hashlib
 import re
 import warnings
 from pathlib import Path
@@ -31,6 +30,7 @@ from deeptui.models import TaskDefinition
 from deeptui.runners.context import TaskContext, build_prompt
 from deeptui.runners.simulated import SimulatedModel
 from deeptui.skills_manager import SkillManager
+from conftest import tree_hash
 
 MOD = '''"""Things that evaluate expressions."""
 
@@ -75,11 +75,6 @@ def make_repo(root: Path) -> Path:
         (root / hidden).mkdir(parents=True)
         (root / hidden / "bad.py").write_text("eval(input())\n")
     return root
-
-
-def tree_hash(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def task_named(task_id: str, root: Path, **params: Any) -> TaskDefinition:

@@ -11,7 +11,6 @@ llama.cpp's server speak): both are run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from deeptui.runners.agent import _add_usage
 from deeptui.runners.context import TaskContext
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.test_cli import cli_env
+from conftest import tree_hash
 
 pytest.importorskip("openai")  # the test extra installs it
 
@@ -42,11 +42,6 @@ def repo(tmp_path: Path) -> Path:
     (root / "notes" / "plan.md").write_text(PLAN)
     (tmp_path / "outside.txt").write_text(SECRET + "\n")
     return root
-
-
-def tree_hash(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def price(input_tokens: int, output_tokens: int, model: str = "gpt-4o-mini") -> float:

@@ -7,7 +7,6 @@ before and after.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from deeptui import bus as ev
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskStatus
 from deeptui.workspace import ApplyConflictError
+from conftest import tree_hash
 
 Script = dict[str, list[list[tuple[str, dict[str, Any]]]]]  # task id -> tool calls per step
 
@@ -52,11 +52,6 @@ def scripted_model(script: Script) -> FunctionModel:
                 yield part.content
 
     return FunctionModel(respond, stream_function=stream)
-
-
-def tree_hash(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
 @pytest.fixture
