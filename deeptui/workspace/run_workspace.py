@@ -41,8 +41,11 @@ class TaskWorkspace:
     """What one agent task works on: the workspace, and its overlay when it writes."""
 
     workspace: Any
-    overlay: Any = None
-    read_only: bool = True
+    overlay: Any = None  # a writing task's branch overlay; None: the task is read-only
+
+    @property
+    def read_only(self) -> bool:
+        return self.overlay is None
 
 
 class RunWorkspace:
@@ -95,7 +98,7 @@ class RunWorkspace:
         assert isinstance(workspace, Workspace)
         if self.run_overlay is not None and self.run_overlay.changes():
             await self.run_overlay.flush_to(workspace)
-        return TaskWorkspace(ConfinedWorkspace(workspace), overlay, read_only=False)
+        return TaskWorkspace(ConfinedWorkspace(workspace), overlay)
 
     async def finish(self, task_workspace: TaskWorkspace) -> TaskChanges | None:
         """A writing task ended well: its diff, merged into the run's view for downstream tasks."""
