@@ -13,7 +13,8 @@ from deeptui.widgets.bindings import bindings
 
 SCOPE_TITLES = {
     "app": "Everywhere", "start": "Start screen", "parameters": "Parameters screen",
-    "run": "Run screen", "dag": "Run screen: DAG panel", "cache": "Cache inspector",
+    "run": "Run screen", "dag": "Run screen: DAG panel", "graph": "Run screen: DAG graph",
+    "dag_view": "Run screen: DAG (graph or list)", "cache": "Cache inspector",
     "metrics": "Metrics dashboard", "history": "History", "history_table": "History: run table",
     "approvals": "Run screen: approvals list", "diff": "Diff review",
     "help": "This help", "confirm": "Yes/no questions",

@@ -39,6 +39,7 @@ from deeptui.screens.run_files import RunFiles
 from deeptui.store.reports import file_name
 from deeptui.widgets.action_bar import ActionBar
 from deeptui.widgets.dag_panel import DagPanel
+from deeptui.widgets.dag_view import DagView
 from deeptui.widgets.run_header import RunHeader
 from deeptui.widgets.task_detail import TaskDetail, output_text
 from deeptui.widgets.task_log import AttemptStarts, TaskLogView
@@ -96,9 +97,7 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
         yield Input(placeholder="filter: part of a task id, or a status (failed, running...)",
                     id="run-filter", compact=True)
         with Horizontal(id="run-body"):
-            dag = DagPanel(self.workflow, self.state, id="dag")
-            dag.border_title = "DAG"
-            yield dag
+            yield DagView(self.workflow, self.state, id="dag")  # graph or list, its own title
             with Vertical(id="run-side"):
                 detail = TaskDetail(clock, id="task-detail")
                 detail.border_title = "Task"
@@ -110,8 +109,8 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
                         id="run-actions")
 
     @property
-    def dag(self) -> DagPanel:
-        return self.query_one(DagPanel)
+    def dag(self) -> DagView:
+        return self.query_one(DagView)
 
     @property
     def log_view(self) -> TaskLogView:

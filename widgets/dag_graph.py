@@ -1,0 +1,339 @@
+"""`DagGraph`: the live DAG of a run drawn as boxes and edges, one Line-API widget.
+
+The geometry (`deeptui.visualize.layered`) is computed once per workflow; a
+status change only clears the cached strips and repaints, and only the rows and
+columns on screen are drawn (a row is built for the visible window of columns,
+so a 10,000-task graph costs what a 10-task one does). Boxes take their
+status's colour; the selected box is reversed, the boxes and edges upstream and
+downstream of it are highlighted. In a graph of more than ``COLLAPSE_OVER``
+tasks, a layer whose tasks all finished without failing shrinks to one line of
+counts (unless it holds the selection). Arrows move the selection: up/down to
+the nearest box of the layer above/below, left/right within a layer.
+``follow_frontier`` keeps the first running tasks in view after each repaint.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+
+from rich.segment import Segment as RichSegment
+from rich.style import Style
+from textual import events
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState
+from deeptui.visualize.diagram import STATUS_STYLES
+from deeptui.visualize.layered import BOX_ROWS, LINE_CHARS, MAX_LABEL, Box, layout
+from deeptui.visualize.safe_text import visible
+from deeptui.widgets.bindings import bindings
+from deeptui.widgets.dag_panel import DagPanel
+
+COLLAPSE_OVER = 60  # tasks: beyond this, finished layers shrink to one line
+MAX_BOX = MAX_LABEL + 4
+EDGE = Style(color="grey50")
+LINKED = Style(color="magenta", bold=True)
+SELECTED = Style(reverse=True, bold=True)
+DIM = Style(dim=True)
+STATUS = {status: Style.parse(look.rich) for status, look in STATUS_STYLES.items()}
+SUMMARY_ORDER = [TaskStatus.COMPLETED, TaskStatus.SKIPPED, TaskStatus.CANCELLED]
+
+
+class DagGraph(ScrollView, can_focus=True):
+    """The layered drawing of ``workflow``, coloured by the statuses in ``state``."""
+
+    BINDINGS = bindings("dag") + bindings("graph")
+
+    DEFAULT_CSS = """
+    DagGraph { background: $surface; }
+    DagGraph:focus { background-tint: $foreground 4%; }
+    """
+
+    def __init__(self, workflow: WorkflowDefinition, state: WorkflowState | None = None,
+                 *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state = state
+        self.geometry = layout({t.id: list(t.depends_on) for t in workflow.tasks})
+        self.collapsible = len(workflow.tasks) > COLLAPSE_OVER
+        self.labels = {box.task_id: visible(box.label) for box in self.geometry.boxes.values()}
+        self.in_edges: dict[str, list[int]] = {tid: [] for tid in self.geometry.boxes}
+        self.out_edges: dict[str, list[int]] = {tid: [] for tid in self.geometry.boxes}
+        drawn = {seg.edge for channel in self.geometry.channels for seg in channel}
+        self.drawn_in: set[str] = set()
+        self.drawn_out: set[str] = set()
+        for e, (parent, child) in enumerate(self.geometry.edges):
+            self.out_edges[parent].append(e)
+            self.in_edges[child].append(e)
+            if e in drawn:
+                self.drawn_out.add(parent)
+                self.drawn_in.add(child)
+        self._xs = [[box.x for box in layer] for layer in self.geometry.layers]
+        self._edge_cells: dict[int, list[dict[int, int]]] = {}
+        self._lit_cells: dict[int, list[dict[int, int]]] = {}
+        self._strips: dict[tuple[int, int, int], Strip] = {}
+        self.selected: str | None = workflow.task_ids[0] if workflow.tasks else None
+        self.shown: set[str] | None = None  # ids passing the filter (None: no filter)
+        self.follow_frontier = False
+        self._linked: set[str] = set()
+        self._lit_edges: set[int] = set()
+        self._collapsed: set[int] = set()
+        self._starts: list[int] = []
+        self._bands: list[tuple[str, int]] = []  # (kind, layer) from each start row
+        self._light()
+        self.rebuild()
+
+    # -- rows ------------------------------------------------------------------
+
+    def status(self, task_id: str) -> TaskStatus:
+        result = self.state.task_results.get(task_id) if self.state is not None else None
+        return TaskStatus(result.status) if result is not None else TaskStatus.PENDING
+
+    def rebuild(self) -> None:
+        """Statuses changed: recompute collapsed layers (cheap), drop strips, repaint."""
+        self._collapsed = {n for n, layer in enumerate(self.geometry.layers) if self._collapses(layer)}
+        self._starts, self._bands = [], []
+        row = 0
+        for n in range(len(self.geometry.layers)):
+            self._starts.append(row)
+            self._bands.append(("summary" if n in self._collapsed else "layer", n))
+            row += 1 if n in self._collapsed else BOX_ROWS
+            if n < len(self.geometry.channels) and not {n, n + 1} <= self._collapsed:
+                self._starts.append(row)
+                self._bands.append(("channel", n))
+                row += self.geometry.heights[n]
+        self.virtual_size = Size(self.geometry.width, row)
+        self._strips.clear()
+        self.refresh()
+        if self.follow_frontier:
+            self.scroll_to_frontier()
+
+    def _collapses(self, layer: list[Box]) -> bool:
+        if not self.collapsible or any(box.task_id == self.selected for box in layer):
+            return False
+        return all(self.status(box.task_id) in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
+                   for box in layer)
+
+    def box_row(self, task_id: str) -> int:
+        """The first screen row (of the whole drawing) of a task's box or layer line."""
+        box = self.geometry.boxes[task_id]
+        return self._starts[self._bands.index(("summary" if box.layer in self._collapsed
+                                              else "layer", box.layer))]
+
+    def box_region(self, task_id: str) -> Region:
+        box = self.geometry.boxes[task_id]
+        rows = 1 if box.layer in self._collapsed else BOX_ROWS
+        return Region(box.x, self.box_row(task_id), box.width, rows)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        n = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        key = (n, scroll_x, width)
+        strip = self._strips.get(key)
+        if strip is None:
+            if n >= self.virtual_size.height or width <= 0:
+                strip = Strip.blank(width, base)
+            else:
+                strip = self._draw(n, scroll_x, width, base)
+            self._strips[key] = strip
+        return strip
+
+    def _draw(self, n: int, x0: int, width: int, base: Style) -> Strip:
+        chars = [" "] * width
+        styles: list[Style | None] = [None] * width
+        band = bisect.bisect_right(self._starts, n) - 1
+        kind, layer = self._bands[band]
+        r = n - self._starts[band]
+
+        def put(x: int, text: str, style: Style | None) -> None:
+            for i, char in enumerate(text):
+                c = x + i - x0
+                if 0 <= c < width:
+                    chars[c], styles[c] = char, style
+
+        if kind == "summary":
+            put(0, self._summary(layer), DIM)
+        elif kind == "channel":
+            cells = self._edge_cells.get(layer)
+            if cells is None:
+                cells = self._edge_cells[layer] = self.geometry.channel_cells(layer)
+            lit = self._lit_cells.get(layer)
+            if lit is None:
+                lit = self._lit_cells[layer] = self.geometry.channel_cells(layer, self._lit_edges)
+            for x, bits in cells[r].items():
+                if x0 <= x < x0 + width:
+                    chars[x - x0] = LINE_CHARS[bits]
+                    styles[x - x0] = LINKED if x in lit[r] else EDGE
+        else:
+            for x, edge in self.geometry.passes[layer]:
+                if x0 <= x < x0 + width:
+                    chars[x - x0] = "│"
+                    styles[x - x0] = LINKED if edge in self._lit_edges else EDGE
+            boxes, xs = self.geometry.layers[layer], self._xs[layer]
+            for i in range(bisect.bisect_left(xs, x0 - MAX_BOX), len(boxes)):
+                box = boxes[i]
+                if box.x >= x0 + width:
+                    break
+                self._draw_box(box, r, put)
+        segments = []
+        start = 0
+        for c in range(1, width + 1):
+            if c == width or styles[c] is not styles[start]:
+                style = styles[start]
+                segments.append(RichSegment("".join(chars[start:c]), base + style if style else base))
+                start = c
+        return Strip(segments, width)
+
+    def _draw_box(self, box: Box, r: int, put) -> None:  # noqa: ANN001
+        tid = box.task_id
+        status = self.status(tid)
+        colour = STATUS[status]
+        if self.shown is not None and tid not in self.shown:
+            colour = colour + DIM
+        border = colour + LINKED if tid in self._linked else colour
+        inner = box.width - 2
+        if r == 1:
+            label = f"{STATUS_STYLES[status].symbol} {self.labels[tid]}".ljust(inner)
+            put(box.x, "│", border)
+            put(box.x + 1, label, colour + SELECTED if tid == self.selected else colour + Style(bold=True))
+            put(box.x + box.width - 1, "│", border)
+            return
+        line = list("─" * inner)
+        port = box.port - box.x - 1
+        far = box.far_in if r == 0 else box.far_out
+        if r == 0 and tid in self.drawn_in:
+            line[port] = "┴"
+        elif r == 2 and tid in self.drawn_out:
+            line[port] = "┬"
+        if far:
+            mark = f"{'↑' if r == 0 else '↓'}{far}"
+            line[: len(mark)] = mark[: inner]
+        ends = "╭╮" if r == 0 else "╰╯"
+        put(box.x, ends[0] + "".join(line) + ends[1], border)
+
+    def _summary(self, layer: int) -> str:
+        counts: dict[TaskStatus, int] = {}
+        for box in self.geometry.layers[layer]:
+            status = self.status(box.task_id)
+            counts[status] = counts.get(status, 0) + 1
+        parts = "  ".join(f"{STATUS_STYLES[s].symbol} {counts[s]}" for s in SUMMARY_ORDER if s in counts)
+        return f"┄┄ layer {layer + 1}: {len(self.geometry.layers[layer])} tasks, {parts} ┄┄"
+
+    # -- selection -------------------------------------------------------------
+
+    def _light(self) -> None:
+        """The selection's upstream and downstream boxes and edges."""
+        self._linked, self._lit_edges = set(), set()
+        if self.selected is None:
+            return
+        for edges_of, end in ((self.in_edges, 0), (self.out_edges, 1)):
+            todo = deque([self.selected])
+            while todo:
+                for e in edges_of[todo.popleft()]:
+                    self._lit_edges.add(e)
+                    other = self.geometry.edges[e][end]
+                    if other not in self._linked:
+                        self._linked.add(other)
+                        todo.append(other)
+        self._linked.discard(self.selected)
+        self._lit_cells.clear()
+
+    def select(self, task_id: str | None, *, announce: bool = True) -> None:
+        if task_id is not None and task_id not in self.geometry.boxes:
+            return
+        changed = task_id != self.selected
+        self.selected = task_id
+        if changed:
+            self._light()
+            self.rebuild()  # a collapsed layer opens when the selection enters it
+        self.scroll_to_selected()
+        if changed and announce:
+            self.post_message(DagPanel.Selected(self, task_id))  # type: ignore[arg-type]
+
+    def scroll_to_selected(self) -> None:
+        if self.selected is not None:
+            self.scroll_to_region(self.box_region(self.selected), animate=False, immediate=True)
+
+    def scroll_to_frontier(self) -> None:
+        """Bring the first running task (top layer first, then left) into view."""
+        for layer in self.geometry.layers:
+            for box in layer:
+                if self.status(box.task_id) is TaskStatus.RUNNING:
+                    self.scroll_to_region(self.box_region(box.task_id), animate=False,
+                                          immediate=True, center=True)
+                    return
+
+    def _allowed(self, layer: int) -> list[Box]:
+        boxes = self.geometry.layers[layer]
+        return boxes if self.shown is None else [b for b in boxes if b.task_id in self.shown]
+
+    def _step_layer(self, step: int) -> None:
+        if self.selected is None:
+            self.action_select_first()
+            return
+        here = self.geometry.boxes[self.selected]
+        layer = here.layer + step
+        while 0 <= layer < len(self.geometry.layers):
+            boxes = self._allowed(layer)
+            if boxes:
+                self.select(min(boxes, key=lambda b: abs(b.port - here.port)).task_id)
+                return
+            layer += step
+
+    def _step_within(self, step: int) -> None:
+        if self.selected is None:
+            self.action_select_first()
+            return
+        boxes = self._allowed(self.geometry.boxes[self.selected].layer)
+        ids = [b.task_id for b in boxes]
+        if self.selected in ids:
+            index = max(0, min(len(ids) - 1, ids.index(self.selected) + step))
+            self.select(ids[index])
+
+    def action_select_prev(self) -> None:
+        self._step_layer(-1)
+
+    def action_select_next(self) -> None:
+        self._step_layer(1)
+
+    def action_select_left(self) -> None:
+        self._step_within(-1)
+
+    def action_select_right(self) -> None:
+        self._step_within(1)
+
+    def action_select_first(self) -> None:
+        for n in range(len(self.geometry.layers)):
+            if boxes := self._allowed(n):
+                self.select(boxes[0].task_id)
+                return
+
+    def action_select_last(self) -> None:
+        for n in range(len(self.geometry.layers) - 1, -1, -1):
+            if boxes := self._allowed(n):
+                self.select(boxes[-1].task_id)
+                return
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        x, y = offset.x + self.scroll_offset.x, offset.y + self.scroll_offset.y
+        band = bisect.bisect_right(self._starts, y) - 1
+        if band < 0 or self._bands[band][0] == "channel":
+            return
+        layer = self._bands[band][1]
+        for box in self.geometry.layers[layer]:
+            if box.x <= x < box.x + box.width:
+                self.select(box.task_id)
+                return
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
