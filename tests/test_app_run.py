@@ -79,12 +79,17 @@ async def start(pilot, app: DeeptuiApp, wf: WorkflowDefinition) -> RunScreen:
 
 
 async def select(pilot, screen: RunScreen, task_id: str) -> None:
-    """Move the selection with the arrow keys, as a user would."""
+    """Move the selection with the arrow keys, as a user would: in the graph, up/down between
+    layers and left/right within one."""
+    boxes = screen.dag.graph.geometry.boxes
     for _ in range(50):
         if screen.selected == task_id:
             return
-        ids = screen.dag.task_ids
-        key = "down" if ids.index(task_id) > ids.index(screen.selected) else "up"
+        here, there = boxes[screen.selected], boxes[task_id]
+        if here.layer != there.layer:
+            key = "down" if there.layer > here.layer else "up"
+        else:
+            key = "right" if there.x > here.x else "left"
         await pilot.press(key)
     raise AssertionError(f"could not select {task_id}")
 
@@ -446,7 +451,10 @@ async def test_at_80x24_the_dag_shows_eight_rows_and_cut_lines_end_in_an_ellipsi
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await start(pilot, app, workflow(gated("a"), gated(long_id, "a")))
         await pilot.pause()
-        dag = screen.dag
+        assert screen.dag.graph.scrollable_content_region.height >= 8
+        await pilot.press("g")  # the level list, where lines can be cut
+        await pilot.pause()
+        dag = screen.dag.list
         assert dag.scrollable_content_region.height >= 8
         rows = [dag.render_line(y).text for y in range(dag.line_count)]
         cut = next(row for row in rows if "transform-the" in row)
