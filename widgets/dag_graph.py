@@ -34,7 +34,7 @@ from deeptui.widgets.dag_panel import DagPanel
 COLLAPSE_OVER = 60  # tasks: beyond this, finished layers shrink to one line
 MAX_BOX = MAX_LABEL + 4
 EDGE = Style(color="grey50")
-LINKED = Style(color="magenta", bold=True)
+LINKED = Style(color="cyan", bold=True)  # no status uses cyan
 SELECTED = Style(reverse=True, bold=True)
 DIM = Style(dim=True)
 STATUS = {status: Style.parse(look.rich) for status, look in STATUS_STYLES.items()}
