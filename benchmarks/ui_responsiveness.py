@@ -1,6 +1,7 @@
 """UI responsiveness under load: a 1,000-task run on the run screen, driven by the Textual pilot.
 
     python benchmarks/ui_responsiveness.py [--tasks 1000] [--presses 100] [--json PATH]
+    python benchmarks/ui_responsiveness.py --graph [--tasks 1000 10000] [--presses 60]
 
 While the run is going (callable tasks sleeping 0.2-1 s each, 100 chains of
 10, 50 at a time), the script presses the down arrow repeatedly and measures
@@ -10,6 +11,11 @@ is loaded and painted (it loads once the selection rests for 50 ms). It also
 times one full DAG panel paint (rebuild the lines + render the visible strips)
 and the event batches the screen applied. Targets: key median < 50 ms, worst < 200 ms,
 DAG panel render < 30 ms.
+
+With ``--graph`` it measures the graph view instead (`benchmarks/ui_graph.py`):
+key to screen for the arrows (moving between and within layers) and for the
+graph/list toggle, the time to open the run screen (the layout is computed
+then, once), and the longest event-loop block while the run goes on.
 """
 
 from __future__ import annotations
@@ -134,7 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--presses", type=int, default=100)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--graph", action="store_true", help="measure the graph view")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000],
+                        help="task counts for --graph")
     args = parser.parse_args(argv)
+    if args.graph:
+        from ui_graph import main as graph_main
+
+        return graph_main(args.sizes, min(args.presses, 60), args.json)
     result = asyncio.run(measure(args.tasks, args.presses))
     for key, value in result.items():
         print(f"{key:28} {value}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from functools import lru_cache
 
 from rich.segment import Segment as RichSegment
 from rich.style import Style
@@ -37,6 +38,7 @@ EDGE = Style(color="grey50")
 LINKED = Style(color="cyan", bold=True)  # no status uses cyan
 SELECTED = Style(reverse=True, bold=True)
 DIM = Style(dim=True)
+BOLD = Style(bold=True)
 STATUS = {status: Style.parse(look.rich) for status, look in STATUS_STYLES.items()}
 SUMMARY_ORDER = [TaskStatus.COMPLETED, TaskStatus.SKIPPED, TaskStatus.CANCELLED]
 
@@ -73,6 +75,8 @@ class DagGraph(ScrollView, can_focus=True):
         self._edge_cells: dict[int, list[dict[int, int]]] = {}
         self._lit_cells: dict[int, list[dict[int, int]]] = {}
         self._strips: dict[tuple[int, int, int], Strip] = {}
+        self._base: Style | None = None
+        self._styled: dict[Style | None, Style] = {}  # a style on the widget's background
         self.selected: str | None = workflow.task_ids[0] if workflow.tasks else None
         self.shown: set[str] | None = None  # ids passing the filter (None: no filter)
         self.follow_frontier = False
@@ -129,8 +133,10 @@ class DagGraph(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         n = scroll_y + y
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        width = self.size.width
+        if self._base is None:
+            self._base = self.rich_style  # not free: once per theme change
+        base = self._base
         key = (n, scroll_x, width)
         strip = self._strips.get(key)
         if strip is None:
@@ -180,10 +186,14 @@ class DagGraph(ScrollView, can_focus=True):
                 self._draw_box(box, r, put)
         segments = []
         start = 0
+        styled = self._styled
         for c in range(1, width + 1):
             if c == width or styles[c] is not styles[start]:
                 style = styles[start]
-                segments.append(RichSegment("".join(chars[start:c]), base + style if style else base))
+                full = styled.get(style)
+                if full is None:
+                    full = styled[style] = base + style if style else base
+                segments.append(RichSegment("".join(chars[start:c]), full))
                 start = c
         return Strip(segments, width)
 
@@ -192,13 +202,13 @@ class DagGraph(ScrollView, can_focus=True):
         status = self.status(tid)
         colour = STATUS[status]
         if self.shown is not None and tid not in self.shown:
-            colour = colour + DIM
-        border = colour + LINKED if tid in self._linked else colour
+            colour = _mix(colour, DIM)
+        border = _mix(colour, LINKED) if tid in self._linked else colour
         inner = box.width - 2
         if r == 1:
             label = f"{STATUS_STYLES[status].symbol} {self.labels[tid]}".ljust(inner)
             put(box.x, "│", border)
-            put(box.x + 1, label, colour + SELECTED if tid == self.selected else colour + Style(bold=True))
+            put(box.x + 1, label, _mix(colour, SELECTED if tid == self.selected else BOLD))
             put(box.x + box.width - 1, "│", border)
             return
         line = list("─" * inner)
@@ -337,3 +347,11 @@ class DagGraph(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._base = None  # a theme change: strips carry the old background
+        self._styled.clear()
+
+
+@lru_cache(maxsize=256)
+def _mix(style: Style, over: Style) -> Style:
+    """``style + over``, the same object each time (so a row's runs of one style join)."""
+    return style + over
