@@ -6,6 +6,9 @@ with its dependent skipped, one cancelled, one pending; times and usage
 pinned), the app headless at 140x40, the failed task selected:
 docs/images/run-screen.svg.
 
+The graph view: the 30-task layered workflow of tests/test_graph_snapshots.py mid-run at
+160x48, saved as SVG and turned into docs/images/graph-view.png with ``rsvg-convert``.
+
 The diff view: a real pydantic-deep agent (a FunctionModel scripted as in
 tests/test_app_files.py) fixes a small repository made in a temporary
 directory; its changes are opened with ``d``: docs/images/diff-view.svg.
@@ -14,6 +17,8 @@ directory; its changes are opened with ``d``: docs/images/diff-view.svg.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images" / "run-screen.svg"
 DIFF_OUT = ROOT / "docs" / "images" / "diff-view.svg"
+GRAPH_OUT = ROOT / "docs" / "images" / "graph-view.png"
 SIZE = (140, 40)
 DIFF_SIZE = (110, 34)
 CONFIG_PY = """import yaml
@@ -86,6 +92,25 @@ async def diff_view() -> Path:
     return DIFF_OUT
 
 
+async def graph_view() -> Path:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_graph_snapshots import make_app, mid_run
+
+    svg = GRAPH_OUT.with_suffix(".svg")
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await mid_run("layered30")(pilot)
+        await pilot.pause()
+        app.save_screenshot(svg.name, path=str(svg.parent))
+    if shutil.which("rsvg-convert") is None:
+        print("rsvg-convert not found: the SVG is kept, no PNG made")
+        return svg
+    subprocess.run(["rsvg-convert", str(svg), "-o", str(GRAPH_OUT)], check=True)
+    svg.unlink()
+    return GRAPH_OUT
+
+
 if __name__ == "__main__":
     print(asyncio.run(main(*sys.argv[1:])))
+    print(asyncio.run(graph_view()))
     print(asyncio.run(diff_view()))

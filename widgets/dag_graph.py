@@ -83,6 +83,7 @@ class DagGraph(ScrollView, can_focus=True):
         self._linked: set[str] = set()
         self._lit_edges: set[int] = set()
         self._collapsed: set[int] = set()
+        self._finished: set[int] = set()  # layers whose tasks all completed or were skipped
         self._starts: list[int] = []
         self._bands: list[tuple[str, int]] = []  # (kind, layer) from each start row
         self._light()
@@ -95,8 +96,15 @@ class DagGraph(ScrollView, can_focus=True):
         return TaskStatus(result.status) if result is not None else TaskStatus.PENDING
 
     def rebuild(self) -> None:
-        """Statuses changed: recompute collapsed layers (cheap), drop strips, repaint."""
-        self._collapsed = {n for n, layer in enumerate(self.geometry.layers) if self._collapses(layer)}
+        """Statuses changed: find the finished layers (cheap), drop strips, repaint."""
+        self._finished = {n for n, layer in enumerate(self.geometry.layers) if self._all_done(layer)}
+        self._place_rows()
+
+    def _place_rows(self) -> None:
+        """The rows of each layer and channel: a finished layer is one line unless it holds
+        the selection."""
+        here = self.geometry.boxes[self.selected].layer if self.selected else None
+        self._collapsed = self._finished - {here}
         self._starts, self._bands = [], []
         row = 0
         for n in range(len(self.geometry.layers)):
@@ -113,8 +121,8 @@ class DagGraph(ScrollView, can_focus=True):
         if self.follow_frontier:
             self.scroll_to_frontier()
 
-    def _collapses(self, layer: list[Box]) -> bool:
-        if not self.collapsible or any(box.task_id == self.selected for box in layer):
+    def _all_done(self, layer: list[Box]) -> bool:
+        if not self.collapsible:
             return False
         return all(self.status(box.task_id) in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
                    for box in layer)
@@ -258,7 +266,7 @@ class DagGraph(ScrollView, can_focus=True):
         self.selected = task_id
         if changed:
             self._light()
-            self.rebuild()  # a collapsed layer opens when the selection enters it
+            self._place_rows()  # a collapsed layer opens when the selection enters it
         self.scroll_to_selected()
         if changed and announce:
             self.post_message(DagPanel.Selected(self, task_id))  # type: ignore[arg-type]
