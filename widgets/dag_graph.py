@@ -72,7 +72,7 @@ class DagGraph(ScrollView, can_focus=True):
                 self.drawn_out.add(parent)
                 self.drawn_in.add(child)
         self._xs = [[box.x for box in layer] for layer in self.geometry.layers]
-        self._edge_cells: dict[int, list[dict[int, int]]] = {}
+        self._edge_cells: dict[int, list[list[tuple[int, str]]]] = {}
         self._lit_cells: dict[int, list[dict[int, int]]] = {}
         self._strips: dict[tuple[int, int, int], Strip] = {}
         self._base: Style | None = None
@@ -156,54 +156,75 @@ class DagGraph(ScrollView, can_focus=True):
         return strip
 
     def _draw(self, n: int, x0: int, width: int, base: Style) -> Strip:
-        chars = [" "] * width
-        styles: list[Style | None] = [None] * width
+        """Row ``n`` between columns ``x0`` and ``x0 + width``: pieces of text placed left to
+        right (boxes, edge runs), the gaps filled with the background."""
+        pieces: list[tuple[int, str, Style | None]] = []
+        put = lambda x, text, style: pieces.append((x, text, style))  # noqa: E731
         band = bisect.bisect_right(self._starts, n) - 1
         kind, layer = self._bands[band]
         r = n - self._starts[band]
-
-        def put(x: int, text: str, style: Style | None) -> None:
-            for i, char in enumerate(text):
-                c = x + i - x0
-                if 0 <= c < width:
-                    chars[c], styles[c] = char, style
-
+        x1 = x0 + width
         if kind == "summary":
             put(0, self._summary(layer), DIM)
         elif kind == "channel":
-            cells = self._edge_cells.get(layer)
-            if cells is None:
-                cells = self._edge_cells[layer] = self.geometry.channel_cells(layer)
-            lit = self._lit_cells.get(layer)
-            if lit is None:
-                lit = self._lit_cells[layer] = self.geometry.channel_cells(layer, self._lit_edges)
-            for x, bits in cells[r].items():
-                if x0 <= x < x0 + width:
-                    chars[x - x0] = LINE_CHARS[bits]
-                    styles[x - x0] = LINKED if x in lit[r] else EDGE
+            self._edge_run(layer, r, x0, x1, put)
         else:
             for x, edge in self.geometry.passes[layer]:
-                if x0 <= x < x0 + width:
-                    chars[x - x0] = "│"
-                    styles[x - x0] = LINKED if edge in self._lit_edges else EDGE
+                if x0 <= x < x1:
+                    put(x, "│", LINKED if edge in self._lit_edges else EDGE)
             boxes, xs = self.geometry.layers[layer], self._xs[layer]
             for i in range(bisect.bisect_left(xs, x0 - MAX_BOX), len(boxes)):
                 box = boxes[i]
-                if box.x >= x0 + width:
+                if box.x >= x1:
                     break
-                self._draw_box(box, r, put)
+                if box.x + box.width > x0:
+                    self._draw_box(box, r, put)
+            pieces.sort(key=lambda piece: piece[0])
         segments = []
-        start = 0
+        at = x0
         styled = self._styled
-        for c in range(1, width + 1):
-            if c == width or styles[c] is not styles[start]:
-                style = styles[start]
-                full = styled.get(style)
-                if full is None:
-                    full = styled[style] = base + style if style else base
-                segments.append(RichSegment("".join(chars[start:c]), full))
-                start = c
+        for x, text, style in pieces:
+            if x < at:  # starts left of the window (or of what is drawn)
+                text, x = text[at - x:], at
+            text = text[: x1 - x]
+            if not text:
+                continue
+            if x > at:
+                segments.append(RichSegment(" " * (x - at), base))
+            full = styled.get(style)
+            if full is None:
+                full = styled[style] = base + style if style else base
+            segments.append(RichSegment(text, full))
+            at = x + len(text)
+        if at < x1:
+            segments.append(RichSegment(" " * (x1 - at), base))
         return Strip(segments, width)
+
+    def _edge_run(self, channel: int, r: int, x0: int, x1: int, put) -> None:  # noqa: ANN001
+        """One channel row's edge cells in the window, adjacent cells of one style joined."""
+        rows = self._edge_cells.get(channel)
+        if rows is None:  # sorted (column, character) per row: computed once per workflow
+            rows = self._edge_cells[channel] = [
+                sorted((x, LINE_CHARS[bits]) for x, bits in row.items())
+                for row in self.geometry.channel_cells(channel)]
+        lit = self._lit_cells.get(channel)
+        if lit is None:
+            lit = self._lit_cells[channel] = self.geometry.channel_cells(channel, self._lit_edges)
+        cells, lit_row = rows[r], lit[r]
+        run_x, run, run_style = -2, "", EDGE
+        for i in range(bisect.bisect_left(cells, (x0, "")), len(cells)):
+            x, char = cells[i]
+            if x >= x1:
+                break
+            style = LINKED if x in lit_row else EDGE
+            if x == run_x + len(run) and style is run_style:
+                run += char
+                continue
+            if run:
+                put(run_x, run, run_style)
+            run_x, run, run_style = x, char, style
+        if run:
+            put(run_x, run, run_style)
 
     def _draw_box(self, box: Box, r: int, put) -> None:  # noqa: ANN001
         tid = box.task_id
