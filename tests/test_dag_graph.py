@@ -193,3 +193,21 @@ async def test_following_the_frontier_keeps_a_running_task_in_view_in_a_200_task
         assert len(seen) >= 50 and all(shown for _, shown in seen), [t for t, shown in seen if not shown]
         assert order.index(seen[-1][0]) > 140  # the frontier went down 14 layers, the view with it
         screen.app.orchestrator.cancel_workflow(screen.run_id)
+
+
+async def test_a_big_graph_is_laid_out_in_a_thread_and_then_drawn():
+    from deeptui.widgets.dag_graph import LAYOUT_IN_THREAD_OVER
+
+    app, gates = gated_app()
+    n = LAYOUT_IN_THREAD_OVER + 500
+    dag = {f"t{i:05d}": ([f"t{i - 1:05d}"] if i % 10 else []) for i in range(n)}  # chains of 10
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_run(pilot, app, gated_workflow(dag, parallel=4))
+        graph = screen.dag.graph
+        await wait_for(pilot, lambda: graph.geometry is not None, timeout=60)
+        assert len(graph.geometry.boxes) == n and len(graph.geometry.layers) == 10
+        await pilot.pause()
+        assert "t00000" in graph.render_line(1).text  # the first box's label row
+        await pilot.press("down", "right")
+        assert screen.selected == "t00011"  # t00001's chain, one layer down
+        screen.app.orchestrator.cancel_workflow(screen.run_id)

@@ -10,6 +10,7 @@ tasks, a layer whose tasks all finished without failing shrinks to one line of
 counts (unless it holds the selection). Arrows move the selection: up/down to
 the nearest box of the layer above/below, left/right within a layer.
 ``follow_frontier`` keeps the first running tasks in view after each repaint.
+Past ``LAYOUT_IN_THREAD_OVER`` tasks the layout is computed in a thread worker.
 """
 
 from __future__ import annotations
@@ -20,19 +21,21 @@ from functools import lru_cache
 
 from rich.segment import Segment as RichSegment
 from rich.style import Style
-from textual import events
+from textual import events, work
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState
 from deeptui.visualize.diagram import STATUS_STYLES
-from deeptui.visualize.layered import BOX_ROWS, LINE_CHARS, MAX_LABEL, Box, layout
+from deeptui.visualize.layered import BOX_ROWS, LINE_CHARS, MAX_LABEL, Box, GraphLayout, layout
 from deeptui.visualize.safe_text import visible
 from deeptui.widgets.bindings import bindings
 from deeptui.widgets.dag_panel import DagPanel
+from deeptui.widgets.line_view import no_gc_pauses
 
 COLLAPSE_OVER = 60  # tasks: beyond this, finished layers shrink to one line
+LAYOUT_IN_THREAD_OVER = 2000  # tasks: beyond this, the layout is computed in a thread
 MAX_BOX = MAX_LABEL + 4
 EDGE = Style(color="grey50")
 LINKED = Style(color="cyan", bold=True)  # no status uses cyan
@@ -57,21 +60,10 @@ class DagGraph(ScrollView, can_focus=True):
                  *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.state = state
-        self.geometry = layout({t.id: list(t.depends_on) for t in workflow.tasks})
+        self._tasks = {t.id: list(t.depends_on) for t in workflow.tasks}
+        self.geometry: GraphLayout | None = None  # laid out in a thread when big (on mount)
         self.collapsible = len(workflow.tasks) > COLLAPSE_OVER
-        self.labels = {box.task_id: visible(box.label) for box in self.geometry.boxes.values()}
-        self.in_edges: dict[str, list[int]] = {tid: [] for tid in self.geometry.boxes}
-        self.out_edges: dict[str, list[int]] = {tid: [] for tid in self.geometry.boxes}
-        drawn = {seg.edge for channel in self.geometry.channels for seg in channel}
-        self.drawn_in: set[str] = set()
-        self.drawn_out: set[str] = set()
-        for e, (parent, child) in enumerate(self.geometry.edges):
-            self.out_edges[parent].append(e)
-            self.in_edges[child].append(e)
-            if e in drawn:
-                self.drawn_out.add(parent)
-                self.drawn_in.add(child)
-        self._xs = [[box.x for box in layer] for layer in self.geometry.layers]
+        self.labels: dict[str, str] = {}
         self._edge_cells: dict[int, list[list[tuple[int, str]]]] = {}
         self._lit_cells: dict[int, list[dict[int, int]]] = {}
         self._strips: dict[tuple[int, int, int], Strip] = {}
@@ -82,12 +74,32 @@ class DagGraph(ScrollView, can_focus=True):
         self.follow_frontier = False
         self._linked: set[str] = set()
         self._lit_edges: set[int] = set()
-        self._collapsed: set[int] = set()
-        self._finished: set[int] = set()  # layers whose tasks all completed or were skipped
+        self._collapsed, self._finished = set(), set()  # finished: all completed or skipped
         self._starts: list[int] = []
         self._bands: list[tuple[str, int]] = []  # (kind, layer) from each start row
+        if len(self._tasks) <= LAYOUT_IN_THREAD_OVER:
+            self._laid_out(layout(self._tasks))
+        else:
+            self.rebuild()
+
+    def on_mount(self) -> None:
+        if self.geometry is None:
+            self._lay_out()
+
+    @work(thread=True, exclusive=True, group="dag-layout", exit_on_error=False,
+          description="graph layout")
+    def _lay_out(self) -> None:
+        with no_gc_pauses():
+            geometry = layout(self._tasks)
+        self.app.call_from_thread(self._laid_out, geometry)
+
+    def _laid_out(self, geometry: GraphLayout) -> None:
+        self.geometry = geometry
+        self.labels = {box.task_id: visible(box.label) for box in geometry.boxes.values()}
         self._light()
         self.rebuild()
+        if self.is_mounted:
+            self.scroll_to_frontier() if self.follow_frontier else self.scroll_to_selected()
 
     # -- rows ------------------------------------------------------------------
 
@@ -97,6 +109,10 @@ class DagGraph(ScrollView, can_focus=True):
 
     def rebuild(self) -> None:
         """Statuses changed: find the finished layers (cheap), drop strips, repaint."""
+        if self.geometry is None:  # still being laid out: one line says so
+            self.virtual_size = Size(0, 1)
+            self.refresh()
+            return
         self._finished = {n for n, layer in enumerate(self.geometry.layers) if self._all_done(layer)}
         self._place_rows()
 
@@ -122,36 +138,33 @@ class DagGraph(ScrollView, can_focus=True):
             self.scroll_to_frontier()
 
     def _all_done(self, layer: list[Box]) -> bool:
-        if not self.collapsible:
-            return False
-        return all(self.status(box.task_id) in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
-                   for box in layer)
-
-    def box_row(self, task_id: str) -> int:
-        """The first screen row (of the whole drawing) of a task's box or layer line."""
-        box = self.geometry.boxes[task_id]
-        return self._starts[self._bands.index(("summary" if box.layer in self._collapsed
-                                              else "layer", box.layer))]
+        return self.collapsible and all(
+            self.status(box.task_id) in (TaskStatus.COMPLETED, TaskStatus.SKIPPED) for box in layer)
 
     def box_region(self, task_id: str) -> Region:
+        """Where a task's box (or its collapsed layer's line) is in the whole drawing."""
         box = self.geometry.boxes[task_id]
-        rows = 1 if box.layer in self._collapsed else BOX_ROWS
-        return Region(box.x, self.box_row(task_id), box.width, rows)
+        folded = box.layer in self._collapsed
+        top = self._starts[self._bands.index(("summary" if folded else "layer", box.layer))]
+        return Region(box.x, top, box.width, 1 if folded else BOX_ROWS)
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
+        (scroll_x, scroll_y), width = self.scroll_offset, self.size.width
         n = scroll_y + y
-        width = self.size.width
         if self._base is None:
             self._base = self.rich_style  # not free: once per theme change
-        base = self._base
-        key = (n, scroll_x, width)
+        base, key = self._base, (n, scroll_x, width)  # a resize or a scroll: other keys
         strip = self._strips.get(key)
         if strip is None:
-            if n >= self.virtual_size.height or width <= 0:
+            if self.geometry is None:
+                text = f"  laying out {len(self._tasks):,} tasks…" if n == 0 else ""
+                strip = Strip([RichSegment(text[:width].ljust(width), base)], width)
+            elif n >= self.virtual_size.height or width <= 0:
                 strip = Strip.blank(width, base)
             else:
                 strip = self._draw(n, scroll_x, width, base)
+            if len(self._strips) > 4000:  # many scroll positions seen: start again
+                self._strips.clear()
             self._strips[key] = strip
         return strip
 
@@ -172,7 +185,7 @@ class DagGraph(ScrollView, can_focus=True):
             for x, edge in self.geometry.passes[layer]:
                 if x0 <= x < x1:
                     put(x, "│", LINKED if edge in self._lit_edges else EDGE)
-            boxes, xs = self.geometry.layers[layer], self._xs[layer]
+            boxes, xs = self.geometry.layers[layer], self.geometry.xs[layer]
             for i in range(bisect.bisect_left(xs, x0 - MAX_BOX), len(boxes)):
                 box = boxes[i]
                 if box.x >= x1:
@@ -243,9 +256,9 @@ class DagGraph(ScrollView, can_focus=True):
         line = list("─" * inner)
         port = box.port - box.x - 1
         far = box.far_in if r == 0 else box.far_out
-        if r == 0 and tid in self.drawn_in:
+        if r == 0 and tid in self.geometry.drawn_in:
             line[port] = "┴"
-        elif r == 2 and tid in self.drawn_out:
+        elif r == 2 and tid in self.geometry.drawn_out:
             line[port] = "┬"
         if far:
             mark = f"{'↑' if r == 0 else '↓'}{far}"
@@ -266,9 +279,9 @@ class DagGraph(ScrollView, can_focus=True):
     def _light(self) -> None:
         """The selection's upstream and downstream boxes and edges."""
         self._linked, self._lit_edges = set(), set()
-        if self.selected is None:
+        if self.selected is None or self.geometry is None:
             return
-        for edges_of, end in ((self.in_edges, 0), (self.out_edges, 1)):
+        for edges_of, end in ((self.geometry.in_edges, 0), (self.geometry.out_edges, 1)):
             todo = deque([self.selected])
             while todo:
                 for e in edges_of[todo.popleft()]:
@@ -281,11 +294,11 @@ class DagGraph(ScrollView, can_focus=True):
         self._lit_cells.clear()
 
     def select(self, task_id: str | None, *, announce: bool = True) -> None:
-        if task_id is not None and task_id not in self.geometry.boxes:
+        if task_id is not None and task_id not in self._tasks:
             return
         changed = task_id != self.selected
         self.selected = task_id
-        if changed:
+        if changed and self.geometry is not None:
             self._light()
             self._place_rows()  # a collapsed layer opens when the selection enters it
         self.scroll_to_selected()
@@ -293,12 +306,12 @@ class DagGraph(ScrollView, can_focus=True):
             self.post_message(DagPanel.Selected(self, task_id))  # type: ignore[arg-type]
 
     def scroll_to_selected(self) -> None:
-        if self.selected is not None:
+        if self.selected is not None and self.geometry is not None:
             self.scroll_to_region(self.box_region(self.selected), animate=False, immediate=True)
 
     def scroll_to_frontier(self) -> None:
         """Bring the first running task (top layer first, then left) into view."""
-        for layer in self.geometry.layers:
+        for layer in self.geometry.layers if self.geometry is not None else ():
             for box in layer:
                 if self.status(box.task_id) is TaskStatus.RUNNING:
                     self.scroll_to_region(self.box_region(box.task_id), animate=False,
@@ -310,6 +323,8 @@ class DagGraph(ScrollView, can_focus=True):
         return boxes if self.shown is None else [b for b in boxes if b.task_id in self.shown]
 
     def _step_layer(self, step: int) -> None:
+        if self.geometry is None:
+            return
         if self.selected is None:
             self.action_select_first()
             return
@@ -323,6 +338,8 @@ class DagGraph(ScrollView, can_focus=True):
             layer += step
 
     def _step_within(self, step: int) -> None:
+        if self.geometry is None:
+            return
         if self.selected is None:
             self.action_select_first()
             return
@@ -345,20 +362,20 @@ class DagGraph(ScrollView, can_focus=True):
         self._step_within(1)
 
     def action_select_first(self) -> None:
-        for n in range(len(self.geometry.layers)):
+        for n in range(len(self.geometry.layers) if self.geometry is not None else 0):
             if boxes := self._allowed(n):
                 self.select(boxes[0].task_id)
                 return
 
     def action_select_last(self) -> None:
-        for n in range(len(self.geometry.layers) - 1, -1, -1):
+        for n in range(len(self.geometry.layers) - 1 if self.geometry is not None else -1, -1, -1):
             if boxes := self._allowed(n):
                 self.select(boxes[-1].task_id)
                 return
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        if offset is None:
+        if offset is None or self.geometry is None:
             return
         x, y = offset.x + self.scroll_offset.x, offset.y + self.scroll_offset.y
         band = bisect.bisect_right(self._starts, y) - 1
@@ -369,9 +386,6 @@ class DagGraph(ScrollView, can_focus=True):
             if box.x <= x < box.x + box.width:
                 self.select(box.task_id)
                 return
-
-    def on_resize(self) -> None:
-        self._strips.clear()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

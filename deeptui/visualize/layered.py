@@ -75,9 +75,24 @@ class GraphLayout:
     edges: list[tuple[str, str]]  # (parent, child) of every edge, drawn or not
     width: int
     boxes: dict[str, Box] = field(default_factory=dict)
+    in_edges: dict[str, list[int]] = field(default_factory=dict)  # edge indexes into each task
+    out_edges: dict[str, list[int]] = field(default_factory=dict)
+    drawn_in: set[str] = field(default_factory=set)  # tasks with a drawn edge coming in
+    drawn_out: set[str] = field(default_factory=set)
+    xs: list[list[int]] = field(default_factory=list)  # each layer's box columns (for bisect)
 
     def __post_init__(self) -> None:
         self.boxes = {box.task_id: box for layer in self.layers for box in layer}
+        self.in_edges = {tid: [] for tid in self.boxes}
+        self.out_edges = {tid: [] for tid in self.boxes}
+        drawn = {seg.edge for channel in self.channels for seg in channel}
+        for e, (parent, child) in enumerate(self.edges):
+            self.out_edges[parent].append(e)
+            self.in_edges[child].append(e)
+            if e in drawn:
+                self.drawn_out.add(parent)
+                self.drawn_in.add(child)
+        self.xs = [[box.x for box in layer] for layer in self.layers]
 
     def channel_cells(self, n: int, edges: set[int] | None = None) -> list[dict[int, int]]:
         """Channel ``n`` as rows of {column: direction bits}, only the ``edges`` given (all if None)."""
