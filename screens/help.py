@@ -16,6 +16,8 @@ SCOPE_TITLES = {
     "run": "Run screen", "dag": "Run screen: DAG panel", "cache": "Cache inspector",
     "metrics": "Metrics dashboard", "history": "History", "history_table": "History: run table",
     "approvals": "Run screen: approvals list", "diff": "Diff review",
+    "log": "Run screen: the log", "log_search": "Run screen: log search",
+    "output": "Output viewer",
     "help": "This help", "confirm": "Yes/no questions",
 }
 

@@ -15,6 +15,7 @@ from textual.widgets import Static
 from deeptui.models import TaskDefinition, TaskResult, TaskStatus
 from deeptui.visualize.safe_text import text as safe
 from deeptui.visualize import STATUS_STYLES
+from deeptui.visualize.labels import cached_note
 
 from .diff_view import changes_summary
 from .run_header import format_duration
@@ -87,6 +88,8 @@ class TaskDetail(Static):
         table.add_row("task", safe(task.id, "bold"))  # user text: never markup
         table.add_row("status", Text(f"{look.symbol} {status.value}", style=look.rich)
                       + Text(" (cached)" if result.cached else "", style="dim"))
+        if result.cached_from is not None:  # which run produced it, and when (UTC)
+            table.add_row("cache", safe(cached_note(result).removeprefix("cached "), "dim"))
         kind = task.kind
         agent = result.agent_used or task.agent_type or ("-" if kind != "agent" else "(routing)")
         table.add_row("kind", safe(f"{kind}   attempts {result.attempts}   agent {agent}"))

@@ -6,7 +6,7 @@ tool calls, shell output, retries, errors), styled by kind. An ``attempt`` entry
 retry) is drawn as a dim rule, so one attempt's partial text never runs into the
 next. Follow mode keeps
 the newest line in view; scrolling up stops following, scrolling back to the
-bottom (or ``f``) resumes it.
+bottom (or ``f``) resumes it. ``/`` searches the log (see `deeptui.widgets.log_search`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual import events
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from deeptui.visualize.safe_text import visible
+from deeptui.widgets.bindings import bindings
+from deeptui.widgets.log_search import LogMatches, LogSearch
 
 KIND_STYLES: dict[str, tuple[str, str]] = {
     "text": ("", ""),
@@ -93,6 +96,7 @@ def plain_line(ts: float, kind: str, text: str) -> str:
 class TaskLogView(RichLog):
     """A RichLog of one task's lines that follows the end until the user scrolls up."""
 
+    BINDINGS = bindings("log")
     DEFAULT_CSS = """
     TaskLogView { background: $surface; }
     """
@@ -105,6 +109,8 @@ class TaskLogView(RichLog):
         self.entries: list[tuple[float, str, str]] = []
         self._partial: tuple[float, str, str] | None = None
         self._wrap_width: int | None = None  # the width the lines were wrapped to
+        self.matches = LogMatches()  # the search's matches (none without a search)
+        self.search_bar: LogSearch | None = None
 
     @property
     def follow(self) -> bool:
@@ -131,6 +137,7 @@ class TaskLogView(RichLog):
             self.write(Text("(no output yet)" if task_id else "(no task selected)", style="dim"))
         self.append(entries)
         self.flush()
+        self._search_again()
 
     def append(self, entries: Iterable[tuple[float, str, str]]) -> None:
         """Add log entries; streamed chunks of one kind join into whole lines."""
@@ -139,6 +146,7 @@ class TaskLogView(RichLog):
             self.clear()  # drop the "(no output yet)" placeholder
         self.entries.extend(entries)
         self._render(entries)
+        self._search_again()
 
     def _render(self, entries: Iterable[tuple[float, str, str]]) -> None:
         for ts, kind, text in entries:
@@ -172,6 +180,7 @@ class TaskLogView(RichLog):
                 self.call_after_refresh(lambda: self.scroll_to(
                     y=round(where * self.max_scroll_y), animate=False))
         self._wrap_width = width
+        self._search_again()
         if self.auto_scroll:
             self.scroll_end(animate=False)
 
@@ -220,3 +229,61 @@ class TaskLogView(RichLog):
         if not self.auto_scroll and new_value > old_value and new_value >= self.max_scroll_y:
             self.auto_scroll = True  # back at the bottom: follow again
             self.border_subtitle = "following"
+
+    # -- search (see deeptui.widgets.log_search) ------------------------------------------
+
+    def action_search(self) -> None:
+        if self.search_bar is None and self.parent is not None:
+            self.search_bar = LogSearch(self)
+            self.parent.mount(self.search_bar)
+        elif self.search_bar is not None:
+            self.search_bar.query_one("Input").focus()
+
+    def search_for(self, query: str) -> None:
+        """Find ``query`` (a new one: the first match from the top of the view is current)."""
+        self.matches.find(self.lines, query, near=round(self.scroll_y))
+        self._show_match()
+
+    def action_next_match(self) -> None:
+        self.matches.move(1)
+        self._show_match()
+
+    def action_previous_match(self) -> None:
+        self.matches.move(-1)
+        self._show_match()
+
+    def close_search(self) -> None:
+        self.matches.find(self.lines, "")
+        if self.search_bar is not None:
+            self.search_bar.remove()
+            self.search_bar = None
+        self.refresh()
+        self.focus()
+
+    def _search_again(self) -> None:
+        """The lines changed (added, wrapped again): find the query in them again."""
+        if self.matches.query:
+            self.matches.find(self.lines, self.matches.query)
+            self._show_count()
+            self.refresh()
+
+    def _show_match(self) -> None:
+        """Bring the current match into view (pausing follow) and repaint."""
+        line = self.matches.line
+        if line is not None:
+            if not self.scroll_y <= line < self.scroll_y + self.scrollable_content_region.height:
+                self._pause()
+                self.scroll_to(y=max(0, line - self.scrollable_content_region.height // 2),
+                               animate=False, immediate=True)
+        self._show_count()
+        self.refresh()
+
+    def _show_count(self) -> None:
+        if self.search_bar is not None and self.search_bar.is_mounted:
+            self.search_bar.show_count(self.matches.count)
+
+    def _render_line(self, y: int, scroll_x: int, width: int) -> Strip:
+        if not self.matches.on_line(y):
+            return super()._render_line(y, scroll_x, width)
+        return self.matches.highlight(y, self.lines[y]).crop_extend(
+            scroll_x, scroll_x + width, self.rich_style)
