@@ -350,8 +350,9 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
             if not binding.description or binding.action in seen or not active.enabled:
                 continue
             seen.add(binding.action)
+            about = f"{binding.tooltip} · " if binding.tooltip else ""  # as in help: no action names
             yield SystemCommand(f"{binding.description} ({self.get_key_display(binding)})",
-                                f"key {key}: {binding.action}",
+                                f"{about}binding id {binding.id or key}",
                                 partial(self.run_action, binding.action, active.node))
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information",
