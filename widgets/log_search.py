@@ -26,8 +26,8 @@ from deeptui.widgets.bindings import bindings
 if TYPE_CHECKING:
     from deeptui.widgets.task_log import TaskLogView
 
-MATCH = Style(bgcolor="yellow", color="black")
-CURRENT = Style(bgcolor="dark_orange", color="black", bold=True, underline=True)
+MATCH = Style(bgcolor="#3d5a80", color="#ffffff")  # every match: a muted blue
+CURRENT = Style(bgcolor="#ffd700", color="#000000", bold=True)  # the current one: gold
 
 
 class LogMatches:

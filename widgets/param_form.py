@@ -113,7 +113,7 @@ class ParamForm(VerticalScroll):
     ParamForm .field.-invalid { border-left: tall $error; background: $error 10%; }
     ParamForm .field-name { text-style: bold; }
     ParamForm .field-help { color: $text-muted; width: 1fr; }
-    ParamForm .field-error { color: $error; text-style: bold; display: none; }
+    ParamForm .field-error { color: $error; text-style: bold; display: none; width: 1fr; }
     ParamForm .field.-invalid .field-error { display: block; }
     ParamForm Switch { width: auto; }
     ParamForm Input, ParamForm Select { margin: 0 0 0 1; background: $boost; }
