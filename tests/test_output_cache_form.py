@@ -253,3 +253,19 @@ async def test_palette_names_commands_as_help_does() -> None:
         assert commands["Follow log (f)"] == "binding id follow"
         assert "toggle_follow" not in " ".join(commands.values())
         assert commands["Output (o)"].endswith("binding id output")
+
+
+async def test_multi_select_marks_checked_and_unchecked_items_in_text() -> None:
+    app = DeeptuiApp(Settings(cache="none"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(ParametersScreen(template="documentation"))
+        await wait_for(pilot, lambda: bool(app.screen.query(ParamForm)))
+        checks = app.screen.query_one("#param-doc_types")
+
+        def prompts() -> list[str]:
+            return [str(checks.get_option_at_index(i).prompt) for i in range(checks.option_count)]
+
+        assert prompts() == ["[x] api", "[x] guide", "[x] tutorial"]
+        checks.deselect("guide")
+        await wait_for(pilot, lambda: prompts() == ["[x] api", "[ ] guide", "[x] tutorial"])
+        assert app.screen.query_one(ParamForm).json_values()["doc_types"] == ["api", "tutorial"]

@@ -95,8 +95,8 @@ class CheckList(SelectionList[Any]):
                          id=id, compact=True)
 
     @staticmethod
-    def _prompt(choice: Any, checked: bool) -> str:
-        return f"{'[x]' if checked else '[ ]'} {choice}"
+    def _prompt(choice: Any, checked: bool) -> Any:
+        return safe(f"{'[x]' if checked else '[ ]'} {choice}")  # a Text: [x] is not markup
 
     def mark(self) -> None:
         """Rewrite each item's box after a change."""
