@@ -67,6 +67,8 @@ KEYS: tuple[KeySpec, ...] = (
             tooltip="Find text in the log; n / N (or enter / shift+enter) move between matches"),
     KeySpec("log.next", "n", "next_match", "Next match", "log"),
     KeySpec("log.previous", "N", "previous_match", "Previous match", "log"),
+    KeySpec("log.tools", "t", "toggle_tools", "Collapse tool calls", "log",
+            tooltip="Hide (or show again) the results of the agent's tool calls"),
     KeySpec("log_search.previous", "shift+enter", "previous", "Previous match", "log_search"),
     KeySpec("log_search.close", "escape", "close", "Close search", "log_search"),
     # output viewer

@@ -269,3 +269,36 @@ async def test_multi_select_marks_checked_and_unchecked_items_in_text() -> None:
         checks.deselect("guide")
         await wait_for(pilot, lambda: prompts() == ["[x] api", "[ ] guide", "[x] tutorial"])
         assert app.screen.query_one(ParamForm).json_values()["doc_types"] == ["api", "tutorial"]
+
+
+async def test_tool_calls_collapse_to_one_line_each_and_expand_again() -> None:
+    app = DeeptuiApp(Settings(cache="none"))
+    app.log_times = False
+    log_entries = [(1.0, "text", "Looking at the code.\n"),
+                   (2.0, "tool_call", "read_file pkg/io.py"),
+                   (3.0, "tool_result", "read_file -> " + "x = 1; " * 60),
+                   (4.0, "tool_call", "grep eval("),
+                   (5.0, "tool_result", "grep -> pkg/io.py:12: eval(text)"),
+                   (6.0, "text", "Found it.\n")]
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = stored_run("done")
+        screen.stored_logs = {"writer": log_entries}
+        app.push_screen(screen)
+        await pilot.pause()
+        log = screen.log_view
+
+        def shown() -> list[str]:
+            return [strip.text.rstrip() for strip in log.lines]
+
+        assert any("← read_file -> x = 1;" in line for line in shown())
+        expanded = len(shown())
+        log.focus()
+        await pilot.press("t")
+        await wait_for(pilot, lambda: log.tools_collapsed)
+        assert shown() == ["Looking at the code.", "▸ read_file pkg/io.py", "▸ grep eval(",
+                           "Found it."]
+        assert expanded > len(shown())
+        assert "x = 1;" in log.plain_text()  # the export keeps the results
+        await pilot.press("t")
+        await wait_for(pilot, lambda: len(shown()) == expanded)
+        assert any(line.startswith("→ grep eval(") for line in shown())

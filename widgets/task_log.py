@@ -6,7 +6,9 @@ tool calls, shell output, retries, errors), styled by kind. An ``attempt`` entry
 retry) is drawn as a dim rule, so one attempt's partial text never runs into the
 next. Follow mode keeps
 the newest line in view; scrolling up stops following, scrolling back to the
-bottom (or ``f``) resumes it. ``/`` searches the log (see `deeptui.widgets.log_search`).
+bottom (or ``f``) resumes it. ``/`` searches the log (see `deeptui.widgets.log_search`);
+``t`` collapses the agent's tool calls: each call stays one ``▸`` line, its result is
+hidden (``t`` again shows them; the export and the copy keep everything).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
     "text": ("", ""),
     "tool_call": ("→ ", "cyan"),
     "tool_result": ("← ", "dim cyan"),
+    "tool_folded": ("▸ ", "cyan"),  # a tool call whose result is hidden (``t``)
     "stdout": ("", "grey70"),
     "stderr": ("", "yellow"),
     "info": ("· ", "dim"),
@@ -34,6 +37,7 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
     "approval": ("⚑ ", "bold yellow"),  # waiting for / answered by a person (or the policy)
 }
 
+FOLDED = "tool_folded"
 ATTEMPT = "attempt"  # the kind of a separator entry: its text is "attempt N"
 DISPLAY_LINE_CHARS = 10_000  # a longer line (minified JSON, base64) is cut on screen only
 REWRAP_ENTRIES = 20_000  # entries wrapped again on a resize (the view keeps 5,000 lines)
@@ -109,6 +113,7 @@ class TaskLogView(RichLog):
         self.entries: list[tuple[float, str, str]] = []
         self._partial: tuple[float, str, str] | None = None
         self._wrap_width: int | None = None  # the width the lines were wrapped to
+        self.tools_collapsed = False  # tool calls shown without their results
         self.matches = LogMatches()  # the search's matches (none without a search)
         self.search_bar: LogSearch | None = None
 
@@ -160,6 +165,8 @@ class TaskLogView(RichLog):
                 self._partial = (ts, kind, rest) if rest else None
                 if self._partial and len(rest) > 400:
                     self.flush()
+            elif kind == "tool_result" and self.tools_collapsed:
+                continue
             else:
                 for line in text.rstrip("\n").split("\n"):
                     self._write(ts, kind, line)
@@ -169,20 +176,31 @@ class TaskLogView(RichLog):
         keeps its newest line in view whatever the new size."""
         width = self.scrollable_content_region.width
         if self._wrap_width is not None and width != self._wrap_width and self.entries:
-            flushed = self._partial is None
-            where = self.scroll_y / self.max_scroll_y if self.max_scroll_y else 1.0
-            self.clear()
-            self._partial = None
-            self._render(self.entries[-REWRAP_ENTRIES:])
-            if flushed:  # the last partial line had been written (the stream ended)
-                self.flush()
-            if not self.auto_scroll:  # paused: stay about where the reader was
-                self.call_after_refresh(lambda: self.scroll_to(
-                    y=round(where * self.max_scroll_y), animate=False))
+            self._render_again()
         self._wrap_width = width
         self._search_again()
         if self.auto_scroll:
             self.scroll_end(animate=False)
+
+    def _render_again(self) -> None:
+        """Write the lines again (a new width, tool calls collapsed or shown)."""
+        flushed = self._partial is None
+        where = self.scroll_y / self.max_scroll_y if self.max_scroll_y else 1.0
+        self.clear()
+        self._partial = None
+        self._render(self.entries[-REWRAP_ENTRIES:])
+        if flushed:  # the last partial line had been written (the stream ended)
+            self.flush()
+        if not self.auto_scroll:  # paused: stay about where the reader was
+            self.call_after_refresh(lambda: self.scroll_to(
+                y=round(where * self.max_scroll_y), animate=False))
+
+    def action_toggle_tools(self) -> None:
+        self.tools_collapsed = not self.tools_collapsed
+        if self.entries:
+            self._render_again()
+            self._search_again()
+        self.notify("Tool results hidden" if self.tools_collapsed else "Tool results shown")
 
     def flush(self) -> None:
         """Write a pending partial line (the stream paused or ended)."""
@@ -197,6 +215,8 @@ class TaskLogView(RichLog):
             self.write(Text(label + "─" * max(2, width - len(label)), style="dim"),
                        scroll_end=self.auto_scroll)
             return
+        if kind == "tool_call" and self.tools_collapsed:
+            kind = FOLDED  # the marker says its result is hidden
         self.write(format_line(ts, kind, text, with_time=self.show_time),
                    scroll_end=self.auto_scroll)
 
