@@ -62,6 +62,8 @@ KEYS: tuple[KeySpec, ...] = (
             tooltip="Show the selected task's whole output full-screen"),
     KeySpec("refresh_task", "R", "refresh_task", "Run again (no cache)", "run",
             tooltip="Run the selected task again without reading the cache; the result is stored"),
+    KeySpec("refresh_run", "ctrl+r", "refresh_run", "Run all again (no cache)", "run", show=False,
+            tooltip="Start the workflow again as a new run in which no task reads the cache"),
     # the task log (when it has focus)
     KeySpec("log.search", "slash", "search", "Search log", "log",
             tooltip="Find text in the log; n / N (or enter / shift+enter) move between matches"),

@@ -1,5 +1,6 @@
 """A task's output: `OutputScreen` (the full-screen viewer) and `TaskOutput`, the run screen's
-actions about the selected task's output (view, copy, export, run again without the cache).
+actions about the selected task's output (view, copy, export) and running it again
+without the cache (the task, ``R``, or the whole workflow as a new run, ``ctrl+r``).
 
 The viewer shows an agent's text output as Markdown (Textual's `Markdown`), a
 structured output (or text that parses as JSON) as pretty-printed, highlighted
@@ -138,6 +139,12 @@ class TaskOutput:
             self.notify(f"Running {task_id} again, not reading the cache")
         else:
             self.notify(f"{task_id} could not be run again", severity="warning")
+
+    def action_refresh_run(self) -> None:
+        """Start the workflow again as a new run in which every task runs (none is read from
+        the cache); its run screen opens. A stored run's workflow can be run so too."""
+        if self.app.start_run(self.workflow, refresh=True) is not None:
+            self.notify("Running every task again, not reading the cache")
 
     def _selected_text(self) -> tuple[str, str]:
         """(what, text): the selected task's output if it has one, else its log."""

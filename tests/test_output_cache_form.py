@@ -83,12 +83,19 @@ async def test_rerun_ignoring_the_cache_really_runs_the_task(tmp_path: Path) -> 
         assert runs_of(marker) == 2
         await pilot.pause()
         assert "(cached)" not in detail_text(screen)
-    # the fresh result was stored: the next run reads it, naming the app's run
+        await pilot.press("ctrl+r")  # the whole workflow again, as a new run, no cache read
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen is not screen)
+        whole = app.screen
+        await wait_for(pilot, lambda: whole.state.status is WorkflowStatus.COMPLETED)
+        assert whole.run_id != screen.run_id
+        assert not whole.state.task_results["append"].cached
+        assert whole.state.task_results["append"].attempts == 1 and runs_of(marker) == 3
+    # the fresh result was stored: the next run reads it, naming the app's last run
     again = disk_orchestrator(tmp_path)
     state = await again.execute_workflow(workflow)
     again.close()
-    assert runs_of(marker) == 2
-    assert state.task_results["append"].cached_from == screen.run_id
+    assert runs_of(marker) == 3
+    assert state.task_results["append"].cached_from == whole.run_id
 
 
 def test_refresh_flag_runs_every_task_again(tmp_path: Path) -> None:
