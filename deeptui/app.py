@@ -35,6 +35,7 @@ from textual.worker import Worker, WorkerState
 from deeptui.errors import DeeptuiError
 from deeptui.keymap import check_keymap
 from deeptui.quitting import StopsRunsBeforeExit
+from deeptui.refresh import start_refreshed
 from deeptui.screenshots import SavesScreenshots
 from deeptui.visualize.safe_text import visible
 from deeptui.widgets.bindings import bindings
@@ -219,12 +220,8 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
         if self.settings.max_parallel:
             workflow = workflow.model_copy(update={"max_parallel_tasks": self.settings.max_parallel})
         try:
-            if refresh:
-                from deeptui.refresh import start_refreshed
-
-                run_id = start_refreshed(self.orchestrator, workflow)
-            else:
-                run_id = self.orchestrator.start_workflow(workflow)
+            run_id = (start_refreshed(self.orchestrator, workflow) if refresh
+                      else self.orchestrator.start_workflow(workflow))
         except DeeptuiError as exc:
             self.notify(str(exc), title="Cannot start the workflow", severity="error", timeout=10)
             return None
