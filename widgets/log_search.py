@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
@@ -38,6 +39,7 @@ class LogMatches:
         self.found: list[tuple[int, int, int]] = []
         self.current = -1
         self._by_line: dict[int, list[int]] = {}  # line -> indexes into found
+        self._text_of: dict[int, tuple[Strip, str]] = {}  # id(line) -> (line, its text)
 
     def find(self, lines: Sequence[Strip], query: str, near: int = 0) -> None:
         """Find ``query`` in ``lines``; the current match is the first at or after line
@@ -46,12 +48,16 @@ class LogMatches:
         kept = self.found[self.current][:2] if same and self.found else None
         self.query = query
         self.found, self._by_line = [], {}
-        if query:
-            pattern = re.compile(re.escape(query), re.IGNORECASE)
-            for y, strip in enumerate(lines):
-                for match in pattern.finditer(strip.text):
-                    self._by_line.setdefault(y, []).append(len(self.found))
-                    self.found.append((y, match.start(), match.end()))
+        if query:  # one scan of the lines joined (a query has no newline), mapped back
+            texts = self._texts(lines)
+            starts = list(accumulate((len(text) + 1 for text in texts), initial=0))
+            y = 0
+            for match in re.compile(re.escape(query), re.IGNORECASE).finditer("\n".join(texts)):
+                at = match.start()
+                while starts[y + 1] <= at:
+                    y += 1
+                self._by_line.setdefault(y, []).append(len(self.found))
+                self.found.append((y, at - starts[y], match.end() - starts[y]))
         if not self.found:
             self.current = -1
         elif kept is not None:
@@ -59,6 +65,19 @@ class LogMatches:
                                 len(self.found) - 1)
         else:
             self.current = next((i for i, f in enumerate(self.found) if f[0] >= near), 0)
+
+    def _texts(self, lines: Sequence[Strip]) -> list[str]:
+        """Each line's plain text, kept per line object (the log's lines change only at its
+        ends, so searching again after new lines reads only those)."""
+        kept, fresh, texts = self._text_of, {}, []
+        for strip in lines:
+            hit = kept.get(id(strip))
+            if hit is None or hit[0] is not strip:
+                hit = (strip, strip.text)
+            fresh[id(strip)] = hit
+            texts.append(hit[1])
+        self._text_of = fresh
+        return texts
 
     def move(self, step: int) -> int | None:
         """Make the next (``step`` 1) or previous (-1) match current, wrapping around;
