@@ -143,8 +143,10 @@ def stored_run(output: object, kind: str = "agent", log_lines: int = 0):
 async def test_output_viewer_shows_markdown_and_pretty_json() -> None:
     app = DeeptuiApp(Settings(cache="none"))
     async with app.run_test(size=(100, 30)) as pilot:
-        app.push_screen(stored_run("# Findings\n\n- **one** point\n- another"))
+        screen = stored_run("# Findings\n\n- **one** point\n- another" + "\n- more" * 100)
+        app.push_screen(screen)
         await pilot.pause()
+        assert "(o: the whole output)" in detail_text(screen)  # the preview is cut
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, OutputScreen))
         assert app.screen.form == "markdown"

@@ -116,9 +116,9 @@ class TaskDetail(Static):
             table.add_row("error", safe(result.error, "red", multiline=True))
         preview = output_text(result.output)
         if preview:
-            if len(preview) > PREVIEW_CHARS:
-                preview = preview[:PREVIEW_CHARS] + " …"
-            table.add_row("output", safe(preview, multiline=True))
+            cut = len(preview) > PREVIEW_CHARS
+            shown = safe(preview[:PREVIEW_CHARS] + " …" if cut else preview, multiline=True)
+            table.add_row("output", shown + Text(" (o: the whole output)" if cut else "", "dim"))
         elif task.description:
             table.add_row("about", safe(task.description, "italic", multiline=True))
         self.update(table, layout=False)  # fixed height: no relayout per selection
