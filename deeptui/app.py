@@ -35,6 +35,7 @@ from textual.worker import Worker, WorkerState
 from deeptui.errors import DeeptuiError
 from deeptui.keymap import check_keymap
 from deeptui.quitting import StopsRunsBeforeExit
+from deeptui.refresh import start_refreshed
 from deeptui.screenshots import SavesScreenshots
 from deeptui.visualize.safe_text import visible
 from deeptui.widgets.bindings import bindings
@@ -90,6 +91,7 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
         initial_workflow: WorkflowDefinition | None = None,
         initial_screen: str | None = None,
         initial_resume: str | None = None,
+        initial_refresh: bool = False,
         settings_path: Path | None = None,
     ) -> None:
         os.environ.setdefault("PYDANTIC_AI_NO_BANNER", "1")  # no banner over the screen
@@ -104,6 +106,7 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
         self.initial_workflow = initial_workflow
         self.initial_screen = initial_screen
         self.initial_resume = initial_resume
+        self.initial_refresh = initial_refresh  # the initial run ignores the cache (--refresh)
         # The clock every elapsed-time display reads; tests freeze it.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.log_times = True  # timestamps on log lines (tests switch them off)
@@ -186,7 +189,7 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
         if self._orchestrator is None:
             self.call_after_refresh(self.warm_up)
         if self.initial_workflow is not None:
-            self.start_run(self.initial_workflow)
+            self.start_run(self.initial_workflow, refresh=self.initial_refresh)
         elif self.initial_resume is not None:
             self.resume_run(self.initial_resume)
         elif self.initial_screen and self.initial_screen != "start":
@@ -207,8 +210,9 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
 
     # -- runs ----------------------------------------------------------------
 
-    def start_run(self, workflow: WorkflowDefinition) -> str | None:
-        """Start ``workflow`` on the orchestrator and open its run screen.
+    def start_run(self, workflow: WorkflowDefinition, *, refresh: bool = False) -> str | None:
+        """Start ``workflow`` on the orchestrator and open its run screen (``refresh``:
+        every task runs, none is read from the cache).
 
         Returns the run id, or None when the workflow was refused (the reason
         is shown as a notification).
@@ -216,7 +220,8 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
         if self.settings.max_parallel:
             workflow = workflow.model_copy(update={"max_parallel_tasks": self.settings.max_parallel})
         try:
-            run_id = self.orchestrator.start_workflow(workflow)
+            run_id = (start_refreshed(self.orchestrator, workflow) if refresh
+                      else self.orchestrator.start_workflow(workflow))
         except DeeptuiError as exc:
             self.notify(str(exc), title="Cannot start the workflow", severity="error", timeout=10)
             return None
@@ -342,8 +347,9 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
             if not binding.description or binding.action in seen or not active.enabled:
                 continue
             seen.add(binding.action)
+            about = f"{binding.tooltip} · " if binding.tooltip else ""  # as in help: no action names
             yield SystemCommand(f"{binding.description} ({self.get_key_display(binding)})",
-                                f"key {key}: {binding.action}",
+                                f"{about}binding id {binding.id or key}",
                                 partial(self.run_action, binding.action, active.node))
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information",

@@ -252,6 +252,8 @@ class TaskResult(BaseModel):
     agent_used: str | None = None
     usage: TaskUsage = Field(default_factory=TaskUsage)
     cached: bool = False
+    cached_from: str | None = None  # a cached result: the run that produced it, and when
+    cached_at: datetime | None = None
     skip_reason: str | None = None
     changes: TaskChanges | None = None  # a writing agent task's diff (see deeptui.workspace)
 

@@ -166,7 +166,9 @@ class StateManager:
                                       attempt=attempt, delay=delay, error=error))
 
     def completed(self, task_id: str, output: Any, usage: TaskUsage | None = None,
-                  *, cached: bool = False, agent_used: str | None = None) -> None:
+                  *, cached: bool = False, agent_used: str | None = None,
+                  cached_from: tuple[str | None, float] | None = None) -> None:
+        """``cached_from``: a cached result's producing run id and when it was stored."""
         result = self.state.task_results[task_id]
         now = _now(UTC)
         values = {"completed_at": now, "output": output, "error": None, "cached": cached}
@@ -175,6 +177,9 @@ class StateManager:
         if cached:
             values["attempts"] = 0
             values["agent_used"] = agent_used
+            if cached_from is not None:
+                values["cached_from"] = cached_from[0]
+                values["cached_at"] = datetime.fromtimestamp(cached_from[1], UTC)
         if usage is not None:
             values["usage"] = usage
         self._set(result, TaskStatus.COMPLETED, values)
@@ -233,6 +238,7 @@ class StateManager:
         result.started_at = None
         result.completed_at = None
         result.cached = False
+        result.cached_from = result.cached_at = None
         result.usage = TaskUsage()
         self.bus.publish(ev.TaskReset(self.run_id, self.workflow.id, task_id=task_id))
 

@@ -17,6 +17,8 @@ SCOPE_TITLES = {
     "dag_view": "Run screen: DAG (graph or list)", "cache": "Cache inspector",
     "metrics": "Metrics dashboard", "history": "History", "history_table": "History: run table",
     "approvals": "Run screen: approvals list", "diff": "Diff review",
+    "log": "Run screen: the log", "log_search": "Run screen: log search",
+    "output": "Output viewer",
     "help": "This help", "confirm": "Yes/no questions",
 }
 

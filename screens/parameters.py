@@ -2,13 +2,15 @@
 
 For a template the form is generated from its pydantic parameters model and
 validated on Run (errors under the fields); the preview redraws shortly after
-each change while the values are valid. For a workflow file there is no form:
+each change while the values are valid. The form starts from the values last run
+for the template (`deeptui.last_values`), which a run remembers. For a workflow file there is no form:
 the file's tasks and DAG are shown with a Run button.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -18,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from deeptui.errors import DeeptuiError
+from deeptui.last_values import last_values, remember_values
 from deeptui.screens.base import DeeptuiScreen
 from deeptui.widgets.bindings import bindings
 from deeptui.models import WorkflowDefinition
@@ -62,7 +65,8 @@ class ParametersScreen(DeeptuiScreen[None]):
                     self.template_name = template.name
                     yield Label(Text.assemble((template.title, "bold"), "  ",
                                               (template.description, "italic")), id="params-title")
-                    yield ParamForm(template.parameters_model, id="param-form")
+                    yield ParamForm(template.parameters_model, id="param-form",
+                                    values=last_values(template.name))
                 else:
                     assert self.workflow is not None
                     wf = self.workflow
@@ -106,7 +110,7 @@ class ParametersScreen(DeeptuiScreen[None]):
             self.query_one("#run", Button).focus()
             return
         self.action_preview(show_errors=False)
-        inputs = self.query(ParamForm).first().query("Input, Switch, Select, SelectionList")
+        inputs = self.query(ParamForm).first().query("Input, TextArea, Switch, Select, SelectionList")
         if inputs:
             inputs.first().focus()
 
@@ -191,7 +195,17 @@ class ParametersScreen(DeeptuiScreen[None]):
                 self.notify("Some parameters are not valid: see the messages under the fields",
                             severity="error")
             return
-        self.app.start_run(workflow)
+        values = self.query_one(ParamForm).json_values() if self.template_name else None
+        if self.app.start_run(workflow) is not None and values is not None:
+            self._remember(values)
+
+    def _remember(self, values: dict[str, Any]) -> None:
+        """Keep the values just run for next time (a failure to write is a warning)."""
+        assert self.template_name is not None
+        try:
+            remember_values(self.template_name, values)
+        except OSError as exc:
+            self.notify(f"Cannot remember the parameters: {exc}", severity="warning")
 
     def action_back(self) -> None:
         self.app.pop_screen()

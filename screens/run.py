@@ -16,9 +16,7 @@ log lines). A stored run is drawn from the state the history store rebuilt.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -35,13 +33,13 @@ from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState, Workfl
 from deeptui.visualize.safe_text import visible
 from deeptui.screens.base import DeeptuiScreen
 from deeptui.screens.confirm import ConfirmScreen
+from deeptui.screens.output import TaskOutput
 from deeptui.screens.run_files import RunFiles
-from deeptui.store.reports import file_name
 from deeptui.widgets.action_bar import ActionBar
 from deeptui.widgets.dag_panel import DagPanel
 from deeptui.widgets.dag_view import DagView
 from deeptui.widgets.run_header import RunHeader
-from deeptui.widgets.task_detail import TaskDetail, output_text
+from deeptui.widgets.task_detail import TaskDetail
 from deeptui.widgets.task_log import AttemptStarts, TaskLogView
 
 if TYPE_CHECKING:
@@ -53,15 +51,16 @@ CANCELLABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
 RETRYABLE = {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
 LogEntry = tuple[float, str, str]
 # every action of the screen, clickable in the action bar (binding id, label)
-STEERING = (("cancel_task", "Cancel"), ("retry_task", "Retry"), ("cancel_run", "Cancel run"),
-            ("approvals", "Approvals"))
-VIEWING = (("diff", "Diff"), ("filter", "Filter"), ("follow", "Follow"), ("copy", "Copy"), ("export", "Export"),
+STEERING = (("cancel_task", "Cancel"), ("retry_task", "Retry"), ("refresh_task", "Run again"),
+            ("cancel_run", "Cancel run"), ("approvals", "Approvals"))
+VIEWING = (("output", "Output"), ("diff", "Diff"), ("filter", "Filter"), ("follow", "Follow"),
+           ("copy", "Copy"), ("export", "Export"),
            ("metrics", "Metrics"), ("cache", "Cache"), ("history", "History"), ("help", "Help"),
            ("run_back", "Back"), ("palette", "Palette"))
 ACTIONS = STEERING + VIEWING
 
 
-class RunScreen(RunFiles, DeeptuiScreen[None]):
+class RunScreen(RunFiles, TaskOutput, DeeptuiScreen[None]):
     """A run by id: live from the orchestrator, or a stored one (``workflow`` and ``state`` given)."""
 
     BINDINGS = bindings("run")
@@ -316,46 +315,11 @@ class RunScreen(RunFiles, DeeptuiScreen[None]):
         log.follow = not log.follow
         self.notify("Following the log" if log.follow else "Log paused")
 
-    def _selected_text(self) -> tuple[str, str]:
-        """(what, text): the selected task's output if it has one, else its log."""
-        result = self.state.task_results.get(self.selected or "")
-        output = output_text(result.output) if result is not None else ""
-        return ("output", output) if output else ("log", self.log_view.plain_text())
-
-    def action_copy(self) -> None:
-        if self.selected is None:
-            self.notify("No task selected", severity="warning")
-            return
-        what, text = self._selected_text()
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {self.selected}'s {what} ({len(text)} characters)")
-
-    def action_export(self, directory: str | None = None) -> None:
-        task_id = self.selected
-        if task_id is None:
-            self.notify("No task selected", severity="warning")
-            return
-        path = Path(directory or Path.cwd()) / f"{_safe(self.run_id)}-{file_name(task_id)}.log"
-        result = self.state.task_results.get(task_id)
-        body = self.log_view.plain_text() if self.log_view.task_id == task_id else ""
-        output = output_text(result.output) if result is not None else ""
-        text = body + (f"\n\n--- output ---\n{output}\n" if output else "\n")
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error")
-            return
-        self.notify(f"Wrote {path}", title="Exported")
-
     def action_back(self) -> None:
         if not self.read_only and not self.state.status.finished:
             self.notify("The run goes on in the background; reopen it from Runs (3).",
                         title=self.workflow.name)
         self.app.pop_screen()
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
 
 
 class TaskCommands(Provider):

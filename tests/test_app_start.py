@@ -8,7 +8,7 @@ from typing import Literal
 
 import pytest
 from pydantic import BaseModel, Field
-from textual.widgets import Input, Select, Switch
+from textual.widgets import Input, Select, Switch, TextArea
 
 from conftest import wait_for
 from deeptui.app import DeeptuiApp
@@ -27,9 +27,12 @@ def fast_settings(**changes) -> Settings:
 
 async def type_into(pilot, app: DeeptuiApp, selector: str, text: str) -> None:
     """Focus an input and replace its text (short texts are typed key by key)."""
-    field = app.screen.query_one(selector, Input)
+    field = app.screen.query_one(selector)
     field.focus()
-    if len(text) <= 12:
+    if isinstance(field, TextArea):  # a JSON field's editor
+        field.text = text
+        await pilot.pause()
+    elif len(text) <= 12:
         field.value = ""
         await pilot.press(*text) if text else await pilot.pause()
     else:

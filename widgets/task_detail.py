@@ -15,6 +15,7 @@ from textual.widgets import Static
 from deeptui.models import TaskDefinition, TaskResult, TaskStatus
 from deeptui.visualize.safe_text import text as safe
 from deeptui.visualize import STATUS_STYLES
+from deeptui.visualize.labels import cached_note
 
 from .diff_view import changes_summary
 from .run_header import format_duration
@@ -87,6 +88,8 @@ class TaskDetail(Static):
         table.add_row("task", safe(task.id, "bold"))  # user text: never markup
         table.add_row("status", Text(f"{look.symbol} {status.value}", style=look.rich)
                       + Text(" (cached)" if result.cached else "", style="dim"))
+        if result.cached_from is not None:  # which run produced it, and when (UTC)
+            table.add_row("cache", safe(cached_note(result).removeprefix("cached "), "dim"))
         kind = task.kind
         agent = result.agent_used or task.agent_type or ("-" if kind != "agent" else "(routing)")
         table.add_row("kind", safe(f"{kind}   attempts {result.attempts}   agent {agent}"))
@@ -113,9 +116,9 @@ class TaskDetail(Static):
             table.add_row("error", safe(result.error, "red", multiline=True))
         preview = output_text(result.output)
         if preview:
-            if len(preview) > PREVIEW_CHARS:
-                preview = preview[:PREVIEW_CHARS] + " …"
-            table.add_row("output", safe(preview, multiline=True))
+            cut = len(preview) > PREVIEW_CHARS
+            shown = safe(preview[:PREVIEW_CHARS] + " …" if cut else preview, multiline=True)
+            table.add_row("output", shown + Text(" (o: the whole output)" if cut else "", "dim"))
         elif task.description:
             table.add_row("about", safe(task.description, "italic", multiline=True))
         self.update(table, layout=False)  # fixed height: no relayout per selection

@@ -24,11 +24,12 @@ class CachedResult:
     created_at: float  # time.time() when stored
     usage: TaskUsage | None = None
     agent_used: str | None = None
-
+    run_id: str | None = None  # the run that produced it (None: stored before runs were named)
 
 
 def encode(
-    task_id: str, output: Any, usage: TaskUsage | None, agent: str | None, ascii: bool = False
+    task_id: str, output: Any, usage: TaskUsage | None, agent: str | None, ascii: bool = False,
+    run_id: str | None = None,
 ) -> str | None:
     """The payload: a JSON object of the result (None when the output is not JSON).
 
@@ -47,8 +48,10 @@ def encode(
     except (TypeError, ValueError):
         return None
     agent_text = "null" if agent is None else string(agent)
+    run_text = "null" if run_id is None else string(run_id)
     return (f'{{"task_id": {string(task_id)}, "output": {out}, "created_at": '
-            f'{float.__repr__(time.time())}, "usage": {used}, "agent_used": {agent_text}}}')
+            f'{float.__repr__(time.time())}, "usage": {used}, "agent_used": {agent_text}, '
+            f'"run_id": {run_text}}}')
 
 
 # built once: json.dumps with options builds a new encoder per call
@@ -76,6 +79,7 @@ def decode(text: str) -> CachedResult:
         created_at=data["created_at"],
         usage=TaskUsage.model_validate(usage) if usage is not None else None,
         agent_used=data["agent_used"],
+        run_id=data.get("run_id"),
     )
 
 

@@ -239,12 +239,13 @@ class ResultCache:
         output: Any,
         usage: TaskUsage | None = None,
         agent_used: str | None = None,
+        run_id: str | None = None,
     ) -> bool:
-        """Store a completed task's result; False (nothing stored) when the
-        strategy is NONE or the output is not JSON-serializable."""
+        """Store a completed task's result (``run_id``: the run that produced it); False
+        (nothing stored) when the strategy is NONE or the output is not JSON-serializable."""
         if self._memory is None and self._disk is None:
             return False
-        payload = encode(task_id, output, usage, agent_used)
+        payload = encode(task_id, output, usage, agent_used, run_id=run_id)
         if payload is None:
             return False
         ttl = self.config.ttl_seconds
@@ -254,7 +255,7 @@ class ResultCache:
                     try:
                         self._evicted(self._disk.put(key, payload, task_id, ttl))
                     except UnicodeEncodeError:  # lone surrogates: JSON escapes keep them exact
-                        payload = encode(task_id, output, usage, agent_used, ascii=True)
+                        payload = encode(task_id, output, usage, agent_used, ascii=True, run_id=run_id)
                         assert payload is not None
                         self._evicted(self._disk.put(key, payload, task_id, ttl))
                 except sqlite3.DatabaseError as exc:

@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
+from deeptui.visualize.labels import cached_note
 from deeptui.visualize.safe_text import markup, one_line, visible, text as safe
 
 STATUS_STYLE = {
@@ -81,7 +82,7 @@ def render(state: WorkflowState, progress: dict[str, Any], elapsed: float,
     for result in rows:
         symbol, style = STATUS_STYLE[result.status]
         duration = result.duration_seconds
-        detail = result.error or result.skip_reason or ("cached" if result.cached else "")
+        detail = result.error or result.skip_reason or cached_note(result)
         table.add_row(Text(symbol, style), safe(result.task_id), Text(result.status.value, style),
                       str(result.attempts or ""), cut(result.agent_used or ""),
                       f"{duration:.1f}s" if duration is not None else "",
@@ -120,9 +121,10 @@ def _detach_from_terminal() -> None:
 
 async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None = None,
                        resume_from: Any = None, console: Console | None = None,
-                       output: str = "table") -> int:
+                       output: str = "table", refresh: bool = False) -> int:
     """Run (or resume) with a live view (``output="json"``: one JSON document at the
-    end instead); 0 when the run completed, 1 otherwise."""
+    end instead; ``refresh``: no task is read from the cache); 0 when the run completed,
+    1 otherwise."""
     console = console or Console(highlight=False)
     as_json = output == "json"
     notices = Console(stderr=True, highlight=False) if as_json else console
@@ -130,6 +132,10 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
         from deeptui.store import start_resume
 
         rid = start_resume(orchestrator, resume_from, run_id)
+    elif refresh:
+        from deeptui.refresh import start_refreshed
+
+        rid = start_refreshed(orchestrator, workflow, run_id=run_id)
     else:
         rid = orchestrator.start_workflow(workflow, run_id=run_id)
     run = orchestrator.find_run(rid)

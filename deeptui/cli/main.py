@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="template parameter (repeatable)")
     run.add_argument("--headless", action="store_true", help="no app: rich progress, exit code")
     run.add_argument("--run-id", help="id for this run (default: generated)")
+    run.add_argument("--refresh", action="store_true",
+                     help="run every task, reading nothing from the cache (results are still stored)")
     run.add_argument("--format", default="table", choices=["table", "json"],
                      help="headless output: the task table, or one JSON document")
     run.add_argument("--workspace", metavar="DIR",

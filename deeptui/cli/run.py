@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 store.reserve_run(args.run_id, workflow)
             orchestrator.approvals.policy = args.approve
             code = asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id,
-                                            output=output))
+                                            output=output, refresh=args.refresh))
             code = max(code, after_headless_run(orchestrator, args.apply))
     finally:
         orchestrator.close()
@@ -129,7 +129,8 @@ def run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
     try:
         app = DeeptuiApp(settings, orchestrator=orchestrator, store=store,
                          initial_workflow=workflow,
-                         initial_resume=resume, settings_path=getattr(args, "config", None))
+                         initial_resume=resume, settings_path=getattr(args, "config", None),
+                         initial_refresh=getattr(args, "refresh", False))
         app.run()
         if getattr(app, "error", None):
             print(app.error, file=sys.stderr)

@@ -30,6 +30,8 @@ def run_document(state: WorkflowState, task_ids: list[str] | None = None) -> dic
             "error": result.error,
             "skip_reason": result.skip_reason,
             "cached": result.cached,
+            "cached_from": result.cached_from,  # the run that produced a cached result
+            "cached_at": _iso(result.cached_at),
             "agent": result.agent_used,
         })
     return {

@@ -45,11 +45,16 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
                 fn = run.callables.find(task)
             files = run.files() if run.files is not None and run.kind[tid] == "agent" else None
             key = run.cache.key_for(task, outputs, run.model_name, fn, run.output_texts, files)
-            hit = None if key is None else run.cache.get(key)
+            if tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
+                run.refresh.discard(tid)
+                hit = None
+            else:
+                hit = None if key is None else run.cache.get(key)
             if hit is not None and key is not None:
                 _cache_hit(run, tid, key)
                 sm.completed(tid, hit.output, hit.usage, cached=True,
-                             agent_used=hit.agent_used or agent_type)
+                             agent_used=hit.agent_used or agent_type,
+                             cached_from=(hit.run_id, hit.created_at))
                 return
         # the result's own (fresh, zero) usage object collects this run's usage
         ctx = TaskContext(task, run.workflow.id, sm.run_id, outputs, agent_type,
@@ -87,7 +92,7 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
             sm.changes(tid, ctx.changes)
         sm.completed(tid, output, ctx.usage)
         if key is not None:
-            run.cache.put(key, tid, output, ctx.usage, agent_type)
+            run.cache.put(key, tid, output, ctx.usage, agent_type, run_id=sm.run_id)
     except asyncio.CancelledError:
         reason = run.cancel_reasons.pop(tid, "cancelled")
         sm.cancelled(tid, reason)

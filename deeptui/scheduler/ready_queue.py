@@ -88,6 +88,7 @@ class ReadyQueueExecutor:
         self.model_name = model_name
         self.output_texts: dict[str, tuple[Any, str]] = {}  # the cache keys' memo, this run
         self.files: Callable[[], str] | None = None  # the run's workspace fingerprint, if any
+        self.refresh: set[str] = set()  # tasks whose next start skips the cache read
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.limit = self.workflow.max_parallel_tasks if parallel else 1

@@ -82,3 +82,14 @@ def metric_parts(result: TaskResult | None, include_metrics: bool) -> list[str]:
         if result.cached:
             parts.append("cached")
     return parts
+
+
+def cached_note(result: TaskResult) -> str:
+    """Where a cached result came from: ``cached from run <id>, <UTC time>`` ("" when not
+    cached; ``cached`` alone for an entry stored before entries named their run)."""
+    if not result.cached:
+        return ""
+    if result.cached_from is None:
+        return "cached"
+    when = f", {result.cached_at:%Y-%m-%d %H:%M:%S} UTC" if result.cached_at else ""
+    return f"cached from run {result.cached_from}{when}"
