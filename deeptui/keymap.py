@@ -61,6 +61,8 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("filter", "slash", "filter", "Filter", "run"),
     KeySpec("clear_filter", "escape", "clear_filter", "Clear filter", "run", show=False),
     KeySpec("follow", "f", "toggle_follow", "Follow log", "run"),
+    KeySpec("timeline", "t", "toggle_timeline", "Timeline", "run",
+            tooltip="Show the run as a timeline (one bar per task over time) or back the DAG"),
     KeySpec("copy", "y", "copy", "Copy output", "run", show=False),
     KeySpec("export", "e", "export", "Export log", "run", show=False),
     KeySpec("run_back", "q", "back", "Back", "run"),

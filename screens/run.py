@@ -35,6 +35,7 @@ from deeptui.screens.base import DeeptuiScreen
 from deeptui.screens.confirm import ConfirmScreen
 from deeptui.screens.output import TaskOutput
 from deeptui.screens.run_files import RunFiles
+from deeptui.screens.run_timeline import RunTimeline
 from deeptui.widgets.action_bar import ActionBar
 from deeptui.widgets.dag_panel import DagPanel
 from deeptui.widgets.dag_view import DagView
@@ -60,7 +61,7 @@ VIEWING = (("output", "Output"), ("diff", "Diff"), ("filter", "Filter"), ("follo
 ACTIONS = STEERING + VIEWING
 
 
-class RunScreen(RunFiles, TaskOutput, DeeptuiScreen[None]):
+class RunScreen(RunTimeline, RunFiles, TaskOutput, DeeptuiScreen[None]):
     """A run by id: live from the orchestrator, or a stored one (``workflow`` and ``state`` given)."""
 
     BINDINGS = bindings("run")

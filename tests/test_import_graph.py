@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("deeptui.errors", "deeptui.models", "deeptui.graph", "deeptui.routing", "deeptui.bus",
               "deeptui.state")),
     ("services", ("deeptui.store", "deeptui.cache", "deeptui.runners", "deeptui.loader",
-                  "deeptui.conditions", "deeptui.visualize", "deeptui.metrics",
+                  "deeptui.conditions", "deeptui.visualize", "deeptui.metrics", "deeptui.timeline",
                   "deeptui.skills_manager", "deeptui.workflows", "deeptui.workspace",
                   "deeptui.last_values")),
     ("scheduler", ("deeptui.scheduler",)),

@@ -1,0 +1,96 @@
+"""`RunTimeline`: the run screen's timeline toggle (a mixin of `RunScreen`, like `RunFiles`).
+
+The toggle key swaps the run screen's body (DAG, task, log) for a full-width
+`TimelineView`, mounted the first time it is asked for. A live run's attempts
+come from a bus tap this mixin holds while the screen is mounted (the attempt
+starts and failures the run's state does not keep); a stored run's from the
+history's events table. While the timeline shows a running run it is redrawn
+every half second.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from deeptui.timeline import AttemptMarks, build_timeline
+from deeptui.widgets.timeline import LEGEND, TimelineView
+
+if TYPE_CHECKING:
+    from deeptui.models import WorkflowDefinition, WorkflowState
+
+REDRAW_INTERVAL = 0.5  # seconds between redraws of a running run's timeline
+
+
+class RunTimeline:
+    """Mixed into `RunScreen`: ``action_toggle_timeline`` and the attempt marks it draws from."""
+
+    run_id: str
+    read_only: bool
+    workflow: WorkflowDefinition
+    state: WorkflowState
+    app: Any
+
+    def on_mount(self) -> None:
+        self.timeline_marks = AttemptMarks()
+        self._untap_timeline = None
+        if self.read_only:
+            self._stored_marks_loaded = False
+        else:
+            run_id = self.run_id
+
+            def note(event: Any) -> None:
+                if event.run_id == run_id:
+                    self.timeline_marks.note(event)
+
+            self._untap_timeline = self.app.orchestrator.bus.tap(note, queued=False)
+
+    def on_unmount(self) -> None:
+        if self._untap_timeline is not None:
+            self._untap_timeline()
+            self._untap_timeline = None
+
+    @property
+    def timeline_shown(self) -> bool:
+        views = self.query(TimelineView)  # type: ignore[attr-defined]
+        return bool(views) and views.first().display
+
+    def action_toggle_timeline(self) -> None:
+        body = self.query_one("#run-body")  # type: ignore[attr-defined]
+        views = self.query(TimelineView)  # type: ignore[attr-defined]
+        if not views:
+            view = TimelineView(id="run-timeline")
+            view.border_title = f"Timeline   {LEGEND}"
+            self.mount(view, after=body)  # type: ignore[attr-defined]
+            self.set_interval(REDRAW_INTERVAL, self._redraw_timeline)  # type: ignore[attr-defined]
+            shown = True
+        else:
+            view = views.first()
+            shown = not view.display
+        view.display = shown
+        body.display = not shown
+        if shown:
+            self.refresh_timeline()
+            view.focus()
+        else:
+            self.query_one("#dag").focus()  # type: ignore[attr-defined]
+
+    def refresh_timeline(self) -> None:
+        if self.read_only and not self._stored_marks_loaded:
+            self._stored_marks_loaded = True
+            self.timeline_marks = stored_marks(self.app.store, self.run_id)
+        timeline = build_timeline(self.workflow, self.state, self.timeline_marks, self.app.now())
+        self.query_one(TimelineView).show(timeline)  # type: ignore[attr-defined]
+
+    def _redraw_timeline(self) -> None:
+        if self.timeline_shown and not self.state.status.finished:
+            self.refresh_timeline()
+
+
+def stored_marks(store: Any, run_id: str) -> AttemptMarks:
+    """A stored run's attempt marks from the history (none when it cannot be read)."""
+    if store is None:
+        return AttemptMarks()
+    try:
+        return AttemptMarks.from_events(store.events(run_id))
+    except Exception:  # a damaged or missing run: the bars still show, without retries
+        return AttemptMarks()
