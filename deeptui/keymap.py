@@ -114,6 +114,8 @@ KEYS: tuple[KeySpec, ...] = (
             tooltip="Write the report and the metrics JSON to files"),
     KeySpec("metrics.refresh", "r", "reload", "Refresh", "metrics", tooltip="Read the metrics again"),
     KeySpec("metrics.pick", "p", "pick", "Pick run", "metrics", tooltip="Choose another run"),
+    KeySpec("metrics.timeline", "t", "show_tab('tab-timeline')", "Timeline", "metrics",
+            tooltip="The run as a timeline: one bar per task over time, the critical path marked"),
     KeySpec("metrics.back", "escape", "back", "Back", "metrics", tooltip="Go back"),
     KeySpec("metrics.back_q", "q", "back", "Back", "metrics", show=False),
     # history (the screen's own keys; history.open is the run table's enter)

@@ -193,3 +193,13 @@ def build_timeline(workflow: WorkflowDefinition, state: WorkflowState,
             b.status == "running" for b in bars):
         t1 = max(t1, now_ts)
     return Timeline(bars, t0, t1, critical)
+
+
+def stored_marks(store: Any, run_id: str) -> AttemptMarks:
+    """A run's attempt marks from a `RunStore`'s events (none when it cannot say)."""
+    if store is None:
+        return AttemptMarks()
+    try:
+        return AttemptMarks.from_events(store.events(run_id))
+    except Exception:  # a damaged or unknown run: the bars still show, without retries
+        return AttemptMarks()

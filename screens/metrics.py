@@ -17,9 +17,11 @@ from deeptui.errors import DeeptuiError
 from deeptui.screens.base import DeeptuiScreen
 from deeptui.widgets.bindings import bindings
 from deeptui.metrics import WorkflowMetrics
+from deeptui.timeline import build_timeline, stored_marks
 from deeptui.visualize.safe_text import text as safe
 from deeptui.widgets.metrics_charts import (DurationChart, FigureGrid, StatusMixBar, TrendChart,
                                             aggregate_rows, format_seconds, run_figures)
+from deeptui.widgets.timeline import LEGEND, TimelineView
 
 STORED_RUNS_SHOWN = 50
 
@@ -62,6 +64,7 @@ class MetricsScreen(DeeptuiScreen[None]):
     MetricsScreen #metrics-durations { height: auto; }
     MetricsScreen #metrics-trend { height: 3; }
     MetricsScreen #metrics-aggregate, MetricsScreen #metrics-report { padding: 0 1; }
+    MetricsScreen #metrics-timeline { height: 1fr; }
     """
     BINDINGS = bindings("metrics")
 
@@ -73,6 +76,7 @@ class MetricsScreen(DeeptuiScreen[None]):
         self.export_dir = export_dir
         self.metrics: WorkflowMetrics | None = None
         self._option_ids: list[str] = []
+        self._timeline_of: str | None = None  # the run the timeline tab last drew
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -95,6 +99,10 @@ class MetricsScreen(DeeptuiScreen[None]):
                             trend.border_title = "Duration over past runs"
                             yield Label("", id="metrics-trend-caption")
                             yield TrendChart(id="metrics-trend")
+            with TabPane("Timeline", id="tab-timeline"):
+                timeline = TimelineView(id="metrics-timeline")
+                timeline.border_title = f"Timeline   {LEGEND}"
+                yield timeline
             with TabPane("All runs", id="tab-aggregate"):
                 with VerticalScroll():
                     yield FigureGrid(id="metrics-aggregate")
@@ -219,8 +227,36 @@ class MetricsScreen(DeeptuiScreen[None]):
             caption.update("One finished run so far." if past else "No finished runs yet.")
         self.query_one("#metrics-trend", TrendChart).show_values(past)
         self._show_aggregate()
+        self._show_timeline()
         report = metrics.get_performance_report(include_usage=True) if metrics else ""
         self.query_one("#metrics-report", Static).update(safe(report, multiline=True))
+
+    def _show_timeline(self, *, tab_opened: bool = False) -> None:
+        """The run's Gantt chart, drawn only while its tab shows (a stored run's once)."""
+        if self.query_one("#metrics-tabs", TabbedContent).active != "tab-timeline":
+            return
+        view = self.query_one("#metrics-timeline", TimelineView)
+        run_id = self.run_id
+        live = self.orchestrator.find_run(run_id) if run_id else None
+        if live is not None:
+            view.show(build_timeline(live.workflow, live.state, stored_marks(self.store, run_id),
+                                     self.app.now()))
+        elif run_id is None or self.store is None:
+            view.show(None)
+        elif self._timeline_of != run_id or tab_opened:
+            try:
+                stored = self.store.load_run(run_id)
+            except DeeptuiError as exc:
+                self.notify(str(exc), title="Timeline unavailable", severity="error")
+                view.show(None)
+                return
+            view.show(build_timeline(stored.workflow, stored.state,
+                                     stored_marks(self.store, run_id), self.app.now()))
+        self._timeline_of = run_id
+
+    @on(TabbedContent.TabActivated, "#metrics-tabs")
+    def _tab_opened(self, event: TabbedContent.TabActivated) -> None:
+        self._show_timeline(tab_opened=True)
 
     def _show_aggregate(self) -> None:
         grid = self.query_one("#metrics-aggregate", FigureGrid)
@@ -238,6 +274,9 @@ class MetricsScreen(DeeptuiScreen[None]):
         if isinstance(event.value, str) and event.value != self.run_id:
             self.run_id = event.value
             self.action_reload()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#metrics-tabs", TabbedContent).active = tab
 
     def action_pick(self) -> None:
         select = self.query_one("#metrics-run", Select)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from deeptui.timeline import AttemptMarks, build_timeline
+from deeptui.timeline import AttemptMarks, build_timeline, stored_marks
 from deeptui.widgets.timeline import LEGEND, TimelineView
 
 if TYPE_CHECKING:
@@ -85,12 +85,3 @@ class RunTimeline:
         if self.timeline_shown and not self.state.status.finished:
             self.refresh_timeline()
 
-
-def stored_marks(store: Any, run_id: str) -> AttemptMarks:
-    """A stored run's attempt marks from the history (none when it cannot be read)."""
-    if store is None:
-        return AttemptMarks()
-    try:
-        return AttemptMarks.from_events(store.events(run_id))
-    except Exception:  # a damaged or missing run: the bars still show, without retries
-        return AttemptMarks()

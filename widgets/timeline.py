@@ -100,8 +100,8 @@ class TimelineView(ScrollView, can_focus=True):
             at = round(k * (bar_width - 1) / ticks)
             label = format_seconds(timeline.span * k / ticks)
             start = min(at, bar_width - len(label)) if k else 0
-            labels.append((start, "┬" if k < ticks else "┤", at, label))
-        for start, _, _, label in labels:
+            labels.append((start, label))
+        for start, label in labels:
             if all(c == " " for c in cells[max(start - 1, 0):start + len(label) + 1]):
                 cells[start:start + len(label)] = label
         head = "  " + "time".ljust(id_width) + " "
@@ -118,7 +118,9 @@ class TimelineView(ScrollView, can_focus=True):
         segments.append(RichSegment(task_id.ljust(id_width) + " ",
                                     base + self._style("bold" if bar.critical else "")))
         segments += self._bar_cells(timeline, bar, bar_width, base, status_style)
-        segments.append(RichSegment(_info(bar).rjust(INFO_WIDTH), base + self._style("dim")))
+        info = _info(bar)[:INFO_WIDTH - 1]
+        segments.append(RichSegment(" " * (INFO_WIDTH - len(info)), base))
+        segments.append(RichSegment(info, base + self._style("dim")))
         return Strip(segments).crop_extend(0, width, base)
 
     def _bar_cells(self, timeline: Timeline, bar: Bar, bar_width: int, base: Style,
