@@ -314,6 +314,15 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
         run_id = self.screen.run_id if run_screen and isinstance(self.screen, run_screen) else None
         self.open_screen("metrics", run_id=run_id)
 
+    def action_home(self) -> None:
+        """Back to the home screen (the Home tab of the start screen), whatever is on top."""
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, StartScreen):
+            self.pop_screen()
+        if not isinstance(self.screen, StartScreen):
+            self.push_screen(StartScreen())
+        else:
+            self.screen.action_show_tab("home")
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -35,11 +35,16 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("history", "h", "history", "History", "app"),
     KeySpec("cache", "k", "cache", "Cache", "app"),
     KeySpec("metrics", "m", "metrics", "Metrics", "app"),
+    KeySpec("home", "H", "home", "Home", "app", tooltip="Back to the home screen from anywhere"),
     # start screen
-    KeySpec("tab_templates", "1", "show_tab('templates')", "Templates", "start"),
+    KeySpec("tab_home", "1", "show_tab('home')", "Home", "start"),
     KeySpec("tab_files", "2", "show_tab('files')", "Files", "start"),
     KeySpec("tab_runs", "3", "show_tab('runs')", "Runs", "start"),
     KeySpec("start_quit", "q", "app.quit", "Quit", "start", show=False),
+    KeySpec("start.rerun", "n", "rerun", "Re-run", "start",
+            tooltip="Start the selected recent run's workflow again"),
+    KeySpec("start.resume", "R", "resume", "Resume", "start",
+            tooltip="Continue the selected recent run if it did not complete"),
     # parameters screen
     KeySpec("run_workflow", "ctrl+r", "run_workflow", "Run", "parameters", priority=True),
     KeySpec("preview", "f5", "preview", "Preview DAG", "parameters"),

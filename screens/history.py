@@ -14,6 +14,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Footer, Header, Static
 
 from deeptui.errors import DeeptuiError
+from deeptui.screens import stored_runs
 from deeptui.screens.base import DeeptuiScreen
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.metrics import export_directory, file_slug
@@ -192,34 +193,17 @@ class HistoryScreen(DeeptuiScreen[None]):
     def action_open(self) -> None:
         run_id = self._selected()
         if run_id is not None:
-            self.app.open_stored_run(run_id)
+            stored_runs.open_run(self.app, run_id)
 
     def action_resume(self) -> None:
         run_id = self._selected()
-        if run_id is None:
-            return
-        summary = self.summaries.get(run_id)
-        if summary is not None and str(summary.status) == "completed":
-            self.notify(f"Run '{run_id}' completed: nothing to resume. "
-                        "Press n to run its workflow again.", severity="warning")
-            return
-        live = self.app.orchestrator.find_run(run_id)
-        if live is not None and not live.state.status.finished:
-            self.notify(f"Run '{run_id}' is still running in this session.",
-                        severity="warning")
-            return
-        self.app.resume_run(run_id)
+        if run_id is not None:
+            stored_runs.resume_run(self.app, run_id, self.summaries.get(run_id))
 
     def action_rerun(self) -> None:
-        run_id, store = self._selected(), self.store
-        if run_id is None or store is None:
-            return
-        try:
-            stored = store.load_run(run_id)
-        except DeeptuiError as exc:
-            self.notify(str(exc), title="Cannot re-run", severity="error")
-            return
-        self.app.start_run(stored.workflow)
+        run_id = self._selected()
+        if run_id is not None:
+            stored_runs.rerun(self.app, run_id)
 
     def action_export(self) -> None:
         run_id, store = self._selected(), self.store

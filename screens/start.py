@@ -1,6 +1,7 @@
-"""`StartScreen`: pick a template, a workflow file (shipped examples, a path, a file browser) or a run.
+"""`StartScreen`: the home screen: recent runs, templates, workflow files, or a run of this session.
 
-Three tabs: Templates (the registry, with descriptions), Files (the examples
+Three tabs: Home (`HomeView`: figures, recent runs to open, re-run or resume,
+the templates with their task counts, the workflow files here), Files (the examples
 shipped in ``deeptui.workflows/examples``, a path input and a directory tree)
 and Runs (this session's runs, running or not, and recent runs from the
 history store when there is one).
@@ -19,6 +20,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import (
+    DataTable,
     DirectoryTree,
     Footer,
     Header,
@@ -32,7 +34,9 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from deeptui.errors import DeeptuiError
+from deeptui.screens import stored_runs
 from deeptui.screens.base import DeeptuiScreen
+from deeptui.screens.home import HomeView
 from deeptui.visualize.safe_text import text as safe, visible
 from deeptui.widgets.bindings import bindings
 
@@ -73,29 +77,17 @@ class StartScreen(DeeptuiScreen[None]):
     """The first screen: what to run, or which run to look at."""
 
     BINDINGS = bindings("start")
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # Home's figures: one line when narrow
 
     def __init__(self, *, browse_root: Path | None = None) -> None:
         super().__init__()
         self.browse_root = browse_root or Path.cwd()
 
     def compose(self) -> ComposeResult:
-        from deeptui.workflows.registry import list_templates
-
         yield Header()
-        with TabbedContent(id="start-tabs", initial="templates"):
-            with TabPane("Templates", id="templates"):
-                yield Label("Pick a template to fill in its parameters (enter or click):",
-                            classes="hint")
-                options: list[Option | None] = []
-                for template in list_templates():
-                    if options:
-                        options.append(None)  # a separator line
-                    label = Text()
-                    label.append(template.title, style="bold")
-                    label.append(f"  ({template.name})\n", style="dim")
-                    label.append(f"  {template.description}")
-                    options.append(Option(label, id=f"template:{template.name}"))
-                yield OptionList(*options, id="template-list")
+        with TabbedContent(id="start-tabs", initial="home"):
+            with TabPane("Home", id="home"):
+                yield HomeView(self.browse_root, id="home-view")
             with TabPane("Files", id="files"):
                 with VerticalScroll():
                     yield Label("Examples shipped with deeptui:", classes="hint")
@@ -117,11 +109,18 @@ class StartScreen(DeeptuiScreen[None]):
     def on_mount(self) -> None:
         self.refresh_runs()
         self.set_interval(1.0, self.refresh_runs)
-        self.query_one("#template-list", OptionList).focus()
+        self._focus_home()
+
+    def _focus_home(self) -> None:
+        """The recent runs when there are any, else the templates."""
+        home = self.query_one(HomeView)
+        target = "#home-runs" if home.summaries else "#template-list"
+        self.query_one(target).focus()
 
     def on_screen_resume(self) -> None:
         self._recent_loaded = False  # runs may have ended since: read the history again
         self.refresh_runs()
+        self.query_one(HomeView).reload()
 
     # -- runs -----------------------------------------------------------------
 
@@ -135,6 +134,8 @@ class StartScreen(DeeptuiScreen[None]):
             rows.append((run.workflow.name, state.run_id, state.status.value,
                          f"{done}/{len(state.task_results)}"))
         if rows != getattr(self, "_run_rows", None):
+            if hasattr(self, "_run_rows"):  # a session run moved on: the Home tab too
+                self.query_one(HomeView).reload()
             self._run_rows = rows
             open_runs = self.query_one("#open-runs", OptionList)
             highlighted = open_runs.highlighted
@@ -244,6 +245,32 @@ class StartScreen(DeeptuiScreen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        target = {"templates": "#template-list", "files": "#example-list",
-                  "runs": "#open-runs"}[tab]
-        self.query_one(target).focus()
+        if tab == "home":
+            self._focus_home()
+            return
+        self.query_one({"files": "#example-list", "runs": "#open-runs"}[tab]).focus()
+
+    # -- the Home tab's recent runs (as History does: deeptui.screens.stored_runs) ----
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "home-runs" and event.row_key.value is not None:
+            event.stop()
+            stored_runs.open_run(self.app, str(event.row_key.value))
+
+    def _home_run(self) -> str | None:
+        """The run under the Home tab's cursor, or None after saying why there is none."""
+        run_id = self.query_one(HomeView).selected_run_id
+        if run_id is None:
+            self.notify("No run selected: recent runs are on the Home tab (1).",
+                        severity="warning")
+        return run_id
+
+    def action_rerun(self) -> None:
+        run_id = self._home_run()
+        if run_id is not None:
+            stored_runs.rerun(self.app, run_id)
+
+    def action_resume(self) -> None:
+        run_id = self._home_run()
+        if run_id is not None:
+            stored_runs.resume_run(self.app, run_id, self.query_one(HomeView).summaries.get(run_id))
