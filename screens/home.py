@@ -35,6 +35,17 @@ RECENT_RUNS = 100  # rows in the recent runs table (and the runs the figures cou
 FILES_SHOWN = 60
 WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 FINISHED = ("completed", "failed", "cancelled")
+WELCOME = """Start a run: pick a template on the right (enter), or a workflow file: those of \
+this directory are listed on the right, the examples shipped with deeptui and a file browser \
+are on the Files tab (2).
+
+While it runs: the DAG, each task's log and output; c cancels a task, r retries it, \
+t shows the run as a timeline.
+
+Every run is recorded in the history: it shows up here, with its timeline, to open, \
+re-run (n) or resume (R). H comes back here from any screen, ? lists every key.
+
+Without the app: deeptui run workflow.yaml (deeptui --help)."""
 
 
 def ago(when: datetime | None, now: datetime) -> str:
@@ -137,6 +148,7 @@ class HomeView(Vertical):
     HomeView #home-runs { height: auto; max-height: 50%; min-height: 5;
                           border: round $primary 60%; }
     HomeView #home-timeline { height: 1fr; min-height: 5; }
+    HomeView #home-welcome { height: 1fr; border: round $primary 60%; padding: 1 2; }
     HomeView #home-runs:focus { border: round $primary; }
     HomeView #home-run-detail { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
     HomeView #template-list { height: auto; max-height: 60%; border: round $primary 60%; }
@@ -166,6 +178,9 @@ class HomeView(Vertical):
                 timeline = TimelineView(id="home-timeline")
                 timeline.border_title = "Timeline of the selected run"
                 yield timeline
+                welcome = Static(WELCOME, id="home-welcome")
+                welcome.border_title = "Getting started"
+                yield welcome
             with Vertical(id="home-right"):
                 templates = OptionList(*[Option(_template_label(t.title, t.description, None),
                                                 id=f"template:{t.name}")
@@ -173,7 +188,6 @@ class HomeView(Vertical):
                 templates.border_title = "Templates"
                 yield templates
                 files = OptionList(id="home-files")
-                files.border_title = "Workflow files here"
                 yield files
 
     def on_mount(self) -> None:
@@ -216,6 +230,8 @@ class HomeView(Vertical):
         if previous in ids:
             table.move_cursor(row=ids.index(previous))
         self._show_detail(table.selected_run_id)
+        self.query_one(TimelineView).display = bool(summaries)
+        self.query_one("#home-welcome").display = not summaries
         if not summaries:
             self.query_one("#home-run-detail", Static).update(
                 "No stored runs yet: pick a template or a workflow file to start one."
@@ -294,7 +310,8 @@ class HomeView(Vertical):
         files = self.query_one("#home-files", OptionList)
         files.clear_options()
         found = workflow_files(self.root)
-        files.border_title = f"Workflow files in {visible(_short(self.root))}"
+        files.border_title = "Workflow files here"
+        files.border_subtitle = visible(_short(self.root))
         for path in found:
             shown = path.relative_to(self.root) if path.is_relative_to(self.root) else path
             files.add_option(Option(safe(str(shown)), id=f"file:{path}"))

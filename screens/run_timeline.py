@@ -2,9 +2,10 @@
 
 The toggle key swaps the run screen's body (DAG, task, log) for a full-width
 `TimelineView`, mounted the first time it is asked for. A live run's attempts
-come from a bus tap this mixin holds while the screen is mounted (the attempt
-starts and failures the run's state does not keep); a stored run's from the
-history's events table. While the timeline shows a running run it is redrawn
+come from the history's events table (those recorded before the screen opened)
+and from then on from a bus tap this mixin holds while the screen is mounted
+(the attempt starts and failures the run's state does not keep); a stored run's
+from the history's events table. While the timeline shows a running run it is redrawn
 every half second.
 """
 
@@ -31,12 +32,12 @@ class RunTimeline:
     app: Any
 
     def on_mount(self) -> None:
-        self.timeline_marks = AttemptMarks()
         self._untap_timeline = None
-        if self.read_only:
-            self._stored_marks_loaded = False
-        else:
+        self._stored_marks_loaded = False
+        self.timeline_marks = AttemptMarks()
+        if not self.read_only:  # the attempts recorded so far, then the bus's from now on
             run_id = self.run_id
+            self.timeline_marks = stored_marks(self.app.store, run_id)
 
             def note(event: Any) -> None:
                 if event.run_id == run_id:

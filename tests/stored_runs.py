@@ -100,3 +100,27 @@ def release_store(path: Path) -> RunStore:
     record_run(store, RELEASE, "release@fixed", T0, RELEASE_PLAN, "failed",
                "task 'deploy' failed")
     return store
+
+
+NIGHTLY = WorkflowDefinition(id="nightly", name="Nightly checks", tasks=[
+    _task("fetch"), _task("scan", "fetch"), _task("report", "scan"),
+])
+NIGHTLY_PLAN: dict[str, list[tuple[float, float, str]]] = {
+    "fetch": [(0, 1.5, "completed")], "scan": [(1.5, 7, "completed")],
+    "report": [(7, 8, "completed")],
+}
+
+
+def home_store(path: Path) -> RunStore:
+    """The release run and four more over two days, newest first: what Home lists."""
+    store = release_store(path)
+    hour = timedelta(hours=1)
+    record_run(store, NIGHTLY, "nightly@3", T0 - 3 * hour, NIGHTLY_PLAN, "completed")
+    record_run(store, NIGHTLY, "nightly@2", T0 - 27 * hour, NIGHTLY_PLAN, "completed")
+    record_run(store, RELEASE, "release@1", T0 - 30 * hour,
+               {**RELEASE_PLAN, "deploy": [(18, 21, "completed")],
+                "notify": [(21, 22, "completed")]}, "completed")
+    record_run(store, NIGHTLY, "nightly@1", T0 - 51 * hour,
+               {"fetch": [(0, 2, "failed")], "scan": [(2, 2, "skipped")],
+                "report": [(2, 2, "skipped")]}, "failed", "task 'fetch' failed")
+    return store

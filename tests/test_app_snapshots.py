@@ -110,12 +110,29 @@ async def mid_run(pilot, select: str = "flaky-upload") -> None:
     await pilot.pause()
 
 
-def test_start_screen(snap_compare):
-    assert snap_compare(make_app(), terminal_size=(120, 36))
+def _home_in(tmp_path, monkeypatch) -> None:
+    """The Home tab lists the working directory's workflow files and shows it as ~/...:
+    give it a fixed one."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "deploy.yaml").write_text("id: deploy\ntasks: []\n")
+    monkeypatch.chdir(tmp_path / "project")
 
 
-def test_start_screen_80x24(snap_compare):
-    assert snap_compare(make_app(), terminal_size=(80, 24))
+async def _counted(pilot) -> None:
+    """Until the templates' task counts (counted in a thread) are shown."""
+    options = pilot.app.screen.query_one("#template-list")
+    await wait_for(pilot, lambda: "tasks" in str(options.get_option_at_index(0).prompt))
+
+
+def test_start_screen(snap_compare, tmp_path, monkeypatch):
+    _home_in(tmp_path, monkeypatch)
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=_counted)
+
+
+def test_start_screen_80x24(snap_compare, tmp_path, monkeypatch):
+    _home_in(tmp_path, monkeypatch)
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_counted)
 
 
 def test_start_screen_files_tab(snap_compare, tmp_path, monkeypatch):
