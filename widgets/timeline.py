@@ -41,10 +41,14 @@ class TimelineView(ScrollView, can_focus=True):
         self.timeline: Timeline | None = None
         self._strips: dict[int, Strip] = {}
         self._styles: dict[str, Style] = {}
+        self._widest_id = 4  # the longest task id (measured once per show)
+        self._base: Style | None = None
 
     def show(self, timeline: Timeline | None) -> None:
         self.timeline = timeline
         self._strips.clear()
+        self._widest_id = max((len(bar.task_id) for bar in timeline.bars), default=4) \
+            if timeline is not None else 4
         rows = len(timeline.bars) if timeline is not None else 0
         self.virtual_size = Size(self.scrollable_content_region.width, rows + 1)
         if timeline is not None:
@@ -64,14 +68,14 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _columns(self, width: int) -> tuple[int, int]:
         """(id width, bar width) for a row of ``width`` cells."""
-        bars = self.timeline.bars if self.timeline is not None else []
-        widest = max((len(bar.task_id) for bar in bars), default=4)
-        id_width = max(4, min(widest, ID_WIDTH, width // 4))
+        id_width = max(4, min(self._widest_id, ID_WIDTH, width // 4))
         return id_width, max(width - 2 - id_width - 1 - INFO_WIDTH, 4)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base
+        if base is None:  # the widget's style, worked out once (per theme), not per row
+            base = self._base = self.rich_style
         timeline = self.timeline
         if timeline is None:
             return self._text_strip("No run to show." if y == 0 else "", width, base)
@@ -166,6 +170,7 @@ class TimelineView(ScrollView, can_focus=True):
         super().notify_style_update()
         self._strips.clear()
         self._styles.clear()
+        self._base = None
 
     def row_texts(self) -> list[str]:
         """Every row as plain text at the current width (axis first): what tests read."""
