@@ -12,21 +12,33 @@ The graph view: the 30-task layered workflow of tests/test_graph_snapshots.py mi
 The diff view: a real pydantic-deep agent (a FunctionModel scripted as in
 tests/test_app_files.py) fixes a small repository made in a temporary
 directory; its changes are opened with ``d``: docs/images/diff-view.svg.
+
+The home screen and the timeline: a history database recorded from bus events
+at fixed times (tests/stored_runs.py: five runs, one with a retried build and a
+failed deploy), the clock pinned two hours later: docs/images/home-screen.png
+(150x44) and docs/images/timeline.png (the release run's timeline, 130x18),
+each saved as SVG and turned into PNG with ``rsvg-convert`` (librsvg).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images" / "run-screen.svg"
 DIFF_OUT = ROOT / "docs" / "images" / "diff-view.svg"
 GRAPH_OUT = ROOT / "docs" / "images" / "graph-view.png"
+HOME_OUT = ROOT / "docs" / "images" / "home-screen.png"
+TIMELINE_OUT = ROOT / "docs" / "images" / "timeline.png"
+HOME_SIZE = (150, 44)
+TIMELINE_SIZE = (130, 18)
 SIZE = (140, 40)
 DIFF_SIZE = (110, 34)
 CONFIG_PY = """import yaml
@@ -108,9 +120,66 @@ async def graph_view() -> Path:
     subprocess.run(["rsvg-convert", str(svg), "-o", str(GRAPH_OUT)], check=True)
     svg.unlink()
     return GRAPH_OUT
+def _png(app, out: Path) -> Path:
+    """Save the app's screen as SVG next to ``out``, then as PNG (rsvg-convert) at ``out``."""
+    svg = out.with_suffix(".svg")
+    app.save_screenshot(svg.name, path=str(svg.parent))
+    converter = shutil.which("rsvg-convert")
+    if converter is None:
+        print(f"rsvg-convert (librsvg) not found: kept {svg}, no PNG", file=sys.stderr)
+        return svg
+    subprocess.run([converter, str(svg), "-o", str(out)], check=True)
+    svg.unlink()
+    return out
+
+
+async def home_and_timeline() -> list[Path]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from stored_runs import T0, home_store
+
+    from deeptui import OrchestrationConfig, TaskOrchestrator
+    from deeptui.app import DeeptuiApp
+    from deeptui.screens.run import RunScreen
+
+    made = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        project = home / "projects" / "shop"
+        (project / "pipelines").mkdir(parents=True)
+        (project / "pipelines" / "nightly.yaml").write_text("id: nightly\ntasks: []\n")
+        (project / "release.toml").write_text('id = "release"\ntasks = []\n')
+        os.environ["HOME"], cwd = str(home), Path.cwd()
+        os.chdir(project)
+        try:
+            store = home_store(home / "history.db")
+            orch = TaskOrchestrator(config=OrchestrationConfig(simulated_latency=(0.0, 0.0)),
+                                    store=store)
+            app = DeeptuiApp(orchestrator=orch)
+            app.clock = lambda: T0 + timedelta(hours=2)
+            async with app.run_test(size=HOME_SIZE) as pilot:
+                timeline = app.screen.query_one("#home-timeline")
+                while timeline.timeline is None or "tasks" not in str(
+                        app.screen.query_one("#template-list").get_option_at_index(0).prompt):
+                    await pilot.pause(0.05)
+                await pilot.pause()
+                made.append(_png(app, HOME_OUT))
+            app = DeeptuiApp(orchestrator=orch)
+            app.clock = lambda: T0 + timedelta(hours=2)
+            async with app.run_test(size=TIMELINE_SIZE) as pilot:
+                app.open_stored_run("release@fixed")
+                while not (isinstance(app.screen, RunScreen) and app.screen.query("#dag:focus")):
+                    await pilot.pause(0.05)
+                await pilot.press("t")
+                await pilot.pause(0.2)
+                made.append(_png(app, TIMELINE_OUT))
+            store.close()
+        finally:
+            os.chdir(cwd)
+    return made
 
 
 if __name__ == "__main__":
     print(asyncio.run(main(*sys.argv[1:])))
     print(asyncio.run(graph_view()))
     print(asyncio.run(diff_view()))
+    print(*asyncio.run(home_and_timeline()), sep="\n")
