@@ -227,8 +227,15 @@ def test_stored_run_read_only(snap_compare):
     assert snap_compare(make_app(), terminal_size=(120, 30), run_before=stored)
 
 
-def test_help_screen(snap_compare):
-    assert snap_compare(make_app(), terminal_size=(100, 40), press=["question_mark"])
+def test_help_screen(snap_compare, tmp_path, monkeypatch):
+    _home_in(tmp_path, monkeypatch)  # the Home tab shows under the help
+
+    async def help_over_home(pilot):
+        await _counted(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(100, 40), run_before=help_over_home)
 
 
 def test_cancel_run_confirm(snap_compare):
