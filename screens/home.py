@@ -113,7 +113,8 @@ def _names_tasks(path: Path) -> bool:
 class RecentRuns(DataTable[Any]):
     """The history's newest runs; the row key is the run id."""
 
-    COLUMNS = ("Status", "Workflow", "When", "Duration", "Tasks")  # tasks: done/total ✗failed
+    # fixed widths first, the workflow's name (any length) last: at 80 columns all but its end show
+    COLUMNS = ("Status", "Tasks", "When", "Duration", "Workflow")  # tasks: done/total ✗failed
 
     def on_mount(self) -> None:
         for label in self.COLUMNS:
@@ -220,11 +221,11 @@ class HomeView(Vertical):
             status = str(s.status)
             table.add_row(
                 Text(status, style=STATUS_STYLES.get(status, "")),
-                safe(s.workflow_name or s.workflow_id),
+                _tasks_cell(s),
                 ago(s.started_at, now),
                 Text("—" if s.duration_seconds is None else format_seconds(s.duration_seconds),
                      justify="right"),
-                _tasks_cell(s),
+                safe(s.workflow_name or s.workflow_id),
                 key=s.run_id)
         ids = list(self.summaries)
         if previous in ids:
@@ -315,7 +316,9 @@ class HomeView(Vertical):
         for path in found:
             shown = path.relative_to(self.root) if path.is_relative_to(self.root) else path
             files.add_option(Option(safe(str(shown)), id=f"file:{path}"))
-        if not found:
+        if found:
+            files.highlighted = 0  # enter opens the first one without an arrow key first
+        else:
             files.add_option(Option(Text("None here: the Files tab (2) has the examples "
                                          "and a file browser.", style="dim"), disabled=True))
 

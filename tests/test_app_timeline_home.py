@@ -148,7 +148,7 @@ async def test_home_lists_recent_runs_with_figures_and_opens_one(tmp_path):
         await wait_for(pilot, lambda: table.row_count == 5)
         assert table.has_focus
         first = [str(cell) for cell in table.get_row_at(0)]
-        assert first == ["failed", "Release pipeline", "2h ago", "19.0s", "6/8 ✗1"]
+        assert first == ["failed", "6/8 ✗1", "2h ago", "19.0s", "Release pipeline"]
         cards = [str(app.screen.query_one(f"#home-card-{n}").render()) for n in range(4)]
         assert cards[0].startswith("2 ") and "runs today" in cards[0]  # T0 and T0 - 3h
         assert cards[1].startswith("60% ") and "(3 of 5 ended)" in cards[1]
@@ -250,3 +250,31 @@ def test_timeline_snapshot_160x48(snap_compare, tmp_path):
 def test_timeline_snapshot_80x24(snap_compare, tmp_path):
     assert snap_compare(stored_app(tmp_path), terminal_size=(80, 24),
                         run_before=_timeline_of_stored_run)
+
+
+async def test_home_opens_a_workflow_file_of_the_working_directory_and_H_types_in_a_field(
+        tmp_path, monkeypatch):
+    from deeptui.screens.parameters import ParametersScreen
+
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "build.yaml").write_text(
+        "id: build\nname: Build\ntasks:\n  - id: compile\n    task_type: shell\n"
+        "    parameters: {command: echo compiled}\n")
+    (tmp_path / "notes.json").write_text('{"no": "workflow here"}')
+    monkeypatch.chdir(tmp_path)
+    app = stored_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        files = app.screen.query_one("#home-files")
+        assert [str(files.get_option_at_index(n).prompt) for n in range(files.option_count)] == [
+            "ci/build.yaml"]
+        files.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ParametersScreen))
+        assert app.screen.workflow.task_ids == ["compile"]
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen)
+                       and bool(app.screen.query("#dag:focus")))
+        await pilot.press("slash", "H", "i")  # in the filter field H is a letter, not Home
+        await pilot.pause()
+        assert app.screen.query_one("#run-filter").value == "Hi"
+        assert isinstance(app.screen, RunScreen)
