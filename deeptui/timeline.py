@@ -228,6 +228,8 @@ def stored_marks(store: Any, run_id: str) -> AttemptMarks:
     if store is None:
         return AttemptMarks()
     try:
+        if store.resolve(run_id) != run_id:  # a run not stored yet: not another run's prefix
+            return AttemptMarks()
         return AttemptMarks.from_events(store.events(run_id))
     except Exception:  # a damaged or unknown run: the bars still show, without retries
         return AttemptMarks()

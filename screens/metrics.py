@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -24,6 +25,7 @@ from deeptui.widgets.metrics_charts import (DurationChart, FigureGrid, StatusMix
 from deeptui.widgets.timeline import LEGEND, TimelineView
 
 STORED_RUNS_SHOWN = 50
+LIVE_MARKS_EVERY = 5.0  # seconds between reads of a live run's attempts from the history
 
 if TYPE_CHECKING:
     from deeptui.orchestrator import TaskOrchestrator
@@ -77,6 +79,7 @@ class MetricsScreen(DeeptuiScreen[None]):
         self.metrics: WorkflowMetrics | None = None
         self._option_ids: list[str] = []
         self._timeline_of: str | None = None  # the run the timeline tab last drew
+        self._live_marks: dict[str, tuple[float, Any]] = {}  # run -> (read at, attempt marks)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -238,9 +241,12 @@ class MetricsScreen(DeeptuiScreen[None]):
         view = self.query_one("#metrics-timeline", TimelineView)
         run_id = self.run_id
         live = self.orchestrator.find_run(run_id) if run_id else None
-        if live is not None:
-            view.show(build_timeline(live.workflow, live.state, stored_marks(self.store, run_id),
-                                     self.app.now()))
+        if live is not None:  # its attempts read from the history at most every 5 s
+            at, marks = self._live_marks.get(run_id, (0.0, None))
+            if marks is None or time.monotonic() - at > LIVE_MARKS_EVERY or tab_opened:
+                marks = stored_marks(self.store, run_id)
+                self._live_marks = {run_id: (time.monotonic(), marks)}
+            view.show(build_timeline(live.workflow, live.state, marks, self.app.now()))
         elif run_id is None or self.store is None:
             view.show(None)
         elif self._timeline_of != run_id or tab_opened:
