@@ -41,7 +41,7 @@ from deeptui.visualize.safe_text import visible
 from deeptui.widgets.bindings import bindings
 from deeptui.screens.confirm import ConfirmScreen
 from deeptui.screens.help import HelpScreen
-from deeptui.screens.start import StartScreen
+from deeptui.screens.start import GoesHome, StartScreen
 from deeptui.settings import Settings, build_orchestrator, save_theme
 
 if TYPE_CHECKING:  # the engine is imported after the first frame (ENGINE_MODULES)
@@ -73,7 +73,7 @@ def _run_screen_class() -> type[RunScreen] | None:
     return getattr(module, "RunScreen", None)
 
 
-class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
+class DeeptuiApp(GoesHome, SavesScreenshots, StopsRunsBeforeExit, App[None]):
     """Pick a workflow, run it, watch and steer it."""
 
     TITLE = "deeptui"
@@ -313,15 +313,6 @@ class DeeptuiApp(SavesScreenshots, StopsRunsBeforeExit, App[None]):
         run_screen = _run_screen_class()
         run_id = self.screen.run_id if run_screen and isinstance(self.screen, run_screen) else None
         self.open_screen("metrics", run_id=run_id)
-
-    def action_home(self) -> None:
-        """Back to the home screen (the Home tab of the start screen), whatever is on top."""
-        while len(self.screen_stack) > 1 and not isinstance(self.screen, StartScreen):
-            self.pop_screen()
-        if not isinstance(self.screen, StartScreen):
-            self.push_screen(StartScreen())
-        else:
-            self.screen.action_show_tab("home")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

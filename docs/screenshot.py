@@ -167,9 +167,9 @@ async def home_and_timeline() -> list[Path]:
             app.clock = lambda: T0 + timedelta(hours=2)
             async with app.run_test(size=TIMELINE_SIZE) as pilot:
                 app.open_stored_run("release@fixed")
-                while not (isinstance(app.screen, RunScreen) and app.screen.query("#dag:focus")):
+                while not (isinstance(app.screen, RunScreen) and app.screen.focused is not None):
                     await pilot.pause(0.05)
-                await pilot.press("t")
+                await pilot.press("T")
                 await pilot.pause(0.2)
                 made.append(_png(app, TIMELINE_OUT))
             store.close()

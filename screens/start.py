@@ -274,3 +274,17 @@ class StartScreen(DeeptuiScreen[None]):
         run_id = self._home_run()
         if run_id is not None:
             stored_runs.resume_run(self.app, run_id, self.query_one(HomeView).summaries.get(run_id))
+
+
+class GoesHome:
+    """Mixed into the app: ``action_home`` (the ``home`` binding, ``H``) from any screen."""
+
+    def action_home(self) -> None:
+        """Back to the start screen's Home tab, whatever is on top (screens above are closed)."""
+        app: Any = self
+        while len(app.screen_stack) > 1 and not isinstance(app.screen, StartScreen):
+            app.pop_screen()
+        if not isinstance(app.screen, StartScreen):
+            app.push_screen(StartScreen())
+        else:
+            app.screen.action_show_tab("home")

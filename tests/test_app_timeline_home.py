@@ -45,8 +45,8 @@ async def test_stored_run_timeline_shows_the_retried_attempts_and_the_critical_p
     async with app.run_test(size=(140, 40)) as pilot:
         app.open_stored_run("release@fixed")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen)
-                       and bool(app.screen.query("#dag:focus")))
-        await pilot.press("t")
+                       and app.screen.focused is not None)
+        await pilot.press("T")
         await wait_for(pilot, lambda: bool(app.screen.query(TimelineView)))
         view = app.screen.query_one(TimelineView)
         assert view.has_focus and not app.screen.query_one("#run-body").display
@@ -61,7 +61,7 @@ async def test_stored_run_timeline_shows_the_retried_attempts_and_the_critical_p
         critical = {task for task, line in rows.items() if line.startswith("◆")}
         assert critical == {"checkout", "build", "test", "package", "deploy"}
         assert rows["notify"].rstrip().endswith("skipped") and "×" in rows["notify"]
-        await pilot.press("t")  # back to the DAG
+        await pilot.press("T")  # back to the DAG
         await wait_for(pilot, lambda: app.screen.query_one("#run-body").display)
         assert not view.display
 
@@ -92,9 +92,9 @@ async def test_live_run_timeline_draws_each_attempt_of_a_retried_task(tmp_path):
     async with app.run_test(size=(120, 30)) as pilot:
         app.start_run(_flaky_workflow())
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen)
-                       and bool(app.screen.query("#dag:focus")))
+                       and app.screen.focused is not None)
         screen = app.screen
-        await pilot.press("t")
+        await pilot.press("T")
         watched.set()
         await wait_for(pilot, lambda: screen.state.status is WorkflowStatus.COMPLETED)
         screen.refresh_timeline()
@@ -109,7 +109,7 @@ async def test_metrics_timeline_tab_draws_the_stored_run(tmp_path):
     async with app.run_test(size=(120, 36)) as pilot:
         app.open_screen("metrics", run_id="release@fixed")
         await wait_for(pilot, lambda: isinstance(app.screen, MetricsScreen))
-        await pilot.press("t")
+        await pilot.press("T")
         view = app.screen.query_one("#metrics-timeline", TimelineView)
         await wait_for(pilot, lambda: view.timeline is not None)
         rows = rows_by_task(view)
@@ -135,7 +135,7 @@ async def test_the_home_key_goes_home_from_run_history_and_metrics(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen)
-                       and bool(app.screen.query("#dag:focus")))
+                       and app.screen.focused is not None)
         await pilot.press("H")
         await wait_for(pilot, lambda: app.screen is start)
         assert len(app.screen_stack) == 2
@@ -236,8 +236,8 @@ async def _timeline_of_stored_run(pilot) -> None:
     app = pilot.app
     app.open_stored_run("release@fixed")
     await wait_for(pilot, lambda: isinstance(app.screen, RunScreen)
-                   and bool(app.screen.query("#dag:focus")))
-    await pilot.press("t")
+                   and app.screen.focused is not None)
+    await pilot.press("T")
     await wait_for(pilot, lambda: bool(app.screen.query("TimelineView:focus")))
     await pilot.pause()
 
@@ -273,7 +273,7 @@ async def test_home_opens_a_workflow_file_of_the_working_directory_and_H_types_i
         assert app.screen.workflow.task_ids == ["compile"]
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen)
-                       and bool(app.screen.query("#dag:focus")))
+                       and app.screen.focused is not None)
         await pilot.press("slash", "H", "i")  # in the filter field H is a letter, not Home
         await pilot.pause()
         assert app.screen.query_one("#run-filter").value == "Hi"
