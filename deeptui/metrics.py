@@ -135,6 +135,7 @@ class WorkflowMetrics:
     total_tokens: int = 0
     cost_usd: float | None = None
     run_id: str | None = None
+    slot_note: str | None = None  # an agent type's limit held slots back: "5 of 8 slots: ..."
 
     @classmethod
     def from_state(
@@ -291,6 +292,8 @@ class WorkflowMetrics:
             f"  Slowest Task: {_task_figure(self.slowest_task)}",
             f"  Fastest Task: {_task_figure(self.fastest_task)}",
         ]
+        if self.slot_note:
+            lines.append(f"  Concurrency: {self.slot_note}")
         if include_usage:
             cost = f"${self.cost_usd:.4f}" if self.cost_usd is not None else "n/a"
             lines += [
@@ -338,6 +341,7 @@ class WorkflowMetrics:
             completed_at=completed_at,
             run_id=data.get("run_id"),
         )
+        metrics.slot_note = data.get("slot_note")
         metrics.total_duration_seconds = float(
             data.get("total_duration_seconds", metrics.total_duration_seconds)
         )

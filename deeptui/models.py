@@ -326,14 +326,16 @@ class WorkflowState(BaseModel):
 
 
 class AgentRouting(BaseModel):
-    """An agent type: the capabilities it covers, its priority and its concurrency limit."""
+    """An agent type: the capabilities it covers, its priority and its concurrency limit
+    (``max_concurrent_tasks``; None, the default: no limit of its own, a run's
+    ``max_parallel_tasks`` bounds it)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     agent_type: str = Field(min_length=1)
     capabilities: list[AgentCapability] = Field(default_factory=list)
     priority: int = Field(default=5, ge=1, le=10)
-    max_concurrent_tasks: int = Field(default=5, ge=1)
+    max_concurrent_tasks: int | None = Field(default=None, ge=1)
     instructions: str | None = None
     model: str | None = None
 
@@ -358,13 +360,13 @@ def default_agent_type(capability: AgentCapability) -> str:
 
 
 def create_default_routing() -> list[AgentRouting]:
-    """One agent type per capability, all of equal priority."""
+    """One agent type per capability, all of equal priority, none with a concurrency limit of
+    its own (a run's ``max_parallel_tasks`` bounds them)."""
     return [
         AgentRouting(
             agent_type=default_agent_type(capability),
             capabilities=[capability],
             priority=5,
-            max_concurrent_tasks=5,
             instructions=_DEFAULT_INSTRUCTIONS[capability],
         )
         for capability in AgentCapability

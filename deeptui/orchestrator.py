@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
 from deeptui.errors import UnknownRunError, WorkflowValidationError
-from deeptui.scheduler.run import Run, RunActiveError, new_run_id
+from deeptui.scheduler.run import Run, RunActiveError, finished_beyond, new_run_id
 from deeptui.scheduler.strategies import (
     EXECUTORS,
     explain_strategy_choice,
@@ -38,6 +38,7 @@ from deeptui.runners.callables import CallableRegistry, run_callable_task
 from deeptui.runners.context import Runner, TaskContext, TaskFailure
 from deeptui.runners.shell import run_shell_task
 from deeptui.state import ProgressCallback, ProgressTap, StateManager
+from deeptui.store.durations import expected_durations
 from deeptui.workspace import ApprovalGate, RunWorkspace, apply_task_changes
 from deeptui.workspace.run_workspace import workspace_root
 
@@ -179,6 +180,7 @@ class TaskOrchestrator:
             parallel=self.config.enable_parallel_execution,
             rng=self.rng,
             sleep=lambda delay: self.retry_sleep(delay),
+            durations=None if self.store is None else expected_durations(self.store, workflow),
         )
         run = Run(workflow, sm, executor, progress=progress)
         files = RunWorkspace.for_workflow(workflow)
@@ -199,13 +201,7 @@ class TaskOrchestrator:
     def _forget_old_runs(self) -> None:
         """Keep at most ``config.keep_finished_runs`` finished runs in memory (an app open all
         day would otherwise hold every run's state and logs); the oldest go first."""
-        keep = self.config.keep_finished_runs
-        if keep is None:
-            return
-        finished = sorted((run.state.completed_at, rid) for rid, run in self._runs.items()
-                          if not run.executor.active and run.state.status.finished
-                          and run.state.completed_at is not None)
-        for _, rid in finished[:-keep]:  # the earliest to finish go first
+        for rid in finished_beyond(self._runs, self.config.keep_finished_runs):
             self.forget_run(rid)
 
     def start_workflow(
@@ -368,7 +364,9 @@ class TaskOrchestrator:
         run = self.find_run(workflow_id)
         if run is None:
             return None
-        return WorkflowMetrics.from_state(run.workflow, run.state)
+        metrics = WorkflowMetrics.from_state(run.workflow, run.state)
+        metrics.slot_note = run.executor.slot_note()
+        return metrics
 
     def get_aggregate_stats(self) -> dict[str, Any]:
         """Statistics across every finished run (the store's history when there is one)."""

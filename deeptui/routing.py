@@ -7,7 +7,7 @@ re-exported here, where the guide imports it from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import (
@@ -30,7 +30,11 @@ class TaskRouter:
     pydantic-deep's name, is ``general-agent`` unless configured itself); otherwise to an
     agent type whose capabilities cover the task's (a task naming none needs
     ``general``), higher routing priority first, least loaded among equals,
-    and never above an agent type's ``max_concurrent_tasks``.
+    and never above an agent type's ``max_concurrent_tasks`` (when it has one).
+
+    A run whose task found every candidate at capacity waits on those agent types only:
+    a release of one wakes the runs waiting on it, which retry as many of their blocked
+    tasks as it has room for (`free`), not every blocked task.
     """
 
     def __init__(self, routing: Sequence[AgentRouting]) -> None:
@@ -39,9 +43,9 @@ class TaskRouter:
         self._ranked = sorted(routing, key=lambda r: -r.priority)
         self.load: dict[str, int] = {r.agent_type: 0 for r in routing}
         self._candidates_cache: dict[frozenset[AgentCapability], list[AgentRouting]] = {}
-        # runs with a task waiting for capacity (the load is shared by every run):
-        # each is called once at the next release
-        self._waiting: dict[Callable[[], None], None] = {}
+        # agent type -> the runs with a task waiting for its capacity (the load is shared by
+        # every run): each is called once, at that type's next release
+        self._waiting: dict[str, dict[Callable[[str], None], None]] = {}
 
     @staticmethod
     def _needs(task: TaskDefinition) -> frozenset[AgentCapability]:
@@ -85,29 +89,37 @@ class TaskRouter:
             if best is not None and routing.priority < best.priority:
                 break
             load = self.load[routing.agent_type]
-            if load >= routing.max_concurrent_tasks:
+            limit = routing.max_concurrent_tasks
+            if limit is not None and load >= limit:
                 continue
             if best is None or load < self.load[best.agent_type]:
                 best = routing
         return best.agent_type if best else None
 
+    def free(self, agent_type: str) -> int | None:
+        """How many more tasks the agent type may take now (None: no limit of its own)."""
+        limit = self.routing[agent_type].max_concurrent_tasks
+        return None if limit is None else max(0, limit - self.load[agent_type])
+
     def acquire(self, agent_type: str) -> None:
         self.load[agent_type] += 1
 
     def release(self, agent_type: str) -> None:
+        """A task of ``agent_type`` ended: the runs waiting for that type are told (once)."""
         self.load[agent_type] -= 1
-        if self._waiting:
-            waiting = list(self._waiting)
-            self._waiting.clear()
+        waiting = self._waiting.pop(agent_type, None)
+        if waiting:
             for wake in waiting:
-                wake()
+                wake(agent_type)
 
-    def wait_for_capacity(self, wake: Callable[[], None]) -> None:
-        """Call ``wake()`` at the next release of any agent type (once)."""
-        self._waiting[wake] = None
+    def wait_for_capacity(self, wake: Callable[[str], None], agent_types: Iterable[str]) -> None:
+        """Call ``wake(agent_type)`` at the next release of any of ``agent_types`` (once)."""
+        for agent_type in agent_types:
+            self._waiting.setdefault(agent_type, {})[wake] = None
 
-    def stop_waiting(self, wake: Callable[[], None]) -> None:
-        self._waiting.pop(wake, None)
+    def stop_waiting(self, wake: Callable[[str], None]) -> None:
+        for waiting in self._waiting.values():
+            waiting.pop(wake, None)
 
 
 __all__ = ["AgentRouting", "TaskRouter", "create_default_routing", "default_agent_type"]

@@ -93,7 +93,7 @@ class RunScreen(RunTimeline, RunFiles, TaskOutput, DeeptuiScreen[None]):
 
     def compose(self) -> ComposeResult:
         clock = self.app.now
-        yield RunHeader(clock, id="run-header")
+        yield RunHeader(clock, id="run-header", run=self.app.orchestrator.find_run(self.run_id))
         yield Input(placeholder="filter: part of a task id, or a status (failed, running...)",
                     id="run-filter", compact=True)
         with Horizontal(id="run-body"):

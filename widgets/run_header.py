@@ -1,12 +1,15 @@
 """`RunHeader`: a run's name and status, a segmented progress bar (completed, failed, skipped and
 cancelled tasks in their own colours; the percentage counts completed tasks only), counts per
-status, elapsed time, tokens, cost, and a badge counting the tool calls that wait for the
-user's approval."""
+status, elapsed time, the expected time left (from the history's past durations, when the
+run has them), tokens, cost, a note when an agent type's limit keeps slots idle ("5 of 8
+slots: general-agent limit"), and a badge counting the tool calls that wait for the user's
+approval."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,6 +19,9 @@ from textual.widgets import Static
 from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
 from deeptui.visualize import STATUS_STYLES
 from deeptui.visualize.safe_text import text as safe
+
+if TYPE_CHECKING:
+    from deeptui.scheduler.run import Run
 
 RUN_STYLES = {
     WorkflowStatus.PENDING: "yellow", WorkflowStatus.RUNNING: "bold blue",
@@ -103,6 +109,13 @@ def segmented_bar(state: WorkflowState, width: int) -> Text:
     return bar
 
 
+def expected_left(run: Run | None, now: datetime) -> float | None:
+    """Seconds the live run is expected to take still, from its history; None without one."""
+    if run is None or run.executor.estimates is None or not run.executor.active:
+        return None
+    return run.executor.estimates.remaining(run.state.task_results, run.executor.limit, now)
+
+
 class SegmentedBar(Static):
     """The run's progress: completed, failed, cancelled, skipped, running, then pending."""
 
@@ -133,9 +146,11 @@ class RunHeader(Vertical):
     RunHeader #run-counts { height: 1; }
     """
 
-    def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+    def __init__(self, clock: Callable[[], datetime], *, id: str | None = None,
+                 run: Run | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock
+        self.run = run  # a live run: its estimates and slot limits (a stored run has none)
         self._last: tuple[WorkflowState, bool] | None = None
         self.approvals = 0  # tool calls waiting for the user's approval
         self.approvals_key = "a"  # the key that opens them (the user's, if rebound)
@@ -179,8 +194,14 @@ class RunHeader(Vertical):
         stats.append(f"{finished}/{total}", style="bold")
         stats.append(" finished")
         stats.append(f"  elapsed {format_duration(elapsed(state, self.clock()))}")
+        left = expected_left(self.run, self.clock())
+        if left is not None:
+            stats.append(f"  ~{format_duration(left)} left")
         stats.append(f"  tok {tokens:,}")
         stats.append(f"  cost {'-' if cost is None else f'${cost:.4f}'}")
+        note = self.run.executor.slot_note() if self.run is not None else None
+        if note:
+            stats.append(f"  {note}", style="yellow")
         self.query_one("#run-stats", Static).update(stats, layout=False)
         short = 0 < self.size.width < 96
         self.query_one("#run-counts", Static).update(counts_text(state, short=short), layout=False)

@@ -2,7 +2,8 @@
 
 The scheduler keeps plain dicts in its hot path (like dask's local
 scheduler): how many dependencies of each task are unfinished, a heap of ready
-tasks ordered by priority, then longest remaining path, then definition order,
+tasks ordered by priority, then longest remaining path (in seconds when the history
+has the tasks' past durations, else in tasks), then definition order,
 and the asyncio tasks running. A task finishing decrements its dependents'
 counts and starts what became ready, right in its done callback.
 
@@ -30,6 +31,8 @@ from deeptui.graph import WorkflowGraph, path_lengths
 from deeptui.models import ExecutionStrategy, TaskStatus, WorkflowStatus
 from deeptui.runners import Runner
 from deeptui.scheduler.attempts import run_task
+from deeptui.scheduler.capacity import CapacityWaits
+from deeptui.scheduler.estimates import Estimates
 from deeptui.state import StateManager
 
 if TYPE_CHECKING:
@@ -47,7 +50,7 @@ FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPE
                        TaskStatus.CANCELLED})
 
 
-class ReadyQueueExecutor:
+class ReadyQueueExecutor(CapacityWaits):
     """Runs one workflow run to the end; obeys cancel and retry while it runs and after."""
 
     strategy = ExecutionStrategy.DAG
@@ -66,6 +69,7 @@ class ReadyQueueExecutor:
         parallel: bool = True,
         rng: random.Random | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        durations: Mapping[str, float] | None = None,
     ) -> None:
         self.sm = state
         self.workflow = state.workflow
@@ -77,9 +81,11 @@ class ReadyQueueExecutor:
             for dep in t.depends_on:
                 self.dependents[dep].append(t.id)
         self.path_length = path_lengths(self.tasks, self.dependents)
+        # past durations (the history's), if any: the critical path in seconds, not in tasks
+        self.estimates = Estimates.from_history(self.tasks, self.dependents, durations)
+        path: Mapping[str, float] = self.estimates.path if self.estimates else self.path_length
         # heap entries are computed once: priority, then longest path, then definition order
-        self.heap_key = {t.id: (-t.priority, -self.path_length[t.id], i, t.id)
-                         for i, t in enumerate(tasks)}
+        self.heap_key = {t.id: (-t.priority, -path[t.id], i, t.id) for i, t in enumerate(tasks)}
         self._graph: WorkflowGraph | None = None  # networkx, built when first needed
         self.router = router
         self.runners = runners  # task kind -> the runner of its body
@@ -95,8 +101,11 @@ class ReadyQueueExecutor:
         self.results = state.state.task_results
         self.conditions = conditions  # parsed by the orchestrator's validation
         self.waiting: dict[str, int] = {}  # task -> unfinished dependencies
-        self.heap: list[tuple[int, int, int, str]] = []
-        self.blocked: list[tuple[int, int, int, str]] = []  # agent types at capacity
+        self.heap: list[tuple[int, float, int, str]] = []
+        # tasks whose agent types were all at capacity, and each type's heap of them
+        self.blocked: dict[str, tuple[int, float, int, str]] = {}
+        self.blocked_on: dict[str, list[tuple[int, float, int, str]]] = {}
+        self.capped: dict[str, None] = {}  # agent types whose limit bound (`slot_note`)
         self.running: dict[str, asyncio.Task[None]] = {}
         self.cancel_reasons: dict[str, str] = {}
         self.stopping: str | None = None  # why no new task starts
@@ -161,7 +170,7 @@ class ReadyQueueExecutor:
     def _pump(self) -> None:
         """Start ready tasks while slots are free; finish the run when nothing is left."""
         heap, running, results, limit = self.heap, self.running, self.results, self.limit
-        deferred: list[tuple[int, int, int, str]] | None = None
+        deferred: list[tuple[int, float, int, str]] | None = None
         while heap and len(running) < limit:  # while stopping, only clean-up tasks are pending
             entry = heapq.heappop(heap)
             tid = entry[3]
@@ -178,8 +187,7 @@ class ReadyQueueExecutor:
             if self.kind[tid] == "agent":
                 agent_type = self.router.route(task)
                 if agent_type is None:
-                    self.router.wait_for_capacity(self._wake)  # maybe held by another run
-                    self.blocked.append(entry)
+                    self._block(task, entry)
                     continue
                 self.router.acquire(agent_type)
             self._start(task, agent_type)
@@ -242,17 +250,6 @@ class ReadyQueueExecutor:
         self._release_dependents(tid)
         self._pump()
 
-    def _wake(self) -> None:
-        """An agent type freed a slot (maybe in another run): retry the blocked tasks, soon."""
-        self.loop.call_soon(self._unblock)
-
-    def _unblock(self) -> None:
-        if self.blocked and self.active:
-            for entry in self.blocked:
-                heapq.heappush(self.heap, entry)
-            self.blocked.clear()
-            self._pump()
-
     def _release_dependents(self, tid: str) -> None:
         waiting = self.waiting
         for dependent in self.dependents[tid]:
@@ -287,7 +284,8 @@ class ReadyQueueExecutor:
                 self.sm.skipped(tid, f"not started: {reason}")
                 self.stopped_by_failure.add(tid)
             self._release_dependents(tid)  # a clean-up task may wait for it
-        self.blocked = [e for e in self.blocked if results[e[3]].status is TaskStatus.PENDING]
+        self.blocked = {t: e for t, e in self.blocked.items()
+                        if results[t].status is TaskStatus.PENDING}
 
     def _finish(self) -> None:
         done = self.done

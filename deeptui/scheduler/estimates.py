@@ -1,0 +1,81 @@
+"""What the scheduler expects of a run from its history: each task's remaining critical path
+in seconds, and the run's expected remaining time.
+
+The durations come from the history store (`deeptui.store.durations`: same workflow, same
+task id, a decayed median over recent runs), read once when the run starts. A task with
+no history of its own is expected to take the median of the tasks that have one. With no
+history at all there are no estimates, and the ready queue orders by path length in
+tasks (`deeptui.graph.path_lengths`) as before.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from deeptui.models import TaskStatus
+
+if TYPE_CHECKING:
+    from deeptui.graph import TaskNode
+    from deeptui.models import TaskResult
+
+
+class Estimates:
+    """Each task's expected duration (``seconds``) and the longest expected path from its
+    start to a sink, itself included (``path``), both in seconds."""
+
+    def __init__(self, tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]],
+                 durations: Mapping[str, float]) -> None:
+        known = [durations[t] for t in tasks if t in durations]
+        typical = statistics.median(known)
+        self.seconds = {t: max(0.0, durations.get(t, typical)) for t in tasks}
+        self.path = path_seconds(tasks, dependents, self.seconds)
+
+    @classmethod
+    def from_history(cls, tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]],
+                     durations: Mapping[str, float] | None) -> Estimates | None:
+        """The estimates, or None when no task of the run has a past duration."""
+        if not durations or not any(t in durations for t in tasks):
+            return None
+        return cls(tasks, dependents, durations)
+
+    def remaining(self, results: Mapping[str, TaskResult], slots: int, now: datetime) -> float:
+        """Expected seconds until the run ends: the longer of the longest remaining path
+        and the remaining work spread over ``slots`` (a running task counts what it has
+        left of its expected duration; finished tasks count nothing)."""
+        longest = work = 0.0
+        for tid, result in results.items():
+            status = result.status
+            if status is TaskStatus.PENDING:
+                left, path = self.seconds[tid], self.path[tid]
+            elif status is TaskStatus.RUNNING:
+                ran = (now - result.started_at).total_seconds() if result.started_at else 0.0
+                left = max(0.0, self.seconds[tid] - ran)
+                path = self.path[tid] - self.seconds[tid] + left
+            else:
+                continue
+            work += left
+            longest = max(longest, path)
+        return max(longest, work / max(1, slots))
+
+
+def path_seconds(tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]],
+                 seconds: Mapping[str, float]) -> dict[str, float]:
+    """For each task, the longest sum of ``seconds`` on a path from it to a sink (itself
+    included): `deeptui.graph.path_lengths` with durations for weights (a reverse Kahn walk)."""
+    below = {tid: len(tids) for tid, tids in dependents.items()}  # dependents not yet taken
+    longest_below = dict.fromkeys(below, 0.0)
+    path: dict[str, float] = {}
+    stack = [tid for tid, n in below.items() if n == 0]
+    while stack:
+        tid = stack.pop()
+        length = path[tid] = seconds[tid] + longest_below[tid]
+        for dep in tasks[tid].depends_on:
+            if longest_below[dep] < length:
+                longest_below[dep] = length
+            below[dep] -= 1
+            if below[dep] == 0:
+                stack.append(dep)
+    return path
