@@ -7,6 +7,7 @@ provider package or a missing key is one clear error before anything runs.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ class ModelConfigError(DeeptuiError, ValueError):
 DEEPTUI_EXTRAS = {"openai": "openai", "anthropic": "anthropic", "google": "google",
                   "groq": "all-models", "mistral": "all-models"}
 _OFFLINE = "or drop --model to run the offline model"
+COST_TRACKING_LOGGER = "pydantic_ai_shields.guardrails"  # pydantic-deep's CostTracking
+_UNPRICED: set[str] = set()  # model names genai-prices does not know: not looked up again
 
 
 def resolve_model(model: Any) -> Any:
@@ -65,11 +68,36 @@ def _model_advice(message: str) -> str:
     return message.splitlines()[0] if message else "cannot be used"
 
 
-def _no_banner() -> None:
-    """pydantic-ai prints a Logfire banner on an agent's first run; not in deeptui's output."""
+class _Once(logging.Filter):
+    """Lets each distinct message through once: pydantic-deep's cost tracking (on a user's
+    own agent) warns "failed to resolve price" on every run of a model it cannot price."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+_quiet = False
+
+
+def _quieten() -> None:
+    """Once per process: no Logfire banner on an agent's first run (pydantic-ai prints one),
+    and each cost-tracking warning said once, not on every task."""
+    global _quiet
+    if _quiet:
+        return
     import pydantic_ai
 
     pydantic_ai.BANNER_ENABLED = False
+    logging.getLogger(COST_TRACKING_LOGGER).addFilter(_Once())
+    _quiet = True
 
 
 class AgentProvider:
@@ -121,7 +149,8 @@ class AgentProvider:
 
         routing = self.routing.get(agent_type or "")
         model = (routing.model if routing and routing.model else None) or self.model
-        # on files: no workspace of its own (each run passes the task's), commands need a yes
+        # on files: no workspace of its own (each run passes the task's), commands need a yes;
+        # the context manager (long explorations) and the monitors (they run commands) too
         files: dict[str, Any] = dict(workspace=False, include_execute=True, interrupt_on=NEEDS_APPROVAL,
                                      edit_format="str_replace") if on_files else {}
         with warnings.catch_warnings():
@@ -137,6 +166,13 @@ class AgentProvider:
                 web_search=False,
                 web_fetch=False,
                 cost_tracking=False,
+                # a task is one unit of the workflow: deeptui orchestrates, no subagents (or
+                # planner) inside it; these cost more per run than the model call itself
+                include_subagents=False,
+                include_plan=False,
+                include_builtin_subagents=False,
+                context_manager=on_files,
+                include_monitoring=on_files,
                 **files,
             )
 
@@ -165,13 +201,15 @@ def _add_usage(ctx: TaskContext, result: Any) -> None:
     priced = False
     for message in getattr(result, "all_messages", lambda: [])():
         price = getattr(message, "cost", None)
-        if price is None:
+        name = getattr(message, "model_name", None)
+        if price is None or name in _UNPRICED:
             continue
         try:
             cost += float(price().total_price)
             priced = True
         except Exception:  # noqa: BLE001 - unknown price: leave cost unset
-            continue
+            if name:
+                _UNPRICED.add(name)
     if priced:
         ctx.usage.cost_usd = (ctx.usage.cost_usd or 0.0) + cost
 
@@ -188,7 +226,7 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
     )
     from pydantic_ai.run import AgentRunResultEvent
 
-    _no_banner()
+    _quieten()
     task = ctx.task
     skills = tuple(task.required_skills)
     run_files = agents.workspaces.get(ctx.run_id) if agents.user_agent is None else None

@@ -1,0 +1,88 @@
+"""The agents deeptui builds carry only what a task uses; the offline model does no work the
+user cannot see; a user's own agent's cost-tracking warning is said once, not per task."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic_ai.messages import ModelResponse, TextPart
+from pydantic_ai.models.function import FunctionModel
+
+from deeptui import (
+    CacheConfig,
+    OrchestrationConfig,
+    TaskDefinition,
+    TaskOrchestrator,
+    WorkflowDefinition,
+)
+
+NO_CACHE = CacheConfig(strategy="none")
+
+
+def recording_model(offered: list[set[str]]) -> FunctionModel:
+    """An instant model that notes the tools offered to it."""
+    async def stream(messages, info):
+        offered.append({tool.name for tool in info.function_tools})
+        yield "ok"
+
+    return FunctionModel(stream_function=stream)
+
+
+async def test_a_task_agent_has_no_subagents_and_one_on_files_keeps_its_file_and_command_tools(
+        tmp_path):
+    offered: list[set[str]] = []
+    orch = TaskOrchestrator(model=recording_model(offered), cache_config=NO_CACHE)
+    state = await orch.execute_workflow(WorkflowDefinition(id="plain", tasks=[
+        TaskDefinition(id="t")]))
+    assert state.status == "completed"
+    plain = offered[-1]
+    assert {"add_todo", "read_file"} <= plain
+    assert not plain & {"task", "check_task", "start_monitor", "compact_conversation"}
+    (tmp_path / "a.py").write_text("x = 1\n")
+    state = await orch.execute_workflow(WorkflowDefinition(id="files", workspace=str(tmp_path),
+                                                           tasks=[TaskDefinition(id="t")]))
+    assert state.status == "completed"
+    on_files = offered[-1]
+    assert {"read_file", "grep", "execute", "start_monitor", "compact_conversation"} <= on_files
+    assert "task" not in on_files
+    orch.close()
+
+
+async def offline_text(latency: float) -> tuple[str, int]:
+    """The offline model's answer to one task and how many text pieces it streamed."""
+    orch = TaskOrchestrator(config=OrchestrationConfig(simulated_latency=(latency, latency),
+                                                       simulated_seed=7), cache_config=NO_CACHE)
+    state = await orch.execute_workflow(WorkflowDefinition(id="w", tasks=[
+        TaskDefinition(id="t", description="Summarise the notes")]))
+    pieces = [text for _, kind, text in orch.get_task_log("w", "t") if kind == "text"]
+    orch.close()
+    return str(state.task_results["t"].output), len(pieces)
+
+
+async def test_the_offline_model_without_latency_gives_the_same_answer_in_one_piece():
+    paced, paced_pieces = await offline_text(0.01)
+    instant, instant_pieces = await offline_text(0.0)
+    assert instant == paced
+    assert "Summarise the notes" in instant
+    assert paced_pieces > 5  # paced: streamed word by word
+    assert instant_pieces == 1  # nothing to pace: one piece, not ~25 events
+
+
+async def test_a_user_agents_cost_tracking_warning_is_said_once_not_per_task(caplog):
+    from pydantic_deep import create_deep_agent, create_default_deps
+
+    def answer(messages, info):
+        return ModelResponse(parts=[TextPart("ok")])
+
+    async def stream(messages, info):
+        yield "ok"
+
+    agent = create_deep_agent(model=FunctionModel(answer, stream_function=stream))  # prices on
+    orch = TaskOrchestrator(agent, deps=create_default_deps(), cache_config=NO_CACHE)
+    with caplog.at_level(logging.WARNING):
+        state = await orch.execute_workflow(WorkflowDefinition(id="w", tasks=[
+            TaskDefinition(id=f"t{i}") for i in range(4)]))
+    assert len(state.completed_tasks) == 4
+    warned = [r for r in caplog.records if "failed to resolve price" in r.getMessage()]
+    assert len(warned) <= 1
+    orch.close()
