@@ -220,3 +220,30 @@ async def test_the_run_header_names_an_agent_type_limit_that_keeps_slots_idle():
         await wait_for(pilot, lambda: "2 of 4 slots: solo limit" in str(stats.content))
         gate.set()
         await wait_for(pilot, lambda: "5/5 finished" in str(stats.content))
+
+
+async def test_headless_output_names_an_agent_type_limit_that_kept_slots_idle():
+    import io
+
+    from rich.console import Console
+
+    from deeptui.cli.headless import run_headless
+
+    async def instant(messages, info):
+        await asyncio.sleep(0.01)
+        yield "ok"
+
+    orch = TaskOrchestrator(Agent(FunctionModel(stream_function=instant)), config=capped(2),
+                            cache_config=NO_CACHE)
+    out = io.StringIO()
+    code = await run_headless(orch, WorkflowDefinition(id="wf", tasks=agent_tasks(6),
+                                                       max_parallel_tasks=4),
+                              console=Console(file=out, width=120))
+    assert code == 0
+    assert "concurrency: 2 of 4 slots: solo limit" in out.getvalue()
+    out = io.StringIO()
+    await run_headless(TaskOrchestrator(Agent(FunctionModel(stream_function=instant)),
+                                        cache_config=NO_CACHE),
+                       WorkflowDefinition(id="wf", tasks=agent_tasks(6), max_parallel_tasks=4),
+                       console=Console(file=out, width=120))
+    assert "concurrency" not in out.getvalue()  # the default routing kept no slot idle

@@ -203,6 +203,8 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
         console.file.write(json.dumps({**document, "saved": not unsaved}, indent=2) + "\n")
         console.file.flush()
         return 0 if state.status is WorkflowStatus.COMPLETED and not unsaved else code_if_failed
+    if note := run.executor.slot_note():  # an agent type's limit kept slots idle
+        console.print(f"[yellow]concurrency: {markup(note)}[/]")
     if unsaved:  # never a "completed" the history lost
         console.print(f"[red]✗ run {markup(rid)} ({state.status.value}) was not saved to the "
                       "history[/]")
