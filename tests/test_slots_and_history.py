@@ -247,3 +247,18 @@ async def test_headless_output_names_an_agent_type_limit_that_kept_slots_idle():
                        WorkflowDefinition(id="wf", tasks=agent_tasks(6), max_parallel_tasks=4),
                        console=Console(file=out, width=120))
     assert "concurrency" not in out.getvalue()  # the default routing kept no slot idle
+
+
+async def test_cancelling_a_task_waiting_for_another_runs_agent_slot_ends_its_run_at_once():
+    gate = asyncio.Event()
+    orch = TaskOrchestrator(gated_agent(gate), config=capped(1), cache_config=NO_CACHE)
+    first = orch.start_workflow(WorkflowDefinition(id="first", tasks=agent_tasks(1)))
+    await until(lambda: orch.get_workflow_state("first").task_results["t0"].status == "running")
+    second = orch.start_workflow(WorkflowDefinition(id="second", tasks=agent_tasks(1)))
+    await asyncio.sleep(0.02)
+    assert orch.cancel_task("second", "t0") is True
+    final = await asyncio.wait_for(orch.wait(second), 2)  # not held until the first run ends
+    assert final.status == "cancelled"
+    assert orch.get_workflow_state("first").status == "running"
+    gate.set()
+    assert (await orch.wait(first)).status == "completed"

@@ -355,6 +355,7 @@ class ReadyQueueExecutor(CapacityWaits):
         if self.results[tid].status is TaskStatus.PENDING:
             self.sm.cancelled(tid, "cancelled by the user")
             self.waiting.pop(tid, None)
+            self.blocked.pop(tid, None)  # waiting for an agent type's slot: no longer
             self._release_dependents(tid)
             self._pump()
             return True
