@@ -262,3 +262,25 @@ async def test_cancelling_a_task_waiting_for_another_runs_agent_slot_ends_its_ru
     assert orch.get_workflow_state("first").status == "running"
     gate.set()
     assert (await orch.wait(first)).status == "completed"
+
+
+def test_a_past_duration_weighs_less_the_older_its_run_and_one_outlier_does_not_move_it():
+    from deeptui.store.durations import HALF_LIFE, weighted_median
+
+    newest, older = 1.0, 0.5 ** (1 / HALF_LIFE)
+    assert weighted_median([(9.0, newest), (1.0, older), (1.0, older ** 2)]) == 1.0  # outlier
+    assert weighted_median([(9.0, newest), (1.0, older)]) == 9.0  # the newest weighs most
+
+
+async def test_history_is_kept_per_workflow_name(tmp_path):
+    store = RunStore(tmp_path / "history.db")
+    work = Recorder()
+    orch = orchestrator(store, work)
+    await orch.execute_workflow(one_slot_workflow())
+    assert store.sync() is None
+    work.started.clear()
+    work.instant = True
+    renamed = one_slot_workflow().model_copy(update={"name": "Another workflow"})
+    await orch.execute_workflow(renamed)
+    assert work.started == ["a", "long", "a2"]  # no history under that name: path length
+    store.close()

@@ -16,6 +16,7 @@ from deeptui.errors import StoreError
 
 RECENT_RUNS = 10
 HALF_LIFE = 2.0  # runs back for a past duration to weigh half as much
+MAX_ROWS = 200_000  # a huge workflow reads fewer past runs (100,000 tasks: the last 2)
 
 _SQL = """
 SELECT t.task_id, t.completed_at - t.started_at, r.run_rank
@@ -34,6 +35,7 @@ def expected_durations(store: Any, workflow: Any, *, runs: int = RECENT_RUNS) ->
     read = getattr(store, "_read", None)
     if read is None:
         return {}
+    runs = max(1, min(runs, MAX_ROWS // max(1, len(workflow.tasks))))
     if workflow.name:
         where, args = "workflow_name = ?", (workflow.name, runs)
     else:
