@@ -14,7 +14,8 @@ answers "ok" at once, streamed or not), N independent tasks, 8 and 64 slots:
 
 Each runner is timed ``--repeat`` times, interleaved, and the median kept: wall time per
 task (ms) and CPU time per task (ms, ``time.process_time``: steadier on a shared machine).
-deeptui's overhead is its figure minus deep (lean)'s: the same agent, the same model.
+deeptui's overhead is its figure minus deep (lean)'s (the same agent, the same model), the
+median of the differences of each round (the two run back to back).
 deeptui's peak concurrency is the most tasks it ran at once (its executor's max_running).
 
 Run: ``python benchmarks/agents.py [--n 1000] [--slots 8,64] [--repeat 3] [--json PATH]``
@@ -145,9 +146,12 @@ def measure(n: int, slots: int, repeat: int) -> dict[str, Any]:
                 peaks.append(out)
     med = {k: statistics.median(v) for k, v in wall.items()}
     med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    def paired(times: dict[str, list[float]]) -> float:
+        """The median of each round's difference (rounds ran back to back: drift cancels)."""
+        return statistics.median(d - p for d, p in zip(times["deeptui"], times["deep (lean)"]))
+
     return {"n": n, "slots": slots, "wall_ms": med, "cpu_ms": med_cpu,
-            "overhead_wall_ms": med["deeptui"] - med["deep (lean)"],
-            "overhead_cpu_ms": med_cpu["deeptui"] - med_cpu["deep (lean)"],
+            "overhead_wall_ms": paired(wall), "overhead_cpu_ms": paired(cpu),
             "peak_running": max(peaks)}
 
 
