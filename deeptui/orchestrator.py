@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
 from deeptui.errors import UnknownRunError, WorkflowValidationError
+from deeptui.scheduler.estimates import history_durations
 from deeptui.scheduler.run import Run, RunActiveError, finished_beyond, new_run_id
 from deeptui.scheduler.strategies import (
     EXECUTORS,
@@ -38,7 +39,6 @@ from deeptui.runners.callables import CallableRegistry, run_callable_task
 from deeptui.runners.context import Runner, TaskContext, TaskFailure
 from deeptui.runners.shell import run_shell_task
 from deeptui.state import ProgressCallback, ProgressTap, StateManager
-from deeptui.store.durations import expected_durations
 from deeptui.workspace import ApprovalGate, RunWorkspace, apply_task_changes
 from deeptui.workspace.run_workspace import workspace_root
 
@@ -180,7 +180,7 @@ class TaskOrchestrator:
             parallel=self.config.enable_parallel_execution,
             rng=self.rng,
             sleep=lambda delay: self.retry_sleep(delay),
-            durations=None if self.store is None else expected_durations(self.store, workflow),
+            durations=history_durations(self.store, workflow),  # one query, none without a store
         )
         run = Run(workflow, sm, executor, progress=progress)
         files = RunWorkspace.for_workflow(workflow)

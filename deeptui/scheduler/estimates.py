@@ -13,13 +13,23 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deeptui.models import TaskStatus
 
 if TYPE_CHECKING:
     from deeptui.graph import TaskNode
-    from deeptui.models import TaskResult
+    from deeptui.models import TaskResult, WorkflowDefinition
+
+
+def history_durations(store: Any, workflow: WorkflowDefinition) -> dict[str, float] | None:
+    """The store's past durations of the workflow's tasks; None without a store (and the
+    store package is then never imported)."""
+    if store is None:
+        return None
+    from deeptui.store.durations import expected_durations
+
+    return expected_durations(store, workflow)
 
 
 class Estimates:
