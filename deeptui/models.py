@@ -326,9 +326,7 @@ class WorkflowState(BaseModel):
 
 
 class AgentRouting(BaseModel):
-    """An agent type: the capabilities it covers, its priority and its concurrency limit
-    (``max_concurrent_tasks``; None, the default: no limit of its own, a run's
-    ``max_parallel_tasks`` bounds it)."""
+    """An agent type: its capabilities, priority and concurrency limit (None: no own limit)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -360,8 +358,7 @@ def default_agent_type(capability: AgentCapability) -> str:
 
 
 def create_default_routing() -> list[AgentRouting]:
-    """One agent type per capability, all of equal priority, none with a concurrency limit of
-    its own (a run's ``max_parallel_tasks`` bounds them)."""
+    """One agent type per capability, equal priority, no concurrency limit of its own."""
     return [
         AgentRouting(
             agent_type=default_agent_type(capability),
