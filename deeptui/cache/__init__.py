@@ -1,8 +1,9 @@
 """The result cache: memory (LRU + TTL), disk (diskcache), hybrid or none; JSON values only.
 
-`result_cache` is the cache a run uses; `policies` says what a task's key hashes and
+`result_cache` is the cache a run uses, `config` how it is configured; `policies` says what a task's key hashes and
 whether the task is cached at all (composable parts, a default, a per-task choice);
-`keys` is the canonical JSON they are hashed from; `memory` and `disk` are the two
+`keys` is the canonical JSON they are hashed from (and `PreparedKey`, hashed only when
+needed); `memory` and `disk` are the two
 tiers; `directory` decides which directory the disk tier may use and which files in
 it it may touch.
 """

@@ -1,4 +1,5 @@
-"""Canonical JSON, the text a result-cache key hashes: equal values give equal text.
+"""Canonical JSON, the text a result-cache key hashes (equal values give equal text), and
+`PreparedKey`: what a key hashes, taken when a task is looked up and hashed when needed.
 
 What goes into a key is the policies' business (`deeptui.cache.policies`); a key is
 the sha256 of the canonical JSON of what they put in it. Bump `KEY_VERSION` when
@@ -75,3 +76,60 @@ def canonical_json(value: Any) -> str:
         return _ENCODER.encode(value)
     except TypeError:  # keys of mixed types cannot be sorted: compare them as text
         return canonical_json(_string_keys(value))
+
+
+SCALARS = frozenset({type(None), str, int, float, bool})  # values a key may hold as they are
+
+
+class PreparedKey:
+    """A task's key before it is hashed: what the parts put in it, taken when the task was
+    looked up (values a task could change later are copied or encoded then).
+
+    ``task_id``: the task's id when the key holds its definition (so only an entry of the
+    same task can have this key; the memory tier looks there before hashing), else None.
+    """
+
+    __slots__ = ("task_id", "_material", "_deps", "_files", "_hex")
+
+    def __init__(self, task_id: str | None, material: tuple[Any, ...] | str,
+                 deps: dict[str, Any] | str | None, files: str | None) -> None:
+        self.task_id = task_id
+        self._material = material  # the parts' values, or their canonical JSON
+        self._deps = deps  # {dependency: immutable output}, their canonical JSON, or None
+        self._files = files
+        self._hex: str | None = None
+
+    def hex(self) -> str:
+        """The key: sha256 (hex) of the canonical JSON (computed once)."""
+        if self._hex is None:
+            material = self._material
+            text = material if isinstance(material, str) else canonical_json(material)
+            deps = self._deps
+            if deps is not None:
+                text += "\n" + (deps if isinstance(deps, str) else outputs_text(deps))
+            if self._files is not None:
+                text += "\nfiles " + self._files
+            # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) hashes
+            self._hex = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+            self._material = self._deps = None  # type: ignore[assignment]
+        return self._hex
+
+    @property
+    def hashed(self) -> str | None:
+        """The key, when it was hashed already."""
+        return self._hex
+
+    def parts(self) -> tuple[Any, ...]:
+        """What `PreparedKey(*parts)` is made again from (not hashed yet): immutable values,
+        so a queue of them keeps the cyclic collector out of it."""
+        return (self.task_id, self._material, self._deps, self._files)
+
+    def __repr__(self) -> str:
+        return f"PreparedKey({self.task_id!r}, {self._hex or 'not hashed'})"
+
+
+def outputs_text(outputs: Mapping[str, Any]) -> str:
+    """`dependency_text` of held outputs (``{dependency: output}``, each one it names)."""
+    return "{" + ",".join(
+        encode_text(dep) + ":" + ("null" if value is None else canonical_json(value))
+        for dep, value in sorted(outputs.items())) + "}"

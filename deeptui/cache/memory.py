@@ -12,9 +12,14 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deeptui.models import TaskUsage
+
+from deeptui.cache.keys import PreparedKey
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 @dataclass
@@ -29,12 +34,12 @@ class CachedResult:
 
 def encode(
     task_id: str, output: Any, usage: TaskUsage | None, agent: str | None, ascii: bool = False,
-    run_id: str | None = None,
+    run_id: str | None = None, created: float | None = None,
 ) -> str | None:
     """The payload: a JSON object of the result (None when the output is not JSON).
 
     Written as text around the encoded output: a no-op task's result (a None output,
-    zero usage) costs no encoder call."""
+    zero usage) costs no encoder call. ``created``: when it was stored (default: now)."""
     encoder, string = (_ASCII, _ascii_string) if ascii else (_TEXT, _string)
     try:
         out = "null" if output is None else encoder.encode(output)
@@ -50,8 +55,8 @@ def encode(
     agent_text = "null" if agent is None else string(agent)
     run_text = "null" if run_id is None else string(run_id)
     return (f'{{"task_id": {string(task_id)}, "output": {out}, "created_at": '
-            f'{float.__repr__(time.time())}, "usage": {used}, "agent_used": {agent_text}, '
-            f'"run_id": {run_text}}}')
+            f'{float.__repr__(time.time() if created is None else created)}, "usage": {used}, '
+            f'"agent_used": {agent_text}, "run_id": {run_text}}}')
 
 
 # built once: json.dumps with options builds a new encoder per call
@@ -59,6 +64,22 @@ _TEXT = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 _ASCII = json.JSONEncoder(ensure_ascii=True, allow_nan=False)
 _string, _ascii_string = json.encoder.encode_basestring, json.encoder.encode_basestring_ascii
 _ZERO_USAGE = _TEXT.encode(TaskUsage().model_dump(mode="json"))
+
+
+_SCALARS = frozenset({type(None), str, int, bool})  # (a float may be NaN: JSON refuses it)
+
+
+def deferred(task_id: str, output: Any, usage: TaskUsage | None, agent: str | None,
+             run_id: str | None = None) -> tuple[Any, ...] | None:
+    """What `encode` needs later, for an output no later change can reach (None, a string,
+    a number) and no usage to count; None: encode it now."""
+    if type(output) not in _SCALARS and not (type(output) is float and math.isfinite(output)):
+        return None
+    if usage is not None and (type(usage) is not TaskUsage or usage.input_tokens
+                              or usage.output_tokens or usage.requests
+                              or usage.cost_usd is not None):
+        return None
+    return (task_id, output, usage is not None, agent, run_id)
 
 
 def _usage_json(usage: TaskUsage) -> dict[str, Any]:
@@ -83,41 +104,194 @@ def decode(text: str) -> CachedResult:
     )
 
 
+QUEUED_PER_ENTRY = 8  # queued puts are stored once there are this many per entry kept
+
+
+class Entry:
+    """One memory entry: its payload, task, expiry (monotonic) and creation (wall) time,
+    and its key, or the `PreparedKey` it is hashed from when first compared. The payload
+    may be `deferred` (a tuple): encoded when first read."""
+
+    __slots__ = ("key", "payload", "task_id", "expires", "created", "order")
+
+    def __init__(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
+                 expires: float | None, created: float, order: int) -> None:
+        self.key, self.payload, self.task_id = key, payload, task_id
+        self.expires, self.created, self.order = expires, created, order
+
+    def result(self) -> CachedResult:
+        """The stored result (a new object each time: a caller may change it)."""
+        payload = self.payload
+        if type(payload) is tuple:  # what decode(encode(...)) gives, without either
+            task_id, output, has_usage, agent, run_id = payload
+            return CachedResult(output, task_id, self.created,
+                                TaskUsage() if has_usage else None, agent, run_id)
+        return decode(payload)  # type: ignore[arg-type]
+
+    def text(self) -> str:
+        payload = self.payload
+        if type(payload) is tuple:
+            task_id, output, has_usage, agent, run_id = payload
+            payload = encode(task_id, output, TaskUsage() if has_usage else None, agent,
+                             run_id=run_id, created=self.created)
+            assert payload is not None  # `deferred` holds only what encodes
+            self.payload = payload
+        return payload  # type: ignore[return-value]
+
+
 class MemoryTier:
-    """An LRU of payload texts with monotonic-clock expiry."""
+    """An LRU of payload texts with monotonic-clock expiry, indexed by key and by task.
+
+    An entry may be stored under a `PreparedKey` of its task (not hashed yet): it is
+    hashed when a lookup of the same task, or of any key, first needs it. A run whose
+    tasks have no entries hashes nothing. Such puts are queued and stored together when
+    anything reads the tier (`settle`): of a run's 10,000 misses only the newest
+    ``max_size`` are ever stored."""
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        # key -> (payload, task_id, expires (monotonic) or None, created_at (wall))
-        self.items: OrderedDict[str, tuple[str, str, float | None, float]] = OrderedDict()
+        self.lru: OrderedDict[Entry, None] = OrderedDict()  # least recently used first
+        self.by_key: dict[str, Entry] = {}  # hashed entries
+        self.by_task: dict[str, list[Entry]] = {}
+        self.unhashed: dict[Entry, None] = {}  # entries whose key is a PreparedKey
+        self._order = 0  # puts so far: of two entries hashed to one key, the later wins
+        # puts under unhashed keys not stored yet: (key parts, payload, task, expires,
+        # created), immutable values only (the collector untracks them)
+        self.queued: list[tuple[Any, ...]] = []
+        self.queued_tasks: set[str] = set()
+        self.evictions = 0  # by `settle`: not returned by the put that queued them
 
-    def get(self, key: str) -> str | None:
-        item = self.items.get(key)
-        if item is None:
-            return None
-        if item[2] is not None and item[2] <= time.monotonic():
-            del self.items[key]
-            return None
-        self.items.move_to_end(key)
-        return item[0]
+    def __len__(self) -> int:
+        self.settle()
+        return len(self.lru)
 
-    def put(self, key: str, payload: str, task_id: str, ttl: float | None, created: float) -> int:
-        """Store, and return how many entries were evicted to make room."""
+    def holds(self, task_id: str) -> bool:
+        """Whether any entry (live or expired, stored or still queued) is the task's."""
+        return task_id in self.by_task or task_id in self.queued_tasks
+
+    def get(self, key: str, task_id: str | None = None) -> Entry | None:
+        """The entry stored under ``key``; ``task_id``: the key's task when the key holds
+        the task's definition (only that task's unhashed entries can match)."""
+        self.settle()
+        if self.unhashed:
+            self._hash(self.by_task.get(task_id, ()) if task_id is not None else self.unhashed)
+        entry = self.by_key.get(key)
+        if entry is None:
+            return None
+        if entry.expires is not None and entry.expires <= time.monotonic():
+            self._remove(entry)
+            return None
+        self.lru.move_to_end(entry)
+        return entry
+
+    def put(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
+            ttl: float | None, created: float) -> int:
+        """Store, and return how many entries were evicted to make room. An unhashed key
+        is queued (see `settle`): its evictions are counted in ``evictions`` then."""
         expires = time.monotonic() + ttl if ttl is not None else None
-        self.items[key] = (payload, task_id, expires, created)
-        self.items.move_to_end(key)
+        if type(key) is str:
+            self.settle()
+            return self._insert(key, payload, task_id, expires, created)
+        self.queued.append((key.parts(), payload, task_id, expires, created))
+        self.queued_tasks.add(task_id)
+        if len(self.queued) >= QUEUED_PER_ENTRY * self.max_size:
+            self.settle()
+        return 0
+
+    def settle(self) -> None:
+        """Store the queued puts, in order, as if each had been stored when it was put.
+
+        A run of misses puts more results than the tier keeps: when the queue holds
+        more than ``max_size`` puts of distinct tasks with no entry yet, only the newest
+        ``max_size`` are stored; the older ones, and every entry there was, count as
+        evicted, as storing them one by one would have evicted them."""
+        queued = self.queued
+        if not queued:
+            return
+        self.queued, tasks, self.queued_tasks = [], self.queued_tasks, set()
+        if (len(queued) > self.max_size and len(tasks) == len(queued)
+                and not any(task in self.by_task for task in tasks)):
+            self.evictions += len(queued) - self.max_size + len(self.lru)
+            self.clear()
+            queued = queued[-self.max_size:]
+        for parts, payload, task_id, expires, created in queued:
+            self.evictions += self._insert(PreparedKey(*parts), payload, task_id, expires,
+                                           created)
+
+    def _insert(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
+                expires: float | None, created: float) -> int:
+        self._order += 1
+        entry = Entry(key, payload, task_id, expires, created, self._order)
+        if type(key) is str:
+            old = self.by_key.get(key)
+            if old is not None:
+                self._remove(old)
+            self.by_key[key] = entry
+        else:
+            self.unhashed[entry] = None
+        self.lru[entry] = None
+        same_task = self.by_task.get(task_id)
+        if same_task is None:
+            self.by_task[task_id] = [entry]
+        else:
+            same_task.append(entry)
         evicted = 0
-        while len(self.items) > self.max_size:
-            self.items.popitem(last=False)
+        lru = self.lru
+        while len(lru) > self.max_size:
+            self._remove(next(iter(lru)))
             evicted += 1
         return evicted
 
+    def _hash(self, entries: Iterable[Entry]) -> None:
+        """Give unhashed entries their key; of two with one key, the later put stays."""
+        for entry in list(entries):
+            key = entry.key
+            if type(key) is str or entry not in self.lru:
+                continue
+            entry.key = key = key.hex()
+            del self.unhashed[entry]
+            old = self.by_key.get(key)
+            if old is not None and old.order > entry.order:
+                self._remove(entry)
+                continue
+            if old is not None:
+                self._remove(old)
+            self.by_key[key] = entry
+
+    def _remove(self, entry: Entry) -> None:
+        del self.lru[entry]
+        key = entry.key
+        if type(key) is str:
+            if self.by_key.get(key) is entry:
+                del self.by_key[key]
+        else:
+            del self.unhashed[entry]
+        same_task = self.by_task[entry.task_id]
+        same_task.remove(entry)
+        if not same_task:
+            del self.by_task[entry.task_id]
+
     def invalidate(self, task_id: str) -> int:
-        doomed = [key for key, item in self.items.items() if item[1] == task_id]
-        for key in doomed:
-            del self.items[key]
+        self.settle()
+        doomed = list(self.by_task.get(task_id, ()))
+        for entry in doomed:
+            self._remove(entry)
         return len(doomed)
 
-    def live(self) -> list[tuple[str, tuple[str, str, float | None, float]]]:
+    def clear(self) -> None:
+        self.queued, self.queued_tasks = [], set()
+        self.lru.clear()
+        self.by_key.clear()
+        self.by_task.clear()
+        self.unhashed.clear()
+
+    def hash_all(self) -> None:
+        self.settle()
+        if self.unhashed:
+            self._hash(self.unhashed)
+
+    def live(self) -> list[Entry]:
+        """Unexpired entries, least recently used first, each hashed."""
+        self.hash_all()
         now = time.monotonic()
-        return [(k, v) for k, v in self.items.items() if v[2] is None or v[2] > now]
+        return [e for e in self.lru if e.expires is None or e.expires > now]

@@ -13,7 +13,8 @@ also decide that a task is not cached at all (``SHELL_OPT_IN``, ``NO_CACHE``).
   (its bytecode when there is no source), so editing the function misses;
 - ``SHELL_OPT_IN``: hashes nothing; a shell task (side effects: tests, builds) is
   cached only when its ``parameters.cache`` is true, and a writing agent task never is
-  (its result is a diff of the files);
+  (its result is a diff of the files), nor a callable marked ``never_cached`` (the
+  built-in ``noop``: a lookup would cost more than the call);
 - ``NO_CACHE``: the task is never cached.
 
 The key text is the canonical JSON of a list (the key version, then each part's name
@@ -21,6 +22,9 @@ and values, parts in name order so ``A + B`` keys like ``B + A``), then, when th
 has ``DEPENDENCY_OUTPUTS``, a newline and the canonical JSON of ``{dependency: output}``.
 Each output's text is kept per run (``KeyInputs.output_texts``, by the output object's
 identity): a task's output is encoded once however many tasks depend on it.
+A run takes a task's key material when it looks the task up (`PreparedKey`) and hashes
+it only when needed: the memory cache first looks for an entry of the same task (a run
+of misses hashes nothing), the disk cache always hashes.
 An agent task on a workspace also hashes the run's files (``KeyInputs.files``: paths,
 sizes and modification times, taken once per run), so a review is not reused after
 the files it read changed.
@@ -42,7 +46,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from deeptui.cache.keys import KEY_VERSION, canonical_json, encode_text
+from deeptui.cache.keys import (KEY_VERSION, SCALARS as _SCALARS, PreparedKey, canonical_json,
+                                encode_text)
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskDefinition
 
@@ -82,6 +87,11 @@ class CachePolicy:
                                                   "source")))
         self._gates = tuple(p.caches for p in self.parts
                             if type(p).caches is not CachePolicy.caches)
+        # the one built-in gate (`prepare_task` applies it inline), or None: the general way
+        gating = [p for p in self.parts if type(p).caches is not CachePolicy.caches]
+        self._gate: CachePolicy | bool | None = (  # (True: no gate)
+            True if not gating else gating[0] if len(gating) == 1
+            and type(gating[0]) in (ShellOptIn, NoCache) else None)
 
     def caches(self, inputs: KeyInputs) -> bool:
         """Whether the task is cached at all (every part must agree)."""
@@ -98,26 +108,61 @@ class CachePolicy:
 
     def key(self, inputs: KeyInputs) -> str:
         """The sha256 (hex) of the canonical JSON of what the parts add (cached or not)."""
+        return self.prepare(inputs).hex()
+
+    def prepare(self, inputs: KeyInputs) -> PreparedKey:
+        """What the key hashes, taken now (a later change to the task or to an output does
+        not change it); hashed when `PreparedKey.hex` is first asked."""
         if self._fused is None:
-            material: list[Any] = [KEY_VERSION]
+            material: list[Any] | tuple[Any, ...] | str = [KEY_VERSION]
             for add in self._adders:
-                add(inputs, material)
+                add(inputs, material)  # type: ignore[arg-type]
+            material = canonical_json(material)  # a custom part's values may be anything
         else:
-            material = _fused_material(inputs, *self._fused)
-        text = canonical_json(material)
+            material = _fused_material(inputs.task, inputs.model_name, inputs.function,
+                                       *self._fused)
+        return self._prepared(material, *inputs)
+
+    def _prepared(self, material: tuple[Any, ...] | str, task: TaskDefinition,
+                  outputs: Mapping[str, Any], model_name: str | None, function: Any,
+                  memo: dict[str, tuple[Any, str]] | None, files: str | None) -> PreparedKey:
+        deps: dict[str, Any] | str | None = None
         if self._with_dependencies:
-            text += "\n" + dependency_text(inputs)
-        if inputs.files is not None:
-            text += "\nfiles " + inputs.files
-        # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) still hashes
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+            for value in outputs.values():
+                if type(value) not in _SCALARS:
+                    deps = dependency_text(KeyInputs(task, outputs, model_name, function, memo))
+                    break
+            else:  # immutable values: held as they are, encoded if ever hashed
+                deps = {d: outputs[d] for d in task.depends_on if d in outputs}
+        task_id = task.id if self._fused is not None and self._fused[0] else None
+        return PreparedKey(task_id, material, deps, files)
+
+    def prepare_task(self, task: TaskDefinition, outputs: Mapping[str, Any],
+                     model_name: str | None, function: Callable[..., Any] | None = None,
+                     memo: dict[str, tuple[Any, str]] | None = None,
+                     files: str | None = None) -> PreparedKey | None:
+        """`prepare_if_cached` of these inputs; the built-in parts without building
+        `KeyInputs` (a run prepares a key for every task it looks up)."""
+        if self._fused is None or self._gate is None:
+            return self.prepare_if_cached(KeyInputs(task, outputs, model_name, function, memo,
+                                                    files))
+        gate = type(self._gate)
+        if gate is NoCache or (gate is ShellOptIn and not _shell_opt_in(task, function)):
+            return None
+        material = _fused_material(task, model_name, function, *self._fused)
+        return self._prepared(material, task, outputs, model_name, function, memo, files)
 
     def key_if_cached(self, inputs: KeyInputs) -> str | None:
         """The key, or None when this policy does not cache the task."""
+        prepared = self.prepare_if_cached(inputs)
+        return None if prepared is None else prepared.hex()
+
+    def prepare_if_cached(self, inputs: KeyInputs) -> PreparedKey | None:
+        """`prepare`, or None when this policy does not cache the task."""
         for caches in self._gates:
             if not caches(inputs):
                 return None
-        return self.key(inputs)
+        return self.prepare(inputs)
 
     def __repr__(self) -> str:
         return " + ".join(p.name for p in self.parts) or "(nothing)"
@@ -195,10 +240,15 @@ class ShellOptIn(CachePolicy):
     name = "shell-opt-in"
 
     def caches(self, inputs: KeyInputs) -> bool:
-        task = inputs.task
-        if task.writes:  # its result is a diff of the files, made again each time
-            return False
-        return task.task_type != "shell" or bool(task.parameters.get("cache"))
+        return _shell_opt_in(inputs.task, inputs.function)
+
+
+def _shell_opt_in(task: TaskDefinition, function: Any) -> bool:
+    if task.writes:  # its result is a diff of the files, made again each time
+        return False
+    if function is not None and getattr(function, "never_cached", False):
+        return False  # the built-in no-op: a lookup would cost more than the call
+    return task.task_type != "shell" or bool(task.parameters.get("cache"))
 
 
 class NoCache(CachePolicy):
@@ -208,25 +258,35 @@ class NoCache(CachePolicy):
         return False
 
 
-def _fused_material(inputs: KeyInputs, definition: bool, model: bool, parameters: bool,
-                    source: bool) -> list[Any]:
-    """What the built-in parts' adders append, in name order, in one call."""
-    task = inputs.task
+def _fused_material(task: TaskDefinition, model_name: str | None,
+                    function: Callable[..., Any] | None, definition: bool, model: bool,
+                    parameters: bool, source: bool) -> tuple[Any, ...] | str:
+    """What the built-in parts' adders append, in name order, in one call: a list a later
+    change to the task cannot reach (nested parameters: its canonical JSON, now)."""
+    held = True
     material: list[Any] = [KEY_VERSION]
     if definition:
         caps, skills = task.required_capabilities, task.required_skills
         material += ("definition", task.id, task.description,
-                     sorted(map(str, caps)) if caps else [],
-                     sorted(skills) if skills else [],
+                     tuple(sorted(map(str, caps))) if caps else (),
+                     tuple(sorted(skills)) if skills else (),
                      task.task_type, task.agent_type, task.expected_output_type)
     if model:
-        material += ("model", inputs.model_name)
+        held = type(model_name) in _SCALARS
+        material += ("model", model_name)
     if parameters:
-        material += ("parameters", task.parameters)
+        params = task.parameters
+        for name, value in params.items():  # held as a copy when flat, else encoded now
+            if type(value) not in _SCALARS or type(name) is not str:
+                held = False
+                break
+        else:
+            params = dict(params)
+        material += ("parameters", params)
     if source:
-        function = inputs.function
         material += ("source", None if function is None else source_digest(function))
-    return material
+    # a tuple of immutable values (what JSON encodes as a list): the collector untracks it
+    return tuple(material) if held else canonical_json(material)
 
 
 DEFINITION, PARAMETERS, DEPENDENCY_OUTPUTS = Definition(), Parameters(), DependencyOutputs()

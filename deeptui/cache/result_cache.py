@@ -14,18 +14,16 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from platformdirs import user_cache_dir
-from pydantic import BaseModel, ConfigDict, Field
-
-from deeptui.cache.directory import claim
+from deeptui.cache.config import (CacheConfig, CacheStrategy, cache_directory, claim_cache_dir,
+                                  default_cache_dir)
 from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk, is_corruption
 from deeptui.cache.keys import KEY_VERSION
+from deeptui.cache.keys import PreparedKey
 from deeptui.cache.policies import DEFAULT, KeyInputs, policy_for
-from deeptui.cache.memory import CachedResult, MemoryTier, decode, encode
+from deeptui.cache.memory import CachedResult, MemoryTier, decode, deferred, encode
 from deeptui.models import TaskDefinition, TaskUsage
 
 __all__ = [
@@ -36,48 +34,6 @@ __all__ = [
 
 _T = TypeVar("_T")
 FLUSH_SECONDS = 1.0  # how stale the directory's hit/miss counts may be while a process runs
-
-
-class CacheStrategy(StrEnum):
-    MEMORY = "memory"  # the default: LRU with TTL, in this process
-    DISK = "disk"  # diskcache directory, shared by processes
-    HYBRID = "hybrid"  # memory in front of disk; every result on disk
-    NONE = "none"  # never stores, never hits
-
-
-class CacheConfig(BaseModel):
-    """How results are cached. `max_size` bounds the entries held in memory
-    (MEMORY, and HYBRID's hot tier) or on disk (DISK); HYBRID keeps every
-    result on disk, bounded only by diskcache's size limit."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    strategy: CacheStrategy = CacheStrategy.MEMORY
-    max_size: int = Field(default=1000, ge=1)
-    ttl_seconds: float | None = Field(default=None, gt=0)
-    cache_dir: str | Path | None = None
-    include_dependencies: bool = True
-
-
-def default_cache_dir() -> Path:
-    """Where DISK and HYBRID caches live when `cache_dir` is not given."""
-    return Path(user_cache_dir("deeptui")) / "results"
-
-
-def cache_directory(config: CacheConfig) -> Path | None:
-    """The directory `config`'s disk tier uses (None for MEMORY and NONE)."""
-    if config.strategy not in (CacheStrategy.DISK, CacheStrategy.HYBRID):
-        return None
-    return Path(config.cache_dir or default_cache_dir()).expanduser()
-
-
-def claim_cache_dir(config: CacheConfig) -> Path | None:
-    """Check (creating it if new) that `config`'s cache directory is deeptui's, without
-    opening the cache: `CacheError` for a file or a folder deeptui did not create."""
-    directory = cache_directory(config)
-    if directory is not None:
-        claim(directory)
-    return directory
 
 
 @dataclass
@@ -140,24 +96,36 @@ class ResultCache:
         function: Callable[..., Any] | None = None,
         output_texts: dict[str, tuple[Any, str]] | None = None,
         files: str | None = None,
-    ) -> str | None:
-        """The key a run looks the task up and stores it under; None: the task's policy
-        does not cache it (a shell task that did not opt in, ``cache_policy: none``).
-        ``output_texts``: the run's memo of its outputs' JSON (one dict per run); ``files``:
-        the fingerprint of the run's workspace, for an agent task on one."""
-        inputs = KeyInputs(task, dependency_outputs, model_name, function, output_texts, files)
-        return policy_for(task, self.policy).key_if_cached(inputs)
+    ) -> PreparedKey | None:
+        """The key a run looks the task up and stores it under (`get`, `put`), not hashed
+        yet (`PreparedKey.hex`); None: the task's policy does not cache it (a shell task
+        that did not opt in, ``cache_policy: none``). ``output_texts``: the run's memo of
+        its outputs' JSON (one dict per run); ``files``: the fingerprint of the run's
+        workspace, for an agent task on one."""
+        return policy_for(task, self.policy).prepare_task(task, dependency_outputs, model_name,
+                                                          function, output_texts, files)
 
-    def get(self, key: str) -> CachedResult | None:
+    def get(self, key: str | PreparedKey) -> CachedResult | None:
+        """The result stored under ``key``, or None. A `PreparedKey` of a task with no
+        entry in a memory-only cache is a miss without hashing it."""
         with self._lock:
             result = None
             memory = self._memory
             if memory is not None:
-                payload = memory.get(key)
-                if payload is not None:
-                    result = decode(payload)
+                task_id = None
+                if type(key) is PreparedKey:
+                    task_id = key.task_id
+                    if task_id is not None and self._disk is None and not memory.holds(task_id):
+                        self.misses += 1
+                        return None
+                    key = key.hex()
+                entry = memory.get(key, task_id)  # type: ignore[arg-type]
+                if entry is not None:
+                    result = entry.result()
+            elif type(key) is PreparedKey:
+                key = key.hex()
             if result is None and self._disk is not None:
-                result = self._disk_get(key)
+                result = self._disk_get(key)  # type: ignore[arg-type]
             if result is None:
                 self.misses += 1
             else:
@@ -213,6 +181,15 @@ class ResultCache:
             self._evicted(self._memory.put(key, payload, result.task_id, ttl, result.created_at))
         return result
 
+    def _settled(self) -> None:
+        """Store the memory tier's queued puts and count what they evicted."""
+        memory = self._memory
+        if memory is not None:
+            with self._lock:
+                memory.settle()
+                count, memory.evictions = memory.evictions, 0
+                self._evicted(count)
+
     def _evicted(self, count: int) -> None:
         self.evictions += count
         if count:
@@ -234,7 +211,7 @@ class ResultCache:
 
     def put(
         self,
-        key: str,
+        key: str | PreparedKey,
         task_id: str,
         output: Any,
         usage: TaskUsage | None = None,
@@ -242,22 +219,34 @@ class ResultCache:
         run_id: str | None = None,
     ) -> bool:
         """Store a completed task's result (``run_id``: the run that produced it); False
-        (nothing stored) when the strategy is NONE or the output is not JSON-serializable."""
+        (nothing stored) when the strategy is NONE or the output is not JSON-serializable.
+        A memory-only cache keeps a `PreparedKey` of the task's definition unhashed until
+        a lookup needs it."""
         if self._memory is None and self._disk is None:
             return False
-        payload = encode(task_id, output, usage, agent_used, run_id=run_id)
+        payload: str | tuple[Any, ...] | None
+        if self._disk is not None:
+            payload = encode(task_id, output, usage, agent_used, run_id=run_id)
+        else:  # memory only: the key and a scalar result are encoded when first read
+            payload = deferred(task_id, output, usage, agent_used, run_id)
+            if payload is None:
+                payload = encode(task_id, output, usage, agent_used, run_id=run_id)
         if payload is None:
             return False
+        if type(key) is PreparedKey and (self._disk is not None or key.task_id is None
+                                         or key.hashed is not None):
+            key = key.hex()
         ttl = self.config.ttl_seconds
         with self._lock:
             if self._disk is not None:
+                hexed, text = str(key), str(payload)
                 try:
                     try:
-                        self._evicted(self._disk.put(key, payload, task_id, ttl))
+                        self._evicted(self._disk.put(hexed, text, task_id, ttl))
                     except UnicodeEncodeError:  # lone surrogates: JSON escapes keep them exact
-                        payload = encode(task_id, output, usage, agent_used, ascii=True, run_id=run_id)
-                        assert payload is not None
-                        self._evicted(self._disk.put(key, payload, task_id, ttl))
+                        text = encode(task_id, output, usage, agent_used, ascii=True,
+                                      run_id=run_id) or ""
+                        self._evicted(self._disk.put(hexed, text, task_id, ttl))
                 except sqlite3.DatabaseError as exc:
                     self._disk_failed(exc)
                     return False
@@ -286,10 +275,14 @@ class ResultCache:
     def clear(self) -> int:
         """Remove every entry and start the statistics from zero; returns how many were removed."""
         with self._lock:
-            removed = len(self._memory.items) if self._memory is not None else 0
+            removed = 0
             if self._memory is not None:
-                self._memory.items.clear()
+                self._memory.hash_all()  # two unhashed entries may be one
+                removed = len(self._memory)
+                self._memory.clear()
             self.hits = self.misses = self.evictions = self.invalidations = 0
+            if self._memory is not None:
+                self._memory.evictions = 0
             self._pending = dict.fromkeys(self._pending, 0)
             if self._disk is not None:
                 disk = self._disk
@@ -307,6 +300,7 @@ class ResultCache:
     def stats(self) -> dict[str, Any]:
         """The statistics the orchestration guide names. With a disk tier the counts are the
         directory's totals, across every process that used it; otherwise this process's."""
+        self._settled()
         hits, misses = self.hits, self.misses
         evictions, invalidations = self.evictions, self.invalidations
         with self._lock:
@@ -351,13 +345,13 @@ class ResultCache:
             mono = time.monotonic()
             infos = [
                 CacheEntryInfo(
-                    task_id=task_id,
-                    key=key,
-                    size_bytes=len(payload.encode("utf-8")),
-                    age_seconds=max(now - created, 0.0),
-                    ttl_remaining=None if expires is None else max(expires - mono, 0.0),
+                    task_id=e.task_id,
+                    key=e.key,  # type: ignore[arg-type]  # live() hashed them
+                    size_bytes=len(e.text().encode("utf-8")),
+                    age_seconds=max(now - e.created, 0.0),
+                    ttl_remaining=None if e.expires is None else max(e.expires - mono, 0.0),
                 )
-                for key, (payload, task_id, expires, created) in self._memory.live()
+                for e in self._memory.live()
             ]
             return infos[::-1]
 

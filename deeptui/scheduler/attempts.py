@@ -51,7 +51,7 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
             else:
                 hit = None if key is None else run.cache.get(key)
             if hit is not None and key is not None:
-                _cache_hit(run, tid, key)
+                _cache_hit(run, tid, key.hex())
                 sm.completed(tid, hit.output, hit.usage, cached=True,
                              agent_used=hit.agent_used or agent_type,
                              cached_from=(hit.run_id, hit.created_at))
