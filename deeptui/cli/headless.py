@@ -38,6 +38,7 @@ STATUS_STYLE = {
     TaskStatus.CANCELLED: ("■", "magenta"),
 }
 MAX_ROWS = 18
+PLAIN_ROWS = 2000  # more tasks than this, piped: `write_lines` instead of a Rich table
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each cancels the run
 
 
@@ -100,6 +101,38 @@ def render(state: WorkflowState, progress: dict[str, Any], elapsed: float,
                 f"{progress['percent']:.0f}%")
     title = safe(f"{state.workflow_name}  [{state.status.value}]  run {state.run_id}", "bold")
     return Group(title, table, bar, footer)
+
+
+def write_lines(console: Console, state: WorkflowState, progress: dict[str, Any],
+                elapsed: float) -> None:
+    """What `render` shows, for a file or a pipe and more than `PLAIN_ROWS` tasks: plain
+    lines of fixed-width columns written as they are made (a Rich table of 100,000 rows
+    takes minutes to measure), every task whole, in the workflow's order."""
+    results = state.task_results.values()
+    width = max(4, max((len(visible(r.task_id)) for r in results), default=4))
+    agents = max(5, max((len(visible(r.agent_used or "")) for r in results), default=5))
+    out = console.file
+    out.write(one_line(f"{state.workflow_name}  [{state.status.value}]  run {state.run_id}")
+              + f"\n    {'task':<{width}}  status     attempts  {'agent':<{agents}}  time    "
+              "detail\n")
+    chunk: list[str] = []
+    for r in results:
+        duration = r.duration_seconds
+        detail = r.error or r.skip_reason or ("cached" if r.cached else "")
+        chunk.append(f" {STATUS_STYLE[r.status][0]}  {visible(r.task_id):<{width}}  "
+                     f"{r.status.value:<9}  {str(r.attempts or ''):<8}  "
+                     f"{visible(r.agent_used or ''):<{agents}}  "
+                     f"{'' if duration is None else f'{duration:.1f}s':<6}  "
+                     f"{visible(' '.join(detail.splitlines()))}".rstrip() + "\n")
+        if len(chunk) >= 1000:
+            out.write("".join(chunk))
+            chunk.clear()
+    counts = "  ".join(f"{progress[k]} {k}" for k in
+                       ("completed", "running", "failed", "skipped", "cancelled", "pending")
+                       if progress.get(k))
+    out.write("".join(chunk) + f"{progress['percent']:.0f}%\n{progress['finished']}/"
+              f"{progress['total_tasks']} tasks  ·  {counts}  ·  {elapsed:.1f}s\n")
+    out.flush()
 
 
 def _fit_width(console: Console, renderable: Any) -> None:
@@ -167,6 +200,7 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
             pass
     start = time.monotonic()
     live_view = console.is_terminal and not as_json
+    lines = False
     try:
         with nullcontext() if as_json else Live(console=console, refresh_per_second=4,
                                                 transient=False, auto_refresh=False) as live:
@@ -178,12 +212,16 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
             if not run.task.cancelled() and run.task.exception() is not None:
                 raise run.task.exception()  # a bug in the engine: main() reports it in one line
             state = await orchestrator.wait(rid)
-            if not as_json:
+            lines = not live_view and len(state.task_results) > PLAIN_ROWS
+            if not as_json and not lines:
                 final = render(state, orchestrator.get_workflow_progress(rid),
                                time.monotonic() - start, full=not live_view)
                 if not live_view:
                     _fit_width(console, final)
                 live.update(final, refresh=True)
+        if lines:
+            write_lines(console, state, orchestrator.get_workflow_progress(rid),
+                        time.monotonic() - start)
         if not as_json:
             console.line()
     finally:

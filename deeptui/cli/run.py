@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if args.run_id:  # an id of a stored run: refused
                 store.reserve_run(args.run_id, workflow)
             orchestrator.approvals.policy = args.approve
+            gc.freeze()  # the workflow lives until exit: full collections need not walk it
             code = asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id,
                                             output=output, refresh=args.refresh))
             code = max(code, after_headless_run(orchestrator, args.apply))

@@ -106,17 +106,20 @@ def loads_workflow(text: str, format: str, source: str = "<string>") -> Workflow
 
 
 def _loads(text: str, fmt: str, source: str) -> WorkflowDefinition:
+    with _gc_paused():
+        return _load_data(text, fmt, source)
+
+
+def _load_data(text: str, fmt: str, source: str) -> WorkflowDefinition:
     if len(text) > MAX_FILE_BYTES:
         raise WorkflowFileError(f"{source}: text is larger than the "
                                 f"{MAX_FILE_BYTES // 2**20} MB limit for workflow files")
-    if fmt == "yaml":
-        with _gc_paused():
-            if isinstance(data := read_plain(text, MAX_DEPTH), dict):
-                try:  # the common case, fast: no node tree
-                    _check_values(data)
-                    return WorkflowDefinition.model_validate(data)
-                except (_Problem, ValidationError):
-                    pass  # the node tree path below words the error with its line:column
+    if fmt == "yaml" and isinstance(data := read_plain(text, MAX_DEPTH), dict):
+        try:  # the common case, fast: no node tree
+            _check_values(data)
+            return WorkflowDefinition.model_validate(data)
+        except (_Problem, ValidationError):
+            pass  # the node tree path below words the error with its line:column
     parse = {"yaml": _parse_yaml, "json": _parse_json, "toml": _parse_toml}[fmt]
     data, locate = parse(text)
     if data is _EMPTY:
@@ -148,7 +151,8 @@ def _one_line(exc: WorkflowFileError) -> WorkflowFileError:
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """No cyclic GC while building objects that all stay alive (it took a quarter of the time)."""
+    """No cyclic GC while parsing and building objects that all stay alive (it took a
+    quarter of the time)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -291,7 +295,38 @@ def _mark_problem(node: yaml.Node, message: str) -> _Problem:
 
 
 def _check_values(data: Any) -> None:
-    """Depth, string keys and finite numbers, so that every value round-trips."""
+    """Depth, string keys and finite numbers, so that every value round-trips.
+
+    The walk keeps no paths (a 100,000-task file has millions of values); at anything
+    unusual it hands over to `_check_paths`, which walks again naming where."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, depth = pop()
+        kind = type(value)
+        if kind is dict or kind is list:
+            depth += 1
+            if value and depth >= MAX_DEPTH:
+                return _check_paths(data)
+            if kind is dict:
+                for key in value:
+                    if type(key) is not str:
+                        return _check_paths(data)
+                value = value.values()
+            for item in value:
+                kind = type(item)
+                if kind is not str and kind is not int and kind is not bool and item is not None:
+                    push((item, depth))
+        elif kind is float:
+            if not math.isfinite(value):
+                return _check_paths(data)
+        elif isinstance(value, (dict, list, float)):  # a subclass: the careful walk decides
+            return _check_paths(data)
+    return None
+
+
+def _check_paths(data: Any) -> None:
+    """`_check_values`, keeping each value's path to name where a problem is."""
     stack: list[tuple[Any, Loc]] = [(data, ())]
     while stack:
         value, path = stack.pop()

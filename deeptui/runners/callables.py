@@ -13,11 +13,22 @@ from deeptui.runners.context import TaskContext
 TaskCallable = Callable[[TaskDefinition, dict[str, Any], dict[str, Any]], Any]
 
 
+def noop(task: TaskDefinition, parameters: dict[str, Any], dependencies: dict[str, Any]) -> None:
+    """The built-in ``callable: noop``: does nothing, returns None (a workflow file's
+    placeholder task, and what the scale benchmark runs 100,000 of)."""
+    return None
+
+
+noop.never_cached = True  # type: ignore[attr-defined]  # its result is None, always: nothing to reuse
+BUILT_IN: dict[str, TaskCallable] = {"noop": noop}  # registered in every registry
+
+
 class CallableRegistry:
-    """Python functions that callable tasks name in ``parameters["callable"]``."""
+    """Python functions that callable tasks name in ``parameters["callable"]``
+    (``noop`` is built in; registering the name again replaces it)."""
 
     def __init__(self) -> None:
-        self._functions: dict[str, TaskCallable] = {}
+        self._functions: dict[str, TaskCallable] = dict(BUILT_IN)
 
     def register(self, name: str, fn: TaskCallable) -> None:
         if not callable(fn):
