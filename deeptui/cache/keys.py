@@ -89,21 +89,31 @@ class PreparedKey:
     same task can have this key; the memory tier looks there before hashing), else None.
     """
 
-    __slots__ = ("task_id", "_material", "_deps", "_files", "_hex")
+    __slots__ = ("task_id", "_material", "_deps", "_files", "_params_at", "_hex")
 
     def __init__(self, task_id: str | None, material: tuple[Any, ...] | str,
-                 deps: dict[str, Any] | str | None, files: str | None) -> None:
+                 deps: tuple[tuple[str, Any], ...] | str | None, files: str | None,
+                 params_at: int | None = None) -> None:
         self.task_id = task_id
         self._material = material  # the parts' values, or their canonical JSON
-        self._deps = deps  # {dependency: immutable output}, their canonical JSON, or None
+        # ((dependency, immutable output), ...), their canonical JSON, or None
+        self._deps = deps
         self._files = files
+        self._params_at = params_at  # where the material holds the parameters as pairs
         self._hex: str | None = None
 
     def hex(self) -> str:
         """The key: sha256 (hex) of the canonical JSON (computed once)."""
         if self._hex is None:
             material = self._material
-            text = material if isinstance(material, str) else canonical_json(material)
+            if isinstance(material, str):
+                text = material
+            else:
+                if self._params_at is not None:
+                    parts = list(material)
+                    parts[self._params_at] = dict(parts[self._params_at])
+                    material = tuple(parts)
+                text = canonical_json(material)
             deps = self._deps
             if deps is not None:
                 text += "\n" + (deps if isinstance(deps, str) else outputs_text(deps))
@@ -122,14 +132,14 @@ class PreparedKey:
     def parts(self) -> tuple[Any, ...]:
         """What `PreparedKey(*parts)` is made again from (not hashed yet): immutable values,
         so a queue of them keeps the cyclic collector out of it."""
-        return (self.task_id, self._material, self._deps, self._files)
+        return (self.task_id, self._material, self._deps, self._files, self._params_at)
 
     def __repr__(self) -> str:
         return f"PreparedKey({self.task_id!r}, {self._hex or 'not hashed'})"
 
 
-def outputs_text(outputs: Mapping[str, Any]) -> str:
-    """`dependency_text` of held outputs (``{dependency: output}``, each one it names)."""
+def outputs_text(outputs: tuple[tuple[str, Any], ...]) -> str:
+    """`dependency_text` of held outputs (``(dependency, output)`` pairs, each one it names)."""
     return "{" + ",".join(
         encode_text(dep) + ":" + ("null" if value is None else canonical_json(value))
-        for dep, value in sorted(outputs.items())) + "}"
+        for dep, value in sorted(dict(outputs).items())) + "}"

@@ -87,6 +87,10 @@ class CachePolicy:
                                                   "source")))
         self._gates = tuple(p.caches for p in self.parts
                             if type(p).caches is not CachePolicy.caches)
+        # where `_fused_material` holds the parameters (as pairs): after the version, the
+        # definition's 8 values and the model's 2, the name "parameters"
+        self._params_at = (None if self._fused is None or not self._fused[2] else
+                           2 + 8 * self._fused[0] + 2 * self._fused[1])
         # the one built-in gate (`prepare_task` applies it inline), or None: the general way
         gating = [p for p in self.parts if type(p).caches is not CachePolicy.caches]
         self._gate: CachePolicy | bool | None = (  # (True: no gate)
@@ -126,16 +130,16 @@ class CachePolicy:
     def _prepared(self, material: tuple[Any, ...] | str, task: TaskDefinition,
                   outputs: Mapping[str, Any], model_name: str | None, function: Any,
                   memo: dict[str, tuple[Any, str]] | None, files: str | None) -> PreparedKey:
-        deps: dict[str, Any] | str | None = None
+        deps: tuple[tuple[str, Any], ...] | str | None = None
         if self._with_dependencies:
             for value in outputs.values():
                 if type(value) not in _SCALARS:
                     deps = dependency_text(KeyInputs(task, outputs, model_name, function, memo))
                     break
             else:  # immutable values: held as they are, encoded if ever hashed
-                deps = {d: outputs[d] for d in task.depends_on if d in outputs}
+                deps = tuple([(d, outputs[d]) for d in task.depends_on if d in outputs])
         task_id = task.id if self._fused is not None and self._fused[0] else None
-        return PreparedKey(task_id, material, deps, files)
+        return PreparedKey(task_id, material, deps, files, self._params_at)
 
     def prepare_task(self, task: TaskDefinition, outputs: Mapping[str, Any],
                      model_name: str | None, function: Callable[..., Any] | None = None,
@@ -274,19 +278,23 @@ def _fused_material(task: TaskDefinition, model_name: str | None,
     if model:
         held = type(model_name) in _SCALARS
         material += ("model", model_name)
+    params_at = None
     if parameters:
         params = task.parameters
-        for name, value in params.items():  # held as a copy when flat, else encoded now
+        for name, value in params.items():  # held as pairs when flat, else encoded now
             if type(value) not in _SCALARS or type(name) is not str:
                 held = False
                 break
-        else:
-            params = dict(params)
+        params_at = len(material) + 1
         material += ("parameters", params)
     if source:
         material += ("source", None if function is None else source_digest(function))
-    # a tuple of immutable values (what JSON encodes as a list): the collector untracks it
-    return tuple(material) if held else canonical_json(material)
+    if not held:
+        return canonical_json(material)
+    if params_at is not None:  # (a dict would keep the tuple tracked by the collector)
+        material[params_at] = tuple(material[params_at].items())
+    # immutable values only (what JSON encodes as a list): the collector untracks them
+    return tuple(material)
 
 
 DEFINITION, PARAMETERS, DEPENDENCY_OUTPUTS = Definition(), Parameters(), DependencyOutputs()
