@@ -190,7 +190,7 @@ def test_more_misses_than_the_cache_keeps_leave_the_newest_and_count_each_evicti
     assert cache.get(cache.make_key(TaskDefinition(id="a"), {}, "m")) is None
 
 
-def test_queued_puts_of_a_task_with_an_entry_are_stored_one_by_one():
+def test_unhashed_puts_of_a_task_with_an_entry_evict_in_lru_order():
     cache = create_cache(CacheConfig(max_size=2))
     cache.put(cache.make_key(TaskDefinition(id="a"), {}, "m"), "a", "first")
     for task in [TaskDefinition(id="a", description="changed"), TaskDefinition(id="b"),

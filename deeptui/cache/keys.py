@@ -129,11 +129,6 @@ class PreparedKey:
         """The key, when it was hashed already."""
         return self._hex
 
-    def parts(self) -> tuple[Any, ...]:
-        """What `PreparedKey(*parts)` is made again from (not hashed yet): immutable values,
-        so a queue of them keeps the cyclic collector out of it."""
-        return (self.task_id, self._material, self._deps, self._files, self._params_at)
-
     def __repr__(self) -> str:
         return f"PreparedKey({self.task_id!r}, {self._hex or 'not hashed'})"
 

@@ -104,9 +104,6 @@ def decode(text: str) -> CachedResult:
     )
 
 
-QUEUED_PER_ENTRY = 8  # queued puts are stored once there are this many per entry kept
-
-
 class Entry:
     """One memory entry: its payload, task, expiry (monotonic) and creation (wall) time,
     and its key, or the `PreparedKey` it is hashed from when first compared. The payload
@@ -144,9 +141,7 @@ class MemoryTier:
 
     An entry may be stored under a `PreparedKey` of its task (not hashed yet): it is
     hashed when a lookup of the same task, or of any key, first needs it. A run whose
-    tasks have no entries hashes nothing. Such puts are queued and stored together when
-    anything reads the tier (`settle`): of a run's 10,000 misses only the newest
-    ``max_size`` are ever stored."""
+    tasks have no entries hashes nothing."""
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
@@ -155,24 +150,17 @@ class MemoryTier:
         self.by_task: dict[str, list[Entry]] = {}
         self.unhashed: dict[Entry, None] = {}  # entries whose key is a PreparedKey
         self._order = 0  # puts so far: of two entries hashed to one key, the later wins
-        # puts under unhashed keys not stored yet: (key parts, payload, task, expires,
-        # created), immutable values only (the collector untracks them)
-        self.queued: list[tuple[Any, ...]] = []
-        self.queued_tasks: set[str] = set()
-        self.evictions = 0  # by `settle`: not returned by the put that queued them
 
     def __len__(self) -> int:
-        self.settle()
         return len(self.lru)
 
     def holds(self, task_id: str) -> bool:
-        """Whether any entry (live or expired, stored or still queued) is the task's."""
-        return task_id in self.by_task or task_id in self.queued_tasks
+        """Whether any entry (live or expired) is the task's."""
+        return task_id in self.by_task
 
     def get(self, key: str, task_id: str | None = None) -> Entry | None:
         """The entry stored under ``key``; ``task_id``: the key's task when the key holds
         the task's definition (only that task's unhashed entries can match)."""
-        self.settle()
         if self.unhashed:
             self._hash(self.by_task.get(task_id, ()) if task_id is not None else self.unhashed)
         entry = self.by_key.get(key)
@@ -186,37 +174,9 @@ class MemoryTier:
 
     def put(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
             ttl: float | None, created: float) -> int:
-        """Store, and return how many entries were evicted to make room. An unhashed key
-        is queued (see `settle`): its evictions are counted in ``evictions`` then."""
+        """Store, and return how many entries were evicted to make room."""
         expires = time.monotonic() + ttl if ttl is not None else None
-        if type(key) is str:
-            self.settle()
-            return self._insert(key, payload, task_id, expires, created)
-        self.queued.append((key.parts(), payload, task_id, expires, created))
-        self.queued_tasks.add(task_id)
-        if len(self.queued) >= QUEUED_PER_ENTRY * self.max_size:
-            self.settle()
-        return 0
-
-    def settle(self) -> None:
-        """Store the queued puts, in order, as if each had been stored when it was put.
-
-        A run of misses puts more results than the tier keeps: when the queue holds
-        more than ``max_size`` puts of distinct tasks with no entry yet, only the newest
-        ``max_size`` are stored; the older ones, and every entry there was, count as
-        evicted, as storing them one by one would have evicted them."""
-        queued = self.queued
-        if not queued:
-            return
-        self.queued, tasks, self.queued_tasks = [], self.queued_tasks, set()
-        if (len(queued) > self.max_size and len(tasks) == len(queued)
-                and not any(task in self.by_task for task in tasks)):
-            self.evictions += len(queued) - self.max_size + len(self.lru)
-            self.clear()
-            queued = queued[-self.max_size:]
-        for parts, payload, task_id, expires, created in queued:
-            self.evictions += self._insert(PreparedKey(*parts), payload, task_id, expires,
-                                           created)
+        return self._insert(key, payload, task_id, expires, created)
 
     def _insert(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
                 expires: float | None, created: float) -> int:
@@ -272,21 +232,18 @@ class MemoryTier:
             del self.by_task[entry.task_id]
 
     def invalidate(self, task_id: str) -> int:
-        self.settle()
         doomed = list(self.by_task.get(task_id, ()))
         for entry in doomed:
             self._remove(entry)
         return len(doomed)
 
     def clear(self) -> None:
-        self.queued, self.queued_tasks = [], set()
         self.lru.clear()
         self.by_key.clear()
         self.by_task.clear()
         self.unhashed.clear()
 
     def hash_all(self) -> None:
-        self.settle()
         if self.unhashed:
             self._hash(self.unhashed)
 

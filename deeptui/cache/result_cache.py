@@ -181,15 +181,6 @@ class ResultCache:
             self._evicted(self._memory.put(key, payload, result.task_id, ttl, result.created_at))
         return result
 
-    def _settled(self) -> None:
-        """Store the memory tier's queued puts and count what they evicted."""
-        memory = self._memory
-        if memory is not None:
-            with self._lock:
-                memory.settle()
-                count, memory.evictions = memory.evictions, 0
-                self._evicted(count)
-
     def _evicted(self, count: int) -> None:
         self.evictions += count
         if count:
@@ -281,8 +272,6 @@ class ResultCache:
                 removed = len(self._memory)
                 self._memory.clear()
             self.hits = self.misses = self.evictions = self.invalidations = 0
-            if self._memory is not None:
-                self._memory.evictions = 0
             self._pending = dict.fromkeys(self._pending, 0)
             if self._disk is not None:
                 disk = self._disk
@@ -300,7 +289,6 @@ class ResultCache:
     def stats(self) -> dict[str, Any]:
         """The statistics the orchestration guide names. With a disk tier the counts are the
         directory's totals, across every process that used it; otherwise this process's."""
-        self._settled()
         hits, misses = self.hits, self.misses
         evictions, invalidations = self.evictions, self.invalidations
         with self._lock:
