@@ -76,6 +76,14 @@ class TaskStarted(TaskEvent):
 
 
 @dataclass(slots=True, frozen=True)
+class TaskPlaced(TaskEvent):
+    """An attempt's body started on a Dask worker (see deeptui.cluster)."""
+
+    attempt: int = 1
+    worker: str = ""
+
+
+@dataclass(slots=True, frozen=True)
 class TaskLog(TaskEvent):
     """A line or chunk of a task's output. ``kind``: text, tool_call, tool_result, stdout, info, error."""
 

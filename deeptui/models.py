@@ -256,6 +256,7 @@ class TaskResult(BaseModel):
     cached_at: datetime | None = None
     skip_reason: str | None = None
     changes: TaskChanges | None = None  # a writing agent task's diff (see deeptui.workspace)
+    worker: str | None = None  # the Dask worker that ran its last attempt (None: this machine)
 
     @property
     def retry_count(self) -> int:

@@ -34,7 +34,7 @@ from deeptui.models import (
     WorkflowState,
 )
 from deeptui.routing import TaskRouter
-from deeptui.runners.agent import AgentProvider, resolve_model, run_agent_task
+from deeptui.runners.agent import AgentProvider, resolve_model, run_agent_task, simulated_model
 from deeptui.runners.callables import CallableRegistry, run_callable_task
 from deeptui.runners.context import Runner, TaskContext, TaskFailure
 from deeptui.runners.shell import run_shell_task
@@ -86,7 +86,7 @@ class TaskOrchestrator:
         self.skill_manager: SkillManager = SkillManager(skill_directories)
         self.router = TaskRouter(self.config.agent_routing)
         self.callables = CallableRegistry()
-        self.model = resolve_model(model or self.config.model) or self._simulated_model()
+        self.model = resolve_model(model or self.config.model) or simulated_model(self.config)
         self.agents = AgentProvider(agent, deps, self.config.agent_routing, self.model,
                                     self.skill_manager)
         self.approvals = ApprovalGate(self.bus, self.config.approvals)
@@ -98,19 +98,14 @@ class TaskOrchestrator:
             "callable": partial(run_callable_task, registry=self.callables),
         }
         self.store = store
+        self.validators: list[Callable[[WorkflowDefinition], None]] = []  # e.g. deeptui.cluster's
+        self.cluster: Any = None  # where task bodies run: None here, or a ClusterConnection
         self.rng = random.Random(self.config.simulated_seed)
         self.retry_sleep: Callable[[float], Any] = asyncio.sleep  # tests swap in a fake clock
         self._runs: dict[str, Run] = {}
         self._latest: dict[str, str] = {}
         if store is not None:
             store.attach(self)
-
-    def _simulated_model(self) -> Any:
-        from deeptui.runners.simulated import SimulatedModel
-
-        return SimulatedModel(latency=self.config.simulated_latency,
-                              fail_rate=self.config.simulated_fail_rate,
-                              seed=self.config.simulated_seed)
 
     @property
     def model_name(self) -> str:
@@ -137,6 +132,8 @@ class TaskOrchestrator:
             self._validate_task(task)
             check_policy(task)
         workspace_root(workflow)
+        for check in self.validators:
+            check(workflow)
         return workflow_conditions(workflow)
 
     def _validate_task(self, task: TaskDefinition) -> None:
@@ -393,6 +390,8 @@ class TaskOrchestrator:
 
     def close(self) -> None:
         self.cache.close()
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 __all__ = ["TaskOrchestrator", "Run", "TaskFailure"]

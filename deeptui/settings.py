@@ -63,6 +63,10 @@ class Settings(BaseModel):
         default="ask", pattern="^(ask|never|always)$",
         description="in the app, commands an agent wants to run: ask (wait for your key), never "
                     "(denied) or always (approved); headless runs answer with --approve")
+    cluster: str | None = Field(
+        default=None, pattern=r"^(local(:[1-9][0-9]*)?|(tcp|tls|ws|wss)://\S+|[\w.-]+:[0-9]+)$",
+        description="run tasks' bodies on a Dask cluster: tcp://HOST:8786 (a running "
+                    "scheduler), local or local:N (N worker processes); needs deeptui[dask]")
     keymap: dict[str, str] = Field(
         default_factory=dict, description="binding id -> key, e.g. {cancel_task = 'x'}")
 
@@ -137,10 +141,19 @@ def build_orchestrator(settings: Settings, *, store: Any = None, bus: Any = None
     (``interactive``: a person watches, the app, so approvals are asked by default)."""
     from deeptui.orchestrator import TaskOrchestrator
 
-    return TaskOrchestrator(
+    orchestrator = TaskOrchestrator(
         config=settings.orchestration_config(interactive=interactive),
         cache_config=settings.cache_config(),
         skill_directories=[{"path": d, "recursive": True} for d in settings.skill_dirs] or None,
         store=store,
         bus=bus,
     )
+    if settings.cluster:  # task bodies run on a Dask cluster (deeptui.cluster)
+        from deeptui.cluster import use_cluster
+
+        try:
+            use_cluster(orchestrator, settings.cluster)
+        except BaseException:
+            orchestrator.close()
+            raise
+    return orchestrator

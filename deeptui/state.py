@@ -159,6 +159,13 @@ class StateManager:
         self.bus.publish(ev.TaskStarted(self.run_id, self.workflow.id, task_id=task_id,
                                      attempt=attempt, agent_type=agent_type))
 
+    def placed(self, task_id: str, worker: str) -> None:
+        """The running attempt's body started on a Dask worker (recorded on its result)."""
+        result = self.state.task_results[task_id]
+        result.worker = worker
+        self.bus.publish(ev.TaskPlaced(self.run_id, self.workflow.id, task_id=task_id,
+                                       attempt=result.attempts, worker=worker))
+
     def retrying(self, task_id: str, attempt: int, delay: float, error: str) -> None:
         self.state.task_results[task_id].error = error
         self.log(task_id, "error", f"attempt {attempt} failed: {error}; retrying in {delay:.2f}s")
@@ -239,6 +246,7 @@ class StateManager:
         result.completed_at = None
         result.cached = False
         result.cached_from = result.cached_at = None
+        result.worker = None
         result.usage = TaskUsage()
         self.bus.publish(ev.TaskReset(self.run_id, self.workflow.id, task_id=task_id))
 

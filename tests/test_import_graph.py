@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "deeptui.last_values")),
     ("scheduler", ("deeptui.scheduler",)),
     ("facade", ("deeptui.orchestrator", "deeptui.orchestration", "deeptui.types", "deeptui.settings",
-                "deeptui.refresh")),
+                "deeptui.refresh", "deeptui.cluster")),
     ("clients", ("deeptui.cli", "deeptui.keymap", "deeptui.app", "deeptui.quitting",
                  "deeptui.screenshots", "deeptui.screens",
                  "deeptui.widgets")),

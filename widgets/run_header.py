@@ -162,6 +162,11 @@ class RunHeader(Vertical):
             if self._last is not None:
                 self.update_from(self._last[0], read_only=self._last[1])
 
+    def where(self) -> str | None:
+        """Where the run's tasks run, when not on this machine (a Dask cluster: --cluster)."""
+        cluster = getattr(getattr(self.app, "orchestrator", None), "cluster", None)
+        return None if cluster is None else str(cluster.label)
+
     def compose(self) -> ComposeResult:
         yield Static(id="run-title")
         with Horizontal(id="run-bar"):
@@ -185,6 +190,8 @@ class RunHeader(Vertical):
             title.append(f" ⚑ {self.approvals} waiting for approval ({self.approvals_key}) ", style="bold black on yellow")
         if read_only:
             title.append("  (stored run, read-only)", style="dim italic")
+        elif where := self.where():
+            title.append_text(safe(f"  on {where}", "dim"))
         self.query_one("#run-title", Static).update(title, layout=False)
         total = len(state.task_results)
         finished = sum(1 for r in state.task_results.values() if r.status.finished)

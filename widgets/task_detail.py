@@ -101,6 +101,8 @@ class TaskDetail(Static):
         if usage.cost_usd is not None:
             line += f"   cost ${usage.cost_usd:.4f}"
         table.add_row("time", Text(line))
+        if result.worker:  # it ran on a Dask cluster (--cluster)
+            table.add_row("worker", safe(result.worker))
         if task.depends_on:
             table.add_row("needs", safe(", ".join(task.depends_on)))
         if result.changes is not None:

@@ -71,6 +71,16 @@ def validate_with(orchestrator: Any, workflow: Any, target: str) -> None:
         raise WorkflowValidationError(f"{target}: {exc}") from None
 
 
+def start_cluster(orchestrator: Any) -> None:
+    """With --cluster: connect now (start the LocalCluster), so an unreachable scheduler is
+    one line before anything runs; say on stderr where the tasks run."""
+    import sys
+
+    if orchestrator.cluster is not None:
+        orchestrator.cluster.start()
+        print(f"tasks run on the {orchestrator.cluster.label}", file=sys.stderr)
+
+
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 

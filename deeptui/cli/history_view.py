@@ -87,8 +87,9 @@ def history_show(store: Any, run_id: str, console: Console, fmt: str = "table") 
 
     summary = store.summary(run_id)
     count, longest, rows = task_rows(store, summary.run_id)
+    workers = store.workers(summary.run_id)  # runs on a Dask cluster (--cluster) have them
     if fmt == "json":
-        return _show_json(summary, rows)
+        return _show_json(summary, rows, workers)
     console.print(safe(f"{summary.run_id}  {summary.workflow_name or summary.workflow_id}  "
                        f"[{summary.status}]", "bold"))
     console.print(f"started {_when(summary.started_at)}  ·  duration "
@@ -98,7 +99,7 @@ def history_show(store: Any, run_id: str, console: Console, fmt: str = "table") 
     room = console.width - 14 - (1 + longest + 9 + 8 + 8)
     agent = min(20, max(room // 2, 5))
     widths = (longest, agent, max(room - agent, 6))
-    lines = _ShowLines(widths)
+    lines = _ShowLines(widths, workers)
     lines.add(("", Text("task", "bold"), "status", "attempts", "agent", "duration", "detail"),
               header=True)
     for row in rows:
@@ -112,8 +113,9 @@ def history_show(store: Any, run_id: str, console: Console, fmt: str = "table") 
 class _ShowLines:
     """`history show`'s task lines, printed a chunk at a time as one Rich Text."""
 
-    def __init__(self, widths: tuple[int, int, int]) -> None:
+    def __init__(self, widths: tuple[int, int, int], workers: dict[str, str | None]) -> None:
         self.task_width, self.agent_width, self.detail_width = widths
+        self.workers = workers
         self.text = Text(no_wrap=True, overflow="ignore", end="")
         self.count = 0
 
@@ -125,6 +127,8 @@ class _ShowLines:
         except ValueError:  # a damaged row: shown as it is
             symbol, style = "?", "bold red"
         detail = error or skip or ("cached" if cached else "")
+        if self.workers.get(tid):
+            detail = f"on {self.workers[tid]}" + (f": {detail}" if detail else "")
         duration = ended - started if started is not None and ended is not None else None
         self.add((Text(symbol, style), visible(tid), Text(visible(status), style),
                   str(attempts or ""), visible(agent or ""), _secs(duration),
@@ -150,10 +154,11 @@ class _ShowLines:
         self.count = 0
 
 
-def _show_json(summary: Any, rows: Any) -> int:
+def _show_json(summary: Any, rows: Any, workers: dict[str, str | None]) -> int:
     tasks = [{"id": tid, "status": status or "pending", "attempts": attempts or 0,
               "duration_seconds": ended - started if None not in (started, ended) else None,
-              "error": error, "skip_reason": skip, "cached": bool(cached), "agent": agent}
+              "error": error, "skip_reason": skip, "cached": bool(cached), "agent": agent,
+              "worker": workers.get(tid)}
              for (tid, status, attempts, agent, started, ended, error, skip, cached) in rows]
     document = {"run_id": summary.run_id, "workflow_id": summary.workflow_id,
                 "workflow_name": summary.workflow_name, "status": str(summary.status),

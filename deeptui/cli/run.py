@@ -17,6 +17,7 @@ from deeptui.cli.common import (
     plural,
     resolve_workflow,
     settings_of,
+    start_cluster,
     validate_with,
 )
 from deeptui.visualize.safe_text import visible
@@ -63,6 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         # checked before the app opens too: a bad file is one line and a non-zero exit
         validate_with(orchestrator, workflow, args.target)
+        start_cluster(orchestrator)
         if not args.headless:
             code = run_app(args, settings, workflow, store=store, orchestrator=orchestrator)
         else:
@@ -98,6 +100,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             orchestrator = build_orchestrator(settings, store=store)
             orchestrator.approvals.policy = args.approve
             try:
+                start_cluster(orchestrator)
                 code = asyncio.run(run_headless(orchestrator, stored.workflow,
                                                 resume_from=store, run_id=stored.summary.run_id,
                                                 output=output))

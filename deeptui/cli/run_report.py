@@ -33,6 +33,7 @@ def run_document(state: WorkflowState, task_ids: list[str] | None = None) -> dic
             "cached_from": result.cached_from,  # the run that produced a cached result
             "cached_at": _iso(result.cached_at),
             "agent": result.agent_used,
+            "worker": result.worker,
         })
     return {
         "run_id": state.run_id,

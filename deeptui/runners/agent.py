@@ -68,6 +68,14 @@ def _model_advice(message: str) -> str:
     return message.splitlines()[0] if message else "cannot be used"
 
 
+def simulated_model(config: Any) -> Any:
+    """The offline model an `OrchestrationConfig` describes (latency, fail rate, seed)."""
+    from deeptui.runners.simulated import SimulatedModel
+
+    return SimulatedModel(latency=config.simulated_latency, fail_rate=config.simulated_fail_rate,
+                          seed=config.simulated_seed)
+
+
 class _Once(logging.Filter):
     """Lets each distinct message through once: pydantic-deep's cost tracking (on a user's
     own agent) warns "failed to resolve price" on every run of a model it cannot price."""

@@ -29,6 +29,7 @@ class TaskContext:
     usage: TaskUsage = field(default_factory=TaskUsage)
     timeout: Any = None  # the attempt's asyncio.Timeout: paused while a person is asked
     changes: TaskChanges | None = None  # a writing task's diff, set by its runner
+    placed: Callable[[str], None] | None = None  # a remote runner names the worker it ran on
 
 
 # A task kind's runner: the orchestrator's registry (kind -> Runner) is what executors call.

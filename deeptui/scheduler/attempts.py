@@ -60,6 +60,7 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
         ctx = TaskContext(task, run.workflow.id, sm.run_id, outputs, agent_type,
                           lambda kind, text: sm.log(tid, kind, text),
                           run.results[tid].usage)
+        ctx.placed = lambda worker: sm.placed(tid, worker)
         retry = task.retry_config
         timeout = task.timeout_seconds or run.workflow.default_timeout_seconds
         body = run.runners[run.kind[tid]]

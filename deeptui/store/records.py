@@ -128,6 +128,20 @@ SELECT_CHANGES = ("SELECT task_id, kind, detail FROM events WHERE run_id = ? AND
                   "('changes', 'changes_applied', 'changes_discarded') ORDER BY id")
 
 
+# the worker of a task's last attempt; a reset (a retry after the run) forgets it
+SELECT_WORKERS = ("SELECT task_id, kind, detail FROM events WHERE run_id = ? AND kind IN "
+                  "('worker', 'reset') ORDER BY id")
+
+
+def stored_workers(rows: list[tuple[str, str, str | None]]) -> dict[str, str | None]:
+    """task id -> the Dask worker its last attempt ran on, from its events rows (runs on
+    this machine, and histories older than the cluster, have none)."""
+    workers: dict[str, str | None] = {}
+    for tid, kind, detail in rows:
+        workers[tid] = detail if kind == "worker" else None
+    return workers
+
+
 def stored_changes(kind: str, detail: str | None) -> TaskChanges | None:
     """A writing task's diff from its events row (None once discarded or unreadable)."""
     if kind == "changes_discarded" or not detail:

@@ -34,7 +34,7 @@ def export_document(store: RunStore, stored: StoredRun) -> dict[str, Any]:
             "started_at": r.started_at.isoformat() if r.started_at else None,
             "completed_at": r.completed_at.isoformat() if r.completed_at else None,
             "duration_seconds": r.duration_seconds, "agent_used": r.agent_used,
-            "cached": r.cached, "usage": r.usage.model_dump(mode="json"),
+            "cached": r.cached, "usage": r.usage.model_dump(mode="json"), "worker": r.worker,
             "logs": [{"ts": t, "kind": k, "text": x} for t, k, x in stored.logs.get(task.id, [])],
             "log_lines_dropped": stored.log_dropped.get(task.id, 0),
         })

@@ -48,12 +48,14 @@ from deeptui.store.resume import (
 )
 from deeptui.store.records import (
     SELECT_CHANGES,
+    SELECT_WORKERS,
     SUMMARY_SQL,
     RunSummary,
     StoredRun,
     damaged,
     run_summary,
     stored_changes,
+    stored_workers,
     task_result,
 )
 from deeptui.store.queue import QueueMixin
@@ -180,6 +182,10 @@ class RunStore(QueueMixin):
                 self.damaged.append(str(damaged(self.path, row[0], exc)) + "; skipped")
         return runs
 
+    def workers(self, run_id: str) -> dict[str, str | None]:
+        """task id -> the Dask worker its last attempt ran on (tasks run here: none)."""
+        return stored_workers(self._read(SELECT_WORKERS, (self.resolve(run_id),)))
+
     def summary(self, run_id: str) -> RunSummary:
         """One run's summary (a damaged one is a `StoreError` naming it)."""
         rid = self.resolve(run_id)
@@ -225,6 +231,9 @@ class RunStore(QueueMixin):
         for tid, kind, detail in self._read(SELECT_CHANGES, (rid,)):
             if tid in results:  # the last word on a writing task's diff wins
                 results[tid].changes = stored_changes(kind, detail)
+        for tid, worker in stored_workers(self._read(SELECT_WORKERS, (rid,))).items():
+            if tid in results:
+                results[tid].worker = worker
         state = WorkflowState(workflow_id=summary.workflow_id, run_id=rid,
                               workflow_name=summary.workflow_name, status=summary.status,
                               task_results=results, started_at=summary.started_at,

@@ -85,6 +85,11 @@ def _changes(row: list[Any], event: ev.TaskChangesReady, extra: Any, logs: list[
         event.changes.model_dump_json()
 
 
+def _placed(row: list[Any], event: ev.TaskPlaced, extra: Any, logs: list[Any]) -> Detail:
+    """The Dask worker an attempt ran on (deeptui.cluster): read back by `stored_workers`."""
+    return "worker", event.attempt, event.worker
+
+
 def _approval_requested(row: list[Any], event: ev.ApprovalRequested, extra: Any,
                         logs: list[Any]) -> Detail:
     return "approval_requested", None, f"{event.tool}: {utf8(event.args)}"
@@ -101,6 +106,7 @@ _TASK_EVENTS: dict[type, Any] = {
     ev.TaskRetrying: _retrying, ev.TaskSkipped: _skipped, ev.TaskCancelled: _cancelled,
     ev.TaskReset: _reset, ev.CacheHit: _cache_hit, ev.TaskChangesReady: _changes,
     ev.ApprovalRequested: _approval_requested, ev.ApprovalAnswered: _approval_answered,
+    ev.TaskPlaced: _placed,
 }
 
 

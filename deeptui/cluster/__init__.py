@@ -1,0 +1,62 @@
+"""Running task bodies on a Dask ``distributed`` cluster while deeptui stays the scheduler.
+
+deeptui keeps every decision (order, limits, conditions, retries, timeouts, cache, store,
+bus); only a task's body is submitted to a worker as a Dask future. `use_cluster` swaps
+the orchestrator's runners (task kind -> runner) for remote ones:
+
+- `target`: what ``--cluster`` accepts (``tcp://HOST:8786``, ``local``, ``local:N``);
+- `connection`: the Client (and a LocalCluster deeptui starts) on a thread of its own,
+  the log topic and the worker watch;
+- `remote`: the runners on deeptui's side: submit, stream logs, cancel, fail on faults;
+- `worker`: what runs on a worker: the same runners as on this machine;
+- `shipping`: what a task sends (a callable by its import name, the agent's config) and
+  the validation that refuses what cannot be sent.
+
+``distributed`` is optional (``pip install 'deeptui[dask]'``): `require_distributed`
+says so in one line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from deeptui.errors import DeeptuiError
+
+if TYPE_CHECKING:
+    from deeptui.cluster.connection import ClusterConnection
+
+INSTALL_HINT = "pip install 'deeptui[dask]'"
+
+
+class ClusterError(DeeptuiError):
+    """A cluster that cannot be used: distributed not installed, a bad address, unreachable."""
+
+
+def require_distributed() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ClusterError(f"--cluster needs Dask's distributed package: {INSTALL_HINT}") \
+            from None
+
+
+def use_cluster(orchestrator: Any, target: str) -> ClusterConnection:
+    """Run ``orchestrator``'s task bodies on the cluster ``target`` (not yet connected: the
+    connection opens on first use, or with `ClusterConnection.start`)."""
+    from functools import partial
+
+    from deeptui.cluster.connection import ClusterConnection
+    from deeptui.cluster.remote import run_remote
+    from deeptui.cluster.shipping import check_shippable
+
+    require_distributed()
+    conn = ClusterConnection(target)
+    for kind in ("shell", "callable", "agent"):
+        orchestrator.runners[kind] = partial(run_remote, conn=conn, kind=kind,
+                                             orchestrator=orchestrator)
+    orchestrator.validators.append(partial(check_shippable, orchestrator=orchestrator))
+    orchestrator.cluster = conn  # closed with the orchestrator
+    return conn
+
+
+__all__ = ["ClusterError", "INSTALL_HINT", "require_distributed", "use_cluster"]

@@ -1,0 +1,42 @@
+"""What ``--cluster`` (and the ``cluster`` setting) accepts: a scheduler's address, or a
+LocalCluster of N worker processes that deeptui starts and stops."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from deeptui.errors import DeeptuiError
+
+_ADDRESS = re.compile(r"^(tcp|tls|ws|wss|inproc)://\S+$")
+FORMS = "tcp://HOST:8786, local or local:N"
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    address: str | None  # an existing scheduler's address, or None for a LocalCluster
+    workers: int | None = None  # a LocalCluster's worker processes (None: Dask's choice)
+
+    @property
+    def label(self) -> str:
+        """Where tasks run, for the run header and the CLI."""
+        if self.address is not None:
+            return f"cluster {self.address}"
+        return "local cluster" + (f" ({self.workers} workers)" if self.workers else "")
+
+
+def parse_target(text: str) -> ClusterTarget:
+    """``tcp://HOST:8786`` | ``local`` | ``local:N``; anything else is one clear error."""
+    value = text.strip()
+    if value == "local":
+        return ClusterTarget(None)
+    if value.startswith("local:"):
+        count = value.removeprefix("local:")
+        if not count.isdigit() or int(count) < 1:
+            raise DeeptuiError(f"--cluster {text}: N in local:N must be a whole number >= 1")
+        return ClusterTarget(None, int(count))
+    if _ADDRESS.match(value):
+        return ClusterTarget(value)
+    if re.match(r"^[\w.-]+:\d+$", value):  # host:port: Dask's default protocol
+        return ClusterTarget(f"tcp://{value}")
+    raise DeeptuiError(f"--cluster {text}: not a cluster; use {FORMS}")
