@@ -91,6 +91,10 @@ class ParametersScreen(DeeptuiScreen[None]):
                     with VerticalScroll(id="preview-scroll"):
                         yield Static(id="preview")
         with Horizontal(id="params-buttons"):
+            yield Label("Tasks run on ", classes="field-label")
+            yield Input(self.app.settings.cluster or "", id="cluster", compact=True,
+                        placeholder="this machine", tooltip="or a Dask cluster: "
+                        "tcp://HOST:8786, local or local:N (needs deeptui[dask])")
             yield Button("Run", id="run", variant="success", compact=True)
             if self.template_name is not None:
                 yield Button("Preview", id="preview-button", compact=True)
@@ -195,6 +199,8 @@ class ParametersScreen(DeeptuiScreen[None]):
                 self.notify("Some parameters are not valid: see the messages under the fields",
                             severity="error")
             return
+        if not self._use_cluster():
+            return
         values = self.query_one(ParamForm).json_values() if self.template_name else None
         if self.app.start_run(workflow) is not None and values is not None:
             self._remember(values)
@@ -206,6 +212,21 @@ class ParametersScreen(DeeptuiScreen[None]):
             remember_values(self.template_name, values)
         except OSError as exc:
             self.notify(f"Cannot remember the parameters: {exc}", severity="warning")
+
+    def _use_cluster(self) -> bool:
+        """Where the tasks run, as the Cluster field says (False: refused, with the reason)."""
+        typed = self.query_one("#cluster", Input).value.strip() or None
+        current = self.app.orchestrator.cluster
+        if typed is None and current is None:
+            return True  # this machine, as before (nothing to load)
+        from deeptui.cluster import switch_cluster
+
+        try:
+            switch_cluster(self.app.orchestrator, typed)
+        except DeeptuiError as exc:
+            self.notify(str(exc), title="Where tasks run", severity="error", markup=False)
+            return False
+        return True
 
     def action_back(self) -> None:
         self.app.pop_screen()

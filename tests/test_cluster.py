@@ -4,6 +4,7 @@ remote process group, a worker killed mid-task, and `--cluster local:2` from the
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -77,6 +78,14 @@ def processes(*argv: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def rendered(renderable) -> str:
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(renderable)
+    return console.export_text()
 
 
 def shell(tid: str, command: str, **extra) -> TaskDefinition:
@@ -258,3 +267,102 @@ async def test_a_worker_killed_mid_task_fails_that_attempt_and_the_retry_runs_el
     assert len(retrying) == 1 and retrying[0].error.startswith(f"worker {killed} died")
     placed = [e.worker for e in recorder.of(ev.TaskPlaced)]
     assert placed[0] == killed and placed[-1] == result.worker
+
+
+async def test_a_lost_scheduler_fails_the_running_attempt_and_resume_runs_it_here(tmp_path):
+    """Dask's own commands, as the README starts a cluster: the scheduler is killed
+    mid-task; the attempt fails with one clear line, what completed stays in the history,
+    and a resume without the cluster finishes the run on this machine."""
+    from deeptui.cluster import use_cluster
+    from deeptui.store import RunStore, resume_run
+
+    dask = Path(sys.executable).with_name("dask")
+    info = tmp_path / "scheduler.json"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                  "--no-dashboard", "--scheduler-file", info], **quiet)
+    worker = None
+    store = RunStore(tmp_path / "history.db")
+    try:
+        await until(lambda: info.exists() and info.stat().st_size > 0, timeout=60)
+        address = json.loads(info.read_text())["address"]
+        worker = subprocess.Popen([dask, "worker", address, "--nworkers", "1",
+                                   "--no-dashboard", "--host", "127.0.0.1"], **quiet)
+        orch = TaskOrchestrator(cache_config=CacheConfig(strategy="none"))
+        store.attach(orch)
+        conn = use_cluster(orch, address)
+        await until(lambda: conn.starting().done() and conn.workers(), timeout=60)
+        workflow = WorkflowDefinition(id="lost", name="lost", tasks=[
+            shell("a", "echo kept"),
+            shell("b", f"test -e {tmp_path / 'here'} || sleep 316.5", depends_on=["a"],
+                  retry_config=RetryConfig(max_retries=0))])
+        orch.start_workflow(workflow)
+        await until(lambda: processes("sleep", "316.5"), timeout=60)
+        scheduler.kill()
+        state = await orch.wait("lost")
+        orch.close()
+    finally:
+        for proc in (scheduler, worker):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+        for pid in processes("sleep", "316.5"):  # the worker's shell, orphaned by the kill
+            os.kill(pid, signal.SIGKILL)
+    a, b = state.task_results["a"], state.task_results["b"]
+    assert a.status is TaskStatus.COMPLETED and a.output == "kept"
+    assert b.status is TaskStatus.FAILED
+    assert b.error.startswith(f"lost the Dask scheduler at {address}") and "\n" not in b.error
+
+    (tmp_path / "here").touch()
+    local = TaskOrchestrator(cache_config=CacheConfig(strategy="none"))
+    store.attach(local)
+    resumed = await resume_run(local, store, state.run_id)
+    local.close()
+    assert resumed.status is WorkflowStatus.COMPLETED
+    assert resumed.task_results["a"].worker == a.worker and a.worker.startswith("tcp://")
+    assert resumed.task_results["b"].worker is None  # ran here
+    assert store.load_run(state.run_id).state.task_results["a"].worker == a.worker
+    store.close()
+
+
+async def test_the_apps_cluster_field_runs_the_tasks_there_and_shows_where(cluster):
+    from conftest import wait_for
+    from deeptui.app import DeeptuiApp
+    from deeptui.screens.parameters import ParametersScreen
+    from deeptui.screens.run import RunScreen
+
+    orch = TaskOrchestrator(cache_config=CacheConfig(strategy="none"))
+    app = DeeptuiApp(orchestrator=orch)
+    workflow = WorkflowDefinition(id="app", name="app", tasks=[shell("t", "echo from $PPID")])
+    pids = worker_pids(cluster)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.push_screen(ParametersScreen(workflow=workflow))
+            await wait_for(pilot, lambda: isinstance(app.screen, ParametersScreen)
+                           and app.screen.query("#cluster"))
+            app.screen.query_one("#cluster").value = cluster.scheduler_address
+            await pilot.click("#run")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.state.status.finished, timeout=60)
+            result = screen.state.task_results["t"]
+            assert result.worker in pids and result.output == f"from {pids[result.worker]}"
+            await wait_for(pilot, lambda: f"on cluster {cluster.scheduler_address}" in str(
+                screen.query_one("#run-title").content))
+            await wait_for(pilot, lambda: f"worker {result.worker}" in rendered(
+                screen.query_one("#task-detail").content))
+            assert orch.cluster is not None
+            # back to this machine: the field emptied, the next run runs here
+            app.pop_screen()
+            app.push_screen(ParametersScreen(workflow=workflow.model_copy(update={"id": "app2"})))
+            await wait_for(pilot, lambda: isinstance(app.screen, ParametersScreen)
+                           and app.screen.query("#cluster"))
+            app.screen.query_one("#cluster").value = ""
+            await pilot.click("#run")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen)
+                           and app.screen.state.status.finished, timeout=30)
+            assert app.screen.state.task_results["t"].output == f"from {os.getpid()}"
+            assert app.screen.state.task_results["t"].worker is None
+            assert orch.cluster is None
+    finally:
+        orch.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from deeptui.errors import DeeptuiError
+from deeptui.runners.context import TaskFailure
 
 if TYPE_CHECKING:
     from deeptui.cluster.connection import ClusterConnection
@@ -28,8 +29,9 @@ if TYPE_CHECKING:
 INSTALL_HINT = "pip install 'deeptui[dask]'"
 
 
-class ClusterError(DeeptuiError):
-    """A cluster that cannot be used: distributed not installed, a bad address, unreachable."""
+class ClusterError(DeeptuiError, TaskFailure):
+    """A cluster that cannot be used: distributed not installed, a bad address, unreachable
+    (an attempt that meets it fails with this one line)."""
 
 
 def require_distributed() -> None:
@@ -51,12 +53,37 @@ def use_cluster(orchestrator: Any, target: str) -> ClusterConnection:
 
     require_distributed()
     conn = ClusterConnection(target)
-    for kind in ("shell", "callable", "agent"):
-        orchestrator.runners[kind] = partial(run_remote, conn=conn, kind=kind,
-                                             orchestrator=orchestrator)
-    orchestrator.validators.append(partial(check_shippable, orchestrator=orchestrator))
+    conn.local_runners = orchestrator.runners
+    # a new dict: a run going on keeps the runners it started with
+    orchestrator.runners = {kind: partial(run_remote, conn=conn, kind=kind,
+                                          orchestrator=orchestrator)
+                            for kind in ("shell", "callable", "agent")}
+    conn.check = partial(check_shippable, orchestrator=orchestrator)
+    orchestrator.validators.append(conn.check)
     orchestrator.cluster = conn  # closed with the orchestrator
     return conn
 
 
-__all__ = ["ClusterError", "INSTALL_HINT", "require_distributed", "use_cluster"]
+def switch_cluster(orchestrator: Any, target: str | None) -> None:
+    """Where the next runs' tasks run: ``target`` (see `use_cluster`) or, None, this machine.
+    Refused while a run is going (its tasks run where it started)."""
+    from deeptui.cluster.target import parse_target
+
+    current = orchestrator.cluster
+    wanted = parse_target(target) if target else None
+    if (current.target if current is not None else None) == wanted:
+        return
+    if any(run.executor.active for run in orchestrator.runs()):
+        raise ClusterError("a run is going: where tasks run changes once it has ended")
+    if wanted is not None:
+        require_distributed()
+    if current is not None:
+        orchestrator.runners = current.local_runners
+        orchestrator.validators.remove(current.check)
+        orchestrator.cluster = None
+        current.close()
+    if wanted is not None:
+        use_cluster(orchestrator, target or "")
+
+
+__all__ = ["ClusterError", "INSTALL_HINT", "require_distributed", "switch_cluster", "use_cluster"]

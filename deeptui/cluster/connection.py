@@ -53,6 +53,8 @@ class ClusterConnection:
         self._starting: concurrent.futures.Future[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
+        self.local_runners: dict[str, Any] = {}  # the orchestrator's runners before (see use_cluster)
+        self.check: Any = None  # the validator use_cluster added
 
     @property
     def label(self) -> str:
@@ -87,10 +89,10 @@ class ClusterConnection:
 
         where = self.target.address or "a new LocalCluster"
         try:
+            # Dask's warnings and tracebacks (a lost worker, a reconnect) would land in the
+            # app's screen or the headless output: deeptui says them in the task's words
+            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
             if self.target.address is None:
-                # the scheduler runs in this process: its warnings about a lost worker are
-                # said by deeptui in the task's own words instead
-                logging.getLogger("distributed").setLevel(logging.CRITICAL)
                 self.cluster = await LocalCluster(
                     n_workers=self.target.workers, processes=True, asynchronous=True,
                     dashboard_address=None, silence_logs=logging.CRITICAL)
@@ -126,6 +128,8 @@ class ClusterConnection:
 
     async def _submit(self, stream: Any, kind: str, payload: dict[str, Any],
                       resources: dict[str, float] | None) -> dict[str, Any]:
+        from distributed.client import FutureCancelledError
+
         from deeptui.cluster.worker import execute
 
         if self.lost is not None:
@@ -142,7 +146,12 @@ class ClusterConnection:
             await asyncio.wait({waiter, failure}, return_when=asyncio.FIRST_COMPLETED)
             if not waiter.done():
                 failure.result()  # raises the TaskFailure it holds
-            result: dict[str, Any] = waiter.result()
+            try:
+                result: dict[str, Any] = waiter.result()
+            except FutureCancelledError as exc:  # Dask gave up on it (e.g. scheduler lost)
+                if "connection-lost" in str(exc) or self.client.status != "running":
+                    raise TaskFailure(self._lose()) from None
+                raise TaskFailure(f"the cluster cancelled it: {_describe(exc)}") from None
             ok = True
             return result
         finally:
@@ -215,14 +224,20 @@ class ClusterConnection:
             status = getattr(self.client, "status", "closed")
             if status in ("running", "newly-created"):
                 continue
-            address = self.target.address or str(getattr(self.cluster, "scheduler_address", ""))
-            self.lost = (f"lost the Dask scheduler at {address} (client {status}); the "
-                         "attempt's result is lost; completed tasks are in the history, "
-                         "resume the run when the cluster is back (or without --cluster)")
+            lost = self._lose()
             for failure in list(self.failures.values()):
                 if not failure.done():
-                    failure.set_exception(TaskFailure(self.lost))
+                    failure.set_exception(TaskFailure(lost))
             return
+
+    def _lose(self) -> str:
+        """The scheduler is unreachable: the one line every attempt running then fails with."""
+        if self.lost is None:
+            address = self.target.address or str(getattr(self.cluster, "scheduler_address", ""))
+            self.lost = (f"lost the Dask scheduler at {address}: the attempt's result is lost; "
+                         "completed tasks are in the history: resume the run when the cluster "
+                         "is back, or without --cluster to run here")
+        return self.lost
 
     # -- closing -----------------------------------------------------------
 
