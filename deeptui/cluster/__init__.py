@@ -20,26 +20,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from deeptui.errors import DeeptuiError
-from deeptui.runners.context import TaskFailure
+from deeptui.cluster.target import INSTALL_HINT, ClusterError, require_distributed
 
 if TYPE_CHECKING:
     from deeptui.cluster.connection import ClusterConnection
-
-INSTALL_HINT = "pip install 'deeptui[dask]'"
-
-
-class ClusterError(DeeptuiError, TaskFailure):
-    """A cluster that cannot be used: distributed not installed, a bad address, unreachable
-    (an attempt that meets it fails with this one line)."""
-
-
-def require_distributed() -> None:
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        raise ClusterError(f"--cluster needs Dask's distributed package: {INSTALL_HINT}") \
-            from None
 
 
 def use_cluster(orchestrator: Any, target: str) -> ClusterConnection:

@@ -21,8 +21,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from deeptui.cluster import ClusterError
-from deeptui.cluster.target import ClusterTarget, parse_target
+from deeptui.cluster.target import ClusterError, ClusterTarget, parse_target
 from deeptui.runners.context import TaskFailure
 
 CONNECT_TIMEOUT = "10s"
