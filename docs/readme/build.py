@@ -4,7 +4,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ORDER = ["_head", "app", "app-inspectors", "library", "examples", "templates", "agents-files", "workflow-files", "cli", "history",
-         "reliability",
+         "reliability", "cluster",
          "conditions", "skills", "caching", "metrics", "visualization", "benchmarks",
          "_architecture"]
 
