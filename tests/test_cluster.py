@@ -257,7 +257,9 @@ async def test_a_worker_killed_mid_task_fails_that_attempt_and_the_retry_runs_el
         killed = orch.find_run("kill").state.task_results["t"].worker
         os.kill(worker_pids(cluster)[killed], signal.SIGKILL)
         state = await orch.wait("kill")
-    finally:  # the killed worker's shell outlives it (its own session): not left behind here
+        # the killed worker's shell (a session of its own) is ended by that worker's nanny
+        await until(lambda: not processes("sleep", "315.5"), timeout=20)
+    finally:
         for pid in processes("sleep", "315.5"):
             os.kill(pid, signal.SIGKILL)
     result = state.task_results["t"]

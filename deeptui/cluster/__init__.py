@@ -4,13 +4,15 @@ deeptui keeps every decision (order, limits, conditions, retries, timeouts, cach
 bus); only a task's body is submitted to a worker as a Dask future. `use_cluster` swaps
 the orchestrator's runners (task kind -> runner) for remote ones:
 
-- `target`: what ``--cluster`` accepts (``tcp://HOST:8786``, ``local``, ``local:N``);
+- `target`: what ``--cluster`` accepts (``tcp://HOST:8786``, ``local``, ``local:N``) and
+  `ClusterError`;
 - `connection`: the Client (and a LocalCluster deeptui starts) on a thread of its own,
   the log topic and the worker watch;
 - `remote`: the runners on deeptui's side: submit, stream logs, cancel, fail on faults;
 - `worker`: what runs on a worker: the same runners as on this machine;
 - `shipping`: what a task sends (a callable by its import name, the agent's config) and
-  the validation that refuses what cannot be sent.
+  the validation that refuses what cannot be sent;
+- `orphans`: the shell groups of a worker that died, ended by its nanny.
 
 ``distributed`` is optional (``pip install 'deeptui[dask]'``): `require_distributed`
 says so in one line.

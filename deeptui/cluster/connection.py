@@ -47,6 +47,7 @@ class ClusterConnection:
         self.failures: dict[str, asyncio.Future[None]] = {}  # key -> set when it is lost
         self.abandoned: OrderedDict[str, None] = OrderedDict()
         self.lost: str | None = None  # why the scheduler is unreachable
+        self.closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._starting: concurrent.futures.Future[None] | None = None
@@ -68,6 +69,9 @@ class ClusterConnection:
     def starting(self) -> concurrent.futures.Future[None]:
         """The connection being opened (once; later calls get the same future)."""
         with self._lock:
+            if self.closed:  # a retry of a run whose cluster was switched away from
+                raise ClusterError(f"the connection to the {self.label} was closed; run "
+                                   "the workflow again")
             if self._starting is None:
                 self._loop = asyncio.new_event_loop()
                 self._thread = threading.Thread(target=self._loop.run_forever,
@@ -210,11 +214,21 @@ class ClusterConnection:
         if not isinstance(msg, dict) or msg.get("action") != "remove-worker":
             return
         worker = msg.get("worker", "?")
+        if not msg.get("expected"):  # killed: its nanny ends the shell groups it left
+            asyncio.ensure_future(self._end_orphans())
         for key in msg.get("processing-tasks") or ():
             failure = self.failures.get(key)
             if failure is not None and not failure.done():
                 failure.set_exception(TaskFailure(
                     f"worker {worker} died while running the task (the attempt is lost)"))
+
+    async def _end_orphans(self) -> None:
+        from deeptui.cluster.orphans import end_orphans
+
+        try:
+            await asyncio.wait_for(self.client.run(end_orphans, nanny=True), CANCEL_TIMEOUT)
+        except Exception:  # noqa: BLE001 - workers without a nanny: nothing restarts them
+            pass
 
     async def _watch_scheduler(self) -> None:
         """A scheduler that stops answering fails every running attempt, once, clearly."""
@@ -245,6 +259,7 @@ class ClusterConnection:
         with self._lock:
             loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
             self._starting = None
+            self.closed = True
         if loop is None or thread is None:
             return
         try:

@@ -79,6 +79,9 @@ def execute(key: str, topic: str, kind: str, payload: dict[str, Any]) -> dict[st
     messages were sent (deeptui waits for them all before it reports the result)."""
     from distributed import get_worker
 
+    from deeptui.cluster import orphans
+
+    orphans.watch()  # this worker's shell groups, ended by its nanny if it dies
     worker = get_worker()
     sender = _Sender(worker, topic, key)
     sender.send(placed=True, host=socket.gethostname(), pid=os.getpid())
@@ -115,6 +118,7 @@ def execute(key: str, topic: str, kind: str, payload: dict[str, Any]) -> dict[st
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         ended.set()
+        orphans.prune()
     return {"output": output, "error": error, "usage": ctx.usage, "changes": ctx.changes,
             "messages": sender.sent, "worker": worker.address}
 

@@ -13,12 +13,14 @@ import atexit
 import os
 import signal
 import time
+from collections.abc import Callable
 
 GRACE_SECONDS = 2.0  # between SIGTERM and SIGKILL
 KILL_WAIT_SECONDS = 5.0  # for the kernel to end a SIGKILLed group
 POLL_SECONDS = 0.02
 
 live: set[int] = set()  # groups started and not yet known to be gone
+on_started: list[Callable[[int], None]] = []  # told of each new group (deeptui.cluster.orphans)
 
 
 def started(pgid: int) -> None:
@@ -27,6 +29,8 @@ def started(pgid: int) -> None:
         atexit.unregister(end_all)
         atexit.register(end_all)
     live.add(pgid)
+    for hook in on_started:
+        hook(pgid)
 
 
 def send(pgid: int, sig: int) -> bool:
