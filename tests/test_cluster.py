@@ -194,6 +194,17 @@ async def test_a_callable_that_cannot_be_shipped_is_refused_before_anything_runs
         await orch.execute_workflow(workflow)
     assert orch.find_run("ship") is None
 
+    from pydantic_ai.models.test import TestModel
+
+    from deeptui.cluster import use_cluster
+
+    objects = TaskOrchestrator(model=TestModel(), cache_config=CacheConfig(strategy="none"))
+    use_cluster(objects, "local:1")  # (never connected: refused before)
+    agent = WorkflowDefinition(id="agent", name="agent", tasks=[TaskDefinition(id="ask")])
+    with pytest.raises(WorkflowValidationError, match="task 'ask': an agent task on the cluster"):
+        objects.validate(agent)
+    objects.close()
+
 
 def _cli_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DEEPTUI_MODEL", "DEEPTUI_CONFIG")}

@@ -37,8 +37,14 @@ def import_callable(name: str) -> Any:
 
 
 def check_shippable(workflow: Any, orchestrator: Any) -> None:
-    """Every callable task's function must be importable by name on the workers."""
+    """Every callable task's function must be importable by name on the workers, and agent
+    tasks need agents a worker can build: a model named by a string, or the offline one."""
     for task in workflow.tasks:
+        if task.kind == "agent" and not _agents_shippable(orchestrator):
+            raise WorkflowValidationError(
+                f"task '{task.id}': an agent task on the cluster runs on agents each worker "
+                "builds from the settings: name the model as 'provider:name' (--model) or use "
+                "the offline model; an agent or model object of this process cannot be sent")
         if task.kind != "callable":
             continue
         fn = orchestrator.callables.find(task)
@@ -48,6 +54,14 @@ def check_shippable(workflow: Any, orchestrator: Any) -> None:
                 f"({getattr(fn, '__qualname__', fn)!s}) cannot run on the cluster: a worker "
                 "imports it by name, so it must be a module-level function of an installed "
                 "module (not a lambda, a nested function or one defined in __main__)")
+
+
+def _agents_shippable(orchestrator: Any) -> bool:
+    if orchestrator.agents.user_agent is not None:
+        return False
+    if isinstance(orchestrator.config.model, str):
+        return True
+    return type(orchestrator.model).__name__ == "SimulatedModel"
 
 
 def payload_for(kind: str, ctx: Any, orchestrator: Any) -> dict[str, Any]:
