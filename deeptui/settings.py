@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_config_dir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from deeptui.errors import DeeptuiError
 
@@ -64,11 +64,23 @@ class Settings(BaseModel):
         description="in the app, commands an agent wants to run: ask (wait for your key), never "
                     "(denied) or always (approved); headless runs answer with --approve")
     cluster: str | None = Field(
-        default=None, pattern=r"^(local(:[1-9][0-9]*)?|(tcp|tls|ws|wss)://\S+|[\w.-]+:[0-9]+)$",
+        default=None,
         description="run tasks' bodies on a Dask cluster: tcp://HOST:8786 (a running "
                     "scheduler), local or local:N (N worker processes); needs deeptui[dask]")
     keymap: dict[str, str] = Field(
         default_factory=dict, description="binding id -> key, e.g. {cancel_task = 'x'}")
+
+    @field_validator("cluster")
+    @classmethod
+    def _known_cluster(cls, value: str | None) -> str | None:
+        if value:
+            from deeptui.cluster.target import FORMS, parse_target
+
+            try:
+                parse_target(value)
+            except DeeptuiError:
+                raise ValueError(f"not a cluster; use {FORMS}") from None
+        return value
 
     def cache_config(self) -> Any:
         from deeptui.cache import CacheConfig
@@ -110,6 +122,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**{**data, **from_env, **given})
     except ValidationError as exc:
         first = exc.errors()[0]
+        first["msg"] = first["msg"].removeprefix("Value error, ")
         field = ".".join(str(p) for p in first["loc"]) or "settings"
         name = str(first["loc"][0]) if first["loc"] else ""
         # say where the bad value came from: a flag, the environment or the file

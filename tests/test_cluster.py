@@ -252,6 +252,11 @@ def test_without_distributed_the_flag_names_the_extra(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "deeptui: error: --cluster needs Dask's distributed package: "
         "pip install 'deeptui[dask]'"]
+    proc = subprocess.run([sys.executable, "-m", "deeptui.cli", "run", str(flow), "--headless",
+                           "--cluster", "banana"], capture_output=True, text=True,
+                          env=_cli_env(tmp_path), cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "deeptui: error: --cluster banana: not a cluster; use tcp://HOST:8786, local or local:N"]
 
 
 async def test_a_worker_killed_mid_task_fails_that_attempt_and_the_retry_runs_elsewhere(
