@@ -137,6 +137,9 @@ def run_app(args: argparse.Namespace, settings: Any, workflow: Any = None, *,
                          initial_resume=resume, settings_path=getattr(args, "config", None),
                          initial_refresh=getattr(args, "refresh", False))
         app.run()
+        built = getattr(app, "_orchestrator", None)
+        if orchestrator is None and built is not None and built.cluster is not None:
+            built.cluster.close()  # a LocalCluster the app started stops with it
         if getattr(app, "error", None):
             print(app.error, file=sys.stderr)
         code = int(app.return_code or 0)
