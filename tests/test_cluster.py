@@ -384,3 +384,16 @@ async def test_the_apps_cluster_field_runs_the_tasks_there_and_shows_where(clust
             assert orch.cluster is None
     finally:
         orch.close()
+
+
+async def test_an_agent_task_works_on_the_runs_workspace_from_a_worker(on_cluster, cluster,
+                                                                        tmp_path):
+    (tmp_path / "app.py").write_text("def handler():\n    # TODO: retry the upload\n    pass\n")
+    orch = on_cluster()
+    workflow = WorkflowDefinition(id="files", name="files", workspace=str(tmp_path), tasks=[
+        TaskDefinition(id="todos", description="list the TODO comments in the code")])
+    state = await orch.execute_workflow(workflow)
+    result = state.task_results["todos"]
+    assert result.status is TaskStatus.COMPLETED and result.worker in worker_pids(cluster)
+    calls = [text for _, kind, text in orch.get_task_log("files", "todos") if kind == "tool_call"]
+    assert calls and "app.py" in str(result.output)
