@@ -92,7 +92,8 @@ class ParametersScreen(DeeptuiScreen[None]):
                         yield Static(id="preview")
         with Horizontal(id="params-buttons"):
             yield Label("Tasks run on ", classes="field-label")
-            yield Input(self.app.settings.cluster or "", id="cluster", compact=True,
+            settings = getattr(self.app, "settings", None)
+            yield Input(getattr(settings, "cluster", None) or "", id="cluster", compact=True,
                         placeholder="this machine", tooltip="or a Dask cluster: "
                         "tcp://HOST:8786, local or local:N (needs deeptui[dask])")
             yield Button("Run", id="run", variant="success", compact=True)
@@ -216,13 +217,13 @@ class ParametersScreen(DeeptuiScreen[None]):
     def _use_cluster(self) -> bool:
         """Where the tasks run, as the Cluster field says (False: refused, with the reason)."""
         typed = self.query_one("#cluster", Input).value.strip() or None
-        current = self.app.orchestrator.cluster
-        if typed is None and current is None:
+        orchestrator = getattr(self.app, "orchestrator", None)
+        if orchestrator is None or (typed is None and orchestrator.cluster is None):
             return True  # this machine, as before (nothing to load)
         from deeptui.cluster import switch_cluster
 
         try:
-            switch_cluster(self.app.orchestrator, typed)
+            switch_cluster(orchestrator, typed)
         except DeeptuiError as exc:
             self.notify(str(exc), title="Where tasks run", severity="error", markup=False)
             return False
