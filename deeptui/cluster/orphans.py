@@ -64,6 +64,10 @@ def prune() -> None:
         folder.rmdir()  # when empty: a worker that exits normally leaves nothing behind
     except OSError:
         pass
+    for other in RECORDS.glob("*") if RECORDS.is_dir() else ():  # dead workers' leftovers
+        if other.name.isdigit() and not _alive(int(other.name)) and not any(
+                groups.alive(int(path.name)) for path in other.glob("*")):
+            shutil.rmtree(other, ignore_errors=True)
 
 
 async def end_orphans() -> int:
