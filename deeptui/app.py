@@ -185,9 +185,7 @@ class DeeptuiApp(GoesHome, SavesScreenshots, StopsRunsBeforeExit, App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.handle_stop_signals(True)
         self._theme_ready = True
-        self.push_screen(StartScreen())
-        if self._orchestrator is None:
-            self.call_after_refresh(self.warm_up)
+        self.push_screen(StartScreen())  # it calls warm_up once its first frame is shown
         if self.initial_workflow is not None:
             self.start_run(self.initial_workflow, refresh=self.initial_refresh)
         elif self.initial_resume is not None:

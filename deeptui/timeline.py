@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
-from deeptui.models import TaskStatus, WorkflowDefinition, WorkflowState
+
+if TYPE_CHECKING:  # the models load with the engine, after the app's first frame
+    from deeptui.models import WorkflowDefinition, WorkflowState
 
 # segment kinds, drawn in this order (a later kind wins a shared cell)
 WAIT, RETRY_WAIT, FAILED_ATTEMPT, ATTEMPT = "wait", "retry-wait", "failed-attempt", "attempt"
@@ -179,6 +181,8 @@ def critical_path(workflow: WorkflowDefinition, durations: Mapping[str, float]) 
 def build_timeline(workflow: WorkflowDefinition, state: WorkflowState,
                    marks: AttemptMarks | None = None, now: datetime | None = None) -> Timeline:
     """One bar per task of ``state``; a running task's last attempt ends at ``now``."""
+    from deeptui.models import TaskStatus
+
     marks = marks or AttemptMarks()
     results = state.task_results
     now_ts = _ts(now) if now is not None else None

@@ -5,14 +5,14 @@ rate, stored runs, running now), the recent runs from the history store with
 their status, duration, age and task counts (enter opens one, ``n`` re-runs it,
 ``R`` resumes it: `deeptui.screens.stored_runs`, as History does) and the timeline
 of the one under the cursor (loaded in a thread), the templates
-with their task counts (counted in a thread: building them takes a few hundred
-milliseconds the first frame should not wait for), and the workflow files of
+with their task counts (listed then counted in a thread: importing the models
+and building them takes a few hundred milliseconds the first frame should not
+wait for), and the workflow files of
 the working directory (and its sub-directories, one level down).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,15 +26,14 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from deeptui.errors import DeeptuiError
-from deeptui.timeline import build_timeline, stored_marks
 from deeptui.visualize.safe_text import text as safe, visible
-from deeptui.widgets.metrics_charts import STATUS_STYLES, format_seconds
 from deeptui.widgets.timeline import TimelineView
 
 RECENT_RUNS = 100  # rows in the recent runs table (and the runs the figures count)
 FILES_SHOWN = 60
 WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 FINISHED = ("completed", "failed", "cancelled")
+LOADING = "loading…"
 WELCOME = """Start a run: pick a template on the right (enter), or a workflow file: those of \
 this directory are listed on the right, the examples shipped with deeptui and a file browser \
 are on the Files tab (2).
@@ -162,44 +161,52 @@ class HomeView(Vertical):
         self.root = root
         self.summaries: dict[str, Any] = {}
         self._timeline_of: tuple[Any, ...] | None = None  # the run (and its state) drawn
+        self.filled = False  # the history read and the files listed (after the first frame)
 
     def compose(self) -> ComposeResult:
-        from deeptui.workflows.registry import list_templates
-
         with Horizontal(id="home-figures"):
             for n in range(4):
-                yield Static("", id=f"home-card-{n}", classes="home-card")
+                yield Static(Text(LOADING, style="dim"), id=f"home-card-{n}", classes="home-card")
         with Horizontal(id="home-body"):
             with Vertical(id="home-left"):
                 runs = RecentRuns(id="home-runs", cursor_type="row", zebra_stripes=True)
                 runs.border_title = "Recent runs"
                 runs.border_subtitle = "enter open · n re-run · R resume"
                 yield runs
-                yield Static("", id="home-run-detail")
+                yield Static(Text(f"Reading the run history {LOADING}", style="dim"),
+                             id="home-run-detail")
                 timeline = TimelineView(id="home-timeline")
                 timeline.border_title = "Timeline of the selected run"
+                timeline.display = False
                 yield timeline
                 welcome = Static(WELCOME, id="home-welcome")
                 welcome.border_title = "Getting started"
                 yield welcome
             with Vertical(id="home-right"):
-                templates = OptionList(*[Option(_template_label(t.title, t.description, None),
-                                                id=f"template:{t.name}")
-                                         for t in list_templates()], id="template-list")
+                templates = OptionList(Option(Text(LOADING, style="dim"), disabled=True),
+                                       id="template-list")
                 templates.border_title = "Templates"
                 yield templates
-                files = OptionList(id="home-files")
+                files = OptionList(Option(Text(LOADING, style="dim"), disabled=True),
+                                   id="home-files")
+                files.border_title = "Workflow files here"
                 yield files
 
-    def on_mount(self) -> None:
+    def fill(self) -> None:
+        """Read the history and list the files here (the start screen calls it after its first
+        frame; ``count_tasks`` is started one frame later)."""
+        if not self.is_attached:
+            return
         self.reload()
         self.show_files()
-        self._count_tasks()
 
     # -- recent runs --------------------------------------------------------------
 
     def reload(self) -> None:
         """Read the recent runs and redraw them and the figures."""
+        from deeptui.widgets.metrics_charts import STATUS_STYLES, format_seconds
+
+        self.filled = True
         store = self.app.store
         summaries: list[Any] = []
         if store is not None:
@@ -265,6 +272,8 @@ class HomeView(Vertical):
           description="load the selected run's timeline")
     def _load_timeline(self, run_id: str) -> None:
         """The run from the history (the store's reads take its lock), drawn as a timeline."""
+        from deeptui.timeline import build_timeline, stored_marks
+
         store = self.app.store
         if store is None:
             return
@@ -286,11 +295,14 @@ class HomeView(Vertical):
 
     @work(thread=True, exclusive=True, group="home-templates", exit_on_error=False,
           description="count the templates' tasks")
-    def _count_tasks(self) -> None:
-        from deeptui.workflows.registry import list_templates
+    def count_tasks(self) -> None:
+        from deeptui.workflows.registry import list_templates  # (the models: a few 100 ms)
 
+        templates = list_templates()
+        self.app.call_from_thread(self._show_counts, [(t.name, t.title, t.description, None)
+                                                      for t in templates])
         counts: list[tuple[str, str, str, int | None]] = []
-        for template in list_templates():
+        for template in templates:
             try:
                 count: int | None = len(template.build().tasks)
             except Exception:  # a template whose defaults do not build: no count
@@ -298,8 +310,15 @@ class HomeView(Vertical):
             counts.append((template.name, template.title, template.description, count))
         self.app.call_from_thread(self._show_counts, counts)
 
-    def _show_counts(self, counts: Iterable[tuple[str, str, str, int | None]]) -> None:
+    def _show_counts(self, counts: list[tuple[str, str, str, int | None]]) -> None:
         options = self.query_one("#template-list", OptionList)
+        if options.get_option_at_index(0).disabled:  # the placeholder: list them
+            options.clear_options()
+            options.add_options([Option(_template_label(title, description, count),
+                                        id=f"template:{name}")
+                                 for name, title, description, count in counts])
+            options.highlighted = 0
+            return
         for name, title, description, count in counts:
             try:
                 options.replace_option_prompt(f"template:{name}",

@@ -9,9 +9,9 @@ history store when there is one).
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from datetime import datetime
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +41,17 @@ from deeptui.visualize.safe_text import text as safe, visible
 from deeptui.widgets.bindings import bindings
 
 WORKFLOW_SUFFIXES = {".yaml", ".yml", ".json", ".toml"}
+BACKGROUND_DELAY = 0.25  # seconds after the first frame before the engine and counting threads
 
 
 def example_files() -> list[Path]:
     """The example workflow files shipped with the package, sorted by name."""
+    # found without importing deeptui.workflows (its templates load the models)
+    spec = importlib.util.find_spec("deeptui.workflows")
     try:
-        folder = files("deeptui.workflows") / "examples"
-        paths = [Path(str(entry)) for entry in folder.iterdir()]
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        folders = [Path(p) / "examples" for p in (spec.submodule_search_locations or [])]
+        paths = [entry for folder in folders if folder.is_dir() for entry in folder.iterdir()]
+    except (AttributeError, OSError):
         return []
     return sorted(p for p in paths if p.suffix in WORKFLOW_SUFFIXES)
 
@@ -107,9 +110,23 @@ class StartScreen(DeeptuiScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._focus_home()
+        self.call_after_refresh(self._first_frame_shown)
+
+    def _first_frame_shown(self) -> None:
+        """Read the history and the files (the Home tab and Runs); the threads (the engine's
+        imports, the templates' counts) start a little later: under the GIL they would slow
+        the frames drawn while the terminal first shows the screen."""
+        self.query_one(HomeView).fill()
+        if self.focused is self.query_one("#template-list"):  # not moved since the first frame
+            self._focus_home()  # the recent runs, when there are any
         self.refresh_runs()
         self.set_interval(1.0, self.refresh_runs)
-        self._focus_home()
+        self.set_timer(BACKGROUND_DELAY, self._start_background)
+
+    def _start_background(self) -> None:
+        self.app.warm_up()  # (a no-op in effect once the engine is imported and built)
+        self.query_one(HomeView).count_tasks()
 
     def _focus_home(self) -> None:
         """The recent runs when there are any, else the templates."""
@@ -120,7 +137,9 @@ class StartScreen(DeeptuiScreen[None]):
     def on_screen_resume(self) -> None:
         self._recent_loaded = False  # runs may have ended since: read the history again
         self.refresh_runs()
-        self.query_one(HomeView).reload()
+        home = self.query_one(HomeView)
+        if home.filled:  # else its first fill, after the first frame, reads it
+            home.reload()
 
     # -- runs -----------------------------------------------------------------
 
@@ -134,8 +153,9 @@ class StartScreen(DeeptuiScreen[None]):
             rows.append((run.workflow.name, state.run_id, state.status.value,
                          f"{done}/{len(state.task_results)}"))
         if rows != getattr(self, "_run_rows", None):
-            if hasattr(self, "_run_rows"):  # a session run moved on: the Home tab too
-                self.query_one(HomeView).reload()
+            home = self.query_one(HomeView)
+            if hasattr(self, "_run_rows") and home.filled:  # a session run moved on: Home too
+                home.reload()
             self._run_rows = rows
             open_runs = self.query_one("#open-runs", OptionList)
             highlighted = open_runs.highlighted

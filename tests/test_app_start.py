@@ -44,6 +44,9 @@ async def test_template_started_from_the_start_screen_with_changed_parameters():
     app = DeeptuiApp(fast_settings())
     async with app.run_test(size=(120, 40)) as pilot:
         assert isinstance(app.screen, StartScreen)
+        templates = app.screen.query_one("#template-list")
+        # listed in a thread after the first frame (a "loading…" line until then)
+        await wait_for(pilot, lambda: templates.get_option_at_index(0).id == "template:ci-cd")
         await pilot.press("enter")  # the first template: CI/CD
         await wait_for(pilot, lambda: isinstance(app.screen, ParametersScreen))
         await type_into(pilot, app, "#param-workflow_id", "my-ci")

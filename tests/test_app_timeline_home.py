@@ -264,7 +264,8 @@ async def test_home_opens_a_workflow_file_of_the_working_directory_and_H_types_i
     monkeypatch.chdir(tmp_path)
     app = stored_app(tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
-        files = app.screen.query_one("#home-files")
+        files = app.screen.query_one("#home-files")  # listed after the first frame
+        await wait_for(pilot, lambda: files.get_option_at_index(0).id is not None)
         assert [str(files.get_option_at_index(n).prompt) for n in range(files.option_count)] == [
             "ci/build.yaml"]
         files.focus()

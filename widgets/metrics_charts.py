@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from deeptui.metrics import TaskMetrics, WorkflowMetrics
 from deeptui.visualize.safe_text import text as safe
+
+if TYPE_CHECKING:  # (annotations only: the models load after the app's first frame)
+    from deeptui.metrics import TaskMetrics, WorkflowMetrics
 
 STATUS_STYLES: dict[str, str] = {
     "completed": "green",
