@@ -92,15 +92,7 @@ class StartScreen(DeeptuiScreen[None]):
             with TabPane("Home", id="home"):
                 yield HomeView(self.browse_root, id="home-view")
             with TabPane("Files", id="files"):
-                with VerticalScroll():
-                    yield Label("Examples shipped with deeptui:", classes="hint")
-                    yield OptionList(*[Option(Text(p.name), id=f"file:{p}") for p in example_files()],
-                                     id="example-list")
-                    yield Label("A workflow file (YAML, JSON, TOML) — type a path, enter:",
-                                classes="hint")
-                    yield Input(placeholder="path/to/workflow.yaml", id="path-input")
-                    yield Label("", id="file-error")
-                    yield WorkflowTree(self.browse_root, id="file-tree")
+                yield VerticalScroll(id="files-body")  # filled when first shown (_show_files_tab)
             with TabPane("Runs", id="runs"):
                 with Vertical():
                     yield Label("This session's runs (enter to open):", classes="hint")
@@ -224,8 +216,7 @@ class StartScreen(DeeptuiScreen[None]):
 
         Reading, validating and laying out the file is CPU work that grows with its
         tasks (seconds for 10,000): it runs in a thread, the app stays responsive."""
-        self.query_one("#file-error", Label).update(
-            safe(f"Loading {path} …", "dim"))
+        self._file_line(safe(f"Loading {path} …", "dim"))
         self._load_file(path)
 
     @work(thread=True, exclusive=True, group="open-file", exit_on_error=False,
@@ -248,22 +239,48 @@ class StartScreen(DeeptuiScreen[None]):
         if not worker.is_cancelled:  # another file was picked meanwhile
             self.app.call_from_thread(self._file_loaded, workflow, path, lines)
 
+    def _file_line(self, text: Text | str) -> None:
+        """The Files tab's line under the path (none before that tab is first shown: a file
+        opened from Home says what went wrong in the notification alone)."""
+        for label in self.query("#file-error").results(Label):
+            label.update(text)
+
     def _file_failed(self, error: str | None, os_error: str | None) -> None:
-        label = self.query_one("#file-error", Label)
         if error is not None:
-            label.update(safe(error, "bold red"))
+            self._file_line(safe(error, "bold red"))
             self.notify(error, title="Cannot load the workflow file", severity="error", timeout=8)
         else:
-            label.update("")
+            self._file_line("")
             self.notify(os_error or "", severity="error")
 
     def _file_loaded(self, workflow: Any, path: Path, lines: Any) -> None:
         from deeptui.screens.parameters import ParametersScreen
 
-        self.query_one("#file-error", Label).update("")
+        self._file_line("")
         self.app.push_screen(ParametersScreen(workflow=workflow, source=str(path), lines=lines))
 
+    def _show_files_tab(self) -> None:
+        """The Files tab's widgets (the directory tree reads the disk in a worker): mounted the
+        first time the tab is shown, not for the first frame."""
+        body = self.query_one("#files-body", VerticalScroll)
+        if body.children:
+            return
+        body.mount_all([
+            Label("Examples shipped with deeptui:", classes="hint"),
+            OptionList(*[Option(Text(p.name), id=f"file:{p}") for p in example_files()],
+                       id="example-list"),
+            Label("A workflow file (YAML, JSON, TOML) — type a path, enter:", classes="hint"),
+            Input(placeholder="path/to/workflow.yaml", id="path-input"),
+            Label("", id="file-error"),
+            WorkflowTree(self.browse_root, id="file-tree")])
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "files":
+            self._show_files_tab()
+
     def action_show_tab(self, tab: str) -> None:
+        if tab == "files":
+            self._show_files_tab()
         self.query_one(TabbedContent).active = tab
         if tab == "home":
             self._focus_home()
