@@ -39,7 +39,7 @@ this directory are listed on the right, the examples shipped with deeptui and a 
 are on the Files tab (2).
 
 While it runs: the DAG, each task's log and output; c cancels a task, r retries it, \
-t shows the run as a timeline.
+T shows the run as a timeline.
 
 Every run is recorded in the history: it shows up here, with its timeline, to open, \
 re-run (n) or resume (R). H comes back here from any screen, ? lists every key.
