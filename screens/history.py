@@ -17,6 +17,7 @@ from deeptui.errors import DeeptuiError
 from deeptui.screens import stored_runs
 from deeptui.screens.base import DeeptuiScreen
 from deeptui.widgets.bindings import bindings
+from deeptui.widgets.table_cursor import cursor_row_key
 from deeptui.screens.metrics import export_directory, file_slug
 from deeptui.widgets.metrics_charts import STATUS_STYLES, format_seconds
 from deeptui.visualize.safe_text import text as safe
@@ -73,12 +74,7 @@ class RunTable(DataTable[Any]):
 
     @property
     def selected_run_id(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-        except Exception:  # the cursor is off the table
-            return None
+        return cursor_row_key(self)
 
 
 class HistoryScreen(DeeptuiScreen[None]):

@@ -28,6 +28,7 @@ from textual.worker import get_current_worker
 from deeptui.errors import DeeptuiError
 from deeptui.visualize.safe_text import text as safe, visible
 from deeptui.widgets.timeline import TimelineView
+from deeptui.widgets.table_cursor import cursor_row_key
 
 RECENT_RUNS = 100  # rows in the recent runs table (and the runs the figures count)
 FILES_SHOWN = 60
@@ -121,12 +122,7 @@ class RecentRuns(DataTable[Any]):
 
     @property
     def selected_run_id(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-        except Exception:  # the cursor is off the table
-            return None
+        return cursor_row_key(self)
 
 
 class HomeView(Vertical):

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from deeptui.cache import CacheEntryInfo
 from deeptui.visualize.safe_text import text as safe
+from deeptui.widgets.table_cursor import cursor_row_key
 
 KEY_CHARS = 12  # how much of a sha256 key the table shows
 
@@ -91,12 +92,7 @@ class CacheTable(DataTable[Any]):
             self.move_cursor(row=target)
 
     def _cursor_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-        except Exception:  # the cursor is off the table
-            return None
+        return cursor_row_key(self)
 
     @property
     def selected_task_id(self) -> str | None:
