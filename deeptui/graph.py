@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
-from typing import Protocol
+from typing import Any, Protocol
 
 import networkx as nx
 
@@ -139,21 +139,29 @@ class WorkflowGraph:
 
 def path_lengths(tasks: Mapping[str, TaskNode],
                  dependents: dict[str, list[str]]) -> dict[str, int]:
-    """For each task, the number of tasks on the longest path from it to a sink.
+    """For each task, the number of tasks on the longest path from it to a sink."""
+    return longest_paths(tasks, dependents)
+
+
+def longest_paths(tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]],
+                  weight: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """For each task, the longest sum of ``weight`` (1 per task without one) on a path from
+    it to a sink, itself included.
 
     Without networkx: a reverse Kahn walk over plain dicts (the graph is known to be acyclic). A
     task is taken once all its dependents were, so its length is final then;
     it lengthens its dependencies' as it is taken.
     """
     below = {tid: len(tids) for tid, tids in dependents.items()}  # dependents not yet taken
-    length = dict.fromkeys(below, 1)
+    longest_below: dict[str, Any] = dict.fromkeys(below, 0)
+    length: dict[str, Any] = dict.fromkeys(below, 0)
     stack = [tid for tid, n in below.items() if n == 0]
     while stack:
         tid = stack.pop()
-        step = length[tid] + 1
+        step = length[tid] = (1 if weight is None else weight[tid]) + longest_below[tid]
         for dep in tasks[tid].depends_on:
-            if length[dep] < step:
-                length[dep] = step
+            if longest_below[dep] < step:
+                longest_below[dep] = step
             below[dep] -= 1
             if below[dep] == 0:
                 stack.append(dep)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from deeptui.graph import longest_paths
 from deeptui.models import TaskStatus
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class Estimates:
         known = [durations[t] for t in tasks if t in durations]
         typical = statistics.median(known)
         self.seconds = {t: max(0.0, durations.get(t, typical)) for t in tasks}
-        self.path = path_seconds(tasks, dependents, self.seconds)
+        self.path = longest_paths(tasks, dependents, self.seconds)
 
     @classmethod
     def from_history(cls, tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]],
@@ -69,23 +70,3 @@ class Estimates:
             work += left
             longest = max(longest, path)
         return max(longest, work / max(1, slots))
-
-
-def path_seconds(tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]],
-                 seconds: Mapping[str, float]) -> dict[str, float]:
-    """For each task, the longest sum of ``seconds`` on a path from it to a sink (itself
-    included): `deeptui.graph.path_lengths` with durations for weights (a reverse Kahn walk)."""
-    below = {tid: len(tids) for tid, tids in dependents.items()}  # dependents not yet taken
-    longest_below = dict.fromkeys(below, 0.0)
-    path: dict[str, float] = {}
-    stack = [tid for tid, n in below.items() if n == 0]
-    while stack:
-        tid = stack.pop()
-        length = path[tid] = seconds[tid] + longest_below[tid]
-        for dep in tasks[tid].depends_on:
-            if longest_below[dep] < length:
-                longest_below[dep] = length
-            below[dep] -= 1
-            if below[dep] == 0:
-                stack.append(dep)
-    return path
