@@ -15,31 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import statistics
 import time
 from pathlib import Path
 
-from deeptui import OrchestrationConfig, TaskOrchestrator
-from deeptui.app import DeeptuiApp
 from deeptui.screens.run import RunScreen
 
-from ui_responsiveness import big_workflow
+from ui_responsiveness import big_workflow, sleeping_app
 
 TARGETS_1000 = {"key_median_ms": 50.0, "key_worst_ms": 200.0}
 MOVES = ("down", "right", "up", "left")
 
 
 async def measure(n_tasks: int, presses: int) -> dict[str, object]:
-    rng = random.Random(7)
-
-    async def work(task, parameters, deps):
-        await asyncio.sleep(rng.uniform(0.2, 1.0))
-        return task.id
-
-    orch = TaskOrchestrator(config=OrchestrationConfig(simulated_latency=(0.0, 0.0)))
-    orch.register_callable("work", work)
-    app = DeeptuiApp(orchestrator=orch)
+    app = sleeping_app()
+    orch = app.orchestrator
     move_ms: list[float] = []
     toggle_ms: list[float] = []
     block = {"worst": 0.0, "on": False}

@@ -48,7 +48,8 @@ def big_workflow(n_tasks: int, chain: int = 10) -> WorkflowDefinition:
                               max_parallel_tasks=50)
 
 
-async def measure(n_tasks: int, presses: int) -> dict[str, object]:
+def sleeping_app() -> DeeptuiApp:
+    """The app with the `work` callable big_workflow's tasks call: each sleeps 0.2-1 s (seeded)."""
     rng = random.Random(7)
 
     async def work(task, parameters, deps):
@@ -57,7 +58,12 @@ async def measure(n_tasks: int, presses: int) -> dict[str, object]:
 
     orch = TaskOrchestrator(config=OrchestrationConfig(simulated_latency=(0.0, 0.0)))
     orch.register_callable("work", work)
-    app = DeeptuiApp(orchestrator=orch)
+    return DeeptuiApp(orchestrator=orch)
+
+
+async def measure(n_tasks: int, presses: int) -> dict[str, object]:
+    app = sleeping_app()
+    orch = app.orchestrator
     batch_ms: list[float] = []
     key_ms: list[float] = []
     detail_ms: list[float] = []
