@@ -146,10 +146,9 @@ class DeeptuiApp(GoesHome, SavesScreenshots, StopsRunsBeforeExit, App[None]):
         if not any(r.request_id == event.request_id
                    for r in self.orchestrator.approvals.pending_for(event.run_id)):
             return  # answered at once (the policy, or "always for this run")
-        from deeptui.keymap import specs
+        from deeptui.keymap import key_label
 
-        key = self.settings.keymap.get(
-            "approvals", next(spec.key for spec in specs("run") if spec.id == "approvals"))
+        key = key_label("approvals", self.settings.keymap)
         run_screen = _run_screen_class()
         shown = run_screen is not None and any(
             isinstance(s, run_screen) and s.run_id == event.run_id for s in self.screen_stack)

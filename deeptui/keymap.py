@@ -151,6 +151,22 @@ def binding_ids() -> set[str]:
     return {spec.id for spec in KEYS}
 
 
+_KEY_NAMES = {"question_mark": "?", "slash": "/", "up": "↑", "down": "↓", "escape": "esc"}
+
+
+def pretty_key(key: str) -> str:
+    """A Textual key string as a person reads it: ``question_mark`` is ``?``."""
+    return ", ".join(_KEY_NAMES.get(part, part) for part in key.split(","))
+
+
+def key_label(binding_id: str, keymap: dict[str, str] | None = None) -> str:
+    """The key that triggers a binding: the user's if rebound, else the default."""
+    key = (keymap or {}).get(binding_id)
+    if key is None:
+        key = next(spec.key for spec in KEYS if spec.id == binding_id)
+    return pretty_key(key)
+
+
 def check_keymap(keymap: dict[str, str]) -> list[str]:
     """Ids in a user keymap that name no binding (to warn about them)."""
     known = binding_ids()

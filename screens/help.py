@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Button, Label, Static
 
-from deeptui.keymap import specs
+from deeptui.keymap import pretty_key, specs
 from deeptui.screens.base import DeeptuiModalScreen
 from deeptui.widgets.bindings import bindings
 
@@ -35,14 +35,8 @@ def key_table(keymap: dict[str, str]) -> Table:
             scope = spec.scope
             table.add_row("", "", "")
             table.add_row(f"[b]{SCOPE_TITLES.get(scope, scope)}[/b]", "", "")
-        key = keymap.get(spec.id, spec.key)
-        table.add_row(_pretty(key), spec.description, spec.id)
+        table.add_row(pretty_key(keymap.get(spec.id, spec.key)), spec.description, spec.id)
     return table
-
-
-def _pretty(key: str) -> str:
-    names = {"question_mark": "?", "slash": "/", "up": "↑", "down": "↓", "escape": "esc"}
-    return ", ".join(names.get(part, part) for part in key.split(","))
 
 
 class HelpScreen(DeeptuiModalScreen[None]):

@@ -13,6 +13,7 @@ the working directory (and its sub-directories, one level down).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from deeptui.errors import DeeptuiError
+from deeptui.keymap import key_label
 from deeptui.visualize.safe_text import text as safe, visible
 from deeptui.widgets.timeline import TimelineView
 from deeptui.widgets.table_cursor import cursor_row_key
@@ -37,15 +39,25 @@ FINISHED = ("completed", "failed", "cancelled")
 LOADING = "loading…"
 WELCOME = """Start a run: pick a template on the right (enter), or a workflow file: those of \
 this directory are listed on the right, the examples shipped with deeptui and a file browser \
-are on the Files tab (2).
+are on the Files tab ({tab_files}).
 
-While it runs: the DAG, each task's log and output; c cancels a task, r retries it, \
-T shows the run as a timeline.
+While it runs: the DAG, each task's log and output; {cancel_task} cancels a task, \
+{retry_task} retries it, {timeline} shows the run as a timeline.
 
 Every run is recorded in the history: it shows up here, with its timeline, to open, \
-re-run (n) or resume (R). H comes back here from any screen, ? lists every key.
+re-run ({start.rerun}) or resume ({start.resume}). {home} comes back here from any screen, \
+{help} lists every key.
 
 Without the app: deeptui run workflow.yaml (deeptui --help)."""
+
+
+def welcome_text(keymap: dict[str, str] | None) -> str:
+    """The getting-started text with the keys as bound (a rebound key shows as rebound)."""
+    names = re.findall(r"{([\w.]+)}", WELCOME)
+    text = WELCOME
+    for name in names:
+        text = text.replace("{" + name + "}", key_label(name, keymap))
+    return text
 
 
 def ago(when: datetime | None, now: datetime) -> str:
@@ -159,6 +171,10 @@ class HomeView(Vertical):
         self._timeline_of: tuple[Any, ...] | None = None  # the run (and its state) drawn
         self.filled = False  # the history read and the files listed (after the first frame)
 
+    def _keymap(self) -> dict[str, str]:
+        settings = getattr(self.app, "settings", None)
+        return getattr(settings, "keymap", None) or {}
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="home-figures"):
             for n in range(4):
@@ -167,7 +183,9 @@ class HomeView(Vertical):
             with Vertical(id="home-left"):
                 runs = RecentRuns(id="home-runs", cursor_type="row", zebra_stripes=True)
                 runs.border_title = "Recent runs"
-                runs.border_subtitle = "enter open · n re-run · R resume"
+                keymap = self._keymap()
+                runs.border_subtitle = (f"enter open · {key_label('start.rerun', keymap)} re-run"
+                                        f" · {key_label('start.resume', keymap)} resume")
                 yield runs
                 yield Static(Text(f"Reading the run history {LOADING}", style="dim"),
                              id="home-run-detail")
@@ -175,7 +193,7 @@ class HomeView(Vertical):
                 timeline.border_title = "Timeline of the selected run"
                 timeline.display = False
                 yield timeline
-                welcome = Static(WELCOME, id="home-welcome")
+                welcome = Static(welcome_text(self._keymap()), id="home-welcome")
                 welcome.border_title = "Getting started"
                 yield welcome
             with Vertical(id="home-right"):

@@ -314,3 +314,15 @@ async def test_a_screenshot_without_a_downloads_folder_is_saved_here_and_says_wh
         saved = list(tmp_path.glob("*.svg"))
         assert len(saved) == 1 and "<svg" in saved[0].read_text()
         assert any(f"Screenshot saved to {saved[0]}" in n.message for n in app._notifications)
+
+
+async def test_home_getting_started_names_the_keys_as_rebound(tmp_path: Path):
+    app = DeeptuiApp(fast_settings(keymap={"cancel_task": "x", "start.rerun": "ctrl+n"}))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query("#home-welcome")))
+        text = str(app.screen.query_one("#home-welcome").render())
+        assert "x cancels a task, r retries it, T shows the run as a timeline" in text
+        assert "re-run (ctrl+n) or resume (R)" in text
+        assert "? lists every key" in text and "{" not in text
+        subtitle = str(app.screen.query_one("#home-runs").border_subtitle)
+        assert subtitle == "enter open · ctrl+n re-run · R resume"
