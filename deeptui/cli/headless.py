@@ -107,23 +107,32 @@ def write_lines(console: Console, state: WorkflowState, progress: dict[str, Any]
                 elapsed: float) -> None:
     """What `render` shows, for a file or a pipe and more than `PLAIN_ROWS` tasks: plain
     lines of fixed-width columns written as they are made (a Rich table of 100,000 rows
-    takes minutes to measure), every task whole, in the workflow's order."""
-    results = state.task_results.values()
-    width = max(4, max((len(visible(r.task_id)) for r in results), default=4))
-    agents = max(5, max((len(visible(r.agent_used or "")) for r in results), default=5))
+    takes minutes to measure), every task whole, in the workflow's order. Per task it
+    makes one line and nothing else (ids without control characters are used as they are,
+    the symbol and status columns come from a table)."""
+    results = state.task_results
+    width = max(4, max((len(t) if t.isprintable() else len(visible(t)) for t in results),
+                       default=4))
+    agent_names = {r.agent_used for r in results.values()}
+    agents = max(5, max((len(visible(a)) for a in agent_names if a), default=5))
+    agent_cell = {a: f"{visible(a or ''):<{agents}}" for a in agent_names}
+    status_cells = {status: (f" {symbol}  ", f"  {status.value:<9}  ")
+                    for status, (symbol, _) in STATUS_STYLE.items()}
     out = console.file
     out.write(one_line(f"{state.workflow_name}  [{state.status.value}]  run {state.run_id}")
               + f"\n    {'task':<{width}}  status     attempts  {'agent':<{agents}}  time    "
               "detail\n")
     chunk: list[str] = []
-    for r in results:
-        duration = r.duration_seconds
+    for tid, r in results.items():
+        started, ended = r.started_at, r.completed_at
+        duration = "" if started is None or ended is None else \
+            f"{(ended - started).total_seconds():.1f}s"
         detail = r.error or r.skip_reason or ("cached" if r.cached else "")
-        chunk.append(f" {STATUS_STYLE[r.status][0]}  {visible(r.task_id):<{width}}  "
-                     f"{r.status.value:<9}  {str(r.attempts or ''):<8}  "
-                     f"{visible(r.agent_used or ''):<{agents}}  "
-                     f"{'' if duration is None else f'{duration:.1f}s':<6}  "
-                     f"{visible(' '.join(detail.splitlines()))}".rstrip() + "\n")
+        symbol, status = status_cells[r.status]
+        chunk.append(f"{symbol}{tid if tid.isprintable() else visible(tid):<{width}}{status}"
+                     f"{r.attempts or '':<8}  {agent_cell[r.agent_used]}  {duration:<6}  "
+                     f"{visible(' '.join(detail.splitlines())) if detail else ''}".rstrip()
+                     + "\n")
         if len(chunk) >= 1000:
             out.write("".join(chunk))
             chunk.clear()
