@@ -14,7 +14,6 @@ from rich.text import Text
 
 from deeptui.errors import DeeptuiError
 from deeptui.cli.headless import STATUS_STYLE
-from deeptui.models import TaskStatus
 from deeptui.visualize.safe_text import markup, one_line, text as safe, visible
 
 RUN_STYLE = {"completed": "green", "failed": "bold red", "running": "bold blue",
@@ -99,7 +98,7 @@ def history_show(store: Any, run_id: str, console: Console, fmt: str = "table") 
     room = console.width - 14 - (1 + longest + 9 + 8 + 8)
     agent = min(20, max(room // 2, 5))
     widths = (longest, agent, max(room - agent, 6))
-    lines = _ShowLines(widths, workers)
+    lines = _ShowLines(widths, workers, plain=console.color_system is None)
     lines.add(("", Text("task", "bold"), "status", "attempts", "agent", "duration", "detail"),
               header=True)
     for row in rows:
@@ -111,33 +110,56 @@ def history_show(store: Any, run_id: str, console: Console, fmt: str = "table") 
 
 
 class _ShowLines:
-    """`history show`'s task lines, printed a chunk at a time as one Rich Text."""
+    """`history show`'s task lines, printed a chunk at a time: as one Rich Text on a
+    console with colours, as the same characters written straight to the file on one
+    without (a pipe, a file: 100,000 tasks in a fraction of the time)."""
 
-    def __init__(self, widths: tuple[int, int, int], workers: dict[str, str | None]) -> None:
+    def __init__(self, widths: tuple[int, int, int], workers: dict[str, str | None],
+                 plain: bool = False) -> None:
         self.task_width, self.agent_width, self.detail_width = widths
+        self.widths = (1, self.task_width, 9, 8, self.agent_width, 8, self.detail_width)
         self.workers = workers
+        self.plain = plain
+        self.lines: list[str] = []
         self.text = Text(no_wrap=True, overflow="ignore", end="")
         self.count = 0
 
     def add_task(self, row: tuple[Any, ...]) -> None:
         tid, status, attempts, agent, started, ended, error, skip, cached = row
         status = status or "pending"
-        try:
-            symbol, style = STATUS_STYLE[TaskStatus(status)]
-        except ValueError:  # a damaged row: shown as it is
-            symbol, style = "?", "bold red"
+        symbol, style = _SHOW_STYLE.get(status, ("?", "bold red"))  # else a damaged row
         detail = error or skip or ("cached" if cached else "")
         if self.workers.get(tid):
             detail = f"on {self.workers[tid]}" + (f": {detail}" if detail else "")
         duration = ended - started if started is not None and ended is not None else None
-        self.add((Text(symbol, style), visible(tid), Text(visible(status), style),
-                  str(attempts or ""), visible(agent or ""), _secs(duration),
-                  Text(one_line(detail), "dim")))
+        cells = (symbol, tid if tid.isprintable() else visible(tid),
+                 status if status in _SHOW_STYLE else visible(status), str(attempts or ""),
+                 visible(agent) if agent else "", _secs(duration),
+                 one_line(detail) if detail else "")
+        if self.plain:
+            self.lines.append(self._line(cells))
+            self.count += 1
+        else:
+            self.add((Text(symbol, style), *cells[1:2], Text(cells[2], style), *cells[3:6],
+                      Text(cells[6], "dim")))
+
+    def _line(self, cells: tuple[str, ...]) -> str:
+        """The characters `add` appends for ``cells`` (no styles)."""
+        parts = []
+        for i, (plain, width) in enumerate(zip(cells, self.widths, strict=True)):
+            if len(plain) > width and i != 1:  # the task id is never cut
+                plain = plain[:width - 1] + "…"
+            parts.append(plain.ljust(width) if i < 6 else plain)
+        return " " + "  ".join(parts) + "\n"
 
     def add(self, cells: tuple[Any, ...], *, header: bool = False) -> None:
-        widths = (1, self.task_width, 9, 8, self.agent_width, 8, self.detail_width)
+        if self.plain:
+            self.lines.append(self._line(tuple(c.plain if isinstance(c, Text) else c
+                                               for c in cells)))
+            self.count += 1
+            return
         text = self.text
-        for i, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+        for i, (cell, width) in enumerate(zip(cells, self.widths, strict=True)):
             plain = cell.plain if isinstance(cell, Text) else cell
             if len(plain) > width and i != 1:  # the task id is never cut
                 plain = plain[:width - 1] + "…"
@@ -148,10 +170,19 @@ class _ShowLines:
         self.count += 1
 
     def flush(self, console: Console) -> None:
-        if self.count:
+        if self.count and self.plain:
+            console.file.write("".join(self.lines))
+            console.file.flush()
+        elif self.count:  # its last newline is the print's end (not a blank line)
+            self.text.right_crop(1)
+            self.text.end = "\n"
             console.print(self.text, soft_wrap=True)
+        self.lines.clear()
         self.text = Text(no_wrap=True, overflow="ignore", end="")
         self.count = 0
+
+
+_SHOW_STYLE = {status.value: style for status, style in STATUS_STYLE.items()}
 
 
 def _show_json(summary: Any, rows: Any, workers: dict[str, str | None]) -> int:
