@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from deeptui.cli.common import (
     start_cluster,
     validate_with,
 )
+from deeptui.cli.gc_policy import headless_run_gc
 from deeptui.visualize.safe_text import visible
 
 
@@ -73,9 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             if args.run_id:  # an id of a stored run: refused
                 store.reserve_run(args.run_id, workflow)
             orchestrator.approvals.policy = args.approve
-            gc.freeze()  # the workflow lives until exit: full collections need not walk it
-            code = asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id,
-                                            output=output, refresh=args.refresh))
+            with headless_run_gc(len(workflow.tasks)):
+                code = asyncio.run(run_headless(orchestrator, workflow, run_id=args.run_id,
+                                                output=output, refresh=args.refresh))
             code = max(code, after_headless_run(orchestrator, args.apply))
     finally:
         orchestrator.close()
@@ -101,9 +101,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
             orchestrator.approvals.policy = args.approve
             try:
                 start_cluster(orchestrator)
-                code = asyncio.run(run_headless(orchestrator, stored.workflow,
-                                                resume_from=store, run_id=stored.summary.run_id,
-                                                output=output))
+                with headless_run_gc(len(stored.workflow.tasks)):
+                    code = asyncio.run(run_headless(orchestrator, stored.workflow,
+                                                    resume_from=store,
+                                                    run_id=stored.summary.run_id, output=output))
                 code = max(code, after_headless_run(orchestrator, args.apply))
             finally:
                 orchestrator.close()
