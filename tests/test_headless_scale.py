@@ -110,3 +110,34 @@ def test_a_large_headless_run_collects_rarely_never_fully_and_restores_the_thres
     gc.unfreeze()  # (the policy froze the run's objects; this process goes on)
     assert 2 not in tuned, tuned
     assert len(tuned) * 4 < len(usual), (len(tuned), len(usual))
+
+
+def test_the_live_view_of_a_big_run_shows_running_then_failed_then_the_latest_finished() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rich.console import Console
+
+    from deeptui.cli.headless import MAX_ROWS, render
+    from deeptui.models import TaskResult, TaskStatus, WorkflowState
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    results = {f"done-{i}": TaskResult(task_id=f"done-{i}", status=TaskStatus.COMPLETED,
+                                       attempts=1, started_at=start,
+                                       completed_at=start + timedelta(seconds=(i * 7) % 1000))
+               for i in range(1000)}
+    results |= {f"wait-{i}": TaskResult(task_id=f"wait-{i}") for i in range(1000)}
+    results["run-b"] = TaskResult(task_id="run-b", status=TaskStatus.RUNNING, started_at=start)
+    results["bad"] = TaskResult(task_id="bad", status=TaskStatus.FAILED, error="boom",
+                                completed_at=start)
+    results["run-a"] = TaskResult(task_id="run-a", status=TaskStatus.RUNNING, started_at=start)
+    state = WorkflowState(workflow_id="w", run_id="w@1", task_results=results)
+    progress = {"total_tasks": len(results), "finished": 1001, "percent": 49.9,
+                "completed": 1000, "running": 2, "failed": 1, "pending": 1000}
+    console = Console(width=120, record=True, force_terminal=True)
+    console.print(render(state, progress, 3.0))
+    screen = console.export_text()
+    shown = [line.split()[1] for line in screen.splitlines()
+             if line.split() and line.split()[0] in "⟳✗✓○"]
+    latest = sorted(range(1000), key=lambda i: -((i * 7) % 1000))[:MAX_ROWS - 3]
+    assert shown == ["run-b", "run-a", "bad", *(f"done-{i}" for i in latest)]
+    assert f"{len(results) - MAX_ROWS} more not shown" in screen

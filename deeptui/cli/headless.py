@@ -11,11 +11,13 @@ JSON document instead (see deeptui.cli.run_report).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import os
 import signal
 import time
 from contextlib import nullcontext, suppress
+from operator import attrgetter
 from typing import Any
 
 from rich.console import Console, Group
@@ -25,7 +27,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from deeptui.models import TaskStatus, WorkflowState, WorkflowStatus
+from deeptui.models import TaskResult, TaskStatus, WorkflowState, WorkflowStatus
 from deeptui.visualize.labels import cached_note
 from deeptui.visualize.safe_text import markup, one_line, visible, text as safe
 
@@ -42,17 +44,41 @@ PLAIN_ROWS = 2000  # more tasks than this, piped: `write_lines` instead of a Ric
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each cancels the run
 
 
+_ROW_ORDER = (TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.CANCELLED,
+              TaskStatus.COMPLETED, TaskStatus.SKIPPED, TaskStatus.PENDING)
+
+
+def _finished_at(result: TaskResult) -> float:
+    return result.completed_at.timestamp() if result.completed_at else 0.0
+
+
+def _latest(results: list[TaskResult], count: int) -> list[TaskResult]:
+    """The ``count`` most recently finished of ``results`` (each has a ``completed_at``)."""
+    try:
+        return heapq.nlargest(count, results, key=_COMPLETED_AT)
+    except TypeError:  # naive and aware times mixed: compared as timestamps
+        return heapq.nlargest(count, results, key=_finished_at)
+
+
+_COMPLETED_AT = attrgetter("completed_at")
+
+
 def _rows(state: WorkflowState, full: bool = False) -> list[Any]:
     """Running tasks first, then failures, then the most recently finished, then pending
-    (all of them, in the workflow's order, when ``full``)."""
+    (all of them, in the workflow's order, when ``full``). A big run is grouped in one pass
+    and only the rows shown are picked from each group (no sort of every task per frame)."""
     results = list(state.task_results.values())
-    order = {TaskStatus.RUNNING: 0, TaskStatus.FAILED: 1, TaskStatus.CANCELLED: 2,
-             TaskStatus.COMPLETED: 3, TaskStatus.SKIPPED: 4, TaskStatus.PENDING: 5}
     if full or len(results) <= MAX_ROWS:
         return results
-    results.sort(key=lambda r: (order[r.status],
-                                -(r.completed_at.timestamp() if r.completed_at else 0)))
-    return results[:MAX_ROWS]
+    dated: dict[TaskStatus, list[TaskResult]] = {status: [] for status in _ROW_ORDER}
+    undated: dict[TaskStatus, list[TaskResult]] = {status: [] for status in _ROW_ORDER}
+    for result in results:
+        (undated if result.completed_at is None else dated)[result.status].append(result)
+    rows: list[TaskResult] = []
+    for status in _ROW_ORDER:  # within a status the most recently finished, then in order
+        rows += _latest(dated[status], MAX_ROWS - len(rows))
+        rows += undated[status][:MAX_ROWS - len(rows)]
+    return rows
 
 
 def task_table(task_ids: list[str], time_header: str = "time") -> Table:
