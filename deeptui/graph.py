@@ -36,6 +36,8 @@ class TaskGraphSource(Protocol):
 
 def check_graph(tasks: Sequence[TaskNode]) -> None:
     """Raise WorkflowValidationError naming the task (or cycle) that makes the graph invalid."""
+    if _listed_in_order(tasks):
+        return
     ids: set[str] = set()
     for task in tasks:
         if task.id in ids:
@@ -52,6 +54,25 @@ def check_graph(tasks: Sequence[TaskNode]) -> None:
     cycle = find_cycle(tasks)
     if cycle:
         raise WorkflowValidationError(f"dependency cycle: {' -> '.join(cycle)}")
+
+
+def _listed_in_order(tasks: Sequence[TaskNode]) -> bool:
+    """Whether the ids are unique and every dependency is listed before its task: then no
+    id is repeated, unknown or its own dependency, and there is no cycle (the list is a
+    topological order). The common case, answered in C-level loops (a third of the time
+    of the checks that name a problem, at 100,000 tasks)."""
+    position = {task.id: i for i, task in enumerate(tasks)}
+    if len(position) != len(tasks):
+        return False
+    index = position.__getitem__
+    try:
+        for i, task in enumerate(tasks):
+            deps = task.depends_on
+            if deps and max(map(index, deps)) >= i:
+                return False
+    except KeyError:  # an unknown dependency
+        return False
+    return True
 
 
 def _acyclic(tasks: Sequence[TaskNode]) -> bool:

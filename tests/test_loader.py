@@ -400,3 +400,26 @@ def test_structural_mutations_load_or_fail_cleanly_and_loads_round_trip(data: An
             continue
         if out != "toml" or not _has_none(wf.model_dump(mode="json")):
             assert again == wf
+
+
+def test_graph_problems_are_named_whatever_order_the_tasks_are_listed_in() -> None:
+    from deeptui.errors import WorkflowValidationError
+    from deeptui.graph import check_graph
+    from deeptui.models import TaskDefinition
+
+    def tasks(*specs: tuple[str, list[str]]) -> list[TaskDefinition]:
+        return [TaskDefinition(id=tid, depends_on=deps) for tid, deps in specs]
+
+    check_graph(tasks(("a", []), ("b", ["a"]), ("c", ["a", "b"])))  # listed in order
+    check_graph(tasks(("c", ["a", "b"]), ("b", ["a"]), ("a", [])))  # dependencies listed after
+    for specs, message in [
+        ((("a", []), ("b", ["a"]), ("a", [])), "duplicate task id 'a'"),
+        ((("a", []), ("b", ["b"])), "task 'b' depends on itself"),
+        ((("a", ["a", "z"]),), "task 'a' depends on itself"),
+        ((("a", []), ("b", ["a", "zz"])), "task 'b' depends on unknown task 'zz'"),
+        ((("b", ["zz"]), ("a", ["b"])), "task 'b' depends on unknown task 'zz'"),
+        ((("a", ["c"]), ("b", ["a"]), ("c", ["b"])), "dependency cycle: "),
+    ]:
+        with pytest.raises(WorkflowValidationError) as caught:
+            check_graph(tasks(*specs))
+        assert str(caught.value).startswith(message), (specs, str(caught.value))
