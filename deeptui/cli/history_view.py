@@ -145,12 +145,11 @@ class _ShowLines:
 
     def _line(self, cells: tuple[str, ...]) -> str:
         """The characters `add` appends for ``cells`` (no styles)."""
-        parts = []
-        for i, (plain, width) in enumerate(zip(cells, self.widths, strict=True)):
-            if len(plain) > width and i != 1:  # the task id is never cut
-                plain = plain[:width - 1] + "…"
-            parts.append(plain.ljust(width) if i < 6 else plain)
-        return " " + "  ".join(parts) + "\n"
+        symbol, tid, status, attempts, agent, secs, detail = cells
+        agent_width, detail_width = self.agent_width, self.detail_width
+        return (f" {_cut(symbol, 1):<1}  {tid:<{self.task_width}}  {_cut(status, 9):<9}  "
+                f"{_cut(attempts, 8):<8}  {_cut(agent, agent_width):<{agent_width}}  "
+                f"{_cut(secs, 8):<8}  {_cut(detail, detail_width)}\n")
 
     def add(self, cells: tuple[Any, ...], *, header: bool = False) -> None:
         if self.plain:
@@ -180,6 +179,11 @@ class _ShowLines:
         self.lines.clear()
         self.text = Text(no_wrap=True, overflow="ignore", end="")
         self.count = 0
+
+
+def _cut(plain: str, width: int) -> str:
+    """``plain`` ending in '…' where it is longer than ``width``."""
+    return plain if len(plain) <= width else plain[:width - 1] + "…"
 
 
 _SHOW_STYLE = {status.value: style for status, style in STATUS_STYLE.items()}
