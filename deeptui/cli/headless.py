@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import json
 import os
 import signal
 import time
@@ -270,10 +269,10 @@ async def run_headless(orchestrator: Any, workflow: Any, *, run_id: str | None =
     store = getattr(orchestrator, "store", None)
     unsaved = store is not None and store.sync() is not None
     if as_json:
-        from deeptui.cli.run_report import run_document
+        from deeptui.cli.run_report import write_run_document
 
-        document = run_document(state, [task.id for task in workflow.tasks])
-        console.file.write(json.dumps({**document, "saved": not unsaved}, indent=2) + "\n")
+        write_run_document(console.file, state, [task.id for task in workflow.tasks],
+                           saved=not unsaved)
         console.file.flush()
         return 0 if state.status is WorkflowStatus.COMPLETED and not unsaved else code_if_failed
     if note := run.executor.slot_note():  # an agent type's limit kept slots idle

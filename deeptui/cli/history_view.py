@@ -190,15 +190,20 @@ _SHOW_STYLE = {status.value: style for status, style in STATUS_STYLE.items()}
 
 
 def _show_json(summary: Any, rows: Any, workers: dict[str, str | None]) -> int:
-    tasks = [{"id": tid, "status": status or "pending", "attempts": attempts or 0,
+    """The summary and the tasks as `run --headless --format json` prints them, the tasks
+    written as they are read."""
+    from deeptui.cli.json_stream import write_document
+
+    tasks = ({"id": tid, "status": status or "pending", "attempts": attempts or 0,
               "duration_seconds": ended - started if None not in (started, ended) else None,
               "error": error, "skip_reason": skip, "cached": bool(cached), "agent": agent,
               "worker": workers.get(tid)}
-             for (tid, status, attempts, agent, started, ended, error, skip, cached) in rows]
+             for (tid, status, attempts, agent, started, ended, error, skip, cached) in rows)
     document = {"run_id": summary.run_id, "workflow_id": summary.workflow_id,
                 "workflow_name": summary.workflow_name, "status": str(summary.status),
-                "error": summary.error, "summary": summary.to_dict(), "tasks": tasks}
-    print(json.dumps(document, indent=2, default=str))
+                "error": summary.error, "summary": summary.to_dict(), "tasks": None}
+    write_document(sys.stdout, document, "tasks", tasks, default=str)
+    sys.stdout.flush()
     return 0
 
 

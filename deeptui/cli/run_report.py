@@ -1,11 +1,14 @@
 """A run's outcome as one JSON document, for scripts: `run --headless --format json`
-and `history show --format json` print the same shape."""
+and `history show --format json` print the same shape. The task list is written a task
+at a time (`deeptui.cli.json_stream`): a 100,000-task run is never a list of dicts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
+from deeptui.cli.json_stream import write_document
 from deeptui.models import WorkflowState
 
 
@@ -13,16 +16,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def run_document(state: WorkflowState, task_ids: list[str] | None = None) -> dict[str, Any]:
-    """Run id, status and every task's status, attempts, duration and error
-    (tasks in ``task_ids`` order when given, else in the state's order)."""
-    ids = task_ids if task_ids is not None else list(state.task_results)
-    tasks = []
-    for tid in ids:
-        result = state.task_results.get(tid)
+def task_entries(state: WorkflowState, task_ids: list[str] | None = None
+                 ) -> Iterator[dict[str, Any]]:
+    """Every task's status, attempts, duration and error (tasks in ``task_ids`` order
+    when given, else in the state's order), one dict at a time."""
+    results = state.task_results
+    for tid in task_ids if task_ids is not None else list(results):
+        result = results.get(tid)
         if result is None:
             continue
-        tasks.append({
+        yield {
             "id": tid,
             "status": result.status.value,
             "attempts": result.attempts,
@@ -34,7 +37,11 @@ def run_document(state: WorkflowState, task_ids: list[str] | None = None) -> dic
             "cached_at": _iso(result.cached_at),
             "agent": result.agent_used,
             "worker": result.worker,
-        })
+        }
+
+
+def run_head(state: WorkflowState) -> dict[str, Any]:
+    """The document's fields, its ``tasks`` left None (see `write_run_document`)."""
     return {
         "run_id": state.run_id,
         "workflow_id": state.workflow_id,
@@ -43,5 +50,16 @@ def run_document(state: WorkflowState, task_ids: list[str] | None = None) -> dic
         "error": state.error,
         "started_at": _iso(state.started_at),
         "completed_at": _iso(state.completed_at),
-        "tasks": tasks,
+        "tasks": None,
     }
+
+
+def run_document(state: WorkflowState, task_ids: list[str] | None = None) -> dict[str, Any]:
+    """Run id, status and every task's status, attempts, duration and error, as a dict."""
+    return {**run_head(state), "tasks": list(task_entries(state, task_ids))}
+
+
+def write_run_document(out: TextIO, state: WorkflowState, task_ids: list[str] | None = None,
+                       **extra: Any) -> None:
+    """`run_document` plus ``extra`` fields, as indented JSON, its tasks streamed."""
+    write_document(out, {**run_head(state), **extra}, "tasks", task_entries(state, task_ids))
