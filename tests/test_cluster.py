@@ -234,7 +234,10 @@ def test_cluster_local_2_from_the_command_line(tmp_path):
                for t in tasks.values())
     show = subprocess.run([sys.executable, "-m", "deeptui.cli", "history", "show", "cli-1"],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
-    assert show.returncode == 0 and show.stdout.count("on tcp://127.0.0.1:") == 3, show.stdout
+    # 80 columns (a pipe): each worker's whole address, without Dask's default tcp://
+    assert show.returncode == 0 and show.stdout.count("on 127.0.0.1:") == 3, show.stdout
+    for task in tasks.values():
+        assert f"on {task['worker'].removeprefix('tcp://')}" in show.stdout, show.stdout
 
 
 def test_without_distributed_the_flag_names_the_extra(tmp_path):

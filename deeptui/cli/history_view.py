@@ -96,7 +96,10 @@ def history_show(store: Any, run_id: str, console: Console, fmt: str = "table") 
     # symbol, task, status, attempts and duration never shrink; the agent and the detail
     # share the rest (two spaces between columns, one at either edge)
     room = console.width - 14 - (1 + longest + 9 + 8 + 8)
-    agent = min(20, max(room // 2, 5))
+    workers = {tid: _short_address(addr) for tid, addr in workers.items() if addr}
+    # a cluster run's detail is first of all where the task ran: room for the whole address
+    detail = max((len(addr) + 3 for addr in workers.values()), default=0)
+    agent = min(20, max(room // 2, 5), max(room - detail, 5))
     widths = (longest, agent, max(room - agent, 6))
     lines = _ShowLines(widths, workers, plain=console.color_system is None)
     lines.add(("", Text("task", "bold"), "status", "attempts", "agent", "duration", "detail"),
@@ -179,6 +182,11 @@ class _ShowLines:
         self.lines.clear()
         self.text = Text(no_wrap=True, overflow="ignore", end="")
         self.count = 0
+
+
+def _short_address(address: str) -> str:
+    """A worker's address without Dask's default ``tcp://`` (other schemes are kept)."""
+    return address.removeprefix("tcp://")
 
 
 def _cut(plain: str, width: int) -> str:
