@@ -223,17 +223,7 @@ def _add_usage(ctx: TaskContext, result: Any) -> None:
 
 
 async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
-    """Run the task on its agent, streaming text and tool calls as log lines."""
-    from pydantic_ai.messages import (
-        FunctionToolCallEvent,
-        FunctionToolResultEvent,
-        PartDeltaEvent,
-        PartStartEvent,
-        TextPart,
-        TextPartDelta,
-    )
-    from pydantic_ai.run import AgentRunResultEvent
-
+    """Run the task on its agent, its text and tool calls logged as they come."""
     _quieten()
     task = ctx.task
     skills = tuple(task.required_skills)
@@ -249,24 +239,7 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
         extra["workspace"] = task_files.workspace
         extra["capabilities"] = [approval_capability(ctx, agents.approvals, task_files)]
     prompt = build_prompt(ctx, str(run_files.root) if run_files is not None else None)
-    result = None
-    async with agent.run_stream_events(prompt, deps=agents.deps_for_run(), **extra) as events:
-        async for event in events:
-            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-                if event.part.content:
-                    ctx.log("text", event.part.content)
-            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-                if event.delta.content_delta:
-                    ctx.log("text", event.delta.content_delta)
-            elif isinstance(event, FunctionToolCallEvent):
-                ctx.log("tool_call", _call_line(event.part))
-            elif isinstance(event, FunctionToolResultEvent):
-                part = getattr(event, "part", None) or getattr(event, "result", None)
-                content = getattr(part, "content", part)
-                name = getattr(part, "tool_name", "tool")
-                ctx.log("tool_result", f"{name} -> {one_line(content)}")
-            elif isinstance(event, AgentRunResultEvent):
-                result = event.result
+    result = await _logged_run(ctx, agent, prompt, agents.deps_for_run(), extra)
     if result is None:
         raise TaskFailure("the agent ended without a result")
     if type(result.output).__name__ == "DeferredToolRequests":
@@ -276,6 +249,52 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
         ctx.changes = await run_files.finish(task_files)
         ctx.log("info", f"changes kept for review: {ctx.changes.summary() if ctx.changes else 'none'}")
     return result.output
+
+
+async def _logged_run(ctx: TaskContext, agent: Any, prompt: str, deps: Any,
+                      extra: dict[str, Any]) -> Any:
+    """One agent run driven node by node: each model response is streamed, its text logged
+    piece by piece as it arrives; its tool calls are logged when the model asks for them and
+    their results when the next request carries them back.
+
+    Only the model's requests are streamed: streaming every step (``run_stream_events``)
+    passes each event of the tool steps too through every capability of the agent, about
+    1 ms a task on an instant model, for lines the messages already hold.
+    """
+    from pydantic_ai import Agent
+    from pydantic_ai.messages import (
+        PartDeltaEvent,
+        PartStartEvent,
+        RetryPromptPart,
+        TextPart,
+        TextPartDelta,
+        ToolCallPart,
+        ToolReturnPart,
+    )
+
+    async with agent.iter(prompt, deps=deps, **extra) as run:
+        schema = getattr(run.ctx.deps, "output_schema", None)
+        output_tools = set(getattr(getattr(schema, "toolset", None), "processors", ()))
+        async for node in run:
+            if Agent.is_model_request_node(node):
+                for part in node.request.parts:  # the previous step's tool results
+                    if isinstance(part, ToolReturnPart | RetryPromptPart) and part.tool_name \
+                            and part.tool_name not in output_tools:
+                        ctx.log("tool_result", f"{part.tool_name} -> {one_line(part.content)}")
+                async with node.stream(run.ctx) as events:
+                    async for event in events:
+                        if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                            if event.part.content:
+                                ctx.log("text", event.part.content)
+                        elif isinstance(event, PartDeltaEvent) \
+                                and isinstance(event.delta, TextPartDelta):
+                            if event.delta.content_delta:
+                                ctx.log("text", event.delta.content_delta)
+            elif Agent.is_call_tools_node(node):
+                for part in node.model_response.parts:
+                    if isinstance(part, ToolCallPart) and part.tool_name not in output_tools:
+                        ctx.log("tool_call", _call_line(part))
+    return run.result
 
 
 def _call_line(part: Any) -> str:
