@@ -86,3 +86,33 @@ async def test_a_user_agents_cost_tracking_warning_is_said_once_not_per_task(cap
     warned = [r for r in caplog.records if "failed to resolve price" in r.getMessage()]
     assert len(warned) <= 1
     orch.close()
+
+
+async def test_an_agent_tasks_tool_call_and_result_are_logged_before_its_next_model_request():
+    """The log follows the run live: when the model is asked again, its tool call and the
+    tool's result are already in the task log; its answer's text comes in the pieces it
+    streamed, after them."""
+    from pydantic_ai.models.function import DeltaToolCall
+
+    log_at_second_request: list[tuple[str, str]] = []
+    orch: TaskOrchestrator
+
+    async def stream(messages, info):
+        if len(messages) == 1:
+            yield {0: DeltaToolCall(name="read_file", json_args='{"path": "notes.md"}',
+                                    tool_call_id="c1")}
+            return
+        log_at_second_request.extend((k, t) for _, k, t in orch.get_task_log("w", "t"))
+        yield "no notes "
+        yield "found"
+
+    orch = TaskOrchestrator(model=FunctionModel(stream_function=stream), cache_config=NO_CACHE)
+    state = await orch.execute_workflow(WorkflowDefinition(id="w", tasks=[TaskDefinition(id="t")]))
+    assert state.status == "completed"
+    assert state.task_results["t"].output == "no notes found"
+    assert [k for k, _ in log_at_second_request] == ["tool_call", "tool_result"]
+    assert log_at_second_request[0][1] == "read_file notes.md"
+    assert log_at_second_request[1][1].startswith("read_file -> ")
+    log = [(k, t) for _, k, t in orch.get_task_log("w", "t")]
+    assert log[2:] == [("text", "no notes "), ("text", "found")]
+    orch.close()
