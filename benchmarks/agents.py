@@ -1,7 +1,8 @@
 """Agent tasks side by side on one instant model: pydantic-ai, pydantic-deep and deeptui.
 
 Every runner makes the same call on the same instant pydantic-ai ``FunctionModel`` (it
-answers "ok" at once, streamed or not), N independent tasks, 8 and 64 slots:
+answers "ok" at once, streamed or not; both functions are async, so a whole request does
+not hop to a thread), N independent tasks, 8 and 64 slots:
 
   pydantic-ai    ``Agent(model).run(prompt)``, N of them, a Semaphore(slots) around each
   deep (lean)    pydantic-deep's agent as deeptui builds it (``create_deep_agent`` with
@@ -9,7 +10,8 @@ answers "ok" at once, streamed or not), N independent tasks, 8 and 64 slots:
   deep (before)  ``create_deep_agent`` as deeptui built it before issue 15 (subagents,
                  planner, context manager, monitors on)
   deeptui        ``asyncio.run(orchestrator.execute_workflow(wf))``: N agent tasks on
-                 ``TaskOrchestrator(model=model)``, default routing, cache off
+                 ``TaskOrchestrator(model=model)``, default routing, cache off; it streams
+                 every model request into the task's log (deep runs them whole)
   offline        deeptui on the offline SimulatedModel at zero latency (for reference)
 
 Each runner is timed ``--repeat`` times, interleaved, and the median kept: wall time per
@@ -40,7 +42,7 @@ def instant_model() -> Any:
     from pydantic_ai.messages import ModelResponse, TextPart
     from pydantic_ai.models.function import FunctionModel
 
-    def answer(messages: Any, info: Any) -> ModelResponse:
+    async def answer(messages: Any, info: Any) -> ModelResponse:  # async: no thread hop
         return ModelResponse(parts=[TextPart("ok")])
 
     async def stream(messages: Any, info: Any) -> Any:

@@ -131,6 +131,7 @@ class AgentProvider:
         self.model = model  # a Model instance or "provider:name" string
         self.skill_manager = skill_manager
         self._agents: dict[tuple[str | None, tuple[str, ...], bool], Any] = {}
+        self._user_model: Any = None  # the user's agent's model, streamed (`run_options`)
         self.workspaces: dict[str, RunWorkspace] = {}  # run id -> its files (runs that have one)
         self.approvals: ApprovalGate | None = None
 
@@ -155,8 +156,10 @@ class AgentProvider:
     def _build(self, agent_type: str | None, skills: tuple[str, ...], on_files: bool) -> Any:
         from pydantic_deep import create_deep_agent
 
+        from deeptui.runners.streamed_model import streamed
+
         routing = self.routing.get(agent_type or "")
-        model = (routing.model if routing and routing.model else None) or self.model
+        model = streamed((routing.model if routing and routing.model else None) or self.model)
         # on files: no workspace of its own (each run passes the task's), commands need a yes;
         # the context manager (long explorations) and the monitors (they run commands) too
         files: dict[str, Any] = dict(workspace=False, include_execute=True, interrupt_on=NEEDS_APPROVAL,
@@ -183,6 +186,17 @@ class AgentProvider:
                 include_monitoring=on_files,
                 **files,
             )
+
+    def run_options(self) -> dict[str, Any]:
+        """What every run of the user's own agent is given: its model, streamed into the
+        task's log (deeptui's own agents are built on a streamed model)."""
+        if self.user_agent is None or getattr(self.user_agent, "model", None) is None:
+            return {}
+        if self._user_model is None:
+            from deeptui.runners.streamed_model import streamed
+
+            self._user_model = streamed(self.user_agent.model)
+        return {"model": self._user_model}
 
     def deps_for_run(self) -> Any:
         """Fresh deps for one agent run, so concurrent runs never share state."""
@@ -229,7 +243,7 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
     skills = tuple(task.required_skills)
     run_files = agents.workspaces.get(ctx.run_id) if agents.user_agent is None else None
     agent = agents.agent_for(ctx.agent_type, skills, on_files=run_files is not None)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = agents.run_options()
     if agents.user_agent is not None and skills:
         # the user's own agent: the skills' instructions are added to its own for this run
         extra["instructions"] = agents.skill_manager.instructions_for(skills)
@@ -253,26 +267,24 @@ async def run_agent_task(ctx: TaskContext, agents: AgentProvider) -> Any:
 
 async def _logged_run(ctx: TaskContext, agent: Any, prompt: str, deps: Any,
                       extra: dict[str, Any]) -> Any:
-    """One agent run driven node by node: each model response is streamed, its text logged
-    piece by piece as it arrives; its tool calls are logged when the model asks for them and
-    their results when the next request carries them back.
+    """One agent run driven node by node, logged as it goes: the model's text piece by piece
+    as it streams (`StreamedModel`), its tool calls when the model asks for them, their
+    results when the next request carries them back."""
+    from deeptui.runners.streamed_model import TEXT_LOG
 
-    Only the model's requests are streamed: streaming every step (``run_stream_events``)
-    passes each event of the tool steps too through every capability of the agent, about
-    1 ms a task on an instant model, for lines the messages already hold.
-    """
+    token = TEXT_LOG.set(lambda text: ctx.log("text", text))
+    try:
+        return await _drive(ctx, agent.iter(prompt, deps=deps, **extra))
+    finally:
+        TEXT_LOG.reset(token)
+
+
+async def _drive(ctx: TaskContext, iteration: Any) -> Any:
+    """The run's steps as log lines (its text is logged by the model); its result."""
     from pydantic_ai import Agent
-    from pydantic_ai.messages import (
-        PartDeltaEvent,
-        PartStartEvent,
-        RetryPromptPart,
-        TextPart,
-        TextPartDelta,
-        ToolCallPart,
-        ToolReturnPart,
-    )
+    from pydantic_ai.messages import RetryPromptPart, ToolCallPart, ToolReturnPart
 
-    async with agent.iter(prompt, deps=deps, **extra) as run:
+    async with iteration as run:
         schema = getattr(run.ctx.deps, "output_schema", None)
         output_tools = set(getattr(getattr(schema, "toolset", None), "processors", ()))
         async for node in run:
@@ -281,15 +293,6 @@ async def _logged_run(ctx: TaskContext, agent: Any, prompt: str, deps: Any,
                     if isinstance(part, ToolReturnPart | RetryPromptPart) and part.tool_name \
                             and part.tool_name not in output_tools:
                         ctx.log("tool_result", f"{part.tool_name} -> {one_line(part.content)}")
-                async with node.stream(run.ctx) as events:
-                    async for event in events:
-                        if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-                            if event.part.content:
-                                ctx.log("text", event.part.content)
-                        elif isinstance(event, PartDeltaEvent) \
-                                and isinstance(event.delta, TextPartDelta):
-                            if event.delta.content_delta:
-                                ctx.log("text", event.delta.content_delta)
             elif Agent.is_call_tools_node(node):
                 for part in node.model_response.parts:
                     if isinstance(part, ToolCallPart) and part.tool_name not in output_tools:
