@@ -15,6 +15,7 @@ or changed since, after one small query for the list.
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections import OrderedDict
 from typing import Any
@@ -28,10 +29,14 @@ MAX_ROWS = 200_000  # a huge workflow reads fewer past runs (100,000 tasks: the 
 _RUNS_SQL = """
 SELECT run_id, updated_at, status, resumes FROM runs WHERE {where} AND started_at IS NOT NULL
 ORDER BY started_at DESC LIMIT ?"""
+# one JSON object per run, not a row per task: a fetch of thousands of rows, freed at once,
+# would drive the cyclic GC of the process that is about to run (into a full collection);
+# 17 digits: each duration read back exactly
 _TASKS_SQL = """
-SELECT task_id, completed_at - started_at FROM tasks
+SELECT json_group_object(task_id, json(printf('%!.17g', completed_at - started_at))) FROM tasks
 WHERE run_id = ? AND status = 'completed' AND cached = 0
-  AND started_at IS NOT NULL AND completed_at IS NOT NULL"""
+  AND started_at IS NOT NULL AND completed_at IS NOT NULL
+  AND completed_at - started_at >= 0"""
 
 RunDurations = dict[str, float]  # task id -> seconds, of one stored run
 # store -> workflow key -> run id -> ((updated_at, status, resumes), its durations); least recently used first
@@ -62,9 +67,8 @@ def expected_durations(store: Any, workflow: Any, *, runs: int = RECENT_RUNS) ->
         for run_id, *version in ranked:
             seen = known.get(run_id)
             if seen is None or version[0] is None or seen[0] != version:
-                seen = (version, {task_id: seconds for task_id, seconds
-                                     in read(_TASKS_SQL, (run_id,))
-                                     if seconds is not None and seconds >= 0})
+                found = read(_TASKS_SQL, (run_id,))
+                seen = (version, json.loads(found[0][0]) if found and found[0][0] else {})
             current[run_id] = seen
     except StoreError:  # locked or damaged: the run goes on without estimates
         return {}
