@@ -11,6 +11,7 @@ from typing import Any
 from deeptui import bus as ev
 from deeptui.models import TaskUsage
 from deeptui.store.codec import encode_output, pending_row, utf8
+from deeptui.store.entries import entry
 from deeptui.store.schema import TASK_COLUMNS
 
 _NO_USAGE = TaskUsage()
@@ -28,28 +29,38 @@ _NO_USAGE = TaskUsage()
 Detail = tuple[str, int | None, str | None] | None
 
 
-def _started(row: list[Any], event: ev.TaskStarted, logs: list[Any]) -> Detail:
+def started(row: list[Any], ts: float, attempt: int, agent_type: str | None) -> Detail:
     row[STATUS] = "running"
-    row[ATTEMPTS] = event.attempt
-    row[AGENT] = event.agent_type
-    if event.attempt == 1:
-        row[STARTED] = event.ts
+    row[ATTEMPTS] = attempt
+    row[AGENT] = agent_type
+    if attempt == 1:
+        row[STARTED] = ts
         row[ERROR] = None
         return None
-    return "started", event.attempt, event.agent_type
+    return "started", attempt, agent_type
+
+
+def completed(row: list[Any], values: tuple[Any, ...], logs: list[Any]) -> None:
+    """A completion, from its queue entry (`deeptui.store.entries`)."""
+    (_, rid, tid, ts, output, cached, started_at, completed_at, attempts, agent,
+     usage) = values
+    text, kind = None, "json"
+    if output is not None:
+        text, kind = encode_output(output, f"task '{tid}' of run '{rid}'")
+        if kind == "text":
+            logs.append((rid, tid, ts, "warning",
+                         "output is not JSON-serializable; stored as its text"))
+    row[STATUS], row[OUTPUT], row[KIND] = "completed", text, kind
+    row[ERROR], row[CACHED] = None, int(cached)
+    _ended(row, ts, started_at, completed_at, attempts, agent, usage)
+
+
+def _started(row: list[Any], event: ev.TaskStarted, logs: list[Any]) -> Detail:
+    return started(row, event.ts, event.attempt, event.agent_type)
 
 
 def _completed(row: list[Any], event: ev.TaskCompleted, logs: list[Any]) -> Detail:
-    text, kind = None, "json"
-    if event.output is not None:
-        text, kind = encode_output(event.output,
-                                   f"task '{event.task_id}' of run '{event.run_id}'")
-        if kind == "text":
-            logs.append((event.run_id, event.task_id, event.ts, "warning",
-                         "output is not JSON-serializable; stored as its text"))
-    row[STATUS], row[OUTPUT], row[KIND] = "completed", text, kind
-    row[ERROR], row[CACHED] = None, int(event.cached)
-    _usage(row, event)
+    completed(row, entry(event), logs)
     return None
 
 
@@ -124,11 +135,17 @@ def apply_event(row: list[Any], event: ev.Event, logs: list[Any]) -> Detail:
     return handler(row, event, logs)
 
 
-def _usage(row: list[Any], event: ev.TaskCompleted | ev.TaskFailed) -> None:
+def _usage(row: list[Any], event: ev.TaskFailed) -> None:
+    _ended(row, event.ts, event.started_at, event.completed_at, event.attempts,
+           event.agent_used, event.usage)
+
+
+def _ended(row: list[Any], ts: float, started: Any, ended: Any, attempts: int,
+           agent: str | None, usage: TaskUsage | None) -> None:
     """The times, attempts and usage a task end carries (its usage, summed over attempts)."""
-    started, ended, u = event.started_at, event.completed_at, event.usage or _NO_USAGE
+    u = usage or _NO_USAGE
     row[STARTED] = started.timestamp() if started is not None else None
-    row[ENDED] = ended.timestamp() if ended is not None else event.ts
-    row[ATTEMPTS], row[AGENT] = event.attempts, event.agent_used
+    row[ENDED] = ended.timestamp() if ended is not None else ts
+    row[ATTEMPTS], row[AGENT] = attempts, agent
     row[IN], row[OUT], row[REQ], row[COST] = (u.input_tokens, u.output_tokens, u.requests,
                                               u.cost_usd)

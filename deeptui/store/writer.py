@@ -23,7 +23,8 @@ from typing import Any
 from deeptui import bus as ev
 from deeptui.store.codec import definition_json, pending_row, row_from_result, ts, utf8
 from deeptui.store.schema import TASK_COLUMNS
-from deeptui.store.task_rows import DROPPED, apply_event
+from deeptui.store.entries import COMPLETED, LOG, STARTED, entries
+from deeptui.store.task_rows import DROPPED, apply_event, completed, started
 
 log = logging.getLogger("deeptui.store")
 
@@ -98,9 +99,10 @@ class StoreWriter:
     def release(self, run_id: str) -> None:
         self.live.discard(run_id)
 
-    def write(self, conn: sqlite3.Connection, batch: list[ev.Event],
+    def write(self, conn: sqlite3.Connection, batch: list[Any],
               dropped: dict[tuple[str, str], int] | None = None) -> set[str]:
-        """Write queued events in one transaction; returns the runs that
+        """Write queued entries (`deeptui.store.entries`: `WIDTH` values per event) in one
+        transaction; returns the runs that
         finished in it. ``dropped``: log lines of a task coalesced away before the batch
         (newer than every stored line of that task).
 
@@ -111,9 +113,7 @@ class StoreWriter:
             staged.counts[key] = 0  # every stored line of the task is older: all are dropped
         conn.execute("BEGIN IMMEDIATE")  # waits up to the store's timeout for other writers
         try:
-            add = staged.add
-            for event in batch:
-                add(event)
+            staged.add_all(batch)
             for key, n in (dropped or {}).items():
                 staged.drop_older(key, n)
             staged.write()
@@ -205,11 +205,33 @@ class _Batch:
                 "SELECT COUNT(*) FROM logs WHERE run_id = ? AND task_id = ?", key).fetchone()[0]
         return n
 
+    def add_all(self, batch: list[Any]) -> None:
+        """Stage the queue entries of ``batch`` in order."""
+        row_of, touched, add, events = self.row, self.touched, self.add, self.events
+        for values in entries(batch):
+            tag = values[0]
+            if tag is STARTED:
+                rid = values[1]
+                touched.add(rid)
+                row = row_of(rid, values[2])
+                if row is not None:
+                    detail = started(row, values[3], values[4], values[5])
+                    if detail is not None:
+                        events.append((rid, values[3], values[2], *detail))
+            elif tag is COMPLETED:
+                rid = values[1]
+                touched.add(rid)
+                row = row_of(rid, values[2])
+                if row is not None:
+                    completed(row, values, self.logs)
+            elif tag is LOG:
+                self.log(*values[1:6])
+            else:
+                add(values[1])
+
     def add(self, event: Any) -> None:
+        """Stage an event (not a task start, completion or log line: see `add_all`)."""
         cls = type(event)
-        if cls is ev.TaskLog:
-            self.log(event)
-            return
         rid = event.run_id
         self.touched.add(rid)
         if cls is ev.WorkflowStarted:
@@ -284,9 +306,9 @@ class _Batch:
                             event.status + (f": {error}" if error else "")))
         self.finished.add(rid)
 
-    def log(self, event: ev.TaskLog) -> None:
-        key = (event.run_id, event.task_id)
-        self.logs.append((event.run_id, event.task_id, event.ts, event.kind, utf8(event.text)))
+    def log(self, rid: str, tid: str, ts: float, kind: str, text: str) -> None:
+        key = (rid, tid)
+        self.logs.append((rid, tid, ts, kind, utf8(text)))
         n = self.counts.get(key)
         if n is None:
             n = self.stored_logs(key)
@@ -316,10 +338,10 @@ class _Batch:
         for rows in self.dirty.values():
             for row in rows.values():
                 if _others(row) == _DEFAULT_VALUES:
-                    plain.append(_plain(row))
+                    plain.extend(_plain(row))  # flat: no object per row held to the end
                 else:
                     full.append(row)
-        insert_rows(conn, INSERT_PLAIN_TASK, plain)
+        insert_rows(conn, INSERT_PLAIN_TASK, plain, width=len(_PLAIN_COLUMNS))
         insert_rows(conn, INSERT_TASK, full)
         insert_rows(conn, INSERT_EVENT, self.events)
         insert_rows(conn, INSERT_LOG, self.logs)
@@ -347,16 +369,19 @@ def snapshot(event: ev.WorkflowStarted) -> dict[str, Any] | None:
     }
 
 
-def insert_rows(conn: Any, insert: str, rows: list[Any]) -> None:
+def insert_rows(conn: Any, insert: str, rows: list[Any], width: int | None = None) -> None:
     """``insert`` ("INSERT INTO t (columns)") of every row, `ROWS_PER_INSERT` per statement,
-    in order."""
+    in order. ``width``: ``rows`` is flat, that many values per row."""
     if not rows:
         return
-    width = len(rows[0])
+    if width is None:
+        width = len(rows[0])
+        values = list(chain.from_iterable(rows))
+    else:
+        values = rows
     marks = "(" + ", ".join("?" * width) + ")"
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 in an older SQLite
-    per = max(1, min(ROWS_PER_INSERT, limit // width))
-    for start in range(0, len(rows), per):
-        chunk = rows[start:start + per]
-        conn.execute(f"{insert} VALUES {', '.join([marks] * len(chunk))}",
-                     list(chain.from_iterable(chunk)))
+    per = max(1, min(ROWS_PER_INSERT, limit // width)) * width
+    for start in range(0, len(values), per):
+        chunk = values[start:start + per]
+        conn.execute(f"{insert} VALUES {', '.join([marks] * (len(chunk) // width))}", chunk)
