@@ -138,3 +138,71 @@ async def test_resume_after_sigkill_runs_each_completed_task_once(
         assert stored.summary.resumes == 1
         assert {tid: r.output for tid, r in stored.state.task_results.items()} == uninterrupted
         assert stored.state.started_at == before.started_at  # the run keeps its start
+
+
+KILLED_DRIVER = textwrap.dedent('''
+    """Callable tasks in a chain; task number `stop` tells the test it started, then waits."""
+    import asyncio, sys, time
+    from pathlib import Path
+    from deeptui import TaskDefinition, TaskOrchestrator, WorkflowDefinition
+    from deeptui.cache import CacheConfig
+    from deeptui.store import RunStore
+
+    db, marker, stop, sync = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+
+    def work(task, params, outputs):
+        if params["i"] == stop:
+            marker.write_text("started")
+            time.sleep(120)  # killed before it ends
+        return {"i": params["i"], "text": "é" * params["i"]}
+
+    async def main():
+        store = RunStore(db, sync_commit=sync == "sync")
+        orchestrator = TaskOrchestrator(cache_config=CacheConfig(strategy="none"), store=store)
+        orchestrator.register_callable("work", work)
+        tasks = [TaskDefinition(id=f"t{i:04d}", task_type="callable",
+                                depends_on=[f"t{i - 1:04d}"] if i else [],
+                                parameters={"callable": "work", "i": i}) for i in range(stop + 20)]
+        await orchestrator.execute_workflow(WorkflowDefinition(id="killed", tasks=tasks),
+                                            run_id="killed@1")
+
+    asyncio.run(main())
+''')
+
+
+@pytest.mark.parametrize("finished", [3, 400])
+def test_a_run_killed_after_n_tasks_finished_has_those_n_completed_with_outputs(
+        tmp_path: Path, finished: int) -> None:
+    """sync_commit: each task end is committed before the next task starts, so SIGKILL
+    while task n+1 runs leaves exactly n completed tasks, with their outputs."""
+    script, marker, db = tmp_path / "driver.py", tmp_path / "started", tmp_path / "history.db"
+    script.write_text(KILLED_DRIVER)
+    proc = subprocess.Popen([sys.executable, str(script), str(db), str(marker), str(finished),
+                             "sync"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the driver made no progress"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    with RunStore(db) as store:
+        stored = store.load_run("killed@1")
+    results = stored.state.task_results
+    assert stored.summary.status is WorkflowStatus.INTERRUPTED
+    assert [tid for tid, r in results.items() if r.status is TaskStatus.COMPLETED] == [
+        f"t{i:04d}" for i in range(finished)]
+    assert [results[f"t{i:04d}"].output for i in range(finished)] == [
+        {"i": i, "text": "é" * i} for i in range(finished)]
+    assert all(r.attempts == 1 and r.started_at and r.completed_at for r in
+               list(results.values())[:finished])
+    # the running one (its start may not be written: only ends are committed at once)
+    assert results[f"t{finished:04d}"].status in (TaskStatus.CANCELLED, TaskStatus.PENDING)
+    assert {r.status for r in list(results.values())[finished + 1:]} == {TaskStatus.PENDING}

@@ -284,3 +284,39 @@ async def test_history_is_kept_per_workflow_name(tmp_path):
     await orch.execute_workflow(renamed)
     assert work.started == ["a", "long", "a2"]  # no history under that name: path length
     store.close()
+
+
+def test_past_durations_follow_runs_another_store_adds_or_changes(tmp_path):
+    """A store remembers what it read of each past run; a run recorded (or recorded again)
+    through another store on the same file is read anew."""
+    from datetime import timedelta
+
+    from stored_runs import NIGHTLY, T0, record_run
+
+    from deeptui.store.durations import HALF_LIFE, expected_durations, weighted_median
+
+    reader = RunStore(tmp_path / "history.db")
+    writer = RunStore(tmp_path / "history.db", sync_commit=True)  # another process, in effect
+
+    def plan(fetch: float, scan: float) -> dict[str, list[tuple[float, float, str]]]:
+        return {"fetch": [(0, fetch, "completed")], "scan": [(fetch, fetch + scan, "completed")],
+                "report": [(fetch + scan, fetch + scan + 1, "completed")]}
+
+    hour = timedelta(hours=1)
+    assert expected_durations(reader, NIGHTLY) == {}
+    record_run(writer, NIGHTLY, "n1", T0, plan(2, 10), "completed")
+    assert expected_durations(reader, NIGHTLY) == {"fetch": 2, "scan": 10, "report": 1}
+    record_run(writer, NIGHTLY, "n2", T0 + hour, plan(4, 1), "completed")
+    assert expected_durations(reader, NIGHTLY) == {"fetch": 4, "scan": 1, "report": 1}
+    record_run(writer, NIGHTLY, "n3", T0 + 2 * hour, plan(3, 30), "completed")
+    w = [0.5 ** (rank / HALF_LIFE) for rank in range(3)]
+    assert expected_durations(reader, NIGHTLY) == {
+        "fetch": weighted_median([(3, w[0]), (4, w[1]), (2, w[2])]),  # 3
+        "scan": weighted_median([(30, w[0]), (1, w[1]), (10, w[2])]),  # 10: not the outlier
+        "report": 1}
+    record_run(writer, NIGHTLY, "n1", T0, plan(5, 8), "completed")  # n1 run again
+    assert expected_durations(reader, NIGHTLY) == {
+        "fetch": weighted_median([(3, w[0]), (4, w[1]), (5, w[2])]),  # 4
+        "scan": weighted_median([(30, w[0]), (1, w[1]), (8, w[2])]), "report": 1}  # 8
+    writer.close()
+    reader.close()

@@ -79,3 +79,38 @@ def test_a_resumed_run_keeps_the_results_its_start_event_carries(tmp_path: Path)
     assert [(t, r.status.value, r.output) for t, r in results.items()] == [
         ("a", "completed", "kept"), ("b", "completed", "fresh"), ("c", "completed", "fresh too")]
     store.close()
+
+
+def test_a_task_changed_in_a_later_batch_keeps_what_its_stored_row_holds(tmp_path: Path):
+    """Each step is its own batch: the writer reads the task's row back from the file (it
+    keeps no copy), so dropped log lines, the output and the attempts carry across."""
+    bus = EventBus()
+    store = RunStore(tmp_path / "history.db", max_log_lines=4)
+    store.attach(SimpleNamespace(bus=bus, find_run=lambda run_id: None))
+    sm = StateManager(WORKFLOW, "wf@2", bus, model="test:model")
+    lines = 0
+
+    def log(n: int) -> None:
+        nonlocal lines
+        for _ in range(n):
+            lines += 1
+            sm.log("a", "text", f"line {lines}")
+
+    steps = [sm.start_workflow, lambda: sm.running("a", 1, "general"), lambda: log(10),
+             lambda: sm.completed("a", {"x": 1}), lambda: log(3),
+             lambda: sm.running("b", 1, "coder"), lambda: sm.reset("b"),
+             lambda: sm.running("b", 1, "coder"), lambda: sm.completed("b", {"y": 2})]
+    for step in steps:
+        step()
+        assert store.flush()
+    stored = store.load_run("wf@2")
+    a, b = stored.state.task_results["a"], stored.state.task_results["b"]
+    assert (a.status, a.output, a.attempts, a.agent_used) == (
+        TaskStatus.COMPLETED, {"x": 1}, 1, "general")
+    assert [text for _, _, text in stored.logs["a"]][-1] == "line 13"
+    assert len(stored.logs["a"]) <= 5 and len(stored.logs["a"]) + stored.log_dropped["a"] == 13
+    assert (b.status, b.output, b.attempts, b.agent_used) == (
+        TaskStatus.COMPLETED, {"y": 2}, 1, "coder")
+    assert [e["kind"] for e in store.events("wf@2") if e["task_id"] == "b"] == ["reset"]
+    assert stored.state.task_results["c"].status is TaskStatus.PENDING
+    store.close()

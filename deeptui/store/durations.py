@@ -1,15 +1,23 @@
 """Each task's expected duration from the history: a decayed median over recent runs.
 
-`expected_durations` is one query when a run starts (never one per task): the
-completed, uncached tasks of the workflow's last ``RECENT_RUNS`` runs (same workflow
-name, or the same id for a workflow without a name), and for each task id the median of
-its durations weighted by age, the newest run weighing most (halving every
-``HALF_LIFE`` runs back). The scheduler orders ready tasks by the critical path in
-seconds these give (`deeptui.scheduler.estimates`).
+`expected_durations` reads, when a run starts (never once per task), the completed,
+uncached tasks of the workflow's last ``RECENT_RUNS`` runs (same workflow name, or the
+same id for a workflow without a name), and for each task id takes the median of its
+durations weighted by age, the newest run weighing most (halving every ``HALF_LIFE``
+runs back). The scheduler orders ready tasks by the critical path in seconds these give
+(`deeptui.scheduler.estimates`).
+
+Each store remembers the durations it read of each past run, with the run's
+``updated_at``, status and resumes (every write to a run sets ``updated_at`` to the time
+of its latest event): a later start of the same workflow reads only the runs that are new
+or changed since, after one small query for the list.
 """
 
 from __future__ import annotations
 
+import json
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 from deeptui.errors import StoreError
@@ -18,14 +26,22 @@ RECENT_RUNS = 10
 HALF_LIFE = 2.0  # runs back for a past duration to weigh half as much
 MAX_ROWS = 200_000  # a huge workflow reads fewer past runs (100,000 tasks: the last 2)
 
-_SQL = """
-SELECT t.task_id, t.completed_at - t.started_at, r.run_rank
-FROM (SELECT run_id, ROW_NUMBER() OVER (ORDER BY started_at DESC) - 1 AS run_rank
-      FROM runs WHERE {where} AND started_at IS NOT NULL
-      ORDER BY started_at DESC LIMIT ?) AS r
-JOIN tasks AS t ON t.run_id = r.run_id
-WHERE t.status = 'completed' AND t.cached = 0
-  AND t.started_at IS NOT NULL AND t.completed_at IS NOT NULL"""
+_RUNS_SQL = """
+SELECT run_id, updated_at, status, resumes FROM runs WHERE {where} AND started_at IS NOT NULL
+ORDER BY started_at DESC LIMIT ?"""
+# one JSON object per run, not a row per task: a fetch of thousands of rows, freed at once,
+# would drive the cyclic GC of the process that is about to run (into a full collection);
+# 17 digits: each duration read back exactly
+_TASKS_SQL = """
+SELECT json_group_object(task_id, json(printf('%!.17g', completed_at - started_at))) FROM tasks
+WHERE run_id = ? AND status = 'completed' AND cached = 0
+  AND started_at IS NOT NULL AND completed_at IS NOT NULL
+  AND completed_at - started_at >= 0"""
+
+RunDurations = dict[str, float]  # task id -> seconds, of one stored run
+# store -> workflow key -> run id -> ((updated_at, status, resumes), its durations); least recently used first
+_MEMO: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, ...], dict[str, Any]]] = \
+    weakref.WeakKeyDictionary()
 
 
 def expected_durations(store: Any, workflow: Any, *, runs: int = RECENT_RUNS) -> dict[str, float]:
@@ -37,18 +53,66 @@ def expected_durations(store: Any, workflow: Any, *, runs: int = RECENT_RUNS) ->
         return {}
     runs = max(1, min(runs, MAX_ROWS // max(1, len(workflow.tasks))))
     if workflow.name:
-        where, args = "workflow_name = ?", (workflow.name, runs)
+        where, key = "workflow_name = ?", ("name", workflow.name)
     else:
-        where, args = "workflow_id = ? AND workflow_name = ''", (workflow.id, runs)
+        where, key = "workflow_id = ? AND workflow_name = ''", ("id", workflow.id)
     try:
-        rows = read(_SQL.format(where=where), args)
+        memo = _MEMO.setdefault(store, OrderedDict())
+    except TypeError:  # a store that cannot be weakly referenced: nothing remembered
+        memo = OrderedDict()
+    known = memo.pop(key, {})
+    try:
+        ranked = read(_RUNS_SQL.format(where=where), (key[1], runs))
+        current: dict[str, Any] = {}
+        for run_id, *version in ranked:
+            seen = known.get(run_id)
+            if seen is None or version[0] is None or seen[0] != version:
+                found = read(_TASKS_SQL, (run_id,))
+                seen = (version, json.loads(found[0][0]) if found and found[0][0] else {})
+            current[run_id] = seen
     except StoreError:  # locked or damaged: the run goes on without estimates
         return {}
-    samples: dict[str, list[tuple[float, float]]] = {}
-    for task_id, seconds, rank in rows:
-        if seconds is not None and seconds >= 0:
-            samples.setdefault(task_id, []).append((seconds, 0.5 ** (rank / HALF_LIFE)))
-    return {task_id: weighted_median(values) for task_id, values in samples.items()}
+    memo[key] = current
+    _bound(memo)
+    return combine([current[row[0]][1] for row in ranked])
+
+
+def combine(newest_first: list[RunDurations]) -> dict[str, float]:
+    """Each task's weighted median over the runs (newest first; the run ``k`` back weighs
+    ``0.5 ** (k / HALF_LIFE)``)."""
+    present = [(0.5 ** (rank / HALF_LIFE), durations)
+               for rank, durations in enumerate(newest_first) if durations]
+    if not present:
+        return {}
+    if len(present) < 3:  # one sample is the median; of two, the newer weighs more
+        return {**present[-1][1], **present[0][1]}
+    weights = tuple(weight for weight, _ in present)
+    runs = [durations for _, durations in present]
+    out: dict[str, float] = {}
+    everywhere = set(runs[0]).intersection(*runs[1:])
+    if everywhere:  # most tasks: one sample in every run, the same weights
+        ids = list(everywhere)
+        half = sum(weights) / 2
+        for task_id, values in zip(ids, zip(*([d[t] for t in ids] for d in runs)), strict=True):
+            total = 0.0
+            for value, weight in sorted(zip(values, weights)):
+                total += weight
+                if total >= half:
+                    break
+            out[task_id] = value
+    for task_id in set().union(*runs) - everywhere:
+        values = [(durations[task_id], weight) for weight, durations in present
+                  if task_id in durations]
+        out[task_id] = values[0][0] if len(values) < 3 else weighted_median(values)
+    return out
+
+
+def _bound(memo: OrderedDict[tuple[str, ...], dict[str, Any]]) -> None:
+    """Forget the least recently read workflows beyond ``MAX_ROWS`` remembered durations."""
+    total = sum(len(d) for runs in memo.values() for _, d in runs.values())
+    while total > MAX_ROWS and len(memo) > 1:
+        _, runs = memo.popitem(last=False)
+        total -= sum(len(d) for _, d in runs.values())
 
 
 def weighted_median(values: list[tuple[float, float]]) -> float:

@@ -2,11 +2,12 @@
 
 `QueueMixin` is the part of `RunStore` between the bus and its `StoreWriter`:
 
-- the bus tap appends ``(event, extra)`` to a deque without a lock; a writer
-  thread commits what is queued at most ``flush_interval`` after it arrived.
-  ``extra`` is taken from the event alone (a task's times, attempts and usage;
-  a run's definition, model and already-ended tasks): the store holds no
-  engine object and never asks the orchestrator;
+- the bus tap appends an entry for the event to a deque without a lock (a task
+  start, end or log line as plain values: `deeptui.store.entries`); a writer
+  thread commits what is queued at most ``flush_interval`` after it arrived. An
+  event carries all the writer needs (a task's times, attempts and usage; a
+  run's definition, model and already-ended tasks), none of it changed by the
+  engine later: the store holds no engine object and never asks the orchestrator;
 - the queue is bounded: past ``max_queue`` events the tap waits (on the
   engine's thread: back-pressure) until the writer took them; the writer takes
   them into its pending batch even when it cannot write, and when that batch
@@ -31,11 +32,12 @@ import threading
 import time
 import warnings
 from collections import deque
-from typing import Any, cast
+from itertools import repeat, starmap
+from typing import Any
 
 from deeptui import bus as ev
-from deeptui.models import TaskUsage
-from deeptui.store.codec import ts
+from deeptui.store.entries import (COMPLETED, LOG, OTHER, STARTED, WIDTH, coalesce_logs, entries,
+                                   run_of)
 from deeptui.store.writer import StoreWriter
 
 log = logging.getLogger("deeptui.store")
@@ -43,32 +45,11 @@ log = logging.getLogger("deeptui.store")
 GATHER_SECONDS = 0.005  # how long the writer waits after a task ended before it commits
 RETRY_BUSY_MS = 100  # the busy timeout of a retry (the first attempt waits the full timeout)
 MAX_BACKOFF = 1.0
-_ENDS = (ev.TaskCompleted, ev.TaskFailed, ev.TaskCancelled, ev.TaskSkipped)
-_NO_USAGE = TaskUsage()
-_TaskEnd = ev.TaskCompleted | ev.TaskFailed
+# what the writer is woken for (a task or a run that ended, a run that starts)
+_WAKE = frozenset((ev.TaskCompleted, ev.TaskFailed, ev.TaskCancelled, ev.TaskSkipped,
+                   ev.WorkflowStarted, ev.WorkflowFinished))
 _WRITE_ERRORS = (sqlite3.OperationalError, sqlite3.DatabaseError)
 _BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
-
-
-def coalesce_logs(pending: list[tuple[Any, Any]], limit: int,
-                  dropped: dict[tuple[str, str], int]) -> list[tuple[Any, Any]]:
-    """``pending`` with only the newest ``limit`` log lines of each task; the others are
-    counted in ``dropped`` ((run, task) -> lines)."""
-    seen: dict[tuple[str, str], int] = {}
-    kept: list[tuple[Any, Any]] = []
-    log_event = ev.TaskLog
-    for item in reversed(pending):
-        event = item[0]
-        if type(event) is log_event:
-            key = (event.run_id, event.task_id)
-            n = seen.get(key, 0)
-            if n >= limit:
-                dropped[key] = dropped.get(key, 0) + 1
-                continue
-            seen[key] = n + 1
-        kept.append(item)
-    kept.reverse()
-    return kept
 
 
 class QueueMixin:
@@ -86,8 +67,8 @@ class QueueMixin:
     def _init_queue(self, max_queue: int, retry_for: float) -> None:
         self.max_queue = max(max_queue, 1)
         self.retry_for = max(retry_for, 0.0)
-        self._queue: deque[tuple[Any, Any]] = deque()
-        self._pending: list[tuple[Any, Any]] = []  # taken from the queue, not yet written
+        self._queue: deque[Any] = deque()  # entries: `WIDTH` values each
+        self._pending: list[Any] = []  # taken from the queue, not yet written
         self._dropped: dict[tuple[str, str], int] = {}  # log lines coalesced away, per task
         self._compact_base = max(self.max_queue, 2 * self.max_log_lines)
         self._compact_at = self._compact_base
@@ -111,33 +92,36 @@ class QueueMixin:
             self._thread.start()
 
     def _make_tap(self) -> Any:
-        """The bus tap: appends to the queue (and wakes the writer when something ended)."""
+        """The bus tap: appends an entry to the queue (and wakes the writer when something
+        ended). ``max_queue`` counts events: the queue holds `WIDTH` values for each."""
         queue = self._queue
-        append = queue.append
+        extend = queue.extend
         wake = self._wake
-        log_event, started = ev.TaskLog, ev.TaskStarted
-        completed, failed = ev.TaskCompleted, ev.TaskFailed
+        wakes = _WAKE
 
-        def tap(event: ev.Event) -> None:
+        def tap(event: Any) -> None:
             cls = type(event)
-            if cls is log_event or cls is started:
-                append((event, None))
-                if len(queue) > self.max_queue:
-                    self._backpressure()
-                return
-            if cls is completed or cls is failed:
-                append((event, _task_end(cast(_TaskEnd, event))))
-            elif cls is ev.WorkflowStarted:
-                append((event, _snapshot(cast(ev.WorkflowStarted, event))))
+            if cls is STARTED:
+                extend((STARTED, event.run_id, event.task_id, event.ts, event.attempt,
+                        event.agent_type, None, None, None, None, None))
+            elif cls is LOG:
+                extend((LOG, event.run_id, event.task_id, event.ts, event.kind, event.text,
+                        None, None, None, None, None))
             else:
-                append((event, None))
-                if not isinstance(event, (*_ENDS, ev.WorkflowFinished)):
+                if cls is COMPLETED:
+                    extend((COMPLETED, event.run_id, event.task_id, event.ts, event.output,
+                            event.cached, event.started_at, event.completed_at,
+                            event.attempts, event.agent_used, event.usage))
+                else:
+                    extend((OTHER, event, None, None, None, None, None, None, None, None, None))
+                if cls in wakes:
+                    if self.sync_commit:
+                        self.flush()
+                    elif not wake.is_set():
+                        wake.set()
+                else:
                     return
-            if self.sync_commit:
-                self.flush()
-            elif not wake.is_set():
-                wake.set()
-            if len(queue) > self.max_queue:
+            if len(queue) > self.max_queue * WIDTH:
                 self._backpressure()
 
         return tap
@@ -145,11 +129,11 @@ class QueueMixin:
     def _backpressure(self) -> None:
         """Wait (the engine's thread) until the writer took the queue below its bound."""
         self._wake.set()
-        while len(self._queue) > self.max_queue and not self._stopping \
+        while len(self._queue) > self.max_queue * WIDTH and not self._stopping \
                 and self.conn is not None and self._thread is not None \
                 and self._thread.is_alive():
             self._room.clear()
-            if len(self._queue) <= self.max_queue:
+            if len(self._queue) <= self.max_queue * WIDTH:
                 break
             self._wake.set()
             self._room.wait(0.05)
@@ -171,12 +155,12 @@ class QueueMixin:
         """Move the queue into the pending batch (under the lock), coalescing log lines."""
         queue, pending = self._queue, self._pending
         queued = len(queue)
-        pending.extend(queue.popleft() for _ in range(queued))
+        pending.extend(starmap(queue.popleft, repeat((), queued)))  # (the tap only appends)
         self._room.set()
-        self.peak_queued = max(self.peak_queued, len(pending) + len(queue))
-        if len(pending) > self._compact_at:
+        self.peak_queued = max(self.peak_queued, (len(pending) + len(queue)) // WIDTH)
+        if len(pending) > self._compact_at * WIDTH:
             self._pending = pending = coalesce_logs(pending, self.max_log_lines, self._dropped)
-            self._compact_at = max(2 * len(pending), self._compact_base)
+            self._compact_at = max(2 * len(pending) // WIDTH, self._compact_base)
 
     def flush(self, *, attempt: bool = True) -> bool:
         """Write everything queued so far, in one transaction. Safe from any thread.
@@ -193,13 +177,13 @@ class QueueMixin:
                 self.writer.write(self.conn, self._pending, self._dropped)
             except _BUGS:  # a bug must not stop the run, nor loop forever
                 log.exception("history database %s: could not record %d events",
-                              self.path, len(self._pending))
+                              self.path, len(self._pending) // WIDTH)
             except _WRITE_ERRORS as exc:  # locked for too long, disk full, I/O error...
                 self._failed(exc)
                 return False
             except Exception:  # noqa: BLE001 - as above
                 log.exception("history database %s: could not record %d events",
-                              self.path, len(self._pending))
+                              self.path, len(self._pending) // WIDTH)
             self._pending = []
             self._dropped = {}
             self._compact_at = self._compact_base
@@ -249,36 +233,13 @@ class QueueMixin:
         return None
 
     def _give_up(self, why: str, runs: set[str] | None = None) -> None:
-        runs = sorted(runs or {e.run_id for e, _ in self._pending}
+        runs = sorted(runs or {run_of(values) for values in entries(self._pending)}
                       | self.writer.live)
         what = f"run {', '.join(repr(r) for r in runs[:3])}" if runs else "the last events"
         if self.save_error is None:  # the caller reports it (the CLI: a warning line)
             self.save_error = (f"history database {self.path}: {why}; {what} may be missing "
                                "or incomplete in the history")
             log.info("%s", self.save_error)
-
-
-def _task_end(event: _TaskEnd) -> tuple[Any, ...]:
-    """What the writer records of a task that ended, from its event: times, attempts, usage."""
-    u = event.usage or _NO_USAGE
-    return (event.started_at, event.completed_at, event.attempts, event.agent_used,
-            u.input_tokens, u.output_tokens, u.requests, u.cost_usd)
-
-
-def _snapshot(event: ev.WorkflowStarted) -> dict[str, Any] | None:
-    """What the writer records of a run that starts, from its event."""
-    workflow = event.workflow
-    if workflow is None:
-        return None
-    meta = workflow.metadata or {}
-    return {
-        "workflow": workflow,
-        "model": event.model,
-        "template": meta.get("template"),
-        "parameters": meta.get("parameters"),
-        "started_at": ts(event.started_at),
-        "done": event.finished,
-    }
 
 
 def _file_identity(path: Any) -> tuple[int, int] | None:

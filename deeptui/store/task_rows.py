@@ -1,7 +1,7 @@
 """A task's row in the history's ``tasks`` table, and how each task event changes it.
 
-A row is a list of values in `TASK_COLUMNS` order; the writer keeps one per task of a
-live run and changes it in place, event by event, then writes the rows that changed.
+A row is a list of values in `TASK_COLUMNS` order; a writer batch stages one per task it
+changes and changes it in place, event by event, then writes the rows that changed.
 """
 
 from __future__ import annotations
@@ -9,8 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from deeptui import bus as ev
-from deeptui.store.codec import encode_output, pending_row, ts, utf8
+from deeptui.models import TaskUsage
+from deeptui.store.codec import encode_output, pending_row, utf8
+from deeptui.store.entries import entry
 from deeptui.store.schema import TASK_COLUMNS
+
+_NO_USAGE = TaskUsage()
 
 (STATUS, OUTPUT, KIND, ERROR, SKIP, ATTEMPTS, STARTED, ENDED, AGENT, CACHED,
  IN, OUT, REQ, COST, DROPPED) = (TASK_COLUMNS.index(name) for name in (
@@ -18,66 +22,79 @@ from deeptui.store.schema import TASK_COLUMNS
     "completed_at", "agent_used", "cached", "input_tokens", "output_tokens", "requests",
     "cost_usd", "log_dropped"))
 
-# Each handler updates a mirrored task row from one event and returns the row for the events
+# Each handler updates a staged task row from one event and returns the row for the events
 # table (kind, attempt, detail), or None for a first start and a completion: the task
 # row holds their times already.
 
 Detail = tuple[str, int | None, str | None] | None
 
 
-def _started(row: list[Any], event: ev.TaskStarted, extra: Any, logs: list[Any]) -> Detail:
+def started(row: list[Any], ts: float, attempt: int, agent_type: str | None) -> Detail:
     row[STATUS] = "running"
-    row[ATTEMPTS] = event.attempt
-    row[AGENT] = event.agent_type
-    if event.attempt == 1:
-        row[STARTED] = event.ts
+    row[ATTEMPTS] = attempt
+    row[AGENT] = agent_type
+    if attempt == 1:
+        row[STARTED] = ts
         row[ERROR] = None
         return None
-    return "started", event.attempt, event.agent_type
+    return "started", attempt, agent_type
 
 
-def _completed(row: list[Any], event: ev.TaskCompleted, extra: Any, logs: list[Any]) -> Detail:
-    text, kind = encode_output(event.output, f"task '{event.task_id}' of run '{event.run_id}'")
-    if kind == "text":
-        logs.append((event.run_id, event.task_id, event.ts, "warning",
-                     "output is not JSON-serializable; stored as its text"))
+def completed(row: list[Any], values: tuple[Any, ...], logs: list[Any]) -> None:
+    """A completion, from its queue entry (`deeptui.store.entries`)."""
+    (_, rid, tid, ts, output, cached, started_at, completed_at, attempts, agent,
+     usage) = values
+    text, kind = None, "json"
+    if output is not None:
+        text, kind = encode_output(output, f"task '{tid}' of run '{rid}'")
+        if kind == "text":
+            logs.append((rid, tid, ts, "warning",
+                         "output is not JSON-serializable; stored as its text"))
     row[STATUS], row[OUTPUT], row[KIND] = "completed", text, kind
-    row[ERROR], row[CACHED] = None, int(event.cached)
-    _usage(row, event, extra)
+    row[ERROR], row[CACHED] = None, int(cached)
+    _ended(row, ts, started_at, completed_at, attempts, agent, usage)
+
+
+def _started(row: list[Any], event: ev.TaskStarted, logs: list[Any]) -> Detail:
+    return started(row, event.ts, event.attempt, event.agent_type)
+
+
+def _completed(row: list[Any], event: ev.TaskCompleted, logs: list[Any]) -> Detail:
+    completed(row, entry(event), logs)
     return None
 
 
-def _failed(row: list[Any], event: ev.TaskFailed, extra: Any, logs: list[Any]) -> Detail:
+def _failed(row: list[Any], event: ev.TaskFailed, logs: list[Any]) -> Detail:
     row[STATUS], row[ERROR], row[ATTEMPTS] = "failed", utf8(event.error), event.attempts
-    _usage(row, event, extra)
+    _usage(row, event)
     return "failed", event.attempts, row[ERROR]
 
 
-def _retrying(row: list[Any], event: ev.TaskRetrying, extra: Any, logs: list[Any]) -> Detail:
+def _retrying(row: list[Any], event: ev.TaskRetrying, logs: list[Any]) -> Detail:
     row[ERROR] = utf8(event.error)
     return "retrying", event.attempt, f"{row[ERROR]} (next attempt in {event.delay:.2f}s)"
 
 
-def _skipped(row: list[Any], event: ev.TaskSkipped, extra: Any, logs: list[Any]) -> Detail:
+def _skipped(row: list[Any], event: ev.TaskSkipped, logs: list[Any]) -> Detail:
     row[STATUS], row[SKIP], row[ENDED] = "skipped", utf8(event.reason), event.ts
     return "skipped", None, row[SKIP]
 
 
-def _cancelled(row: list[Any], event: ev.TaskCancelled, extra: Any, logs: list[Any]) -> Detail:
+def _cancelled(row: list[Any], event: ev.TaskCancelled, logs: list[Any]) -> Detail:
     row[STATUS], row[ERROR], row[ENDED] = "cancelled", utf8(event.reason), event.ts
     return "cancelled", None, row[ERROR]
 
 
-def _reset(row: list[Any], event: ev.TaskReset, extra: Any, logs: list[Any]) -> Detail:
+def _reset(row: list[Any], event: ev.TaskReset, logs: list[Any]) -> Detail:
     row[3:] = pending_row("", "", 0)[3:17] + [row[DROPPED]]
     return "reset", None, None
 
 
-def _cache_hit(row: list[Any], event: ev.CacheHit, extra: Any, logs: list[Any]) -> Detail:
+def _cache_hit(row: list[Any], event: ev.CacheHit, logs: list[Any]) -> Detail:
     return "cache_hit", None, event.key
 
 
-def _changes(row: list[Any], event: ev.TaskChangesReady, extra: Any, logs: list[Any]) -> Detail:
+def _changes(row: list[Any], event: ev.TaskChangesReady, logs: list[Any]) -> Detail:
     """The diff itself, so `deeptui apply` works from the history."""
     if event.changes is None:
         return "changes_discarded", None, None
@@ -85,17 +102,17 @@ def _changes(row: list[Any], event: ev.TaskChangesReady, extra: Any, logs: list[
         event.changes.model_dump_json()
 
 
-def _placed(row: list[Any], event: ev.TaskPlaced, extra: Any, logs: list[Any]) -> Detail:
+def _placed(row: list[Any], event: ev.TaskPlaced, logs: list[Any]) -> Detail:
     """The Dask worker an attempt ran on (deeptui.cluster): read back by `stored_workers`."""
     return "worker", event.attempt, event.worker
 
 
-def _approval_requested(row: list[Any], event: ev.ApprovalRequested, extra: Any,
+def _approval_requested(row: list[Any], event: ev.ApprovalRequested,
                         logs: list[Any]) -> Detail:
     return "approval_requested", None, f"{event.tool}: {utf8(event.args)}"
 
 
-def _approval_answered(row: list[Any], event: ev.ApprovalAnswered, extra: Any,
+def _approval_answered(row: list[Any], event: ev.ApprovalAnswered,
                        logs: list[Any]) -> Detail:
     verdict = "approved" if event.approved else "denied"
     return "approval_answered", None, f"{verdict} by {event.by}: {event.tool}"
@@ -110,19 +127,25 @@ _TASK_EVENTS: dict[type, Any] = {
 }
 
 
-def apply_event(row: list[Any], event: ev.Event, extra: Any, logs: list[Any]) -> Detail:
-    """Update a mirrored task row from a task event; the row for the events table or None."""
+def apply_event(row: list[Any], event: ev.Event, logs: list[Any]) -> Detail:
+    """Update a staged task row from a task event; the row for the events table or None."""
     handler = _TASK_EVENTS.get(type(event))
     if handler is None:
         return type(event).__name__, None, None
-    return handler(row, event, extra, logs)
+    return handler(row, event, logs)
 
 
-def _usage(row: list[Any], event: ev.TaskEvent, extra: Any) -> None:
-    if extra is None:
-        row[ENDED] = event.ts
-        return
-    started, ended, attempts, agent, tin, tout, requests, cost = extra
-    row[STARTED], row[ENDED] = ts(started), ts(ended) or event.ts
+def _usage(row: list[Any], event: ev.TaskFailed) -> None:
+    _ended(row, event.ts, event.started_at, event.completed_at, event.attempts,
+           event.agent_used, event.usage)
+
+
+def _ended(row: list[Any], ts: float, started: Any, ended: Any, attempts: int,
+           agent: str | None, usage: TaskUsage | None) -> None:
+    """The times, attempts and usage a task end carries (its usage, summed over attempts)."""
+    u = usage or _NO_USAGE
+    row[STARTED] = started.timestamp() if started is not None else None
+    row[ENDED] = ended.timestamp() if ended is not None else ts
     row[ATTEMPTS], row[AGENT] = attempts, agent
-    row[IN], row[OUT], row[REQ], row[COST] = tin, tout, requests, cost
+    row[IN], row[OUT], row[REQ], row[COST] = (u.input_tokens, u.output_tokens, u.requests,
+                                              u.cost_usd)

@@ -1,8 +1,11 @@
 """`StoreWriter`: queued bus events to rows, one transaction per batch.
 
 It runs on the store's writer thread (or on whoever calls ``flush()``), under the
-store's lock, and owns the mirror of each live run's task rows, so a burst of events on
-one task is one row write. `RunStore` tells it which runs this process claimed
+store's lock. A batch stages one row per task it changes (read back from the file when
+the task has one, kept for the batch), so a burst of events on one task is one row
+write; a row whose columns other than status, output, times, attempts and agent hold
+their defaults is written with those columns only. Between batches it keeps which tasks
+of each live run have a row and their positions, never the rows. `RunStore` tells it which runs this process claimed
 (`claim`, `release`) and reads which are live and which it wrote (``live``, ``recorded``).
 """
 
@@ -10,21 +13,37 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import os
 import sqlite3
 import time
+from itertools import chain
 from typing import Any
 
 from deeptui import bus as ev
-from deeptui.store.codec import definition_json, pending_row, row_from_result, utf8
+from deeptui.store.codec import definition_json, pending_row, row_from_result, ts, utf8
 from deeptui.store.schema import TASK_COLUMNS
-from deeptui.store.task_rows import DROPPED, apply_event
+from deeptui.store.entries import COMPLETED, LOG, STARTED, entries
+from deeptui.store.task_rows import DROPPED, apply_event, completed, started
 
 log = logging.getLogger("deeptui.store")
 
 _COLS = ", ".join(TASK_COLUMNS)
 INSERT_TASK = f"INSERT OR REPLACE INTO tasks ({_COLS})"
 KEEP_TASK = f"INSERT OR IGNORE INTO tasks ({_COLS})"
+# a task row whose other columns hold their defaults (JSON output, no error, cache hit,
+# usage or dropped log lines) is written with these columns only: fewer values to bind
+_PLAIN_COLUMNS = ("run_id", "task_id", "position", "status", "output", "attempts", "started_at",
+                  "completed_at", "agent_used")
+_DEFAULTS = {"output_kind": "json", "error": None, "skip_reason": None, "cached": 0,
+             "input_tokens": 0, "output_tokens": 0, "requests": 0, "cost_usd": None,
+             "log_dropped": 0}  # as the tasks table declares them
+assert set(_PLAIN_COLUMNS) | set(_DEFAULTS) == set(TASK_COLUMNS)
+_plain = operator.itemgetter(*(TASK_COLUMNS.index(c) for c in _PLAIN_COLUMNS))
+_others = operator.itemgetter(*(TASK_COLUMNS.index(c) for c in _DEFAULTS))
+_DEFAULT_VALUES = tuple(_DEFAULTS.values())
+INSERT_PLAIN_TASK = f"INSERT OR REPLACE INTO tasks ({', '.join(_PLAIN_COLUMNS)})"
+SELECT_ROW = f"SELECT {_COLS} FROM tasks WHERE run_id = ? AND task_id = ?"
 INSERT_EVENT = "INSERT INTO events (run_id, ts, task_id, kind, attempt, detail)"
 INSERT_LOG = "INSERT INTO logs (run_id, task_id, ts, kind, text)"
 # SQLite releases the GIL for every step of a statement, and a busy event loop holds it
@@ -52,7 +71,7 @@ ON CONFLICT (run_id) DO UPDATE SET workflow_json = excluded.workflow_json,
 
 
 class StoreWriter:
-    """Writes batches of ``(event, extra)`` pairs; keeps what it needs between batches."""
+    """Writes batches of bus events; keeps what it needs between batches."""
 
     def __init__(self, *, max_log_lines: int, host: str, proc_token: str | None,
                  keep_env: bool) -> None:
@@ -60,8 +79,11 @@ class StoreWriter:
         self.host = host
         self.proc_token = proc_token
         self.keep_env = keep_env
-        # the mirror of live runs: task rows, task positions, stored log lines per task
-        self.rows: dict[str, dict[str, list[Any]]] = {}
+        # what it knows of live runs: which tasks have a row in the file (a batch that changes
+        # one reads it back: no copy of a run's rows is kept in memory, where thousands of
+        # long-lived rows would bring on the cyclic GC's full collections in the engine's
+        # process), task positions, stored log lines per task
+        self.stored: dict[str, set[str]] = {}
         self.positions: dict[str, dict[str, int]] = {}
         self.log_counts: dict[tuple[str, str], int] = {}
         self.fresh: set[str] = set()  # runs first recorded here: they have no older logs
@@ -77,21 +99,21 @@ class StoreWriter:
     def release(self, run_id: str) -> None:
         self.live.discard(run_id)
 
-    def write(self, conn: sqlite3.Connection, batch: list[tuple[Any, Any]],
+    def write(self, conn: sqlite3.Connection, batch: list[Any],
               dropped: dict[tuple[str, str], int] | None = None) -> set[str]:
-        """Write queued (event, extra) pairs in one transaction; returns the runs that
+        """Write queued entries (`deeptui.store.entries`: `WIDTH` values per event) in one
+        transaction; returns the runs that
         finished in it. ``dropped``: log lines of a task coalesced away before the batch
         (newer than every stored line of that task).
 
-        The mirror changes only when the transaction committed, so a failed batch can be
-        written again as it is."""
+        What it knows of live runs changes only when the transaction committed, so a failed
+        batch can be written again as it is."""
         staged = _Batch(self, conn)
         for key in dropped or ():
             staged.counts[key] = 0  # every stored line of the task is older: all are dropped
         conn.execute("BEGIN IMMEDIATE")  # waits up to the store's timeout for other writers
         try:
-            for event, extra in batch:
-                staged.add(event, extra)
+            staged.add_all(batch)
             for key, n in (dropped or {}).items():
                 staged.drop_older(key, n)
             staged.write()
@@ -104,35 +126,36 @@ class StoreWriter:
         return staged.finished
 
     def _publish(self, staged: _Batch) -> None:
-        """The transaction committed: the staged rows become the mirror."""
-        for rid, rows in staged.runs.items():
-            self.rows[rid] = rows
+        """The transaction committed: the staged rows are in the file."""
+        for rid, stored in staged.runs.items():
+            self.stored[rid] = stored
             self.positions[rid] = staged.positions[rid]
             self.live.add(rid)
-        for (rid, tid), row in staged.dirty.items():
-            rows = self.rows.get(rid)
-            if rows is not None:
-                rows[tid] = row
+        for rid, rows in staged.dirty.items():
+            stored = self.stored.get(rid)
+            if stored is not None:
+                stored.update(rows)
         self.fresh |= staged.fresh
         self.log_counts.update(staged.counts)
         self.recorded |= staged.touched
         for rid in staged.finished:
             self.live.discard(rid)
-            self.rows.pop(rid, None)
+            self.stored.pop(rid, None)
             self.positions.pop(rid, None)
             for key in [k for k in self.log_counts if k[0] == rid]:
                 del self.log_counts[key]
 
 
 class _Batch:
-    """One transaction's rows, staged: copies of the mirrored rows it changes."""
+    """One transaction's rows, staged: the rows of the tasks it changes."""
 
     def __init__(self, writer: StoreWriter, conn: sqlite3.Connection) -> None:
         self.writer = writer
         self.conn = conn
-        self.runs: dict[str, dict[str, list[Any]]] = {}  # runs (re)started in this batch
+        self.runs: dict[str, set[str]] = {}  # runs (re)started in this batch: tasks with rows
         self.positions: dict[str, dict[str, int]] = {}
-        self.dirty: dict[tuple[str, str], list[Any]] = {}
+        self.dirty: dict[str, dict[str, list[Any]]] = {}  # run -> task -> its changed row
+        self.kept: dict[str, dict[str, list[Any]]] = {}  # rows of ended tasks of a (re)start
         self.keep: list[list[Any]] = []
         self.events: list[tuple[Any, ...]] = []
         self.logs: list[tuple[Any, ...]] = []
@@ -145,23 +168,31 @@ class _Batch:
         self.high = self.limit + max(self.limit // 4, 1)
 
     def row(self, rid: str, tid: str, *, create: bool = True) -> list[Any] | None:
-        """The staged row of a task (a copy of the mirrored one, or a new pending row)."""
-        key = (rid, tid)
-        row = self.dirty.get(key)
-        if row is not None:
-            return row
-        rows = self.runs.get(rid, self.writer.rows.get(rid))
-        if rows is None:
-            return None  # a run this store did not see start
-        base = rows.get(tid)
-        if base is not None:
-            row = list(base)
-        else:
+        """The staged row of a task (its stored row, or a new pending row)."""
+        rows = self.dirty.get(rid)
+        if rows is not None:
+            row = rows.get(tid)
+            if row is not None:
+                return row
+        stored = self.runs.get(rid)
+        if stored is None:
+            stored = self.writer.stored.get(rid)
+            if stored is None:
+                return None  # a run this store did not see start
+        row = None
+        if tid in stored:
+            row = self.kept.get(rid, {}).get(tid)
+            if row is None:
+                found = self.conn.execute(SELECT_ROW, (rid, tid)).fetchone()
+                row = list(found) if found is not None else None
+        if row is None:
             position = self.positions.get(rid, self.writer.positions.get(rid, {})).get(tid)
             if position is None or not create:
                 return None
             row = pending_row(rid, tid, position)
-        self.dirty[key] = row
+        if rows is None:
+            rows = self.dirty[rid] = {}
+        rows[tid] = row
         return row
 
     def is_fresh(self, rid: str) -> bool:
@@ -174,27 +205,50 @@ class _Batch:
                 "SELECT COUNT(*) FROM logs WHERE run_id = ? AND task_id = ?", key).fetchone()[0]
         return n
 
-    def add(self, event: Any, extra: Any) -> None:
+    def add_all(self, batch: list[Any]) -> None:
+        """Stage the queue entries of ``batch`` in order."""
+        row_of, touched, add, events = self.row, self.touched, self.add, self.events
+        for values in entries(batch):
+            tag = values[0]
+            if tag is STARTED:
+                rid = values[1]
+                touched.add(rid)
+                row = row_of(rid, values[2])
+                if row is not None:
+                    detail = started(row, values[3], values[4], values[5])
+                    if detail is not None:
+                        events.append((rid, values[3], values[2], *detail))
+            elif tag is COMPLETED:
+                rid = values[1]
+                touched.add(rid)
+                row = row_of(rid, values[2])
+                if row is not None:
+                    completed(row, values, self.logs)
+            elif tag is LOG:
+                self.log(*values[1:6])
+            else:
+                add(values[1])
+
+    def add(self, event: Any) -> None:
+        """Stage an event (not a task start, completion or log line: see `add_all`)."""
         cls = type(event)
-        if cls is ev.TaskLog:
-            self.log(event)
-            return
         rid = event.run_id
         self.touched.add(rid)
         if cls is ev.WorkflowStarted:
-            self.start(event, extra)
+            self.start(event)
         elif cls is ev.WorkflowFinished:
             self.finish(event)
         else:
             row = self.row(rid, event.task_id)
             if row is None:
                 return
-            detail = apply_event(row, event, extra, self.logs)
+            detail = apply_event(row, event, self.logs)
             if detail is not None:
                 self.events.append((rid, event.ts, event.task_id, *detail))
 
-    def start(self, event: ev.WorkflowStarted, snap: dict[str, Any] | None) -> None:
+    def start(self, event: ev.WorkflowStarted) -> None:
         rid = event.run_id
+        snap = snapshot(event)
         self.finished.discard(rid)
         self.events.append((rid, event.ts, None, "workflow_started", None,
                             "resumed" if event.resumed else None))
@@ -229,18 +283,19 @@ class _Batch:
             conn.executemany("DELETE FROM tasks WHERE run_id = ? AND task_id = ?", stale)
 
     def mirror_run(self, rid: str, workflow: Any, done: dict[str, Any]) -> None:
-        """A (re)started run's mirror: rows of its ended tasks (pending tasks get a row
-        when they start) and every task's position."""
-        rows = self.runs[rid] = {}
+        """A (re)started run: rows of its ended tasks (pending tasks get a row when they
+        start), and every task's position."""
+        stored = self.runs[rid] = set()
+        kept = self.kept[rid] = {}
         positions = self.positions[rid] = {}
-        for key in [k for k in self.dirty if k[0] == rid]:
-            del self.dirty[key]  # rows of an earlier start in this batch: the snapshot has them
+        self.dirty.pop(rid, None)  # rows of an earlier start in this batch: the snapshot has them
         for position, task in enumerate(workflow.tasks):
             positions[task.id] = position
             result = done.get(task.id)
             if result is not None:
-                rows[task.id] = row_from_result(rid, position, result)
-                self.keep.append(rows[task.id])
+                kept[task.id] = row = row_from_result(rid, position, result)
+                self.keep.append(row)
+                stored.add(task.id)
 
     def finish(self, event: ev.WorkflowFinished) -> None:
         rid, error = event.run_id, utf8(event.error)
@@ -251,9 +306,9 @@ class _Batch:
                             event.status + (f": {error}" if error else "")))
         self.finished.add(rid)
 
-    def log(self, event: ev.TaskLog) -> None:
-        key = (event.run_id, event.task_id)
-        self.logs.append((event.run_id, event.task_id, event.ts, event.kind, utf8(event.text)))
+    def log(self, rid: str, tid: str, ts: float, kind: str, text: str) -> None:
+        key = (rid, tid)
+        self.logs.append((rid, tid, ts, kind, utf8(text)))
         n = self.counts.get(key)
         if n is None:
             n = self.stored_logs(key)
@@ -278,7 +333,16 @@ class _Batch:
     def write(self) -> None:
         conn = self.conn
         insert_rows(conn, KEEP_TASK, self.keep)
-        insert_rows(conn, INSERT_TASK, list(self.dirty.values()))
+        plain: list[Any] = []
+        full: list[Any] = []
+        for rows in self.dirty.values():
+            for row in rows.values():
+                if _others(row) == _DEFAULT_VALUES:
+                    plain.extend(_plain(row))  # flat: no object per row held to the end
+                else:
+                    full.append(row)
+        insert_rows(conn, INSERT_PLAIN_TASK, plain, width=len(_PLAIN_COLUMNS))
+        insert_rows(conn, INSERT_TASK, full)
         insert_rows(conn, INSERT_EVENT, self.events)
         insert_rows(conn, INSERT_LOG, self.logs)
         for (rid, tid), n in self.trims.items():
@@ -289,16 +353,35 @@ class _Batch:
                          [(now, rid) for rid in self.touched - self.finished])
 
 
-def insert_rows(conn: Any, insert: str, rows: list[Any]) -> None:
+def snapshot(event: ev.WorkflowStarted) -> dict[str, Any] | None:
+    """What the writer records of a run that starts, from its event."""
+    workflow = event.workflow
+    if workflow is None:
+        return None
+    meta = workflow.metadata or {}
+    return {
+        "workflow": workflow,
+        "model": event.model,
+        "template": meta.get("template"),
+        "parameters": meta.get("parameters"),
+        "started_at": ts(event.started_at),
+        "done": event.finished,
+    }
+
+
+def insert_rows(conn: Any, insert: str, rows: list[Any], width: int | None = None) -> None:
     """``insert`` ("INSERT INTO t (columns)") of every row, `ROWS_PER_INSERT` per statement,
-    in order."""
+    in order. ``width``: ``rows`` is flat, that many values per row."""
     if not rows:
         return
-    width = len(rows[0])
+    if width is None:
+        width = len(rows[0])
+        values = list(chain.from_iterable(rows))
+    else:
+        values = rows
     marks = "(" + ", ".join("?" * width) + ")"
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 in an older SQLite
-    per = max(1, min(ROWS_PER_INSERT, limit // width))
-    for start in range(0, len(rows), per):
-        chunk = rows[start:start + per]
-        conn.execute(f"{insert} VALUES {', '.join([marks] * len(chunk))}",
-                     [value for row in chunk for value in row])
+    per = max(1, min(ROWS_PER_INSERT, limit // width)) * width
+    for start in range(0, len(values), per):
+        chunk = values[start:start + per]
+        conn.execute(f"{insert} VALUES {', '.join([marks] * (len(chunk) // width))}", chunk)
