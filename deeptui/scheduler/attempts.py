@@ -1,5 +1,8 @@
 """One task's attempts in a run: a cache lookup, then attempts until one succeeds or retries run out.
 
+The executor looks a task up before it starts it (`look_up`): a hit ends the task at
+once, without a slot or an asyncio task; `run_task` looks up only what it was not told.
+
 The ready-queue executor starts `run_task` for every task it starts; the task's body
 runs on the runner its kind names, a timeout fails that attempt, and a failed attempt
 is retried after ``RetryConfig.delay`` (with jitter, cancellable).
@@ -8,12 +11,13 @@ is retried after ``RetryConfig.delay`` (with jitter, cancellable).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deeptui.errors import ConditionError
 from deeptui.runners import TaskContext, TaskFailure
 
 if TYPE_CHECKING:
+    from deeptui.cache.keys import PreparedKey
     from deeptui.models import TaskDefinition
     from deeptui.scheduler.ready_queue import ReadyQueueExecutor
 
@@ -27,8 +31,44 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | None) -> None:
-    """One task: a cache lookup, then attempts until one succeeds or retries run out.
+# `look_up`'s answers besides a key: the task ended from the cache / not looked up yet
+HIT: Any = object()
+NOT_LOOKED_UP: Any = object()
+
+
+def look_up(run: ReadyQueueExecutor, task: TaskDefinition,
+            agent_type: str | None) -> PreparedKey | None:
+    """The task's cache lookup: `HIT` when it ended, completed from the cache (no slot, no
+    attempt), else the key to store its result under (None: its policy does not cache it)."""
+    tid = task.id
+    fn = None
+    kind = run.kind[tid]
+    if run.callables is not None and kind == "callable":
+        fn = run.callables.find(task)
+    files = run.files() if run.files is not None and kind == "agent" else None
+    key = run.cache.key_for(task, run.outputs(task), run.model_name, fn,  # type: ignore[union-attr]
+                            run.output_texts, files)
+    if key is None:
+        return None
+    if tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
+        run.refresh.discard(tid)
+        return key
+    hit = run.cache.get(key)  # type: ignore[union-attr]
+    if hit is None:
+        return key
+    _cache_hit(run, tid, key)
+    agent_used = hit.agent_used or agent_type
+    if agent_used is None and kind == "agent":  # (an entry stored before agents were recorded)
+        agent_used = run.router.route(task)
+    run.sm.completed(tid, hit.output, hit.usage, cached=True, agent_used=agent_used,
+                     cached_from=(hit.run_id, hit.created_at))
+    return HIT  # type: ignore[no-any-return]
+
+
+async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | None,
+                   key: PreparedKey | None = NOT_LOOKED_UP) -> None:
+    """One task: a cache lookup (unless the executor did it: ``key``), then attempts until
+    one succeeds or retries run out.
 
     A timeout fails the attempt like any error; waits between attempts are
     ``RetryConfig.delay`` with jitter, and are cancellable.
@@ -36,26 +76,11 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
     sm = run.sm
     tid = task.id
     try:
-        deps = task.depends_on
-        outputs = {d: run.results[d].output for d in deps} if deps else {}
-        key = None
-        if run.cache is not None:  # the task's cache policy says whether, and by what
-            fn = None
-            if run.callables is not None and run.kind[tid] == "callable":
-                fn = run.callables.find(task)
-            files = run.files() if run.files is not None and run.kind[tid] == "agent" else None
-            key = run.cache.key_for(task, outputs, run.model_name, fn, run.output_texts, files)
-            if tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
-                run.refresh.discard(tid)
-                hit = None
-            else:
-                hit = None if key is None else run.cache.get(key)
-            if hit is not None and key is not None:
-                _cache_hit(run, tid, key.hex())
-                sm.completed(tid, hit.output, hit.usage, cached=True,
-                             agent_used=hit.agent_used or agent_type,
-                             cached_from=(hit.run_id, hit.created_at))
+        if key is NOT_LOOKED_UP:
+            key = None if run.cache is None else look_up(run, task, agent_type)
+            if key is HIT:
                 return
+        outputs = run.outputs(task)
         # the result's own (fresh, zero) usage object collects this run's usage
         ctx = TaskContext(task, run.workflow.id, sm.run_id, outputs, agent_type,
                           lambda kind, text: sm.log(tid, kind, text),
@@ -101,10 +126,10 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
         sm.failed(tid, describe_error(exc))
 
 
-def _cache_hit(run: ReadyQueueExecutor, tid: str, key: str) -> None:
+def _cache_hit(run: ReadyQueueExecutor, tid: str, key: PreparedKey) -> None:
     bus = run.sm.bus
     if bus.has_listeners:  # nobody to tell otherwise: skip building the event and log line
         from deeptui.bus import CacheHit
 
         run.sm.log(tid, "info", "result taken from the cache")
-        bus.publish(CacheHit(run.sm.run_id, run.workflow.id, task_id=tid, key=key))
+        bus.publish(CacheHit(run.sm.run_id, run.workflow.id, task_id=tid, key=key.hex()))

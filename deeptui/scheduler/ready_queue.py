@@ -25,13 +25,12 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from deeptui.conditions import trigger_rule_met
-from deeptui.errors import ConditionError
 from deeptui.graph import WorkflowGraph, path_lengths
 from deeptui.models import ExecutionStrategy, TaskStatus, WorkflowStatus
 from deeptui.runners import Runner
-from deeptui.scheduler.attempts import run_task
+from deeptui.scheduler.attempts import HIT, NOT_LOOKED_UP, look_up, run_task
 from deeptui.scheduler.capacity import CapacityWaits
+from deeptui.scheduler.gate import skip_reason
 from deeptui.scheduler.estimates import Estimates
 from deeptui.state import StateManager
 
@@ -45,6 +44,10 @@ if TYPE_CHECKING:
 # Trigger rules about failures (clean-up, notification tasks): such a task still runs
 # when a failure stops the run (without continue_on_failure); nothing else starts then.
 RUN_AFTER_FAILURE = frozenset({"all_done", "one_failed", "all_failed"})
+
+# cache hits one `_pump` call ends at once; past it, tasks look up in their own asyncio task
+# (a run of 10,000 hits then yields to the event loop: the app stays responsive)
+HITS_PER_PUMP = 64
 
 FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED,
                        TaskStatus.CANCELLED})
@@ -168,9 +171,12 @@ class ReadyQueueExecutor(CapacityWaits):
         self.sm.queued(tid)
 
     def _pump(self) -> None:
-        """Start ready tasks while slots are free; finish the run when nothing is left."""
+        """Start ready tasks while slots are free (a cache hit ends at once, without a slot:
+        at most `HITS_PER_PUMP` in one call, the rest look up in their own asyncio task, so
+        a run of hits yields to the loop); finish the run when nothing is left."""
         heap, running, results, limit = self.heap, self.running, self.results, self.limit
         deferred: list[tuple[int, float, int, str]] | None = None
+        hits = 0 if self.cache is not None else HITS_PER_PUMP
         while heap and len(running) < limit:  # while stopping, only clean-up tasks are pending
             entry = heapq.heappop(heap)
             tid = entry[3]
@@ -183,6 +189,19 @@ class ReadyQueueExecutor(CapacityWaits):
             task = self.tasks[tid]
             if not self._gate(task):
                 continue
+            key = NOT_LOOKED_UP
+            if hits < HITS_PER_PUMP:
+                try:
+                    key = look_up(self, task, None)
+                except Exception:  # noqa: BLE001 - run_task looks up again and fails the task
+                    key = NOT_LOOKED_UP
+                if key is HIT:
+                    hits += 1
+                    self._release_dependents(tid)
+                    for held in deferred or ():  # a hit may have ended a PARALLEL level
+                        heapq.heappush(heap, held)
+                    deferred = None
+                    continue
             agent_type = None
             if self.kind[tid] == "agent":
                 agent_type = self.router.route(task)
@@ -190,11 +209,16 @@ class ReadyQueueExecutor(CapacityWaits):
                     self._block(task, entry)
                     continue
                 self.router.acquire(agent_type)
-            self._start(task, agent_type)
+            self._start(task, agent_type, key)
         for entry in deferred or ():
             heapq.heappush(heap, entry)
         if not self.running and not self.blocked and not self.heap and self.done is not None:
             self._finish()
+
+    def outputs(self, task: TaskDefinition) -> dict[str, Any]:
+        """The task's dependencies' outputs (what its key and its body get)."""
+        deps = task.depends_on
+        return {d: self.results[d].output for d in deps} if deps else {}
 
     def _gate(self, task: TaskDefinition) -> bool:
         """Decide a ready task's fate from its dependencies: True to start it, else it is skipped."""
@@ -205,33 +229,18 @@ class ReadyQueueExecutor(CapacityWaits):
                     break
             else:
                 return True
-        statuses = [results[d].status for d in task.depends_on]
-        if not trigger_rule_met(task.trigger_rule, statuses):
-            bad = [d for d in task.depends_on if results[d].status is not TaskStatus.COMPLETED]
-            if task.trigger_rule == "all_success" and bad:
-                reason = f"dependency '{bad[0]}' {results[bad[0]].status.value}"
-            else:
-                reason = f"trigger rule {task.trigger_rule} not met"
-            self._skip(task.id, reason)
-            return False
-        condition = self.conditions.get(task.id)
-        if condition is not None:
-            try:
-                ok = condition.evaluate(results)
-            except ConditionError as exc:
-                self._skip(task.id, f"condition error: {exc}")
-                return False
-            if not ok:
-                self._skip(task.id, f"condition not met: {task.condition}")
-                return False
-        return True
+        reason = skip_reason(task, results, self.conditions)
+        if reason is None:
+            return True
+        self._skip(task.id, reason)
+        return False
 
     def _skip(self, tid: str, reason: str) -> None:
         self.sm.skipped(tid, reason)
         self._release_dependents(tid)
 
-    def _start(self, task: TaskDefinition, agent_type: str | None) -> None:
-        coro = run_task(self, task, agent_type)
+    def _start(self, task: TaskDefinition, agent_type: str | None, key: Any) -> None:
+        coro = run_task(self, task, agent_type, key)
         handle = self.loop.create_task(coro)
         self.running[task.id] = handle
         if len(self.running) > self.max_running:

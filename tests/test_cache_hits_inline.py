@@ -1,0 +1,96 @@
+"""Cache hits end when the executor looks the task up (no asyncio task, no slot): every
+strategy still runs to its end, and a long run of hits still lets the event loop run."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from deeptui import (ExecutionStrategy, OrchestrationConfig, TaskDefinition, TaskOrchestrator,
+                     WorkflowDefinition, WorkflowStatus)
+from deeptui.scheduler.ready_queue import HITS_PER_PUMP
+
+
+def layers(strategy: ExecutionStrategy, width: int = 3, depth: int = 4) -> WorkflowDefinition:
+    tasks = []
+    for level in range(depth):
+        for i in range(width):
+            deps = [f"l{level - 1}-{j}" for j in range(width)] if level else []
+            tasks.append(TaskDefinition(id=f"l{level}-{i}", task_type="callable",
+                                        parameters={"callable": "square", "n": level * 10 + i},
+                                        depends_on=deps))
+    return WorkflowDefinition(id=f"layers-{strategy.value}", tasks=tasks,
+                              execution_strategy=strategy, max_parallel_tasks=2)
+
+
+def square(task, parameters, deps):
+    calls.append(task.id)
+    return parameters["n"] ** 2
+
+
+calls: list[str] = []
+
+
+@pytest.mark.parametrize("strategy", list(ExecutionStrategy))
+async def test_every_strategy_runs_a_workflow_of_hits_to_its_end(strategy):
+    orchestrator = TaskOrchestrator(config=OrchestrationConfig())
+    orchestrator.register_callable("square", square)
+    calls.clear()
+    first = await orchestrator.execute_workflow(layers(strategy))
+    assert first.status is WorkflowStatus.COMPLETED and len(calls) == 12
+    calls.clear()
+    second = await orchestrator.execute_workflow(layers(strategy))
+    assert second.status is WorkflowStatus.COMPLETED
+    assert calls == []  # nothing ran again
+    assert all(r.cached and r.attempts == 0 for r in second.task_results.values())
+    assert {t: r.output for t, r in second.task_results.items()} == \
+        {t: r.output for t, r in first.task_results.items()}
+    assert orchestrator.get_cache_stats()["hits"] == 12
+
+
+async def test_a_long_run_of_hits_lets_the_event_loop_run():
+    n = 12 * HITS_PER_PUMP  # (under the default cache size, 1,000)
+    workflow = WorkflowDefinition(id="many", max_parallel_tasks=8, tasks=[
+        TaskDefinition(id=f"t{i}", task_type="callable", parameters={"callable": "square", "n": i})
+        for i in range(n)])
+    orchestrator = TaskOrchestrator(config=OrchestrationConfig())
+    orchestrator.register_callable("square", square)
+    await orchestrator.execute_workflow(workflow)
+    ticks = 0
+    running = orchestrator.execute_workflow(workflow)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    tick = asyncio.ensure_future(ticker())
+    state = await running
+    tick.cancel()
+    assert all(r.cached for r in state.task_results.values()) and len(state.completed_tasks) == n
+    # the app's loop ran between batches of hits, not once after all of them
+    assert ticks >= n // HITS_PER_PUMP // 2
+
+
+async def test_a_task_whose_key_cannot_be_made_fails_naming_the_reason():
+    class Unsortable:  # its canonical JSON falls back to repr, which raises
+        def __repr__(self) -> str:
+            raise RuntimeError("no text for this value")
+
+    def broken(task, parameters, deps):
+        return Unsortable()
+
+    orchestrator = TaskOrchestrator(config=OrchestrationConfig())
+    orchestrator.register_callable("broken", broken)
+    orchestrator.register_callable("square", square)
+    workflow = WorkflowDefinition(id="bad-key", continue_on_failure=True, tasks=[
+        TaskDefinition(id="a", task_type="callable", parameters={"callable": "broken"}),
+        TaskDefinition(id="b", task_type="callable", parameters={"callable": "square", "n": 2},
+                       depends_on=["a"]),
+    ])
+    state = await orchestrator.execute_workflow(workflow)
+    assert state.task_results["a"].status.value == "completed"
+    b = state.task_results["b"]
+    assert b.status.value == "failed" and b.error == "RuntimeError: no text for this value"
