@@ -200,3 +200,33 @@ def test_unhashed_puts_of_a_task_with_an_entry_evict_in_lru_order():
     assert stats["evictions"] == 2 and stats["cache_size"] == 2
     assert [e.task_id for e in cache.entries()] == ["c", "b"]
     assert cache.clear() == 2 and cache.stats()["evictions"] == 0
+
+
+async def test_values_python_finds_equal_but_json_does_not_miss_without_a_hash():
+    """True == 1 == 1.0 in Python, not in a key: a parameter or a dependency's output that
+    changes between them misses, though the entries are compared unhashed."""
+    calls: list[str] = []
+    orch = orchestrator(calls)
+    states = [await orch.execute_workflow(chain(n)) for n in (1, True, 1.0, 1)]
+    assert [ran(s) for s in states] == [["source", "double"], ["source", "double"],
+                                        ["source", "double"], []]
+    assert [s.task_results["double"].output for s in states] == [2, 2, 2.0, 2]
+    assert orch.cache._memory.unhashed  # (compared without hashing: nothing was hashed)
+
+
+async def test_parameters_and_dependencies_in_another_order_are_the_same_key():
+    calls: list[str] = []
+    orch = TaskOrchestrator(config=FAST)
+    orch.register_callable("f", lambda t, p, d: calls.append(t.id) or t.id)
+
+    def workflow(params: dict[str, Any], deps: list[str]) -> WorkflowDefinition:
+        return WorkflowDefinition(id="wf", tasks=[
+            TaskDefinition(id="a", task_type="callable", parameters={"callable": "f"}),
+            TaskDefinition(id="b", task_type="callable", parameters={"callable": "f"}),
+            TaskDefinition(id="c", task_type="callable", parameters=params, depends_on=deps),
+        ])
+
+    await orch.execute_workflow(workflow({"callable": "f", "x": 1, "y": "z"}, ["a", "b"]))
+    again = await orch.execute_workflow(workflow({"y": "z", "x": 1, "callable": "f"}, ["b", "a"]))
+    assert calls == ["a", "b", "c"]  # the second run: every task a hit
+    assert all(r.cached for r in again.task_results.values())

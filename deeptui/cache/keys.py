@@ -78,7 +78,9 @@ def canonical_json(value: Any) -> str:
         return canonical_json(_string_keys(value))
 
 
-SCALARS = frozenset({type(None), str, int, float, bool})  # values a key may hold as they are
+# values a key holds as they are (unencoded): equal values of these types encode equally,
+# so two keys compare without hashing (True == 1 == 1.0 in Python, not in JSON)
+HELD = frozenset({type(None), str, int})
 
 
 class PreparedKey:
@@ -123,6 +125,15 @@ class PreparedKey:
             self._hex = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
             self._material = self._deps = None  # type: ignore[assignment]
         return self._hex
+
+    def same(self, other: PreparedKey) -> bool | None:
+        """Whether the two are one key, told without hashing when neither was hashed yet
+        (their values are `HELD` types or text, so equal values mean equal text); None:
+        only hashing can tell."""
+        if self._hex is not None or other._hex is not None:
+            return None if self._hex is None or other._hex is None else self._hex == other._hex
+        return (self._material == other._material and self._deps == other._deps
+                and self._files == other._files and self._params_at == other._params_at)
 
     @property
     def hashed(self) -> str | None:

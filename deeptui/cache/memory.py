@@ -172,6 +172,23 @@ class MemoryTier:
         self.lru.move_to_end(entry)
         return entry
 
+    def find(self, key: PreparedKey) -> Entry | None | bool:
+        """The entry of ``key``'s task stored under the same key, compared without hashing
+        (newest first): the entry, None when none is, or False when only hashing can tell
+        (an entry of the task was hashed)."""
+        for entry in reversed(self.by_task.get(key.task_id, ())):  # type: ignore[arg-type]
+            stored = entry.key
+            same = None if type(stored) is str else stored.same(key)  # type: ignore[union-attr]
+            if same is None:
+                return False
+            if same:
+                if entry.expires is not None and entry.expires <= time.monotonic():
+                    self._remove(entry)
+                    return None
+                self.lru.move_to_end(entry)
+                return entry
+        return None
+
     def put(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
             ttl: float | None, created: float) -> int:
         """Store, and return how many entries were evicted to make room."""

@@ -46,8 +46,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from deeptui.cache.keys import (KEY_VERSION, SCALARS as _SCALARS, PreparedKey, canonical_json,
-                                encode_text)
+from deeptui.cache.keys import HELD, KEY_VERSION, PreparedKey, canonical_json, encode_text
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskDefinition
 
@@ -133,11 +132,13 @@ class CachePolicy:
         deps: tuple[tuple[str, Any], ...] | str | None = None
         if self._with_dependencies:
             for value in outputs.values():
-                if type(value) not in _SCALARS:
+                if type(value) not in HELD:
                     deps = dependency_text(KeyInputs(task, outputs, model_name, function, memo))
                     break
-            else:  # immutable values: held as they are, encoded if ever hashed
+            else:  # immutable values: held as they are (by dependency), encoded if ever hashed
                 deps = tuple([(d, outputs[d]) for d in task.depends_on if d in outputs])
+                if len(deps) > 1:
+                    deps = tuple(sorted(dict(deps).items()))
         task_id = task.id if self._fused is not None and self._fused[0] else None
         return PreparedKey(task_id, material, deps, files, self._params_at)
 
@@ -276,13 +277,13 @@ def _fused_material(task: TaskDefinition, model_name: str | None,
                      tuple(sorted(skills)) if skills else (),
                      task.task_type, task.agent_type, task.expected_output_type)
     if model:
-        held = type(model_name) in _SCALARS
+        held = type(model_name) in HELD
         material += ("model", model_name)
     params_at = None
     if parameters:
         params = task.parameters
         for name, value in params.items():  # held as pairs when flat, else encoded now
-            if type(value) not in _SCALARS or type(name) is not str:
+            if type(value) not in HELD or type(name) is not str:
                 held = False
                 break
         params_at = len(material) + 1
@@ -292,7 +293,8 @@ def _fused_material(task: TaskDefinition, model_name: str | None,
     if not held:
         return canonical_json(material)
     if params_at is not None:  # (a dict would keep the tuple tracked by the collector)
-        material[params_at] = tuple(material[params_at].items())
+        pairs = material[params_at]  # by name: equal parameters, equal material
+        material[params_at] = tuple(sorted(pairs.items()) if len(pairs) > 1 else pairs.items())
     # immutable values only (what JSON encodes as a list): the collector untracks them
     return tuple(material)
 

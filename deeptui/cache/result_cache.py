@@ -106,8 +106,9 @@ class ResultCache:
                                                           function, output_texts, files)
 
     def get(self, key: str | PreparedKey) -> CachedResult | None:
-        """The result stored under ``key``, or None. A `PreparedKey` of a task with no
-        entry in a memory-only cache is a miss without hashing it."""
+        """The result stored under ``key``, or None. In a memory-only cache a `PreparedKey`
+        is compared with its task's unhashed entries (`MemoryTier.find`): a run of misses,
+        and of hits on entries it stored, hashes nothing."""
         with self._lock:
             result = None
             memory = self._memory
@@ -115,9 +116,14 @@ class ResultCache:
                 task_id = None
                 if type(key) is PreparedKey:
                     task_id = key.task_id
-                    if task_id is not None and self._disk is None and not memory.holds(task_id):
-                        self.misses += 1
-                        return None
+                    if task_id is not None and self._disk is None:
+                        found = memory.find(key) if memory.holds(task_id) else None
+                        if found is None:
+                            self.misses += 1
+                            return None
+                        if found is not False:
+                            self.hits += 1
+                            return found.result()  # type: ignore[union-attr]
                     key = key.hex()
                 entry = memory.get(key, task_id)  # type: ignore[arg-type]
                 if entry is not None:
