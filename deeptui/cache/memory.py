@@ -147,8 +147,8 @@ class MemoryTier:
         self.max_size = max_size
         self.lru: OrderedDict[Entry, None] = OrderedDict()  # least recently used first
         self.by_key: dict[str, Entry] = {}  # hashed entries
-        self.by_task: dict[str, list[Entry]] = {}
-        self.unhashed: dict[Entry, None] = {}  # entries whose key is a PreparedKey
+        self.by_task: dict[str, list[Entry]] = {}  # each task's entries, in put order
+        self.unhashed = 0  # how many entries' keys are a PreparedKey
         self._order = 0  # puts so far: of two entries hashed to one key, the later wins
 
     def __len__(self) -> int:
@@ -162,7 +162,7 @@ class MemoryTier:
         """The entry stored under ``key``; ``task_id``: the key's task when the key holds
         the task's definition (only that task's unhashed entries can match)."""
         if self.unhashed:
-            self._hash(self.by_task.get(task_id, ()) if task_id is not None else self.unhashed)
+            self._hash(self.by_task.get(task_id, ()) if task_id is not None else self.lru)
         entry = self.by_key.get(key)
         if entry is None:
             return None
@@ -193,10 +193,6 @@ class MemoryTier:
             ttl: float | None, created: float) -> int:
         """Store, and return how many entries were evicted to make room."""
         expires = time.monotonic() + ttl if ttl is not None else None
-        return self._insert(key, payload, task_id, expires, created)
-
-    def _insert(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
-                expires: float | None, created: float) -> int:
         self._order += 1
         entry = Entry(key, payload, task_id, expires, created, self._order)
         if type(key) is str:
@@ -205,17 +201,17 @@ class MemoryTier:
                 self._remove(old)
             self.by_key[key] = entry
         else:
-            self.unhashed[entry] = None
-        self.lru[entry] = None
+            self.unhashed += 1
+        lru = self.lru
+        lru[entry] = None
         same_task = self.by_task.get(task_id)
         if same_task is None:
             self.by_task[task_id] = [entry]
         else:
             same_task.append(entry)
         evicted = 0
-        lru = self.lru
         while len(lru) > self.max_size:
-            self._remove(next(iter(lru)))
+            self._unindex(lru.popitem(last=False)[0])
             evicted += 1
         return evicted
 
@@ -226,7 +222,7 @@ class MemoryTier:
             if type(key) is str or entry not in self.lru:
                 continue
             entry.key = key = key.hex()
-            del self.unhashed[entry]
+            self.unhashed -= 1
             old = self.by_key.get(key)
             if old is not None and old.order > entry.order:
                 self._remove(entry)
@@ -237,16 +233,21 @@ class MemoryTier:
 
     def _remove(self, entry: Entry) -> None:
         del self.lru[entry]
+        self._unindex(entry)
+
+    def _unindex(self, entry: Entry) -> None:
+        """Take an entry out of the key and task indexes (it has left the LRU)."""
         key = entry.key
         if type(key) is str:
             if self.by_key.get(key) is entry:
                 del self.by_key[key]
         else:
-            del self.unhashed[entry]
+            self.unhashed -= 1
         same_task = self.by_task[entry.task_id]
-        same_task.remove(entry)
-        if not same_task:
+        if len(same_task) == 1:
             del self.by_task[entry.task_id]
+        else:
+            same_task.remove(entry)
 
     def invalidate(self, task_id: str) -> int:
         doomed = list(self.by_task.get(task_id, ()))
@@ -258,11 +259,11 @@ class MemoryTier:
         self.lru.clear()
         self.by_key.clear()
         self.by_task.clear()
-        self.unhashed.clear()
+        self.unhashed = 0
 
     def hash_all(self) -> None:
         if self.unhashed:
-            self._hash(self.unhashed)
+            self._hash(self.lru)
 
     def live(self) -> list[Entry]:
         """Unexpired entries, least recently used first, each hashed."""

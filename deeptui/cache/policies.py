@@ -51,6 +51,9 @@ from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskDefinition
 
 
+HELD_OUTPUTS = 16  # a key holds at most this many dependency outputs as values, else text
+
+
 class KeyInputs(NamedTuple):
     """What a policy may look at: the task, its dependencies' outputs, the model, a
     callable task's registered function, and the run's memo of output texts."""
@@ -131,8 +134,8 @@ class CachePolicy:
                   memo: dict[str, tuple[Any, str]] | None, files: str | None) -> PreparedKey:
         deps: tuple[tuple[str, Any], ...] | str | None = None
         if self._with_dependencies:
-            for value in outputs.values():
-                if type(value) not in HELD:
+            for value in outputs.values() if len(outputs) <= HELD_OUTPUTS else (self,):
+                if type(value) not in HELD:  # (many outputs: their text, one object)
                     deps = dependency_text(KeyInputs(task, outputs, model_name, function, memo))
                     break
             else:  # immutable values: held as they are (by dependency), encoded if ever hashed

@@ -219,41 +219,46 @@ class ResultCache:
         (nothing stored) when the strategy is NONE or the output is not JSON-serializable.
         A memory-only cache keeps a `PreparedKey` of the task's definition unhashed until
         a lookup needs it."""
-        if self._memory is None and self._disk is None:
-            return False
-        payload: str | tuple[Any, ...] | None
-        if self._disk is not None:
-            payload = encode(task_id, output, usage, agent_used, run_id=run_id)
-        else:  # memory only: the key and a scalar result are encoded when first read
+        memory = self._memory
+        if self._disk is None:  # memory only (the default): no directory counts to keep
+            if memory is None:
+                return False
             payload = deferred(task_id, output, usage, agent_used, run_id)
             if payload is None:
                 payload = encode(task_id, output, usage, agent_used, run_id=run_id)
+                if payload is None:
+                    return False
+            if type(key) is PreparedKey and (key.task_id is None or key.hashed is not None):
+                key = key.hex()
+            with self._lock:
+                self.evictions += memory.put(key, payload, task_id, self.config.ttl_seconds,
+                                             time.time())
+            return True
+        payload = encode(task_id, output, usage, agent_used, run_id=run_id)
         if payload is None:
             return False
-        if type(key) is PreparedKey and (self._disk is not None or key.task_id is None
-                                         or key.hashed is not None):
+        if type(key) is PreparedKey:
             key = key.hex()
         ttl = self.config.ttl_seconds
         with self._lock:
-            if self._disk is not None:
-                hexed, text = str(key), str(payload)
+            disk = self._disk
+            text = payload
+            try:
                 try:
-                    try:
-                        self._evicted(self._disk.put(hexed, text, task_id, ttl))
-                    except UnicodeEncodeError:  # lone surrogates: JSON escapes keep them exact
-                        text = encode(task_id, output, usage, agent_used, ascii=True,
-                                      run_id=run_id) or ""
-                        self._evicted(self._disk.put(hexed, text, task_id, ttl))
-                except sqlite3.DatabaseError as exc:
-                    self._disk_failed(exc)
-                    return False
-                except OSError as exc:  # a full disk, a value folder that is not a folder
-                    warnings.warn(f"cache directory '{self._disk.directory}': result of task "
-                                  f"'{task_id}' not stored ({exc})", RuntimeWarning, 3)
-                    return False
-            if self._memory is not None:
-                created = time.time()
-                self._evicted(self._memory.put(key, payload, task_id, ttl, created))
+                    self._evicted(disk.put(key, text, task_id, ttl))
+                except UnicodeEncodeError:  # lone surrogates: JSON escapes keep them exact
+                    text = encode(task_id, output, usage, agent_used, ascii=True,
+                                  run_id=run_id) or ""
+                    self._evicted(disk.put(key, text, task_id, ttl))
+            except sqlite3.DatabaseError as exc:
+                self._disk_failed(exc)
+                return False
+            except OSError as exc:  # a full disk, a value folder that is not a folder
+                warnings.warn(f"cache directory '{disk.directory}': result of task "
+                              f"'{task_id}' not stored ({exc})", RuntimeWarning, 3)
+                return False
+            if memory is not None:
+                self._evicted(memory.put(key, payload, task_id, ttl, time.time()))
             self._count(flush=True)  # a write anyway: bring the directory's counts up to date
         return True
 
