@@ -94,3 +94,16 @@ async def test_a_task_whose_key_cannot_be_made_fails_naming_the_reason():
     assert state.task_results["a"].status.value == "completed"
     b = state.task_results["b"]
     assert b.status.value == "failed" and b.error == "RuntimeError: no text for this value"
+
+
+def test_a_run_starts_with_one_pending_result_per_task_each_with_its_own_usage():
+    from deeptui.bus import EventBus
+    from deeptui.models import TaskResult
+    from deeptui.state import StateManager
+
+    sm = StateManager(layers(ExecutionStrategy.DAG), "run-1", EventBus())
+    results = sm.state.task_results
+    assert all(r == TaskResult(task_id=tid) for tid, r in results.items()) and len(results) == 12
+    results["l0-0"].usage.requests += 1  # what an agent task's run does to its own usage
+    assert [r.usage.requests for r in results.values()] == [1] + [0] * 11
+    assert sm.counts[sm.status("l0-0")] == 12
