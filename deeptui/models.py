@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -284,10 +285,8 @@ class WorkflowState(BaseModel):
 
     def __repr__(self) -> str:
         # a summary, not 10,000 results: asyncio.run() formats the returned state's repr on exit
-        counts: dict[str, int] = {}
-        for result in self.task_results.values():
-            counts[result.status.value] = counts.get(result.status.value, 0) + 1
-        shown = ", ".join(f"{n} {status}" for status, n in counts.items())
+        counts = Counter(result.status for result in self.task_results.values())  # (C-counted)
+        shown = ", ".join(f"{n} {status.value}" for status, n in counts.items())
         return (f"WorkflowState(run_id={self.run_id!r}, status={self.status.value!r}, "
                 f"tasks={len(self.task_results)}: {shown or 'none'})")
 
