@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from deeptui import (ExecutionStrategy, OrchestrationConfig, TaskDefinition, TaskOrchestrator,
-                     WorkflowDefinition, WorkflowStatus)
+                     TaskUsage, WorkflowDefinition, WorkflowStatus)
 from deeptui.scheduler.ready_queue import HITS_PER_PUMP
 
 
@@ -107,3 +107,15 @@ def test_a_run_starts_with_one_pending_result_per_task_each_with_its_own_usage()
     results["l0-0"].usage.requests += 1  # what an agent task's run does to its own usage
     assert [r.usage.requests for r in results.values()] == [1] + [0] * 11
     assert sm.counts[sm.status("l0-0")] == 12
+
+
+async def test_cached_results_each_get_their_own_usage():
+    orchestrator = TaskOrchestrator(config=OrchestrationConfig())
+    orchestrator.register_callable("square", square)
+    await orchestrator.execute_workflow(layers(ExecutionStrategy.DAG))
+    state = await orchestrator.execute_workflow(layers(ExecutionStrategy.DAG))
+    usages = [r.usage for r in state.task_results.values()]
+    assert all(r.cached for r in state.task_results.values())
+    usages[0].requests += 1
+    assert [u.requests for u in usages] == [1] + [0] * 11
+    assert usages[1] == TaskUsage() and usages[1].model_fields_set == set()

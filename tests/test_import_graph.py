@@ -34,8 +34,8 @@ UI_IMPORTS = ("textual", "deeptui.screens", "deeptui.widgets")
 # lowest first: a module may import its own layer and the layers below it, never above
 # (a module is in the layer of the longest prefix that names it)
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("deeptui.errors", "deeptui.models", "deeptui.graph", "deeptui.routing", "deeptui.bus",
-              "deeptui.state")),
+    ("core", ("deeptui.errors", "deeptui.models", "deeptui.blank", "deeptui.graph",
+              "deeptui.routing", "deeptui.bus", "deeptui.state")),
     ("services", ("deeptui.store", "deeptui.cache", "deeptui.runners", "deeptui.loader",
                   "deeptui.conditions", "deeptui.visualize", "deeptui.metrics", "deeptui.timeline",
                   "deeptui.skills_manager", "deeptui.workflows", "deeptui.workspace",

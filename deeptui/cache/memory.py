@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from deeptui.blank import zero_usage
 from deeptui.models import TaskUsage
 
 from deeptui.cache.keys import PreparedKey
@@ -122,7 +123,7 @@ class Entry:
         if type(payload) is tuple:  # what decode(encode(...)) gives, without either
             task_id, output, has_usage, agent, run_id = payload
             return CachedResult(output, task_id, self.created,
-                                TaskUsage() if has_usage else None, agent, run_id)
+                                zero_usage() if has_usage else None, agent, run_id)
         return decode(payload)  # type: ignore[arg-type]
 
     def text(self) -> str:
