@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from itertools import chain
 from pathlib import PurePath
 from typing import Any
 
@@ -98,7 +99,7 @@ class PreparedKey:
                  params_at: int | None = None) -> None:
         self.task_id = task_id
         self._material = material  # the parts' values, or their canonical JSON
-        # ((dependency, immutable output), ...), their canonical JSON, or None
+        # (dependency, immutable output, ...) flat, their canonical JSON, or None
         self._deps = deps
         self._files = files
         self._params_at = params_at  # where the material holds the parameters as pairs
@@ -113,7 +114,7 @@ class PreparedKey:
             else:
                 if self._params_at is not None:
                     parts = list(material)
-                    parts[self._params_at] = dict(parts[self._params_at])
+                    parts[self._params_at] = pairs(parts[self._params_at])
                     material = tuple(parts)
                 text = canonical_json(material)
             deps = self._deps
@@ -144,8 +145,18 @@ class PreparedKey:
         return f"PreparedKey({self.task_id!r}, {self._hex or 'not hashed'})"
 
 
-def outputs_text(outputs: tuple[tuple[str, Any], ...]) -> str:
-    """`dependency_text` of held outputs (``(dependency, output)`` pairs, each one it names)."""
+def outputs_text(outputs: tuple[Any, ...]) -> str:
+    """`dependency_text` of held outputs (flat: dependency, output, ... each one it names)."""
     return "{" + ",".join(
         encode_text(dep) + ":" + ("null" if value is None else canonical_json(value))
-        for dep, value in sorted(dict(outputs).items())) + "}"
+        for dep, value in sorted(pairs(outputs).items())) + "}"
+
+
+def flat(items: Iterable[tuple[Any, Any]]) -> tuple[Any, ...]:
+    """``((a, 1), (b, 2))`` as ``(a, 1, b, 2)``: one tuple, not one per pair."""
+    return tuple(chain.from_iterable(items))
+
+
+def pairs(values: tuple[Any, ...]) -> dict[Any, Any]:
+    """A `flat` tuple back as a dict."""
+    return dict(zip(values[::2], values[1::2]))

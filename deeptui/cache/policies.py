@@ -46,7 +46,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from deeptui.cache.keys import HELD, KEY_VERSION, PreparedKey, canonical_json, encode_text
+from deeptui.cache.keys import (HELD, KEY_VERSION, PreparedKey, canonical_json, encode_text,
+                                flat)
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskDefinition
 
@@ -138,10 +139,9 @@ class CachePolicy:
                 if type(value) not in HELD:  # (many outputs: their text, one object)
                     deps = dependency_text(KeyInputs(task, outputs, model_name, function, memo))
                     break
-            else:  # immutable values: held as they are (by dependency), encoded if ever hashed
-                deps = tuple([(d, outputs[d]) for d in task.depends_on if d in outputs])
-                if len(deps) > 1:
-                    deps = tuple(sorted(dict(deps).items()))
+            else:  # immutable values: held as they are, flat (dependency, output, ...)
+                held = [(d, outputs[d]) for d in task.depends_on if d in outputs]
+                deps = flat(sorted(dict(held).items()) if len(held) > 1 else held)
         task_id = task.id if self._fused is not None and self._fused[0] else None
         return PreparedKey(task_id, material, deps, files, self._params_at)
 
@@ -295,9 +295,9 @@ def _fused_material(task: TaskDefinition, model_name: str | None,
         material += ("source", None if function is None else source_digest(function))
     if not held:
         return canonical_json(material)
-    if params_at is not None:  # (a dict would keep the tuple tracked by the collector)
-        pairs = material[params_at]  # by name: equal parameters, equal material
-        material[params_at] = tuple(sorted(pairs.items()) if len(pairs) > 1 else pairs.items())
+    if params_at is not None:  # flat (name, value, ...) by name: equal parameters, equal
+        pairs = material[params_at]  # material (a dict would keep the tuple tracked by the GC)
+        material[params_at] = flat(sorted(pairs.items()) if len(pairs) > 1 else pairs.items())
     # immutable values only (what JSON encodes as a list): the collector untracks them
     return tuple(material)
 
