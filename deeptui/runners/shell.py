@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable
+from typing import Any
 
 from deeptui.errors import WorkflowValidationError
 from deeptui.runners import groups
@@ -42,6 +44,30 @@ class _Lines:
 
     def _emit(self, raw: bytes) -> None:
         self.on_line(raw.decode(errors="replace"))
+
+
+async def _spawn(command: str | list[Any], options: dict[str, Any]) -> asyncio.subprocess.Process:
+    """Start the command in its own session and track its group. A cancel that lands while
+    asyncio is still connecting the pipes would leave the process running (asyncio kills
+    the shell alone, its children live on): the start is shielded and, once it is done,
+    the whole group is ended before the cancel goes on."""
+    if isinstance(command, list):
+        start = asyncio.create_subprocess_exec(*map(str, command), **options)
+    else:
+        start = asyncio.create_subprocess_shell(str(command), **options)
+    spawn = asyncio.ensure_future(start)
+    try:
+        proc = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        while not spawn.done():  # a second cancel does not leave it behind either
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({spawn})
+        if not spawn.cancelled() and spawn.exception() is None:
+            groups.started(spawn.result().pid)
+            await asyncio.shield(groups.end(spawn.result().pid))
+        raise
+    groups.started(proc.pid)  # its own session: the group's id is the shell's pid
+    return proc
 
 
 def _close(proc: asyncio.subprocess.Process) -> None:
@@ -85,13 +111,9 @@ async def run_shell_task(ctx: TaskContext, default_cwd: str | None = None) -> st
     common = dict(stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                   stdin=asyncio.subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True)
     try:
-        if isinstance(command, list):
-            proc = await asyncio.create_subprocess_exec(*map(str, command), **common)
-        else:
-            proc = await asyncio.create_subprocess_shell(str(command), **common)
+        proc = await _spawn(command, common)
     except FileNotFoundError as exc:
         raise TaskFailure(f"command not found: {exc.filename or command}") from None
-    groups.started(proc.pid)  # its own session: the group's id is the shell's pid
     ctx.log("info", f"$ {command if isinstance(command, str) else ' '.join(map(str, command))}")
     lines: list[str] = []
     size = 0
