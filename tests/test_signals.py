@@ -192,12 +192,29 @@ async def test_a_background_child_holding_the_output_does_not_hold_the_task(orch
         kill_groups({pgid})
 
 
-async def test_cancelling_ends_a_task_ignoring_sigterm_before_the_run_ends(orch, tmp_path):
-    pgid_file = tmp_path / "pgid"
-    workflow = WorkflowDefinition(id="stubborn", tasks=[TaskDefinition(
+def stubborn_workflow(pgid_file: Path) -> WorkflowDefinition:
+    """One shell task that ignores SIGTERM, its child too; it writes its group id."""
+    return WorkflowDefinition(id="stubborn", tasks=[TaskDefinition(
         id="stubborn", task_type="shell", retry_config=NO_RETRY,
         parameters={"command": f"trap '' TERM; sleep 300 & echo $$ > {pgid_file}; wait"})])
-    rid = orch.start_workflow(workflow)
+
+
+@pytest.mark.parametrize("starting", [False, True], ids=["running", "still-starting"])
+async def test_cancelling_ends_a_task_ignoring_sigterm_before_the_run_ends(orch, tmp_path,
+                                                                            monkeypatch, starting):
+    """Also while asyncio still connects the new process's pipes (``still-starting``): a
+    cancel landing then must not leave the shell's children (asyncio kills the shell only)."""
+    if starting:
+        real = asyncio.create_subprocess_shell
+
+        async def slow_to_connect(*args, **kwargs):
+            proc = await real(*args, **kwargs)
+            await asyncio.sleep(1.0)  # the cancel below lands here
+            return proc
+
+        monkeypatch.setattr(asyncio, "create_subprocess_shell", slow_to_connect)
+    pgid_file = tmp_path / "pgid"
+    rid = orch.start_workflow(stubborn_workflow(pgid_file))
     while not (pgid_file.exists() and pgid_file.read_text().strip()):
         await asyncio.sleep(0.02)
     pgid = int(pgid_file.read_text())
@@ -211,36 +228,6 @@ async def test_cancelling_ends_a_task_ignoring_sigterm_before_the_run_ends(orch,
     assert final.task_results["stubborn"].status == "cancelled"
 
 
-async def test_a_cancel_while_the_shell_is_starting_ends_its_whole_group(orch, tmp_path,
-                                                                          monkeypatch):
-    """asyncio connects a new process's pipes after it started; a cancel landing then must
-    not leave the shell's children running (asyncio alone would kill the shell only)."""
-    pgid_file = tmp_path / "pgid"
-    real = asyncio.create_subprocess_shell
-
-    async def slow_to_connect(*args, **kwargs):
-        proc = await real(*args, **kwargs)
-        await asyncio.sleep(1.0)  # the pipes "still connecting": the cancel lands here
-        return proc
-
-    monkeypatch.setattr(asyncio, "create_subprocess_shell", slow_to_connect)
-    workflow = WorkflowDefinition(id="starting", tasks=[TaskDefinition(
-        id="starting", task_type="shell", retry_config=NO_RETRY,
-        parameters={"command": f"trap '' TERM; sleep 300 & echo $$ > {pgid_file}; wait"})])
-    rid = orch.start_workflow(workflow)
-    while not (pgid_file.exists() and pgid_file.read_text().strip()):
-        await asyncio.sleep(0.02)
-    pgid = int(pgid_file.read_text())
-    try:
-        assert live_members({pgid})
-        assert orch.cancel_workflow(rid)  # within the second the start takes
-        final = await orch.wait(rid)
-        assert live_members({pgid}) == []  # the shell and its sleep, SIGKILLed after the grace
-    finally:
-        kill_groups({pgid})
-    assert final.task_results["starting"].status == "cancelled"
-
-
 # ------------------------------------------------------------------- the app
 
 
@@ -251,10 +238,7 @@ async def app_with_stubborn_task(tmp_path: Path):
     orchestrator = TaskOrchestrator(config=OrchestrationConfig(simulated_latency=(0, 0.01)),
                                     cache_config=CacheConfig(strategy="none"))
     pgid_file = tmp_path / "pgid"
-    workflow = WorkflowDefinition(id="stubborn", tasks=[TaskDefinition(
-        id="stubborn", task_type="shell", retry_config=NO_RETRY,
-        parameters={"command": f"trap '' TERM; sleep 300 & echo $$ > {pgid_file}; wait"})])
-    return DeeptuiApp(orchestrator=orchestrator), workflow, pgid_file
+    return DeeptuiApp(orchestrator=orchestrator), stubborn_workflow(pgid_file), pgid_file
 
 
 async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
