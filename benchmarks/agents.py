@@ -128,7 +128,7 @@ def deeptui_run(model: Any, n: int, slots: int) -> Callable[[], Any]:
     return body
 
 
-def measure(n: int, slots: int, repeat: int) -> dict[str, Any]:
+def measure(n: int, slots: int, repeat: int, only: set[str] | None = None) -> dict[str, Any]:
     model = instant_model()
     lean, before = deep_agent(model, lean=True), deep_agent(model, lean=False)
     runners: dict[str, Callable[[], Callable[[], Any]]] = {
@@ -138,6 +138,8 @@ def measure(n: int, slots: int, repeat: int) -> dict[str, Any]:
         "deeptui": lambda: deeptui_run(model, n, slots),
         "offline": lambda: deeptui_run(None, n, slots),
     }
+    if only:  # the comparison alone: the heavier runners' garbage and heap stay out of it
+        runners = {k: v for k, v in runners.items() if k in only}
     for make in runners.values():  # warm-up: imports, first-run set-up
         timed(make())
     wall: dict[str, list[float]] = {k: [] for k in runners}
@@ -167,9 +169,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--slots", default="8,64")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pair", action="store_true",
+                        help="run only pydantic-deep (lean) and deeptui, alternating")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
-    results = [measure(args.n, int(s), args.repeat) for s in args.slots.split(",")]
+    only = {"deep (lean)", "deeptui"} if args.pair else None
+    results = [measure(args.n, int(s), args.repeat, only) for s in args.slots.split(",")]
     print(f"agent tasks on an instant FunctionModel, N={args.n}, median of {args.repeat} - "
           f"{machine()['date']}")
     names = list(results[0]["wall_ms"])
