@@ -60,9 +60,8 @@ class TaskOrchestrator:
     skill_directories=None, model=None, bus=None, store=None)``.
 
     With ``agent`` (as the orchestration guide does), every agent task runs on it; without,
-    one pydantic-deep agent per agent type is built on ``model`` (a
-    ``"provider:name"`` string or a pydantic-ai Model), the offline
-    `SimulatedModel` when none is named.
+    one pydantic-deep agent per agent type is built on ``model`` (a ``"provider:name"``
+    string or a pydantic-ai Model), the offline `SimulatedModel` when none is named.
     """
 
     def __init__(
@@ -86,9 +85,9 @@ class TaskOrchestrator:
         self.skill_manager: SkillManager = SkillManager(skill_directories)
         self.router = TaskRouter(self.config.agent_routing)
         self.callables = CallableRegistry()
-        self.model = resolve_model(model or self.config.model) or simulated_model(self.config)
-        self.agents = AgentProvider(agent, deps, self.config.agent_routing, self.model,
-                                    self.skill_manager)
+        self.agents = AgentProvider(agent, deps, self.config.agent_routing,
+                                    resolve_model(model or self.config.model), self.skill_manager,
+                                    offline=partial(simulated_model, self.config))
         self.approvals = ApprovalGate(self.bus, self.config.approvals)
         self.agents.approvals = self.approvals
         # task kind -> the runner of its body; the executors run tasks through it
@@ -106,6 +105,10 @@ class TaskOrchestrator:
         self._latest: dict[str, str] = {}
         if store is not None:
             store.attach(self)
+
+    @property
+    def model(self) -> Any:
+        return self.agents.model  # the offline model is built when first asked for
 
     @property
     def model_name(self) -> str:

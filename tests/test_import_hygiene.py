@@ -53,3 +53,39 @@ def test_the_check_sees_a_heavy_import() -> None:
                           capture_output=True, text=True, env=env, check=True)
     imported = set(re.findall(r"^import time:.*\|\s+(\S+)$", done.stderr, re.MULTILINE))
     assert "networkx" in _heavy_in(imported)
+
+
+def test_a_run_without_agent_tasks_never_imports_pydantic_ai(tmp_path: Path) -> None:
+    """The offline model is built when an agent task first needs it: a headless run of a
+    shell and a callable task does not pay pydantic-ai's import (~0.5 s), and the run and
+    the history still name the model "simulated"."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("id: light\ntasks:\n  - {id: greet, task_type: shell, parameters: "
+                    "{command: echo hi}}\n  - {id: nothing, task_type: callable, depends_on: "
+                    "[greet], parameters: {callable: noop}}\n")
+    code = ("import sys, json; from deeptui.cli.main import main; sys.argv = ['deeptui', 'run', "
+            f"{str(flow)!r}, '--headless', '--format', 'json']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic_ai'})))")
+    env = {**os.environ, "DEEPTUI_DB": str(tmp_path / "runs.db"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert json.loads(lines[-1]) == [], "a run with no agent task imported pydantic-ai"
+    result = json.loads("\n".join(lines[:-1]))
+    assert [t["status"] for t in result["tasks"]] == ["completed", "completed"]
+    show = subprocess.run([sys.executable, "-m", "deeptui.cli", "history", "show",
+                           result["run_id"]], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=60)
+    assert "model simulated" in show.stdout, show.stdout + show.stderr
+
+
+def test_the_offline_model_is_named_as_before_it_is_built() -> None:
+    from deeptui import TaskOrchestrator
+    from deeptui.runners.agent import OFFLINE_MODEL_NAME
+
+    orchestrator = TaskOrchestrator()
+    assert orchestrator.model_name == OFFLINE_MODEL_NAME  # not built yet
+    assert orchestrator.model.model_name == OFFLINE_MODEL_NAME  # the SimulatedModel's own

@@ -7,6 +7,7 @@ provider package or a missing key is one clear error before anything runs.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 import logging
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,9 @@ def _model_advice(message: str) -> str:
     return message.splitlines()[0] if message else "cannot be used"
 
 
+OFFLINE_MODEL_NAME = "simulated"  # `SimulatedModel`'s model_name (a test holds them equal)
+
+
 def simulated_model(config: Any) -> Any:
     """The offline model an `OrchestrationConfig` describes (latency, fail rate, seed)."""
     from deeptui.runners.simulated import SimulatedModel
@@ -124,11 +128,16 @@ class AgentProvider:
         routing: list[AgentRouting],
         model: Any,
         skill_manager: SkillManager,
+        offline: Callable[[], Any] | None = None,
     ) -> None:
         self.user_agent = agent
         self.user_deps = deps
         self.routing = {r.agent_type: r for r in routing}
-        self.model = model  # a Model instance or "provider:name" string
+        # a Model instance or "provider:name" string; None: the offline model, which
+        # ``offline`` builds when an agent first needs it (importing pydantic-ai takes
+        # ~0.5 s that a run of shell and callable tasks does not pay)
+        self._model = model
+        self._offline = offline
         self.skill_manager = skill_manager
         self._agents: dict[tuple[str | None, tuple[str, ...], bool], Any] = {}
         self._user_model: Any = None  # the user's agent's model, streamed (`run_options`)
@@ -136,10 +145,18 @@ class AgentProvider:
         self.approvals: ApprovalGate | None = None
 
     @property
+    def model(self) -> Any:
+        if self._model is None and self._offline is not None:
+            self._model = self._offline()
+        return self._model
+
+    @property
     def model_name(self) -> str:
         if self.user_agent is not None:
             model = getattr(self.user_agent, "model", None)
             return str(getattr(model, "model_name", None) or model or "custom-agent")
+        if self._model is None and self._offline is not None:
+            return OFFLINE_MODEL_NAME  # without building it
         return str(getattr(self.model, "model_name", None) or self.model)
 
     def agent_for(self, agent_type: str | None, skills: tuple[str, ...], on_files: bool = False) -> Any:
