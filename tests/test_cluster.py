@@ -184,6 +184,25 @@ async def test_cancel_timeout_and_run_cancel_end_the_remote_process_group(on_clu
     assert not processes("sleep", "314.5")
 
 
+async def test_a_cancel_before_deeptui_heard_where_the_body_runs_still_ends_it(
+        on_cluster, monkeypatch):
+    # The body's "placed" message travels worker -> scheduler -> client and can arrive after
+    # the cancel (it did in CI): drop it, so the cancel must find the body by itself.
+    from deeptui.cluster import remote
+
+    handle = remote.LogStream._handle
+    monkeypatch.setattr(remote.LogStream, "_handle",
+                        lambda self, msg: None if msg.get("placed") else handle(self, msg))
+    orch = on_cluster()
+    orch.start_workflow(WorkflowDefinition(id="unplaced", name="unplaced", tasks=[
+        shell("t", "sleep 315.5", retry_config=RetryConfig(max_retries=0))]))
+    await until(lambda: processes("sleep", "315.5"), timeout=30)
+    assert orch.cancel_workflow("unplaced")
+    state = await orch.wait("unplaced")
+    assert state.task_results["t"].status is TaskStatus.CANCELLED
+    assert not processes("sleep", "315.5")
+
+
 async def test_a_callable_that_cannot_be_shipped_is_refused_before_anything_runs(on_cluster):
     orch = on_cluster()
     orch.register_callable("inline", lambda task, params, outputs: 1)

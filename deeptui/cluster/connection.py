@@ -181,17 +181,20 @@ class ClusterConnection:
 
     async def _cancel(self, stream: Any) -> None:
         await self._give_up(stream)
-        if stream.worker is not None:
-            await self._end_on(stream.worker, stream.key)
+        # The body may have started before its "placed" message arrived here: a worker
+        # not known yet means asking them all (where it is not running, it will not start).
+        await self._end_on(stream.worker, stream.key)
 
-    async def _end_on(self, worker: str, key: str) -> None:
+    async def _end_on(self, worker: str | None, key: str) -> None:
         from deeptui.cluster.worker import cancel_body
 
         if self.lost is not None:
             return
         try:
-            await asyncio.wait_for(self.client.run(cancel_body, key, workers=[worker]),
-                                   CANCEL_TIMEOUT)
+            await asyncio.wait_for(
+                self.client.run(cancel_body, key, workers=None if worker is None else [worker],
+                                on_error="ignore"),
+                CANCEL_TIMEOUT)
         except Exception:  # noqa: BLE001 - the worker is gone: so is what it ran
             pass
 

@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from deeptui.runners.context import TaskContext, TaskFailure
@@ -25,7 +26,10 @@ END_WAIT_SECONDS = 12.0  # for a cancelled body to end (a group's SIGTERM, then 
 
 # key -> (the body's loop, its task, set once it ended): what `cancel_body` reaches
 _running: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any], threading.Event]] = {}
-_cancelled: set[str] = set()  # cancelled before the body started here
+# cancelled before the body started here (a cancel whose worker deeptui did not know yet
+# reaches every worker, so the oldest are forgotten)
+_cancelled: OrderedDict[str, None] = OrderedDict()
+CANCELLED_KEPT = 10_000
 _guard = threading.Lock()
 
 
@@ -101,7 +105,7 @@ def execute(key: str, topic: str, kind: str, payload: dict[str, Any]) -> dict[st
     with _guard:
         _running[key] = (loop, task, ended)
         if key in _cancelled:
-            _cancelled.discard(key)
+            del _cancelled[key]
             task.cancel()
     output = error = None
     try:
@@ -129,7 +133,9 @@ async def cancel_body(key: str) -> bool:
     with _guard:
         entry = _running.get(key)
         if entry is None:
-            _cancelled.add(key)
+            _cancelled[key] = None
+            while len(_cancelled) > CANCELLED_KEPT:
+                _cancelled.popitem(last=False)
             return False
     loop, task, ended = entry
     try:
