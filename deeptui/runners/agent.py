@@ -145,9 +145,14 @@ class AgentProvider:
         self.approvals: ApprovalGate | None = None
 
     @property
+    def _offline_pending(self) -> bool:
+        """The offline model is the one, and it is not built yet."""
+        return self._model is None and self._offline is not None
+
+    @property
     def model(self) -> Any:
-        if self._model is None and self._offline is not None:
-            self._model = self._offline()
+        if self._offline_pending:
+            self._model = self._offline()  # type: ignore[misc]
         return self._model
 
     @property
@@ -155,7 +160,7 @@ class AgentProvider:
         if self.user_agent is not None:
             model = getattr(self.user_agent, "model", None)
             return str(getattr(model, "model_name", None) or model or "custom-agent")
-        if self._model is None and self._offline is not None:
+        if self._offline_pending:
             return OFFLINE_MODEL_NAME  # without building it
         return str(getattr(self.model, "model_name", None) or self.model)
 
