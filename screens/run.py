@@ -53,11 +53,14 @@ RETRYABLE = {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
 LogEntry = tuple[float, str, str]
 # every action of the screen, clickable in the action bar (binding id, label)
 STEERING = (("cancel_task", "Cancel"), ("retry_task", "Retry"), ("refresh_task", "Run again"),
-            ("cancel_run", "Cancel run"), ("approvals", "Approvals"))
+            ("cancel_run", "Cancel run"), ("refresh_run", "Run all again"), ("approvals", "Approvals"))
 VIEWING = (("output", "Output"), ("diff", "Diff"), ("filter", "Filter"), ("follow", "Follow"),
-           ("copy", "Copy"), ("export", "Export"),
+           ("toggle_graph", "Graph/list"), ("follow_frontier", "Follow running"),
+           ("timeline", "Timeline"), ("copy", "Copy"), ("export", "Export"),
            ("metrics", "Metrics"), ("cache", "Cache"), ("history", "History"), ("help", "Help"),
            ("run_back", "Back"), ("palette", "Palette"))
+# shown only where they add no row to the bar (at 80 columns it keeps its three), first first
+OPTIONAL = ("palette", "timeline", "toggle_graph", "refresh_run", "follow_frontier")
 ACTIONS = STEERING + VIEWING
 
 
@@ -105,8 +108,8 @@ class RunScreen(RunTimeline, RunFiles, TaskOutput, DeeptuiScreen[None]):
                 log = TaskLogView(id="task-log", show_time=self.app.log_times)
                 log.border_title = "Log"
                 yield log
-        yield ActionBar(VIEWING if self.read_only else ACTIONS, optional=frozenset({"palette"}),
-                        id="run-actions")
+        yield ActionBar(VIEWING if self.read_only else ACTIONS, optional=OPTIONAL,
+                        widgets=("DagView",), id="run-actions")
 
     @property
     def dag(self) -> DagView:

@@ -309,13 +309,15 @@ async def test_clicking_cancel_task_in_the_action_bar_cancels_it(app, gates):
 async def test_every_run_screen_action_is_clickable_at_80_columns(app, gates, tmp_path: Path,
                                                                    monkeypatch):
     from deeptui.screens.metrics import MetricsScreen
-    from deeptui.screens.run import ACTIONS
+    from deeptui.screens.run import ACTIONS, OPTIONAL
 
     monkeypatch.chdir(tmp_path)  # where Export writes
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await start(pilot, app, workflow(gated("a"), gated("b")))
         bar = screen.query_one("#run-actions")
-        assert set(bar.positions) == {binding_id for binding_id, _ in ACTIONS}
+        every = {binding_id for binding_id, _ in ACTIONS}
+        assert every - set(OPTIONAL) <= set(bar.positions) <= every
+        assert bar.region.height == 3  # the optional ones fill the rows, they add none
         assert all(y < bar.region.height for _, y in bar.positions.values())  # none cut off
         await click_action(pilot, screen, "follow")
         await wait_for(pilot, lambda: not screen.log_view.follow)
@@ -334,6 +336,25 @@ async def test_every_run_screen_action_is_clickable_at_80_columns(app, gates, tm
         await wait_for(pilot, lambda: app.screen is screen)
         await click_action(pilot, screen, "run_back")
         await wait_for(pilot, lambda: not isinstance(app.screen, RunScreen))
+        gates.open("a", "b")
+
+
+async def test_the_dag_views_own_keys_are_in_the_action_bar_and_clickable(app, gates):
+    from deeptui.screens.run import ACTIONS
+    from deeptui.widgets.timeline import TimelineView
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await start(pilot, app, workflow(gated("a"), gated("b", "a")))
+        bar = screen.query_one("#run-actions")
+        assert set(bar.positions) == {binding_id for binding_id, _ in ACTIONS}  # all fit
+        assert "g Graph/list" in bar.render().plain and "F Follow running" in bar.render().plain
+        assert screen.dag.mode == "graph"
+        await click_action(pilot, screen, "toggle_graph")
+        await wait_for(pilot, lambda: screen.dag.mode == "list")
+        await click_action(pilot, screen, "follow_frontier")
+        await wait_for(pilot, lambda: "following the frontier" in screen.dag.border_title)
+        await click_action(pilot, screen, "timeline")
+        await wait_for(pilot, lambda: bool(screen.query(TimelineView)))
         gates.open("a", "b")
 
 
