@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from deeptui.errors import WorkflowValidationError
@@ -29,11 +30,16 @@ class CallableRegistry:
 
     def __init__(self) -> None:
         self._functions: dict[str, TaskCallable] = dict(BUILT_IN)
+        self._plain: dict[str, TaskCallable] = dict(BUILT_IN)  # the plain functions among them
 
     def register(self, name: str, fn: TaskCallable) -> None:
         if not callable(fn):
             raise TypeError(f"callable '{name}' is not callable: {fn!r}")
         self._functions[name] = fn
+        self._plain.pop(name, None)
+        if inspect.isfunction(fn) and not (inspect.iscoroutinefunction(fn)
+                                           or inspect.isasyncgenfunction(fn)):
+            self._plain[name] = fn
 
     def __contains__(self, name: object) -> bool:
         return name in self._functions
@@ -45,6 +51,13 @@ class CallableRegistry:
         """The function the task names, or None."""
         name = task.parameters.get("callable")
         return self._functions.get(name) if isinstance(name, str) else None
+
+    def plain(self, task: TaskDefinition) -> TaskCallable | None:
+        """The function the task names when it is a plain ``def`` (not ``async def``, not
+        another callable object), or None: such a function may run inline (it can still
+        return an awaitable, which its caller must then await)."""
+        name = task.parameters.get("callable")
+        return self._plain.get(name) if isinstance(name, str) else None
 
     def get(self, task: TaskDefinition) -> TaskCallable:
         fn = self.find(task)
@@ -66,3 +79,12 @@ async def run_callable_task(ctx: TaskContext, registry: CallableRegistry) -> Any
     if result is not None and inspect.isawaitable(result):
         result = await result
     return result
+
+
+def local_registry(runner: object) -> CallableRegistry | None:
+    """The registry a callable runner calls in this process, or None when the runner is
+    another (e.g. ``--cluster``'s, whose bodies run on Dask workers)."""
+    if isinstance(runner, partial) and runner.func is run_callable_task:
+        registry = runner.keywords.get("registry")
+        return registry if isinstance(registry, CallableRegistry) else None
+    return None

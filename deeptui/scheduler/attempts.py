@@ -66,12 +66,14 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition,
 
 
 async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | None,
-                   key: PreparedKey | None = NOT_LOOKED_UP) -> None:
+                   key: PreparedKey | None = NOT_LOOKED_UP, first: Any = None) -> None:
     """One task: a cache lookup (unless the executor did it: ``key``), then attempts until
     one succeeds or retries run out.
 
     A timeout fails the attempt like any error; waits between attempts are
-    ``RetryConfig.delay`` with jitter, and are cancellable.
+    ``RetryConfig.delay`` with jitter, and are cancellable. ``first``: the outcome of a
+    first attempt that started inline (`deeptui.scheduler.inline`): the exception it
+    raised, or the awaitable it returned (awaited as that attempt's body).
     """
     sm = run.sm
     tid = task.id
@@ -92,9 +94,15 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
         attempt = 0
         while True:
             attempt += 1
-            sm.running(tid, attempt, agent_type)
+            if first is None:
+                sm.running(tid, attempt, agent_type)
             try:
-                if timeout is None:
+                if first is not None:  # attempt 1 started inline: its outcome
+                    outcome, first = first, None
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    output = await outcome
+                elif timeout is None:
                     output = await body(ctx)
                 else:
                     async with asyncio.timeout(timeout) as ctx.timeout:

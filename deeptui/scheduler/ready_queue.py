@@ -22,15 +22,19 @@ from __future__ import annotations
 import asyncio
 import heapq
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from deeptui.graph import WorkflowGraph, path_lengths
 from deeptui.models import ExecutionStrategy, TaskStatus, WorkflowStatus
 from deeptui.runners import Runner
+from deeptui.runners.callables import local_registry
 from deeptui.scheduler.attempts import HIT, NOT_LOOKED_UP, look_up, run_task
 from deeptui.scheduler.capacity import CapacityWaits
 from deeptui.scheduler.gate import skip_reason
+from deeptui.scheduler.inline import DONE, INLINE_SLICE, run_inline
+from deeptui.scheduler.outcome import run_outcome
 from deeptui.scheduler.estimates import Estimates
 from deeptui.state import StateManager
 
@@ -94,6 +98,9 @@ class ReadyQueueExecutor(CapacityWaits):
         self.runners = runners  # task kind -> the runner of its body
         self.cache = cache
         self.callables = callables  # a callable task's function is part of its cache key
+        # callable bodies run in this process: a plain function's first attempt runs inline
+        self.inline = local_registry(runners.get("callable"))
+        self.pump_queued = False  # a pump that yielded to the loop goes on at its next turn
         self.model_name = model_name
         self.output_texts: dict[str, tuple[Any, str]] = {}  # the cache keys' memo, this run
         self.files: Callable[[], str] | None = None  # the run's workspace fingerprint, if any
@@ -177,6 +184,7 @@ class ReadyQueueExecutor(CapacityWaits):
         heap, running, results, limit = self.heap, self.running, self.results, self.limit
         deferred: list[tuple[int, float, int, str]] | None = None
         hits = 0 if self.cache is not None else HITS_PER_PUMP
+        slice_end = 0.0  # when inline bodies have had this pump's share of the loop
         while heap and len(running) < limit:  # while stopping, only clean-up tasks are pending
             entry = heapq.heappop(heap)
             tid = entry[3]
@@ -203,12 +211,29 @@ class ReadyQueueExecutor(CapacityWaits):
                     deferred = None
                     continue
             agent_type = None
-            if self.kind[tid] == "agent":
+            kind = self.kind[tid]
+            if kind == "agent":
                 agent_type = self.router.route(task)
                 if agent_type is None:
                     self._block(task, entry)
                     continue
                 self.router.acquire(agent_type)
+            elif kind == "callable" and self.inline is not None and (
+                    key is not NOT_LOOKED_UP or self.cache is None):
+                ended = run_inline(self, task, None if key is NOT_LOOKED_UP else key)
+                if ended is DONE:
+                    self._settle(tid)
+                    for held in deferred or ():  # it may have ended a PARALLEL level
+                        heapq.heappush(heap, held)
+                    deferred = None
+                    now = time.monotonic()
+                    if not slice_end:
+                        slice_end = now + INLINE_SLICE
+                    elif now > slice_end:  # yield to the loop; go on at its next turn
+                        self._pump_soon()
+                        break
+                if ended is not None:
+                    continue
             self._start(task, agent_type, key)
         for entry in deferred or ():
             heapq.heappush(heap, entry)
@@ -239,8 +264,19 @@ class ReadyQueueExecutor(CapacityWaits):
         self.sm.skipped(tid, reason)
         self._release_dependents(tid)
 
-    def _start(self, task: TaskDefinition, agent_type: str | None, key: Any) -> None:
-        coro = run_task(self, task, agent_type, key)
+    def _pump_soon(self) -> None:
+        if not self.pump_queued:
+            self.pump_queued = True
+            self.loop.call_soon(self._pump_again)
+
+    def _pump_again(self) -> None:
+        self.pump_queued = False
+        if self.active:
+            self._pump()
+
+    def _start(self, task: TaskDefinition, agent_type: str | None, key: Any,
+               first: Any = None) -> None:
+        coro = run_task(self, task, agent_type, key, first)
         handle = self.loop.create_task(coro)
         self.running[task.id] = handle
         if len(self.running) > self.max_running:
@@ -253,11 +289,14 @@ class ReadyQueueExecutor(CapacityWaits):
             self.sm.cancelled(tid, self.cancel_reasons.pop(tid, "cancelled before it started"))
         if agent_type is not None:
             self.router.release(agent_type)  # wakes every run waiting for capacity, this one too
-        status = self.results[tid].status
-        if status is TaskStatus.FAILED and not self.workflow.continue_on_failure:
+        self._settle(tid)
+        self._pump()
+
+    def _settle(self, tid: str) -> None:
+        """The task ended: a failure may stop the run; its dependents may be ready."""
+        if self.results[tid].status is TaskStatus.FAILED and not self.workflow.continue_on_failure:
             self.stop(f"task '{tid}' failed")
         self._release_dependents(tid)
-        self._pump()
 
     def _release_dependents(self, tid: str) -> None:
         waiting = self.waiting
@@ -300,28 +339,8 @@ class ReadyQueueExecutor(CapacityWaits):
         done = self.done
         if done is None or done.done():
             return
-        counts = self.sm.counts
-        # completed only when every task reached a final status: a task left pending or
-        # running (nothing will start it now) makes the run failed, naming it
-        unfinished = [t for t, r in self.results.items() if r.status not in FINISHED]
-        if self.cancelled_run:
-            status = WorkflowStatus.CANCELLED
-        elif counts[TaskStatus.FAILED] or unfinished:
-            status = WorkflowStatus.FAILED
-        elif counts[TaskStatus.CANCELLED]:
-            status = WorkflowStatus.CANCELLED
-        else:
-            status = WorkflowStatus.COMPLETED
-        error = None
-        if status is not WorkflowStatus.COMPLETED:
-            failed = [t for t, r in self.results.items() if r.status is TaskStatus.FAILED]
-            cancelled = [t for t, r in self.results.items() if r.status is TaskStatus.CANCELLED]
-            error = self.stopping or (f"task '{failed[0]}' failed" if failed else None)
-            if error is None and unfinished:
-                error = (f"{len(unfinished)} task(s) never finished, e.g. '{unfinished[0]}' "
-                         f"({self.results[unfinished[0]].status.value})")
-            elif error is None and cancelled:
-                error = f"task '{cancelled[0]}' was cancelled"
+        status, error = run_outcome(self.results, self.sm.counts,
+                                    cancelled_run=self.cancelled_run, stopping=self.stopping)
         self.waiting.clear()
         self.router.stop_waiting(self._wake)
         self.sm.finish_workflow(status, error)
