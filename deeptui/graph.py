@@ -169,13 +169,25 @@ def longest_paths(tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]
     """For each task, the longest sum of ``weight`` (1 per task without one) on a path from
     it to a sink, itself included.
 
-    Without networkx: a reverse Kahn walk over plain dicts (the graph is known to be acyclic). A
-    task is taken once all its dependents were, so its length is final then;
-    it lengthens its dependencies' as it is taken.
+    Without networkx. When ``tasks`` lists every task after its dependencies (the usual
+    order), one walk from the end; otherwise a reverse Kahn walk over plain dicts (the graph
+    is known to be acyclic): a task is taken once all its dependents were, so its length is
+    final then; it lengthens its dependencies' as it is taken.
     """
+    length: dict[str, Any] = {}
+    longest = length.__getitem__
+    try:
+        for tid in reversed(tasks):  # each task's dependents come later: taken already
+            below = dependents[tid]
+            step = 1 if weight is None else weight[tid]
+            length[tid] = step + max(map(longest, below)) if below else step
+    except KeyError:  # a dependent listed before its dependency
+        pass
+    else:
+        return length
     below = {tid: len(tids) for tid, tids in dependents.items()}  # dependents not yet taken
     longest_below: dict[str, Any] = dict.fromkeys(below, 0)
-    length: dict[str, Any] = dict.fromkeys(below, 0)
+    length = dict.fromkeys(below, 0)
     stack = [tid for tid, n in below.items() if n == 0]
     while stack:
         tid = stack.pop()

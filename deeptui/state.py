@@ -39,6 +39,13 @@ _NOT_PROGRESS = (ev.TaskLog, ev.CacheHit)  # events that change no status
 assert not TaskResult.model_config.get("validate_assignment")
 
 
+_RUNNING, _COMPLETED = TaskStatus.RUNNING, TaskStatus.COMPLETED
+# the fields each hot-path change sets (pydantic marks assigned fields as set)
+_FIRST_RUNNING = frozenset({"status", "started_at", "error", "attempts", "agent_used"})
+_RUNNING_AGAIN = frozenset({"status", "attempts", "agent_used"})
+_COMPLETED_FIELDS = frozenset({"status", "completed_at", "output", "error", "cached"})
+
+
 def _assign(result: TaskResult, values: dict[str, Any]) -> None:
     result.__dict__.update(values)
     result.__pydantic_fields_set__.update(values)
@@ -149,12 +156,19 @@ class StateManager:
 
     def running(self, task_id: str, attempt: int, agent_type: str | None) -> None:
         result = self.state.task_results[task_id]
+        values = result.__dict__  # set as `_assign` does, without a dict of them (every task)
+        counts = self.counts
+        counts[values["status"]] -= 1
+        counts[_RUNNING] += 1
+        values["status"] = _RUNNING
         if attempt == 1:
-            values = {"started_at": _now(UTC), "error": None, "attempts": attempt,
-                      "agent_used": agent_type}
+            values["started_at"] = _now(UTC)
+            values["error"] = None
+            result.__pydantic_fields_set__.update(_FIRST_RUNNING)
         else:
-            values = {"attempts": attempt, "agent_used": agent_type}
-        self._set(result, TaskStatus.RUNNING, values)
+            result.__pydantic_fields_set__.update(_RUNNING_AGAIN)
+        values["attempts"] = attempt
+        values["agent_used"] = agent_type
         if not self.bus.has_listeners:  # nobody to tell: skip building the event
             return
         self.bus.publish(ev.TaskStarted(self.run_id, self.workflow.id, task_id=task_id,
@@ -179,18 +193,33 @@ class StateManager:
         """``cached_from``: a cached result's producing run id and when it was stored."""
         result = self.state.task_results[task_id]
         now = _now(UTC)
-        values = {"completed_at": now, "output": output, "error": None, "cached": cached}
-        if result.started_at is None or cached:
-            values["started_at"] = now
         if cached:
-            values["attempts"] = 0
-            values["agent_used"] = agent_used
+            values = {"completed_at": now, "output": output, "error": None, "cached": cached,
+                      "started_at": now, "attempts": 0, "agent_used": agent_used}
             if cached_from is not None:
                 values["cached_from"] = cached_from[0]
                 values["cached_at"] = datetime.fromtimestamp(cached_from[1], UTC)
-        if usage is not None:
-            values["usage"] = usage
-        self._set(result, TaskStatus.COMPLETED, values)
+            if usage is not None:
+                values["usage"] = usage
+            self._set(result, _COMPLETED, values)
+        else:  # (every task: set as `_assign` does, without a dict of them)
+            values = result.__dict__
+            counts = self.counts
+            counts[values["status"]] -= 1
+            counts[_COMPLETED] += 1
+            values["status"] = _COMPLETED
+            values["completed_at"] = now
+            values["output"] = output
+            values["error"] = None
+            values["cached"] = False
+            fields_set = result.__pydantic_fields_set__
+            fields_set.update(_COMPLETED_FIELDS)
+            if values["started_at"] is None:
+                values["started_at"] = now
+                fields_set.add("started_at")
+            if usage is not None:
+                values["usage"] = usage
+                fields_set.add("usage")
         if not self.bus.has_listeners:
             return
         started = result.started_at

@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "deeptui.skills_manager", "deeptui.workflows", "deeptui.workspace",
                   "deeptui.last_values")),
     ("scheduler", ("deeptui.scheduler",)),
-    ("facade", ("deeptui.orchestrator", "deeptui.orchestration", "deeptui.types", "deeptui.settings",
+    ("facade", ("deeptui.orchestrator", "deeptui.checks", "deeptui.orchestration", "deeptui.types", "deeptui.settings",
                 "deeptui.refresh", "deeptui.cluster")),
     ("clients", ("deeptui.cli", "deeptui.keymap", "deeptui.app", "deeptui.quitting",
                  "deeptui.screenshots", "deeptui.screens",

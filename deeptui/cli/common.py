@@ -59,12 +59,14 @@ def resolve_workflow(target: str, params: list[str]) -> Any:
     return build_workflow(template.name, values)
 
 
-def validate_with(orchestrator: Any, workflow: Any, target: str) -> None:
-    """The orchestrator's checks (skills, routing, callables, conditions), naming the file."""
+def validate_with(orchestrator: Any, workflow: Any, target: str, *,
+                  for_next_run: bool = False) -> None:
+    """The orchestrator's checks (skills, routing, callables, conditions), naming the file;
+    ``for_next_run``: the run started next, of this workflow, is not checked again."""
     from deeptui.errors import WorkflowValidationError
 
     try:
-        orchestrator.validate(workflow)
+        orchestrator.validate(workflow, for_next_run=for_next_run)
     except WorkflowValidationError as exc:
         if not is_workflow_file(target):
             raise

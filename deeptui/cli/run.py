@@ -63,7 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     orchestrator = build_orchestrator(settings, store=store, interactive=not args.headless)
     try:
         # checked before the app opens too: a bad file is one line and a non-zero exit
-        validate_with(orchestrator, workflow, args.target)
+        # (a headless run starts it next, unchanged: it is not checked again)
+        validate_with(orchestrator, workflow, args.target, for_next_run=args.headless)
         start_cluster(orchestrator)
         if not args.headless:
             code = run_app(args, settings, workflow, store=store, orchestrator=orchestrator)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from deeptui.graph import WorkflowGraph, path_lengths
+from deeptui.graph import WorkflowGraph
 from deeptui.models import ExecutionStrategy, TaskStatus, WorkflowStatus
 from deeptui.runners import Runner
 from deeptui.runners.callables import local_registry
@@ -35,7 +35,7 @@ from deeptui.scheduler.capacity import CapacityWaits
 from deeptui.scheduler.gate import skip_reason
 from deeptui.scheduler.inline import DONE, INLINE_SLICE, run_inline
 from deeptui.scheduler.outcome import run_outcome
-from deeptui.scheduler.estimates import Estimates
+from deeptui.scheduler.plan import Plan
 from deeptui.state import StateManager
 
 if TYPE_CHECKING:
@@ -80,19 +80,9 @@ class ReadyQueueExecutor(CapacityWaits):
     ) -> None:
         self.sm = state
         self.workflow = state.workflow
-        tasks = self.workflow.tasks
-        self.tasks: dict[str, TaskDefinition] = {t.id: t for t in tasks}
-        self.kind = {t.id: t.kind for t in tasks}
-        self.dependents: dict[str, list[str]] = {tid: [] for tid in self.tasks}
-        for t in tasks:
-            for dep in t.depends_on:
-                self.dependents[dep].append(t.id)
-        self.path_length = path_lengths(self.tasks, self.dependents)
-        # past durations (the history's), if any: the critical path in seconds, not in tasks
-        self.estimates = Estimates.from_history(self.tasks, self.dependents, durations)
-        path: Mapping[str, float] = self.estimates.path if self.estimates else self.path_length
-        # heap entries are computed once: priority, then longest path, then definition order
-        self.heap_key = {t.id: (-t.priority, -path[t.id], i, t.id) for i, t in enumerate(tasks)}
+        plan = Plan(self.workflow.tasks, durations)
+        self.tasks, self.kind, self.dependents = plan.tasks, plan.kind, plan.dependents
+        self.estimates, self.heap_key = plan.estimates, plan.heap_key
         self._graph: WorkflowGraph | None = None  # networkx, built when first needed
         self.router = router
         self.runners = runners  # task kind -> the runner of its body
@@ -162,14 +152,13 @@ class ReadyQueueExecutor(CapacityWaits):
         self._pump()
 
     def _prepare(self, tids: Iterable[str]) -> None:
-        results = self.results
-        tasks = self.tasks
+        results, tasks, waiting, counts = self.results, self.tasks, self.waiting, self.sm.counts
+        # no task finished yet (a first start): every dependency is unfinished
+        fresh = counts[TaskStatus.PENDING] + counts[TaskStatus.RUNNING] == len(results)
         for tid in tids:
-            count = 0
-            for dep in tasks[tid].depends_on:
-                if results[dep].status not in FINISHED:
-                    count += 1
-            self.waiting[tid] = count
+            deps = tasks[tid].depends_on
+            count = len(deps) if fresh else sum(results[d].status not in FINISHED for d in deps)
+            waiting[tid] = count
             if count == 0:
                 self._push_ready(tid)
 

@@ -1,0 +1,42 @@
+"""A run's fixed facts, computed once when its executor is made: each task by id, its kind
+and dependents, and its ready-heap entry.
+
+A heap entry orders ready tasks by priority, then by the longest remaining path to a sink
+(in seconds when the history has the tasks' past durations: `Estimates`; else in tasks),
+then by definition order; it ends with the task id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from deeptui.graph import path_lengths
+from deeptui.scheduler.estimates import Estimates
+
+if TYPE_CHECKING:
+    from deeptui.models import TaskDefinition
+
+Entry = tuple[int, float, int, str]  # a ready-heap entry
+
+
+class Plan:
+    """``tasks`` (id -> definition, in definition order), ``kind`` (id -> "agent", "shell"
+    or "callable"), ``dependents`` (id -> the ids that depend on it), ``estimates`` (None
+    without history) and ``heap_key`` (id -> its ready-heap entry)."""
+
+    def __init__(self, tasks: Sequence[TaskDefinition],
+                 durations: Mapping[str, float] | None) -> None:
+        self.tasks: dict[str, TaskDefinition] = {t.id: t for t in tasks}
+        self.kind: dict[str, str] = {tid: t.kind for tid, t in self.tasks.items()}
+        dependents: dict[str, list[str]] = {tid: [] for tid in self.tasks}
+        for tid, t in self.tasks.items():
+            for dep in t.depends_on:
+                dependents[dep].append(tid)
+        self.dependents = dependents
+        # past durations (the history's), if any: the critical path in seconds, not in tasks
+        self.estimates = Estimates.from_history(self.tasks, dependents, durations)
+        path: Mapping[str, float] = (self.estimates.path if self.estimates
+                                     else path_lengths(self.tasks, dependents))
+        self.heap_key: dict[str, Entry] = {
+            tid: (-t.priority, -path[tid], i, tid) for i, (tid, t) in enumerate(self.tasks.items())}
