@@ -12,17 +12,24 @@ from typing import Any
 
 from deeptui.models import TaskResult, TaskUsage
 
-_new, _setattr = object.__new__, object.__setattr__
+from pydantic import BaseModel
+
+_new = object.__new__
 _PENDING, _ZERO = TaskResult(task_id="").__dict__, TaskUsage().__dict__
+# the slots a pydantic model instance holds, set through their descriptors (what
+# object.__setattr__ reaches, without its lookup: this runs twice per task of a run)
+_set_dict, _set_fields, _set_extra, _set_private = (
+    BaseModel.__dict__[name].__set__ for name in
+    ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
 
 
 def _instance(cls: type[Any], values: dict[str, Any], fields_set: set[str]) -> Any:
     """A pydantic model instance holding ``values``, as its validation would leave it."""
     instance = _new(cls)
-    _setattr(instance, "__dict__", values)
-    _setattr(instance, "__pydantic_fields_set__", fields_set)
-    _setattr(instance, "__pydantic_extra__", None)
-    _setattr(instance, "__pydantic_private__", None)
+    _set_dict(instance, values)
+    _set_fields(instance, fields_set)
+    _set_extra(instance, None)
+    _set_private(instance, None)
     return instance
 
 
@@ -35,7 +42,7 @@ def pending_result(task_id: str) -> TaskResult:
     """``TaskResult(task_id=task_id)``, its own zero usage included."""
     values = _PENDING.copy()
     values["task_id"] = task_id
-    values["usage"] = zero_usage()
+    values["usage"] = _instance(TaskUsage, _ZERO.copy(), set())
     return _instance(TaskResult, values, {"task_id"})  # type: ignore[no-any-return]
 
 

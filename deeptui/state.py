@@ -133,7 +133,8 @@ class StateManager:
         if state.started_at is None:
             state.started_at = _now(UTC)
         finished = {}
-        if self.bus.has_listeners:  # copies: the engine changes the live ones when retried
+        # copies: the engine changes the live ones when retried (none on a first start)
+        if self.bus.has_listeners and self.counts[TaskStatus.PENDING] != len(state.task_results):
             finished = {tid: r.model_copy() for tid, r in state.task_results.items()
                         if r.status is not TaskStatus.PENDING}
         self.bus.publish(ev.WorkflowStarted(
