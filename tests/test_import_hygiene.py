@@ -49,16 +49,17 @@ def test_command_line_help_loads_no_heavy_package(args: list[str]) -> None:
 def test_the_check_sees_a_heavy_import() -> None:
     """The same check on a process that loads networkx reports it."""
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
-    done = subprocess.run([sys.executable, "-c", "import deeptui.graph"],
+    done = subprocess.run([sys.executable, "-c", "import deeptui.visualize.layered"],
                           capture_output=True, text=True, env=env, check=True)
     imported = set(re.findall(r"^import time:.*\|\s+(\S+)$", done.stderr, re.MULTILINE))
     assert "networkx" in _heavy_in(imported)
 
 
-def test_a_run_without_agent_tasks_never_imports_pydantic_ai(tmp_path: Path) -> None:
+def test_a_run_without_agent_tasks_imports_neither_pydantic_ai_nor_networkx(tmp_path: Path) -> None:
     """The offline model is built when an agent task first needs it: a headless run of a
     shell and a callable task does not pay pydantic-ai's import (~0.5 s), and the run and
-    the history still name the model "simulated"."""
+    the history still name the model "simulated". Nor networkx's (~0.2 s): a workflow
+    without a cycle is validated and run on plain dicts."""
     flow = tmp_path / "flow.yaml"
     flow.write_text("id: light\ntasks:\n  - {id: greet, task_type: shell, parameters: "
                     "{command: echo hi}}\n  - {id: nothing, task_type: callable, depends_on: "
@@ -66,14 +67,15 @@ def test_a_run_without_agent_tasks_never_imports_pydantic_ai(tmp_path: Path) -> 
     code = ("import sys, json; from deeptui.cli.main import main; sys.argv = ['deeptui', 'run', "
             f"{str(flow)!r}, '--headless', '--format', 'json']\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic_ai'})))")
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'pydantic_ai', 'networkx'})))")
     env = {**os.environ, "DEEPTUI_DB": str(tmp_path / "runs.db"),
            "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert json.loads(lines[-1]) == [], "a run with no agent task imported pydantic-ai"
+    assert json.loads(lines[-1]) == [], "a run with no agent task imported them"
     result = json.loads("\n".join(lines[:-1]))
     assert [t["status"] for t in result["tasks"]] == ["completed", "completed"]
     show = subprocess.run([sys.executable, "-m", "deeptui.cli", "history", "show",

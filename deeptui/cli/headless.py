@@ -148,16 +148,26 @@ def write_lines(console: Console, state: WorkflowState, progress: dict[str, Any]
               + f"\n    {'task':<{width}}  status     attempts  {'agent':<{agents}}  time    "
               "detail\n")
     chunk: list[str] = []
+    # the cells from the status to the time column, made once per (status, attempts, agent)
+    middle: dict[tuple[TaskStatus, int, str | None], tuple[str, str]] = {}
     for tid, r in results.items():
+        key = (r.status, r.attempts, r.agent_used)
+        cells = middle.get(key)
+        if cells is None:
+            symbol, status = status_cells[r.status]
+            cells = middle[key] = (symbol, f"{status}{r.attempts or '':<8}  {agent_cell[r.agent_used]}  ")
+        head = f"{cells[0]}{tid if tid.isprintable() else visible(tid):<{width}}{cells[1]}"
         started, ended = r.started_at, r.completed_at
         duration = "" if started is None or ended is None else \
             f"{(ended - started).total_seconds():.1f}s"
         detail = r.error or r.skip_reason or ("cached" if r.cached else "")
-        symbol, status = status_cells[r.status]
-        chunk.append(f"{symbol}{tid if tid.isprintable() else visible(tid):<{width}}{status}"
-                     f"{r.attempts or '':<8}  {agent_cell[r.agent_used]}  {duration:<6}  "
-                     f"{visible(' '.join(detail.splitlines())) if detail else ''}".rstrip()
-                     + "\n")
+        if detail:
+            chunk.append(f"{head}{duration:<6}  {visible(' '.join(detail.splitlines()))}".rstrip()
+                         + "\n")
+        elif duration:  # (the common line: nothing to strip after the time)
+            chunk.append(f"{head}{duration}\n")
+        else:
+            chunk.append(head.rstrip() + "\n")
         if len(chunk) >= 1000:
             out.write("".join(chunk))
             chunk.clear()
