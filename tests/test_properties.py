@@ -1,6 +1,6 @@
 """Property tests: random valid DAGs run to completion in every strategy, limits respected.
 
-Hypothesis draws a DAG (up to 25 agent and callable tasks, random priorities
+Hypothesis draws a DAG (up to 25 agent and callable tasks, async and plain, random priorities
 and dependencies), a strategy, ``max_parallel_tasks`` and per-agent-type
 concurrency limits; a bus tap then checks what a user watching the run would
 see: every task completed, none started before its dependencies completed,
@@ -55,11 +55,14 @@ def cases(draw: Any) -> Case:
     tasks = []
     for i in range(n):
         deps = draw(st.lists(st.integers(0, i - 1), max_size=3, unique=True)) if i else []
-        kind = draw(st.sampled_from(["agent", "agent-typed", "agent-capability", "callable"]))
+        kind = draw(st.sampled_from(["agent", "agent-typed", "agent-capability", "callable",
+                                     "plain"]))
         extra: dict[str, Any] = {}
         if kind == "callable":
             extra = {"task_type": "callable",
                      "parameters": {"callable": "work", "yields": draw(st.integers(0, 3))}}
+        elif kind == "plain":  # a plain def: its first attempt runs inline in the pump
+            extra = {"task_type": "callable", "parameters": {"callable": "plain"}}
         elif kind == "agent-typed":
             extra = {"agent_type": f"type-{draw(st.integers(0, n_types - 1))}"}
         elif kind == "agent-capability":
@@ -77,6 +80,10 @@ def cases(draw: Any) -> Case:
 async def work(task: TaskDefinition, parameters: dict[str, Any], outputs: dict[str, Any]) -> str:
     for _ in range(parameters["yields"]):  # let other tasks interleave
         await asyncio.sleep(0)
+    return f"{task.id} done after {sorted(outputs)}"
+
+
+def plain(task: TaskDefinition, parameters: dict[str, Any], outputs: dict[str, Any]) -> str:
     return f"{task.id} done after {sorted(outputs)}"
 
 
@@ -134,6 +141,7 @@ async def _run(case: Case) -> tuple[Any, Watcher]:
                                  simulated_seed=3)
     orchestrator = TaskOrchestrator(config=config, cache_config=CacheConfig(strategy="none"))
     orchestrator.register_callable("work", work)
+    orchestrator.register_callable("plain", plain)
     watcher = Watcher(case.workflow, {r.agent_type: r.max_concurrent_tasks for r in case.routing})
     orchestrator.bus.tap(watcher)
     try:

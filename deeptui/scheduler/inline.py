@@ -57,10 +57,10 @@ def run_inline(run: ReadyQueueExecutor, task: TaskDefinition, key: Any) -> Any:
         run._start(task, None, key, output)
         return STARTED
     try:
-        sm.completed(tid, output)
+        usage = run.results[tid].usage  # (its own zero usage, as run_task's context has it)
+        sm.completed(tid, output, usage)
         if key is not None:
-            run.cache.put(key, tid, output, run.results[tid].usage, None,  # type: ignore[union-attr]
-                          run_id=sm.run_id)
+            run.cache.put(key, tid, output, usage, None, run_id=sm.run_id)  # type: ignore[union-attr]
     except Exception as exc:  # noqa: BLE001 - as in run_task: a bug must not kill the run
         sm.failed(tid, describe_error(exc))
     return DONE
