@@ -288,14 +288,14 @@ class ReadyQueueExecutor(CapacityWaits):
         self._release_dependents(tid)
 
     def _release_dependents(self, tid: str) -> None:
-        waiting = self.waiting
+        waiting, results, pending = self.waiting, self.results, TaskStatus.PENDING
         for dependent in self.dependents[tid]:
             count = waiting.get(dependent)
             if count is None:
                 continue
             count -= 1
             waiting[dependent] = count
-            if count == 0 and self.results[dependent].status is TaskStatus.PENDING:
+            if count == 0 and results[dependent].status is pending:
                 self._push_ready(dependent)
 
     # -- ending ----------------------------------------------------------
