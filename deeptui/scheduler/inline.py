@@ -64,3 +64,16 @@ def run_inline(run: ReadyQueueExecutor, task: TaskDefinition, key: Any) -> Any:
     except Exception as exc:  # noqa: BLE001 - as in run_task: a bug must not kill the run
         sm.failed(tid, describe_error(exc))
     return DONE
+
+
+def pump_soon(run: ReadyQueueExecutor) -> None:
+    """The pump yielded to the loop: it goes on at the loop's next turn (once)."""
+    if not run.pump_queued:
+        run.pump_queued = True
+        run.loop.call_soon(_pump_again, run)
+
+
+def _pump_again(run: ReadyQueueExecutor) -> None:
+    run.pump_queued = False
+    if run.active:
+        run._pump()

@@ -33,7 +33,7 @@ from deeptui.runners.callables import local_registry
 from deeptui.scheduler.attempts import HIT, NOT_LOOKED_UP, look_up, run_task
 from deeptui.scheduler.capacity import CapacityWaits
 from deeptui.scheduler.gate import skip_reason
-from deeptui.scheduler.inline import DONE, INLINE_SLICE, run_inline
+from deeptui.scheduler.inline import DONE, INLINE_SLICE, pump_soon, run_inline
 from deeptui.scheduler.outcome import run_outcome
 from deeptui.scheduler.plan import Plan
 from deeptui.state import StateManager
@@ -219,7 +219,7 @@ class ReadyQueueExecutor(CapacityWaits):
                     if not slice_end:
                         slice_end = now + INLINE_SLICE
                     elif now > slice_end:  # yield to the loop; go on at its next turn
-                        self._pump_soon()
+                        pump_soon(self)
                         break
                 if ended is not None:
                     continue
@@ -252,16 +252,6 @@ class ReadyQueueExecutor(CapacityWaits):
     def _skip(self, tid: str, reason: str) -> None:
         self.sm.skipped(tid, reason)
         self._release_dependents(tid)
-
-    def _pump_soon(self) -> None:
-        if not self.pump_queued:
-            self.pump_queued = True
-            self.loop.call_soon(self._pump_again)
-
-    def _pump_again(self) -> None:
-        self.pump_queued = False
-        if self.active:
-            self._pump()
 
     def _start(self, task: TaskDefinition, agent_type: str | None, key: Any,
                first: Any = None) -> None:
