@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from deeptui import RetryConfig, TaskDefinition, TaskOrchestrator, WorkflowDefinition
-from deeptui.store import writer as store_writer
+from deeptui.store import batch as store_batch
 from deeptui.cache import CacheConfig
 from deeptui.store import RunStore
 
@@ -15,7 +15,7 @@ from deeptui.store import RunStore
 @pytest.mark.parametrize("rows_per_insert", [1, 3, 500])
 async def test_every_task_event_and_log_line_is_recorded_in_order(tmp_path: Path, monkeypatch,
                                                                   rows_per_insert):
-    monkeypatch.setattr(store_writer, "ROWS_PER_INSERT", rows_per_insert)
+    monkeypatch.setattr(store_batch, "ROWS_PER_INSERT", rows_per_insert)
     once = RetryConfig(max_retries=1, initial_delay=0.0, jitter=0.0)
     tries: dict[str, int] = {}
 
