@@ -2,7 +2,8 @@
 
 `run_store` is the store a run writes through and reads from; `schema` creates and
 migrates the tables; `queue` takes bus events (as `entries`: plain values) to a writer
-thread, where `writer`'s `StoreWriter` turns them into rows (`batch`: one transaction's staged rows) (`task_rows`: how each task event changes a task's row);
+thread, where `writer`'s `StoreWriter` commits them batch by batch (`batch`: one
+transaction's staged rows; `task_rows`: how each task event changes a task's row);
 `codec` turns values into stored text and back (both sides use it); `records` are the
 shapes readers get; `reports` exports runs and aggregates them; `resume` takes over an
 unfinished run atomically and continues it.
