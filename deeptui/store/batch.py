@@ -19,7 +19,8 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
-from deeptui.store.codec import definition_json, pending_row, row_from_result, ts, utf8
+from deeptui.store.codec import (definition_json, encode_output, pending_row, row_from_result,
+                                 ts, utf8)
 from deeptui.store.entries import COMPLETED, LOG, STARTED, entries
 from deeptui.store.schema import TASK_COLUMNS
 from deeptui.store.task_rows import DROPPED, apply_event, completed, started
@@ -80,6 +81,9 @@ class Batch:
         self.runs: dict[str, set[str]] = {}  # runs (re)started in this batch: tasks with rows
         self.positions: dict[str, dict[str, int]] = {}
         self.dirty: dict[str, dict[str, list[Any]]] = {}  # run -> task -> its changed row
+        # run -> task -> its row as a `_PLAIN_COLUMNS` tuple: a task without a stored row,
+        # started (first attempt) or completed with default columns, and nothing else yet
+        self.quick: dict[str, dict[str, tuple[Any, ...]]] = {}
         self.kept: dict[str, dict[str, list[Any]]] = {}  # rows of ended tasks of a (re)start
         self.keep: list[list[Any]] = []
         self.events: list[tuple[Any, ...]] = []
@@ -99,6 +103,13 @@ class Batch:
             row = rows.get(tid)
             if row is not None:
                 return row
+        quick = self.quick.get(rid)
+        if quick is not None and tid in quick:  # from now on the task changes as a row
+            row = _row_of_plain(quick.pop(tid))
+            if rows is None:
+                rows = self.dirty[rid] = {}
+            rows[tid] = row
+            return row
         stored = self.runs.get(rid)
         if stored is None:
             stored = self.writer.stored.get(rid)
@@ -131,28 +142,66 @@ class Batch:
         return n
 
     def add_all(self, batch: list[Any]) -> None:
-        """Stage the queue entries of ``batch`` in order."""
-        row_of, touched, add, events = self.row, self.touched, self.add, self.events
+        """Stage the queue entries of ``batch`` in order. A task's first start, and its
+        completion with default columns (see `quick`), are staged as a plain tuple, built
+        at once, while the task has no row in the file or in this batch."""
+        row_of, touched, add, events, logs = self.row, self.touched, self.add, self.events, \
+            self.logs
+        runs: dict[str, Any] = {}  # run -> what the quick path needs of it (None: no run)
         for values in entries(batch):
             tag = values[0]
             if tag is STARTED:
-                rid = values[1]
+                rid, tid = values[1], values[2]
                 touched.add(rid)
-                row = row_of(rid, values[2])
+                if values[4] == 1:
+                    run = runs[rid] if rid in runs else runs.setdefault(rid, self._quick(rid))
+                    if run is not None and tid not in run[1] and tid not in run[3]:
+                        position = run[2].get(tid)
+                        if position is not None:
+                            run[0][tid] = (rid, tid, position, "running", None, 1, values[3],
+                                           None, values[5])
+                            continue
+                row = row_of(rid, tid)
                 if row is not None:
                     detail = started(row, values[3], values[4], values[5])
                     if detail is not None:
-                        events.append((rid, values[3], values[2], *detail))
+                        events.append((rid, values[3], tid, *detail))
             elif tag is COMPLETED:
-                rid = values[1]
+                rid, tid = values[1], values[2]
                 touched.add(rid)
-                row = row_of(rid, values[2])
+                encoded = None
+                if not values[5] and _no_usage(values[10]):
+                    run = runs[rid] if rid in runs else runs.setdefault(rid, self._quick(rid))
+                    if run is not None and tid not in run[1] and tid not in run[3]:
+                        position = run[2].get(tid)
+                        encoded = _encode(values)
+                        if position is not None and encoded[1] == "json":
+                            start, end = values[6], values[7]
+                            run[0][tid] = (
+                                rid, tid, position, "completed", encoded[0], values[8],
+                                start.timestamp() if start is not None else None,
+                                end.timestamp() if end is not None else values[3], values[9])
+                            continue
+                row = row_of(rid, tid)
                 if row is not None:
-                    completed(row, values, self.logs)
+                    completed(row, values, logs, encoded)
             elif tag is LOG:
                 self.log(*values[1:6])
             else:
+                runs.clear()  # a run (re)started or ended: look its tasks up again
                 add(values[1])
+
+    def _quick(self, rid: str) -> tuple[Any, ...] | None:
+        """(its quick tuples, tasks with a stored row, positions, its staged rows) of a run
+        this store saw start, else None."""
+        stored = self.runs.get(rid)
+        if stored is None:
+            stored = self.writer.stored.get(rid)
+            if stored is None:
+                return None
+        positions = self.positions.get(rid, self.writer.positions.get(rid, {}))
+        return (self.quick.setdefault(rid, {}), stored, positions,
+                self.dirty.setdefault(rid, {}))
 
     def add(self, event: Any) -> None:
         """Stage an event (not a task start, completion or log line: see `add_all`)."""
@@ -214,6 +263,7 @@ class Batch:
         kept = self.kept[rid] = {}
         positions = self.positions[rid] = {}
         self.dirty.pop(rid, None)  # rows of an earlier start in this batch: the snapshot has them
+        self.quick.pop(rid, None)
         for position, task in enumerate(workflow.tasks):
             positions[task.id] = position
             result = done.get(task.id)
@@ -260,6 +310,8 @@ class Batch:
         insert_rows(conn, KEEP_TASK, self.keep)
         plain: list[Any] = []
         full: list[Any] = []
+        for quick in self.quick.values():
+            plain.extend(chain.from_iterable(quick.values()))
         for rows in self.dirty.values():
             for row in rows.values():
                 if _others(row) == _DEFAULT_VALUES:
@@ -276,6 +328,26 @@ class Batch:
         now = time.time()
         conn.executemany("UPDATE runs SET updated_at = ? WHERE run_id = ?",
                          [(now, rid) for rid in self.touched - self.finished])
+
+def _row_of_plain(plain: tuple[Any, ...]) -> list[Any]:
+    """A `quick` tuple as a row (`TASK_COLUMNS` order)."""
+    rid, tid, position, status, output, attempts, started_at, ended, agent = plain
+    return [rid, tid, position, status, output, "json", None, None, attempts, started_at, ended,
+            agent, 0, 0, 0, 0, None, 0]
+
+
+def _no_usage(usage: Any) -> bool:
+    return usage is None or (not usage.input_tokens and not usage.output_tokens
+                             and not usage.requests and usage.cost_usd is None)
+
+
+def _encode(values: tuple[Any, ...]) -> tuple[str | None, str]:
+    """A completion entry's output as stored (`encode_output`)."""
+    output = values[4]
+    if output is None:
+        return None, "json"
+    return encode_output(output, f"task '{values[2]}' of run '{values[1]}'")
+
 
 def snapshot(event: ev.WorkflowStarted) -> dict[str, Any] | None:
     """What the writer records of a run that starts, from its event."""

@@ -40,16 +40,20 @@ def started(row: list[Any], ts: float, attempt: int, agent_type: str | None) -> 
     return "started", attempt, agent_type
 
 
-def completed(row: list[Any], values: tuple[Any, ...], logs: list[Any]) -> None:
-    """A completion, from its queue entry (`deeptui.store.entries`)."""
+def completed(row: list[Any], values: tuple[Any, ...], logs: list[Any],
+              encoded: tuple[str | None, str] | None = None) -> None:
+    """A completion, from its queue entry (`deeptui.store.entries`); ``encoded``: its
+    output already encoded (`encode_output`)."""
     (_, rid, tid, ts, output, cached, started_at, completed_at, attempts, agent,
      usage) = values
     text, kind = None, "json"
-    if output is not None:
+    if encoded is not None:
+        text, kind = encoded
+    elif output is not None:
         text, kind = encode_output(output, f"task '{tid}' of run '{rid}'")
-        if kind == "text":
-            logs.append((rid, tid, ts, "warning",
-                         "output is not JSON-serializable; stored as its text"))
+    if kind == "text":
+        logs.append((rid, tid, ts, "warning",
+                     "output is not JSON-serializable; stored as its text"))
     row[STATUS], row[OUTPUT], row[KIND] = "completed", text, kind
     row[ERROR], row[CACHED] = None, int(cached)
     _ended(row, ts, started_at, completed_at, attempts, agent, usage)

@@ -10,6 +10,7 @@ are live and which it wrote (``live``, ``recorded``).
 from __future__ import annotations
 
 import sqlite3
+from itertools import chain
 from typing import Any
 
 from deeptui.store.batch import Batch
@@ -75,7 +76,7 @@ class StoreWriter:
             self.stored[rid] = stored
             self.positions[rid] = staged.positions[rid]
             self.live.add(rid)
-        for rid, rows in staged.dirty.items():
+        for rid, rows in chain(staged.dirty.items(), staged.quick.items()):
             stored = self.stored.get(rid)
             if stored is not None:
                 stored.update(rows)
