@@ -320,3 +320,44 @@ def test_past_durations_follow_runs_another_store_adds_or_changes(tmp_path):
         "scan": weighted_median([(30, w[0]), (1, w[1]), (8, w[2])]), "report": 1}  # 8
     writer.close()
     reader.close()
+
+
+async def test_a_run_this_store_finished_is_remembered_as_the_history_holds_it(tmp_path):
+    """The next start takes the durations of a run the store's own writer recorded from what
+    it wrote (no read of that run), and they are the ones the history holds: the same as a
+    second store on the file reads, over completed, failed, retried and skipped tasks."""
+    from deeptui.store.durations import expected_durations
+
+    tries: dict[str, int] = {}
+
+    def work(task, params, outputs):
+        tries[task.id] = tries.get(task.id, 0) + 1
+        if task.id == "flaky" and tries[task.id] == 1:
+            raise RuntimeError("first try fails")
+        if task.id == "broken":
+            raise RuntimeError("always fails")
+        return task.id
+
+    once = RetryConfig(max_retries=1, initial_delay=0.0, jitter=0.0)
+    tasks = [TaskDefinition(id=t, task_type="callable", parameters={"callable": "work"},
+                            retry_config=once, depends_on=deps)
+             for t, deps in (("a", []), ("flaky", ["a"]), ("b", ["a"]), ("broken", []),
+                             ("after", ["broken"]))]
+    workflow = WorkflowDefinition(id="mixed", name="Mixed", tasks=tasks)
+    store = RunStore(tmp_path / "history.db")
+    orchestrator = TaskOrchestrator(cache_config=CacheConfig(strategy="none"), store=store)
+    orchestrator.register_callable("work", work)
+    for _ in range(2):
+        state = await orchestrator.execute_workflow(workflow)
+        assert store.sync() is None
+    assert state.task_results["after"].status.value == "skipped"
+    reads: list[str] = []
+    read = store._read
+    store._read = lambda sql, args=(): reads.append(sql) or read(sql, args)
+    remembered = expected_durations(store, workflow)
+    assert not [sql for sql in reads if "json_group_object" in sql]  # nothing read back
+    other = RunStore(tmp_path / "history.db")
+    assert remembered == expected_durations(other, workflow)
+    assert sorted(remembered) == ["a", "b", "flaky"]
+    other.close()
+    store.close()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from deeptui import bus as ev
 from deeptui.store.codec import (definition_json, encode_output, pending_row, row_from_result,
                                  ts, utf8)
+from deeptui.store.durations import workflow_key
 from deeptui.store.entries import COMPLETED, LOG, STARTED, entries
 from deeptui.store.schema import TASK_COLUMNS
 from deeptui.store.task_rows import DROPPED, apply_event, completed, started
@@ -80,6 +81,7 @@ class Batch:
         self.conn = conn
         self.runs: dict[str, set[str]] = {}  # runs (re)started in this batch: tasks with rows
         self.positions: dict[str, dict[str, int]] = {}
+        self.keys: dict[str, tuple[str, str]] = {}  # run -> its workflow (`durations.key`)
         self.dirty: dict[str, dict[str, list[Any]]] = {}  # run -> task -> its changed row
         # run -> task -> its row as a `_PLAIN_COLUMNS` tuple: a task without a stored row,
         # started (first attempt) or completed with default columns, and nothing else yet
@@ -262,6 +264,7 @@ class Batch:
         stored = self.runs[rid] = set()
         kept = self.kept[rid] = {}
         positions = self.positions[rid] = {}
+        self.keys[rid] = workflow_key(workflow)
         self.dirty.pop(rid, None)  # rows of an earlier start in this batch: the snapshot has them
         self.quick.pop(rid, None)
         for position, task in enumerate(workflow.tasks):

@@ -10,12 +10,14 @@ runs back). The scheduler orders ready tasks by the critical path in seconds the
 Each store remembers the durations it read of each past run, with the run's
 ``updated_at``, status and resumes (every write to a run sets ``updated_at`` to the time
 of its latest event): a later start of the same workflow reads only the runs that are new
-or changed since, after one small query for the list.
+or changed since, after one small query for the list. A run the store's own writer
+recorded to its end is remembered from what the writer wrote (`remember`), not read back.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import weakref
 from collections import OrderedDict
 from typing import Any
@@ -42,6 +44,27 @@ RunDurations = dict[str, float]  # task id -> seconds, of one stored run
 # store -> workflow key -> run id -> ((updated_at, status, resumes), its durations); least recently used first
 _MEMO: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, ...], dict[str, Any]]] = \
     weakref.WeakKeyDictionary()
+_MEMO_LOCK = threading.Lock()  # the store's writer thread adds the runs it finished (`remember`)
+
+
+def workflow_key(workflow: Any) -> tuple[str, str]:
+    """Which past runs count for ``workflow``: same name, or same id for one without a name."""
+    return ("name", workflow.name) if workflow.name else ("id", workflow.id)
+
+
+def remember(store: Any, key: tuple[str, str], run_id: str, version: list[Any],
+             durations: RunDurations) -> None:
+    """A run ``store``'s writer recorded to its end (``version``: its runs row's
+    updated_at, status, resumes after that): a later start finds its durations here, as
+    the query would return them, instead of reading them back."""
+    with _MEMO_LOCK:
+        try:
+            memo = _MEMO.setdefault(store, OrderedDict())
+        except TypeError:
+            return
+        memo.setdefault(key, {})[run_id] = (version, durations)
+        memo.move_to_end(key)
+        _bound(memo)
 
 
 def expected_durations(store: Any, workflow: Any, *, runs: int = RECENT_RUNS) -> dict[str, float]:
@@ -52,15 +75,14 @@ def expected_durations(store: Any, workflow: Any, *, runs: int = RECENT_RUNS) ->
     if read is None:
         return {}
     runs = max(1, min(runs, MAX_ROWS // max(1, len(workflow.tasks))))
-    if workflow.name:
-        where, key = "workflow_name = ?", ("name", workflow.name)
-    else:
-        where, key = "workflow_id = ? AND workflow_name = ''", ("id", workflow.id)
-    try:
-        memo = _MEMO.setdefault(store, OrderedDict())
-    except TypeError:  # a store that cannot be weakly referenced: nothing remembered
-        memo = OrderedDict()
-    known = memo.pop(key, {})
+    key = workflow_key(workflow)
+    where = "workflow_name = ?" if key[0] == "name" else "workflow_id = ? AND workflow_name = ''"
+    with _MEMO_LOCK:
+        try:
+            memo = _MEMO.setdefault(store, OrderedDict())
+        except TypeError:  # a store that cannot be weakly referenced: nothing remembered
+            memo = OrderedDict()
+        known = memo.pop(key, {})
     try:
         ranked = read(_RUNS_SQL.format(where=where), (key[1], runs))
         current: dict[str, Any] = {}
@@ -72,8 +94,9 @@ def expected_durations(store: Any, workflow: Any, *, runs: int = RECENT_RUNS) ->
             current[run_id] = seen
     except StoreError:  # locked or damaged: the run goes on without estimates
         return {}
-    memo[key] = current
-    _bound(memo)
+    with _MEMO_LOCK:
+        memo[key] = {**memo.get(key, {}), **current}  # (and what the writer added meanwhile)
+        _bound(memo)
     return combine([current[row[0]][1] for row in ranked])
 
 

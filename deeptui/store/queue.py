@@ -36,6 +36,7 @@ from itertools import repeat, starmap
 from typing import Any
 
 from deeptui import bus as ev
+from deeptui.store.durations import remember
 from deeptui.store.entries import (COMPLETED, LOG, OTHER, STARTED, WIDTH, coalesce_logs, entries,
                                    run_of)
 from deeptui.store.writer import StoreWriter
@@ -186,6 +187,9 @@ class QueueMixin:
                               self.path, len(self._pending) // WIDTH)
             self._pending = []
             self._dropped = {}
+            ended, self.writer.ended = self.writer.ended, []
+            for values in ended:
+                remember(self, *values)
             self._compact_at = self._compact_base
             if self._failure is not None:
                 log.info("history database %s: writing again", self.path)

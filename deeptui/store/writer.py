@@ -15,6 +15,14 @@ from typing import Any
 
 from deeptui.store.batch import Batch
 
+
+def _note(durations: dict[str, float], tid: str, counts: bool, started: float | None,
+          ended: float | None) -> None:
+    if counts and started is not None and ended is not None and ended - started >= 0:
+        durations[tid] = ended - started
+    else:
+        durations.pop(tid, None)
+
 class StoreWriter:
     """Writes batches of bus events; keeps what it needs between batches."""
 
@@ -34,6 +42,11 @@ class StoreWriter:
         self.fresh: set[str] = set()  # runs first recorded here: they have no older logs
         self.live: set[str] = set()  # runs started (or claimed) here and not finished
         self.recorded: set[str] = set()  # runs this writer wrote to
+        # runs started here: (workflow key, task -> seconds as the history's durations query
+        # would find them: completed, not cached); a finished one goes to ``ended``, from
+        # which the store remembers it (`deeptui.store.durations.remember`)
+        self.durations: dict[str, tuple[tuple[str, str], dict[str, float]]] = {}
+        self.ended: list[tuple[tuple[str, str], str, list[Any], dict[str, float]]] = []
 
     def claim(self, run_id: str, *, new: bool = False) -> None:
         """This process runs ``run_id`` from now on (``new``: nothing of it is stored yet)."""
@@ -67,8 +80,30 @@ class StoreWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._track(staged)
+        for rid in staged.finished:
+            known = self.durations.pop(rid, None)
+            version = conn.execute("SELECT updated_at, status, resumes FROM runs "
+                                   "WHERE run_id = ?", (rid,)).fetchone()
+            if known is not None and version is not None:
+                self.ended.append((known[0], rid, list(version), known[1]))
         self._publish(staged)
         return staged.finished
+
+    def _track(self, staged: Batch) -> None:
+        """Each committed row's duration, as the history's durations query reads it."""
+        for rid in staged.runs:  # (re)started: its ended tasks are in ``keep``
+            self.durations[rid] = (staged.keys[rid], {})
+        rows = chain(staged.keep, *(r.values() for r in staged.dirty.values()))
+        for row in rows:  # `TASK_COLUMNS` order
+            known = self.durations.get(row[0])
+            if known is not None:
+                _note(known[1], row[1], row[3] == "completed" and not row[12], row[9], row[10])
+        for rid, quick in staged.quick.items():  # `Batch.quick` tuples: never a cache hit
+            known = self.durations.get(rid)
+            if known is not None:
+                for plain in quick.values():
+                    _note(known[1], plain[1], plain[3] == "completed", plain[6], plain[7])
 
     def _publish(self, staged: Batch) -> None:
         """The transaction committed: the staged rows are in the file."""
