@@ -369,8 +369,8 @@ def snapshot(event: ev.WorkflowStarted) -> dict[str, Any] | None:
 
 
 def insert_rows(conn: Any, insert: str, rows: list[Any], width: int | None = None) -> None:
-    """``insert`` ("INSERT INTO t (columns)") of every row, `ROWS_PER_INSERT` per statement,
-    in order. ``width``: ``rows`` is flat, that many values per row."""
+    """``insert`` ("INSERT INTO t (columns)") of every row, at most `ROWS_PER_INSERT` per
+    statement, in order. ``width``: ``rows`` is flat, that many values per row."""
     if not rows:
         return
     if width is None:
@@ -380,7 +380,12 @@ def insert_rows(conn: Any, insert: str, rows: list[Any], width: int | None = Non
         values = rows
     marks = "(" + ", ".join("?" * width) + ")"
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 in an older SQLite
-    per = max(1, min(ROWS_PER_INSERT, limit // width)) * width
-    for start in range(0, len(values), per):
-        chunk = values[start:start + per]
-        conn.execute(f"{insert} VALUES {', '.join([marks] * (len(chunk) // width))}", chunk)
+    per = max(1, min(ROWS_PER_INSERT, limit // width))
+    start, left = 0, len(values) // width
+    while left:
+        # full chunks, then the rest in powers of two: a few statement texts in all, each
+        # compiled once (sqlite3 caches them by text), not one new text per batch size
+        n = per if left >= per else 1 << (left.bit_length() - 1)
+        end = start + n * width
+        conn.execute(f"{insert} VALUES {', '.join([marks] * n)}", values[start:end])
+        start, left = end, left - n
