@@ -361,3 +361,27 @@ async def test_a_run_this_store_finished_is_remembered_as_the_history_holds_it(t
     assert sorted(remembered) == ["a", "b", "flaky"]
     other.close()
     store.close()
+
+
+def test_each_task_estimate_is_its_weighted_median_over_the_runs_that_ran_it():
+    """`combine` (fast when every run has the same tasks) gives each task the weighted
+    median of its own samples, whichever runs lack it, ties included."""
+    import random
+
+    from deeptui.store.durations import HALF_LIFE, combine, weighted_median
+
+    rng = random.Random(15)
+    for _ in range(300):
+        runs = []
+        for _ in range(rng.randint(0, 8)):
+            ids = range(12) if rng.random() < 0.5 else rng.sample(range(12), rng.randint(0, 12))
+            runs.append({f"t{i}": rng.choice([0.1, 0.2, 0.3, rng.random()]) for i in ids})
+        present = [(0.5 ** (rank / HALF_LIFE), d) for rank, d in enumerate(runs) if d]
+        expected = {}
+        for task in set().union(*runs):
+            samples = [(d[task], w) for w, d in present if task in d]
+            expected[task] = samples[0][0] if len(samples) < 3 or len(present) < 3 \
+                else weighted_median(samples)
+        if len(present) < 3:  # one or two runs: the newer one's sample
+            expected = {**present[-1][1], **present[0][1]} if present else {}
+        assert combine(runs) == expected, runs

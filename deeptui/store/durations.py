@@ -20,6 +20,7 @@ import json
 import threading
 import weakref
 from collections import OrderedDict
+from operator import itemgetter
 from typing import Any
 
 from deeptui.errors import StoreError
@@ -112,18 +113,23 @@ def combine(newest_first: list[RunDurations]) -> dict[str, float]:
     weights = tuple(weight for weight, _ in present)
     runs = [durations for _, durations in present]
     out: dict[str, float] = {}
-    everywhere = set(runs[0]).intersection(*runs[1:])
-    if everywhere:  # most tasks: one sample in every run, the same weights
-        ids = list(everywhere)
+    if all(d.keys() == runs[0].keys() for d in runs[1:]):  # the usual case: the same tasks
+        ids, rest = list(runs[0]), set()
+    else:
+        everywhere = set(runs[0]).intersection(*runs[1:])
+        ids, rest = list(everywhere), set().union(*runs) - everywhere
+    if ids:  # most tasks: one sample in every run, the same weights
         half = sum(weights) / 2
-        for task_id, values in zip(ids, zip(*([d[t] for t in ids] for d in runs)), strict=True):
+        columns = [itemgetter(*ids)(d) for d in runs] if len(ids) > 1 else \
+            [(d[ids[0]],) for d in runs]
+        for task_id, values in zip(ids, zip(*columns), strict=True):
             total = 0.0
             for value, weight in sorted(zip(values, weights)):
                 total += weight
                 if total >= half:
                     break
             out[task_id] = value
-    for task_id in set().union(*runs) - everywhere:
+    for task_id in rest:
         values = [(durations[task_id], weight) for weight, durations in present
                   if task_id in durations]
         out[task_id] = values[0][0] if len(values) < 3 else weighted_median(values)
