@@ -195,12 +195,12 @@ async def test_a_cancel_before_deeptui_heard_where_the_body_runs_still_ends_it(
                         lambda self, msg: None if msg.get("placed") else handle(self, msg))
     orch = on_cluster()
     orch.start_workflow(WorkflowDefinition(id="unplaced", name="unplaced", tasks=[
-        shell("t", "sleep 315.5", retry_config=RetryConfig(max_retries=0))]))
-    await until(lambda: processes("sleep", "315.5"), timeout=30)
+        shell("t", "sleep 317.5", retry_config=RetryConfig(max_retries=0))]))
+    await until(lambda: processes("sleep", "317.5"), timeout=30)
     assert orch.cancel_workflow("unplaced")
     state = await orch.wait("unplaced")
     assert state.task_results["t"].status is TaskStatus.CANCELLED
-    assert not processes("sleep", "315.5")
+    assert not processes("sleep", "317.5")
 
 
 async def test_a_callable_that_cannot_be_shipped_is_refused_before_anything_runs(on_cluster):
@@ -291,8 +291,12 @@ async def test_a_worker_killed_mid_task_fails_that_attempt_and_the_retry_runs_el
         shell("t", command, retry_config=RetryConfig(max_retries=2, initial_delay=0.2,
                                                      jitter=0))]))
     try:
-        await until(lambda: processes("sleep", "315.5"), timeout=30)
-        killed = orch.find_run("kill").state.task_results["t"].worker
+        def worker() -> str | None:
+            return orch.find_run("kill").state.task_results["t"].worker
+
+        # where it runs is known when its "placed" message arrives, maybe after the process
+        await until(lambda: processes("sleep", "315.5") and worker(), timeout=30)
+        killed = worker()
         os.kill(worker_pids(cluster)[killed], signal.SIGKILL)
         state = await orch.wait("kill")
         # the killed worker's shell (a session of its own) is ended by that worker's nanny
