@@ -90,51 +90,35 @@ class PreparedKey:
 
     ``task_id``: the task's id when the key holds its definition (so only an entry of the
     same task can have this key; the memory tier looks there before hashing), else None.
+    ``values``: one tuple of immutable values (material, dependency outputs, files, where
+    the material holds the parameters), what the memory tier stores and compares; None
+    once hashed. Equal values are one key (`HELD` types or text: equal values, equal JSON).
     """
 
-    __slots__ = ("task_id", "_material", "_deps", "_files", "_params_at", "_hex")
+    __slots__ = ("task_id", "values", "_hex")
 
     def __init__(self, task_id: str | None, material: tuple[Any, ...] | str,
-                 deps: tuple[tuple[str, Any], ...] | str | None, files: str | None,
+                 deps: tuple[Any, ...] | str | None, files: str | None,
                  params_at: int | None = None) -> None:
         self.task_id = task_id
-        self._material = material  # the parts' values, or their canonical JSON
-        # (dependency, immutable output, ...) flat, their canonical JSON, or None
-        self._deps = deps
-        self._files = files
-        self._params_at = params_at  # where the material holds the parameters as pairs
+        # the parts' values or their canonical JSON; (dependency, immutable output, ...)
+        # flat, their canonical JSON, or None; the files' fingerprint; where the parameters are
+        self.values: tuple[Any, ...] | None = (material, deps, files, params_at)
         self._hex: str | None = None
 
     def hex(self) -> str:
         """The key: sha256 (hex) of the canonical JSON (computed once)."""
         if self._hex is None:
-            material = self._material
-            if isinstance(material, str):
-                text = material
-            else:
-                if self._params_at is not None:
-                    parts = list(material)
-                    parts[self._params_at] = pairs(parts[self._params_at])
-                    material = tuple(parts)
-                text = canonical_json(material)
-            deps = self._deps
-            if deps is not None:
-                text += "\n" + (deps if isinstance(deps, str) else outputs_text(deps))
-            if self._files is not None:
-                text += "\nfiles " + self._files
-            # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) hashes
-            self._hex = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-            self._material = self._deps = None  # type: ignore[assignment]
+            self._hex = digest(self.values)  # type: ignore[arg-type]
+            self.values = None
         return self._hex
 
     def same(self, other: PreparedKey) -> bool | None:
-        """Whether the two are one key, told without hashing when neither was hashed yet
-        (their values are `HELD` types or text, so equal values mean equal text); None:
-        only hashing can tell."""
-        if self._hex is not None or other._hex is not None:
+        """Whether the two are one key, told without hashing when neither was hashed yet;
+        None: only hashing can tell."""
+        if self.values is None or other.values is None:
             return None if self._hex is None or other._hex is None else self._hex == other._hex
-        return (self._material == other._material and self._deps == other._deps
-                and self._files == other._files and self._params_at == other._params_at)
+        return self.values == other.values
 
     @property
     def hashed(self) -> str | None:
@@ -143,6 +127,25 @@ class PreparedKey:
 
     def __repr__(self) -> str:
         return f"PreparedKey({self.task_id!r}, {self._hex or 'not hashed'})"
+
+
+def digest(values: tuple[Any, ...]) -> str:
+    """The key (sha256 hex of the canonical JSON) of a `PreparedKey`'s ``values``."""
+    material, deps, files, params_at = values
+    if isinstance(material, str):
+        text = material
+    else:
+        if params_at is not None:
+            parts = list(material)
+            parts[params_at] = pairs(parts[params_at])
+            material = tuple(parts)
+        text = canonical_json(material)
+    if deps is not None:
+        text += "\n" + (deps if isinstance(deps, str) else outputs_text(deps))
+    if files is not None:
+        text += "\nfiles " + files
+    # surrogatepass: text Python decoded from non-UTF-8 bytes (argv, file names) hashes
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def outputs_text(outputs: tuple[Any, ...]) -> str:

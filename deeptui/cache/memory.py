@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from deeptui.blank import zero_usage
 from deeptui.models import TaskUsage
 
-from deeptui.cache.keys import PreparedKey
+from deeptui.cache.keys import PreparedKey, digest
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -105,51 +105,50 @@ def decode(text: str) -> CachedResult:
     )
 
 
-class Entry:
-    """One memory entry: its payload, task, expiry (monotonic) and creation (wall) time,
-    and its key, or the `PreparedKey` it is hashed from when first compared. The payload
-    may be `deferred` (a tuple): encoded when first read."""
+# A memory entry is a plain tuple of immutable values (CPython's collector untracks such a
+# tuple once it survives a collection, so a cache of 20,000 entries adds nothing for later
+# collections to walk): (key, payload, task id, expiry (monotonic) or None, creation (wall)).
+# The key is the hex key, or the `PreparedKey.values` it is hashed from when first compared;
+# the payload is the JSON text, or what `deferred` kept (encoded when first read as text).
+KEY, PAYLOAD, TASK, EXPIRES, CREATED = range(5)
+Entry = tuple  # (the type of an entry: see above)
 
-    __slots__ = ("key", "payload", "task_id", "expires", "created", "order")
 
-    def __init__(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
-                 expires: float | None, created: float, order: int) -> None:
-        self.key, self.payload, self.task_id = key, payload, task_id
-        self.expires, self.created, self.order = expires, created, order
+def result_of(entry: Entry) -> CachedResult:
+    """The stored result (a new object each time: a caller may change it)."""
+    payload = entry[PAYLOAD]
+    if type(payload) is tuple:  # what decode(encode(...)) gives, without either
+        task_id, output, has_usage, agent, run_id = payload
+        return CachedResult(output, task_id, entry[CREATED],
+                            zero_usage() if has_usage else None, agent, run_id)
+    return decode(payload)
 
-    def result(self) -> CachedResult:
-        """The stored result (a new object each time: a caller may change it)."""
-        payload = self.payload
-        if type(payload) is tuple:  # what decode(encode(...)) gives, without either
-            task_id, output, has_usage, agent, run_id = payload
-            return CachedResult(output, task_id, self.created,
-                                zero_usage() if has_usage else None, agent, run_id)
-        return decode(payload)  # type: ignore[arg-type]
 
-    def text(self) -> str:
-        payload = self.payload
-        if type(payload) is tuple:
-            task_id, output, has_usage, agent, run_id = payload
-            payload = encode(task_id, output, TaskUsage() if has_usage else None, agent,
-                             run_id=run_id, created=self.created)
-            assert payload is not None  # `deferred` holds only what encodes
-            self.payload = payload
-        return payload  # type: ignore[return-value]
+def text_of(entry: Entry) -> str:
+    """The entry's payload as JSON text."""
+    payload = entry[PAYLOAD]
+    if type(payload) is tuple:
+        task_id, output, has_usage, agent, run_id = payload
+        payload = encode(task_id, output, TaskUsage() if has_usage else None, agent,
+                         run_id=run_id, created=entry[CREATED])
+        assert payload is not None  # `deferred` holds only what encodes
+    return payload  # type: ignore[no-any-return]
 
 
 class MemoryTier:
-    """An LRU of payload texts with monotonic-clock expiry, indexed by key and by task.
+    """An LRU of entries with monotonic-clock expiry, indexed by key and by task.
 
-    An entry may be stored under a `PreparedKey` of its task (not hashed yet): it is
-    hashed when a lookup of the same task, or of any key, first needs it. A run whose
-    tasks have no entries hashes nothing."""
+    Each index holds put numbers (ints) and each entry is a tuple of immutable values,
+    so the collector does not walk them. An entry may be stored under the `PreparedKey`
+    values of its task (not hashed yet): it is hashed when a lookup of the same task, or
+    of any key, first needs it. A run whose tasks have no entries hashes nothing."""
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        self.lru: OrderedDict[Entry, None] = OrderedDict()  # least recently used first
-        self.by_key: dict[str, Entry] = {}  # hashed entries
-        self.by_task: dict[str, list[Entry]] = {}  # each task's entries, in put order
-        self.unhashed = 0  # how many entries' keys are a PreparedKey
+        self.lru: OrderedDict[int, Entry] = OrderedDict()  # put number -> entry, LRU first
+        self.by_key: dict[str, int] = {}  # hashed entries' put numbers
+        self.by_task: dict[str, tuple[int, ...]] = {}  # each task's entries, in put order
+        self.unhashed = 0  # how many entries' keys are not hashed yet
         self._order = 0  # puts so far: of two entries hashed to one key, the later wins
 
     def __len__(self) -> int:
@@ -164,29 +163,34 @@ class MemoryTier:
         the task's definition (only that task's unhashed entries can match)."""
         if self.unhashed:
             self._hash(self.by_task.get(task_id, ()) if task_id is not None else self.lru)
-        entry = self.by_key.get(key)
-        if entry is None:
+        order = self.by_key.get(key)
+        if order is None:
             return None
-        if entry.expires is not None and entry.expires <= time.monotonic():
-            self._remove(entry)
+        entry = self.lru[order]
+        expires = entry[EXPIRES]
+        if expires is not None and expires <= time.monotonic():
+            self._remove(order)
             return None
-        self.lru.move_to_end(entry)
+        self.lru.move_to_end(order)
         return entry
 
     def find(self, key: PreparedKey) -> Entry | None | bool:
         """The entry of ``key``'s task stored under the same key, compared without hashing
         (newest first): the entry, None when none is, or False when only hashing can tell
-        (an entry of the task was hashed)."""
-        for entry in reversed(self.by_task.get(key.task_id, ())):  # type: ignore[arg-type]
-            stored = entry.key
-            same = None if type(stored) is str else stored.same(key)  # type: ignore[union-attr]
-            if same is None:
+        (an entry of the task, or ``key``, was hashed)."""
+        values = key.values
+        lru = self.lru
+        for order in reversed(self.by_task.get(key.task_id, ())):  # type: ignore[arg-type]
+            entry = lru[order]
+            stored = entry[KEY]
+            if type(stored) is str or values is None:
                 return False
-            if same:
-                if entry.expires is not None and entry.expires <= time.monotonic():
-                    self._remove(entry)
+            if stored == values:  # held values only: equal tuples, equal JSON
+                expires = entry[EXPIRES]
+                if expires is not None and expires <= time.monotonic():
+                    self._remove(order)
                     return None
-                self.lru.move_to_end(entry)
+                lru.move_to_end(order)
                 return entry
         return None
 
@@ -194,66 +198,70 @@ class MemoryTier:
             ttl: float | None, created: float) -> int:
         """Store, and return how many entries were evicted to make room."""
         expires = time.monotonic() + ttl if ttl is not None else None
-        self._order += 1
-        entry = Entry(key, payload, task_id, expires, created, self._order)
+        self._order = order = self._order + 1
+        if type(key) is not str:
+            values = key.values  # type: ignore[union-attr]
+            if values is None:  # hashed already
+                key = key.hex()  # type: ignore[union-attr]
         if type(key) is str:
             old = self.by_key.get(key)
             if old is not None:
                 self._remove(old)
-            self.by_key[key] = entry
+            self.by_key[key] = order
+            stored: Any = key
         else:
+            stored = values
             self.unhashed += 1
         lru = self.lru
-        lru[entry] = None
+        lru[order] = (stored, payload, task_id, expires, created)
         same_task = self.by_task.get(task_id)
-        if same_task is None:
-            self.by_task[task_id] = [entry]
-        else:
-            same_task.append(entry)
+        self.by_task[task_id] = (order,) if same_task is None else same_task + (order,)
         evicted = 0
         while len(lru) > self.max_size:
-            self._unindex(lru.popitem(last=False)[0])
+            self._unindex(*lru.popitem(last=False))
             evicted += 1
         return evicted
 
-    def _hash(self, entries: Iterable[Entry]) -> None:
+    def _hash(self, orders: Iterable[int]) -> None:
         """Give unhashed entries their key; of two with one key, the later put stays."""
-        for entry in list(entries):
-            key = entry.key
-            if type(key) is str or entry not in self.lru:
+        lru = self.lru
+        for order in list(orders):
+            entry = lru.get(order)
+            if entry is None or type(entry[KEY]) is str:
                 continue
-            entry.key = key = key.hex()
+            key = digest(entry[KEY])
+            lru[order] = (key,) + entry[1:]
             self.unhashed -= 1
             old = self.by_key.get(key)
-            if old is not None and old.order > entry.order:
-                self._remove(entry)
+            if old is not None and old > order:
+                self._remove(order)
                 continue
             if old is not None:
                 self._remove(old)
-            self.by_key[key] = entry
+            self.by_key[key] = order
 
-    def _remove(self, entry: Entry) -> None:
-        del self.lru[entry]
-        self._unindex(entry)
+    def _remove(self, order: int) -> None:
+        self._unindex(order, self.lru.pop(order))
 
-    def _unindex(self, entry: Entry) -> None:
+    def _unindex(self, order: int, entry: Entry) -> None:
         """Take an entry out of the key and task indexes (it has left the LRU)."""
-        key = entry.key
+        key = entry[KEY]
         if type(key) is str:
-            if self.by_key.get(key) is entry:
+            if self.by_key.get(key) == order:
                 del self.by_key[key]
         else:
             self.unhashed -= 1
-        same_task = self.by_task[entry.task_id]
+        task_id = entry[TASK]
+        same_task = self.by_task[task_id]
         if len(same_task) == 1:
-            del self.by_task[entry.task_id]
+            del self.by_task[task_id]
         else:
-            same_task.remove(entry)
+            self.by_task[task_id] = tuple(o for o in same_task if o != order)
 
     def invalidate(self, task_id: str) -> int:
-        doomed = list(self.by_task.get(task_id, ()))
-        for entry in doomed:
-            self._remove(entry)
+        doomed = self.by_task.get(task_id, ())
+        for order in doomed:
+            self._remove(order)
         return len(doomed)
 
     def clear(self) -> None:
@@ -270,4 +278,4 @@ class MemoryTier:
         """Unexpired entries, least recently used first, each hashed."""
         self.hash_all()
         now = time.monotonic()
-        return [e for e in self.lru if e.expires is None or e.expires > now]
+        return [e for e in self.lru.values() if e[EXPIRES] is None or e[EXPIRES] > now]

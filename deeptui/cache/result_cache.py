@@ -23,7 +23,8 @@ from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk, is_corruption
 from deeptui.cache.keys import KEY_VERSION
 from deeptui.cache.keys import PreparedKey
 from deeptui.cache.policies import DEFAULT, KeyInputs, policy_for
-from deeptui.cache.memory import CachedResult, MemoryTier, decode, deferred, encode
+from deeptui.cache.memory import (CREATED, EXPIRES, KEY, TASK, CachedResult, MemoryTier, decode,
+                                  deferred, encode, result_of, text_of)
 from deeptui.models import TaskDefinition, TaskUsage
 
 __all__ = [
@@ -123,11 +124,11 @@ class ResultCache:
                             return None
                         if found is not False:
                             self.hits += 1
-                            return found.result()  # type: ignore[union-attr]
+                            return result_of(found)  # type: ignore[arg-type]
                     key = key.hex()
                 entry = memory.get(key, task_id)  # type: ignore[arg-type]
                 if entry is not None:
-                    result = entry.result()
+                    result = result_of(entry)
             elif type(key) is PreparedKey:
                 key = key.hex()
             if result is None and self._disk is not None:
@@ -344,11 +345,11 @@ class ResultCache:
             mono = time.monotonic()
             infos = [
                 CacheEntryInfo(
-                    task_id=e.task_id,
-                    key=e.key,  # type: ignore[arg-type]  # live() hashed them
-                    size_bytes=len(e.text().encode("utf-8")),
-                    age_seconds=max(now - e.created, 0.0),
-                    ttl_remaining=None if e.expires is None else max(e.expires - mono, 0.0),
+                    task_id=e[TASK],
+                    key=e[KEY],  # live() hashed them
+                    size_bytes=len(text_of(e).encode("utf-8")),
+                    age_seconds=max(now - e[CREATED], 0.0),
+                    ttl_remaining=None if e[EXPIRES] is None else max(e[EXPIRES] - mono, 0.0),
                 )
                 for e in self._memory.live()
             ]
