@@ -99,6 +99,10 @@ class CachePolicy:
         self._gate: CachePolicy | bool | None = (  # (True: no gate)
             True if not gating else gating[0] if len(gating) == 1
             and type(gating[0]) in (ShellOptIn, NoCache) else None)
+        # every built-in part but NO_CACHE (DEFAULT, with or without the dependencies):
+        # `prepare_task` builds its key in one function (`_default_key`)
+        self._default = (self._fused == (True, True, True, True) and self._gate is not None
+                         and type(self._gate) is ShellOptIn)
 
     def caches(self, inputs: KeyInputs) -> bool:
         """Whether the task is cached at all (every part must agree)."""
@@ -155,6 +159,9 @@ class CachePolicy:
             return self.prepare_if_cached(KeyInputs(task, outputs, model_name, function, memo,
                                                     files))
         gate = type(self._gate)
+        if self._default:  # DEFAULT (with or without dependencies): one call, inline
+            return _default_key(task, outputs, model_name, function, memo, files,
+                                self._with_dependencies)
         if gate is NoCache or (gate is ShellOptIn and not _shell_opt_in(task, function)):
             return None
         material = _fused_material(task, model_name, function, *self._fused)
@@ -300,6 +307,74 @@ def _fused_material(task: TaskDefinition, model_name: str | None,
         material[params_at] = flat(sorted(pairs.items()) if len(pairs) > 1 else pairs.items())
     # immutable values only (what JSON encodes as a list): the collector untracks them
     return tuple(material)
+
+
+_last_source: list[Any] = [None, None]  # the last function `_default_key` digested, its digest
+
+
+def _default_key(task: TaskDefinition, outputs: Mapping[str, Any], model_name: str | None,
+                 function: Callable[..., Any] | None, memo: dict[str, tuple[Any, str]] | None,
+                 files: str | None, with_dependencies: bool) -> PreparedKey | None:
+    """`prepare_task` of DEFAULT (``with_dependencies``: or DEFAULT without
+    DEPENDENCY_OUTPUTS): ``SHELL_OPT_IN`` then the material `_fused_material` builds and
+    the outputs `_prepared` holds, in one call (a run prepares a key for every task it
+    looks up). ``outputs``: keyed by the task's dependencies (what a run passes)."""
+    if function is None:
+        digest = None
+    elif function is _last_source[0]:
+        digest = _last_source[1]
+    else:
+        if getattr(function, "never_cached", False):
+            return None
+        digest = source_digest(function)
+        _last_source[0], _last_source[1] = function, digest
+    params = task.parameters
+    task_type = task.task_type
+    if task.writes or (task_type == "shell" and not params.get("cache")):
+        return None
+    caps, skills = task.required_capabilities, task.required_skills
+    held = type(model_name) in HELD
+    if held:
+        for name, value in params.items():
+            if type(value) not in HELD or type(name) is not str:
+                held = False
+                break
+    if held:  # flat (name, value, ...) by name: equal parameters, equal material
+        if len(params) == 1:
+            for name, value in params.items():
+                held_params: tuple[Any, ...] = (name, value)
+        else:
+            held_params = flat(sorted(params.items()))
+        material: tuple[Any, ...] | str = (
+            KEY_VERSION, "definition", task.id, task.description,
+            tuple(sorted(map(str, caps))) if caps else (),
+            tuple(sorted(skills)) if skills else (), task_type, task.agent_type,
+            task.expected_output_type, "model", model_name, "parameters", held_params,
+            "source", digest)
+    else:
+        material = _fused_material(task, model_name, function, True, True, True, True)
+    deps: tuple[Any, ...] | str | None = None
+    if with_dependencies:
+        count = len(outputs)
+        if count == 1:
+            for dep, value in outputs.items():
+                deps = (dep, value) if type(value) in HELD else None
+        elif count == 0:
+            deps = ()
+        elif count == 2:
+            (one, first), (two, second) = outputs.items()
+            if type(first) in HELD and type(second) in HELD:
+                deps = (one, first, two, second) if one < two else (two, second, one, first)
+        elif count <= HELD_OUTPUTS:
+            items = sorted(outputs.items())
+            for _, value in items:
+                if type(value) not in HELD:
+                    break
+            else:
+                deps = flat(items)
+        if deps is None:  # (outputs not all immutable, or many: their text, one object)
+            deps = dependency_text(KeyInputs(task, outputs, model_name, function, memo))
+    return PreparedKey(task.id, material, deps, files, 12)  # (`_params_at` of DEFAULT)
 
 
 DEFINITION, PARAMETERS, DEPENDENCY_OUTPUTS = Definition(), Parameters(), DependencyOutputs()
