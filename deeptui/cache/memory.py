@@ -67,14 +67,14 @@ _string, _ascii_string = json.encoder.encode_basestring, json.encoder.encode_bas
 _ZERO_USAGE = _TEXT.encode(TaskUsage().model_dump(mode="json"))
 
 
-_SCALARS = frozenset({type(None), str, int, bool})  # (a float may be NaN: JSON refuses it)
+SCALARS = frozenset({type(None), str, int, bool})  # (a float may be NaN: JSON refuses it)
 
 
 def deferred(task_id: str, output: Any, usage: TaskUsage | None, agent: str | None,
              run_id: str | None = None) -> tuple[Any, ...] | None:
     """What `encode` needs later, for an output no later change can reach (None, a string,
     a number) and no usage to count; None: encode it now."""
-    if type(output) not in _SCALARS and not (type(output) is float and math.isfinite(output)):
+    if type(output) not in SCALARS and not (type(output) is float and math.isfinite(output)):
         return None
     if usage is not None and (type(usage) is not TaskUsage or usage.input_tokens
                               or usage.output_tokens or usage.requests

@@ -23,8 +23,8 @@ from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk, is_corruption
 from deeptui.cache.keys import KEY_VERSION
 from deeptui.cache.keys import PreparedKey
 from deeptui.cache.policies import DEFAULT, KeyInputs, policy_for
-from deeptui.cache.memory import (CREATED, EXPIRES, KEY, TASK, CachedResult, MemoryTier, decode,
-                                  deferred, encode, result_of, text_of)
+from deeptui.cache.memory import (CREATED, EXPIRES, KEY, SCALARS, TASK, CachedResult,
+                                  MemoryTier, decode, deferred, encode, result_of, text_of)
 from deeptui.models import TaskDefinition, TaskUsage
 
 __all__ = [
@@ -54,6 +54,7 @@ class ResultCache:
 
     def __init__(self, config: CacheConfig | None = None) -> None:
         self.config = config or CacheConfig()
+        self._ttl = self.config.ttl_seconds
         strategy = self.config.strategy
         self._lock = threading.RLock()
         self._memory = (
@@ -224,16 +225,21 @@ class ResultCache:
         if self._disk is None:  # memory only (the default): no directory counts to keep
             if memory is None:
                 return False
-            payload = deferred(task_id, output, usage, agent_used, run_id)
-            if payload is None:
-                payload = encode(task_id, output, usage, agent_used, run_id=run_id)
+            if type(output) in SCALARS and (usage is None or (
+                    type(usage) is TaskUsage and not (usage.input_tokens or usage.output_tokens
+                                                      or usage.requests)
+                    and usage.cost_usd is None)):  # `deferred`'s common case, inline
+                payload: Any = (task_id, output, usage is not None, agent_used, run_id)
+            else:
+                payload = deferred(task_id, output, usage, agent_used, run_id)
                 if payload is None:
-                    return False
-            if type(key) is PreparedKey and (key.task_id is None or key.hashed is not None):
-                key = key.hex()
+                    payload = encode(task_id, output, usage, agent_used, run_id=run_id)
+                    if payload is None:
+                        return False
+            if type(key) is PreparedKey and key.task_id is None:
+                key = key.hex()  # (no task to look under: hashed now)
             with self._lock:
-                self.evictions += memory.put(key, payload, task_id, self.config.ttl_seconds,
-                                             time.time())
+                self.evictions += memory.put(key, payload, task_id, self._ttl, time.time())
             return True
         payload = encode(task_id, output, usage, agent_used, run_id=run_id)
         if payload is None:

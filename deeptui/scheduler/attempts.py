@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from deeptui.cache.policies import policy_for
 from deeptui.errors import ConditionError
 from deeptui.runners import TaskContext, TaskFailure
 
@@ -46,14 +47,15 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition,
     if run.callables is not None and kind == "callable":
         fn = run.callables.find(task)
     files = run.files() if run.files is not None and kind == "agent" else None
-    key = run.cache.key_for(task, run.outputs(task), run.model_name, fn,  # type: ignore[union-attr]
-                            run.output_texts, files)
+    cache = run.cache
+    key = policy_for(task, cache.policy).prepare_task(  # type: ignore[union-attr]
+        task, run.outputs(task), run.model_name, fn, run.output_texts, files)
     if key is None:
         return None
     if tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
         run.refresh.discard(tid)
         return key
-    hit = run.cache.get(key)  # type: ignore[union-attr]
+    hit = cache.get(key)  # type: ignore[union-attr]
     if hit is None:
         return key
     _cache_hit(run, tid, key)
