@@ -114,13 +114,14 @@ KEY, PAYLOAD, TASK, EXPIRES, CREATED = range(5)
 Entry = tuple  # (the type of an entry: see above)
 
 
-def result_of(entry: Entry) -> CachedResult:
-    """The stored result (a new object each time: a caller may change it)."""
+def result_of(entry: Entry, zero: TaskUsage | None = None) -> CachedResult:
+    """The stored result (a new object each time: a caller may change it); ``zero``: a
+    zero usage the caller owns, the usage of a result stored with zero usage (else a new one)."""
     payload = entry[PAYLOAD]
     if type(payload) is tuple:  # what decode(encode(...)) gives, without either
         task_id, output, has_usage, agent, run_id = payload
-        return CachedResult(output, task_id, entry[CREATED],
-                            zero_usage() if has_usage else None, agent, run_id)
+        return CachedResult(output, task_id, entry[CREATED], (
+            (zero_usage() if zero is None else zero) if has_usage else None), agent, run_id)
     return decode(payload)
 
 

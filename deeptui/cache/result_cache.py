@@ -107,10 +107,11 @@ class ResultCache:
         return policy_for(task, self.policy).prepare_task(task, dependency_outputs, model_name,
                                                           function, output_texts, files)
 
-    def get(self, key: str | PreparedKey) -> CachedResult | None:
+    def get(self, key: str | PreparedKey, zero: TaskUsage | None = None) -> CachedResult | None:
         """The result stored under ``key``, or None. In a memory-only cache a `PreparedKey`
         is compared with its task's unhashed entries (`MemoryTier.find`): a run of misses,
-        and of hits on entries it stored, hashes nothing."""
+        and of hits on entries it stored, hashes nothing. ``zero``: a zero usage the caller
+        owns, given to a hit stored with zero usage instead of a new one."""
         with self._lock:
             result = None
             memory = self._memory
@@ -125,7 +126,7 @@ class ResultCache:
                             return None
                         if found is not False:
                             self.hits += 1
-                            return result_of(found)  # type: ignore[arg-type]
+                            return result_of(found, zero)  # type: ignore[arg-type]
                     key = key.hex()
                 entry = memory.get(key, task_id)  # type: ignore[arg-type]
                 if entry is not None:

@@ -55,7 +55,10 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition,
     if tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
         run.refresh.discard(tid)
         return key
-    hit = cache.get(key)  # type: ignore[union-attr]
+    own = run.results[tid].usage  # the pending result's fresh usage: a hit's zero usage
+    if own.input_tokens or own.output_tokens or own.requests or own.cost_usd is not None:
+        own = None
+    hit = cache.get(key, own)  # type: ignore[union-attr]
     if hit is None:
         return key
     _cache_hit(run, tid, key)
