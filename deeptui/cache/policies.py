@@ -38,16 +38,13 @@ the task's own choice, so it caches a shell task too.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import inspect
-import marshal
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from deeptui.cache.keys import (HELD, KEY_VERSION, PreparedKey, canonical_json, encode_text,
                                 flat)
+from deeptui.cache.material import fused_material
+from deeptui.cache.material import source_digest
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskDefinition
 
@@ -90,7 +87,7 @@ class CachePolicy:
                                                   "source")))
         self._gates = tuple(p.caches for p in self.parts
                             if type(p).caches is not CachePolicy.caches)
-        # where `_fused_material` holds the parameters (as pairs): after the version, the
+        # where `fused_material` holds the parameters (as pairs): after the version, the
         # definition's 8 values and the model's 2, the name "parameters"
         self._params_at = (None if self._fused is None or not self._fused[2] else
                            2 + 8 * self._fused[0] + 2 * self._fused[1])
@@ -130,7 +127,7 @@ class CachePolicy:
                 add(inputs, material)  # type: ignore[arg-type]
             material = canonical_json(material)  # a custom part's values may be anything
         else:
-            material = _fused_material(inputs.task, inputs.model_name, inputs.function,
+            material = fused_material(inputs.task, inputs.model_name, inputs.function,
                                        *self._fused)
         return self._prepared(material, *inputs)
 
@@ -164,7 +161,7 @@ class CachePolicy:
                                 self._with_dependencies)
         if gate is NoCache or (gate is ShellOptIn and not _shell_opt_in(task, function)):
             return None
-        material = _fused_material(task, model_name, function, *self._fused)
+        material = fused_material(task, model_name, function, *self._fused)
         return self._prepared(material, task, outputs, model_name, function, memo, files)
 
     def key_if_cached(self, inputs: KeyInputs) -> str | None:
@@ -183,7 +180,7 @@ class CachePolicy:
         return " + ".join(p.name for p in self.parts) or "(nothing)"
 
 
-_BUILT_IN: set[type] = set()  # filled below: the parts `_fused_material` knows
+_BUILT_IN: set[type] = set()  # filled below: the parts `fused_material` knows
 
 
 class Definition(CachePolicy):
@@ -273,61 +270,27 @@ class NoCache(CachePolicy):
         return False
 
 
-def _fused_material(task: TaskDefinition, model_name: str | None,
-                    function: Callable[..., Any] | None, definition: bool, model: bool,
-                    parameters: bool, source: bool) -> tuple[Any, ...] | str:
-    """What the built-in parts' adders append, in name order, in one call: a list a later
-    change to the task cannot reach (nested parameters: its canonical JSON, now)."""
-    held = True
-    material: list[Any] = [KEY_VERSION]
-    if definition:
-        caps, skills = task.required_capabilities, task.required_skills
-        material += ("definition", task.id, task.description,
-                     tuple(sorted(map(str, caps))) if caps else (),
-                     tuple(sorted(skills)) if skills else (),
-                     task.task_type, task.agent_type, task.expected_output_type)
-    if model:
-        held = type(model_name) in HELD
-        material += ("model", model_name)
-    params_at = None
-    if parameters:
-        params = task.parameters
-        for name, value in params.items():  # held as pairs when flat, else encoded now
-            if type(value) not in HELD or type(name) is not str:
-                held = False
-                break
-        params_at = len(material) + 1
-        material += ("parameters", params)
-    if source:
-        material += ("source", None if function is None else source_digest(function))
-    if not held:
-        return canonical_json(material)
-    if params_at is not None:  # flat (name, value, ...) by name: equal parameters, equal
-        pairs = material[params_at]  # material (a dict would keep the tuple tracked by the GC)
-        material[params_at] = flat(sorted(pairs.items()) if len(pairs) > 1 else pairs.items())
-    # immutable values only (what JSON encodes as a list): the collector untracks them
-    return tuple(material)
-
-
-_last_source: list[Any] = [None, None]  # the last function `_default_key` digested, its digest
+# the last function `_default_key` digested and its digest, as one tuple (swapped whole)
+_last_source: list[tuple[Any, str | None]] = [(None, None)]
 
 
 def _default_key(task: TaskDefinition, outputs: Mapping[str, Any], model_name: str | None,
                  function: Callable[..., Any] | None, memo: dict[str, tuple[Any, str]] | None,
                  files: str | None, with_dependencies: bool) -> PreparedKey | None:
     """`prepare_task` of DEFAULT (``with_dependencies``: or DEFAULT without
-    DEPENDENCY_OUTPUTS): ``SHELL_OPT_IN`` then the material `_fused_material` builds and
+    DEPENDENCY_OUTPUTS): ``SHELL_OPT_IN`` then the material `fused_material` builds and
     the outputs `_prepared` holds, in one call (a run prepares a key for every task it
     looks up). ``outputs``: keyed by the task's dependencies (what a run passes)."""
+    last = _last_source[0]
     if function is None:
         digest = None
-    elif function is _last_source[0]:
-        digest = _last_source[1]
+    elif function is last[0]:
+        digest = last[1]
     else:
         if getattr(function, "never_cached", False):
             return None
         digest = source_digest(function)
-        _last_source[0], _last_source[1] = function, digest
+        _last_source[0] = (function, digest)
     params = task.parameters
     task_type = task.task_type
     if task.writes or (task_type == "shell" and not params.get("cache")):
@@ -352,7 +315,7 @@ def _default_key(task: TaskDefinition, outputs: Mapping[str, Any], model_name: s
             task.expected_output_type, "model", model_name, "parameters", held_params,
             "source", digest)
     else:
-        material = _fused_material(task, model_name, function, True, True, True, True)
+        material = fused_material(task, model_name, function, True, True, True, True)
     deps: tuple[Any, ...] | str | None = None
     if with_dependencies:
         count = len(outputs)
@@ -427,40 +390,3 @@ def _parse(names: tuple[str, ...]) -> CachePolicy:
     for name in names:
         policy = policy + PARTS[name]
     return policy
-
-
-# ------------------------------------------------------------- a callable's source
-
-_digests: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-
-
-def source_digest(fn: Callable[..., Any]) -> str:
-    """The sha256 of the function's source (memoised per function object)."""
-    try:
-        return _digests[fn]
-    except (KeyError, TypeError):  # TypeError: not weakly referenceable, or unhashable
-        pass
-    digest = hashlib.sha256(_source_text(fn).encode("utf-8", "surrogatepass")).hexdigest()
-    try:
-        _digests[fn] = digest
-    except TypeError:
-        pass
-    return digest
-
-
-def _source_text(fn: Any) -> str:
-    """The function's source code; its bytecode when there is none (a REPL, a C function)."""
-    target, extra = fn, ""
-    if isinstance(fn, functools.partial):  # the function's source, and what is bound to it
-        target, extra = fn.func, repr((fn.args, sorted(fn.keywords.items())))
-    for candidate in (target, getattr(target, "__func__", None), type(target)):
-        if candidate is None:
-            continue
-        try:
-            return inspect.getsource(candidate) + extra
-        except (OSError, TypeError):
-            continue
-    code = getattr(target, "__code__", None)
-    if code is not None:
-        return marshal.dumps(code).hex() + extra
-    return f"{type(target).__module__}.{getattr(target, '__qualname__', type(target).__qualname__)}"
