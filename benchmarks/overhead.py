@@ -9,7 +9,8 @@ target is judged on ratios measured side by side, read the ratios):
   (a) engine   TaskOrchestrator, DAG strategy, bus + metrics on, cache and store off
   (f) default  the default configuration: the memory cache on (CacheConfig()), every
                task a miss (the cache is cleared before each run, outside the timing)
-  (b) +store   the same with the SQLite RunStore attached
+  (b) +store   the same with the SQLite RunStore attached (the run's history flushed
+               inside the timing: the writer thread's CPU time is the store's)
   (c) cached   the memory cache on, every task a hit (runs after the warm-up)
   (d) floor    ready queue + in-degree counts + asyncio.create_task + Semaphore(8)
   (e) dask     dask.threaded.get on the same graph (8 workers), when dask is installed
