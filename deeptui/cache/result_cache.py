@@ -101,7 +101,9 @@ class ResultCache:
     ) -> PreparedKey | None:
         """The key a run looks the task up and stores it under (`get`, `put`), not hashed
         yet (`PreparedKey.hex`); None: the task's policy does not cache it (a shell task
-        that did not opt in, ``cache_policy: none``). ``output_texts``: the run's memo of
+        that did not opt in, ``cache_policy: none``). ``dependency_outputs``: keyed by the
+        task's dependencies, as a run passes them (`make_key` leaves out any other key);
+        ``output_texts``: the run's memo of
         its outputs' JSON (one dict per run); ``files``: the fingerprint of the run's
         workspace, for an agent task on one."""
         return policy_for(task, self.policy).prepare_task(task, dependency_outputs, model_name,
