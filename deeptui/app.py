@@ -39,6 +39,7 @@ from deeptui.refresh import start_refreshed
 from deeptui.screenshots import SavesScreenshots
 from deeptui.visualize.safe_text import visible
 from deeptui.widgets.bindings import bindings
+from deeptui.widgets.terminal import QuitsWhenTerminalCloses
 from deeptui.screens.confirm import ConfirmScreen
 from deeptui.screens.help import HelpScreen
 from deeptui.screens.start import GoesHome, StartScreen
@@ -73,7 +74,8 @@ def _run_screen_class() -> type[RunScreen] | None:
     return getattr(module, "RunScreen", None)
 
 
-class DeeptuiApp(GoesHome, SavesScreenshots, StopsRunsBeforeExit, App[None]):
+class DeeptuiApp(GoesHome, SavesScreenshots, StopsRunsBeforeExit, QuitsWhenTerminalCloses,
+                 App[None]):
     """Pick a workflow, run it, watch and steer it."""
 
     TITLE = "deeptui"

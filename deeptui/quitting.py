@@ -1,5 +1,6 @@
-"""How the app quits: Quit, SIGTERM and SIGHUP cancel the running runs and close the
-app only once every task's process group is gone (see deeptui.runners.groups)."""
+"""How the app quits: Quit, SIGTERM and SIGHUP (or its terminal going away: see
+deeptui.widgets.terminal) cancel the running runs and close the app only once every
+task's process group is gone (see deeptui.runners.groups)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,11 @@ class StopsRunsBeforeExit:
             return
         self._stop_signal = signum
         self.stop_runs_and_exit(128 + signum)
+
+    def terminal_lost(self) -> None:
+        """The terminal went away (a write to it failed): quit as on SIGHUP, once."""
+        if self._stop_signal is None:
+            self._on_stop_signal(signal.SIGHUP)
 
     def handle_stop_signals(self, on: bool) -> None:
         """Handle SIGTERM and SIGHUP in the running loop (``on``), or stop handling them."""
