@@ -297,17 +297,18 @@ def _default_key(task: TaskDefinition, outputs: Mapping[str, Any], model_name: s
         return None
     caps, skills = task.required_capabilities, task.required_skills
     held = type(model_name) in HELD
-    if held:
+    if held and len(params) == 1:  # (most tasks: a callable's name, a prompt, a command)
+        ((name, value),) = params.items()
+        held = type(value) in HELD and type(name) is str
+        held_params: tuple[Any, ...] = (name, value)
+    elif held:
         for name, value in params.items():
             if type(value) not in HELD or type(name) is not str:
                 held = False
                 break
-    if held:  # flat (name, value, ...) by name: equal parameters, equal material
-        if len(params) == 1:
-            for name, value in params.items():
-                held_params: tuple[Any, ...] = (name, value)
-        else:
+        else:  # flat (name, value, ...) by name: equal parameters, equal material
             held_params = flat(sorted(params.items()))
+    if held:
         material: tuple[Any, ...] | str = (
             KEY_VERSION, "definition", task.id, task.description,
             tuple(sorted(map(str, caps))) if caps else (),
@@ -328,6 +329,11 @@ def _default_key(task: TaskDefinition, outputs: Mapping[str, Any], model_name: s
             (one, first), (two, second) = outputs.items()
             if type(first) in HELD and type(second) in HELD:
                 deps = (one, first, two, second) if one < two else (two, second, one, first)
+        elif count == 3:  # (by name, as below, without sorting the pairs)
+            one, two, three = sorted(outputs)
+            first, second, third = outputs[one], outputs[two], outputs[three]
+            if type(first) in HELD and type(second) in HELD and type(third) in HELD:
+                deps = (one, first, two, second, three, third)
         elif count <= HELD_OUTPUTS:
             items = sorted(outputs.items())
             for _, value in items:

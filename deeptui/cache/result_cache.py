@@ -109,6 +109,18 @@ class ResultCache:
         return policy_for(task, self.policy).prepare_task(task, dependency_outputs, model_name,
                                                           function, output_texts, files)
 
+    def surely_misses(self, key: PreparedKey) -> bool:
+        """True, counted as a miss, when no lookup is needed to tell that ``key`` misses: a
+        memory-only cache holds no entry of the key's task (most lookups of a first run)."""
+        memory, task_id = self._memory, key.task_id
+        if memory is None or self._disk is not None or task_id is None:
+            return False
+        with self._lock:
+            if task_id in memory.by_task:
+                return False
+            self.misses += 1
+            return True
+
     def get(self, key: str | PreparedKey, zero: TaskUsage | None = None) -> CachedResult | None:
         """The result stored under ``key``, or None. In a memory-only cache a `PreparedKey`
         is compared with its task's unhashed entries (`MemoryTier.find`): a run of misses,

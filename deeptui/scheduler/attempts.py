@@ -37,10 +37,11 @@ HIT: Any = object()
 NOT_LOOKED_UP: Any = object()
 
 
-def look_up(run: ReadyQueueExecutor, task: TaskDefinition,
-            agent_type: str | None) -> PreparedKey | None:
+def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | None,
+            outputs: dict[str, Any] | None = None) -> PreparedKey | None:
     """The task's cache lookup: `HIT` when it ended, completed from the cache (no slot, no
-    attempt), else the key to store its result under (None: its policy does not cache it)."""
+    attempt), else the key to store its result under (None: its policy does not cache it).
+    ``outputs``: its dependencies' outputs, when the caller has them."""
     tid = task.id
     fn = None
     kind = run.kind[tid]
@@ -49,11 +50,14 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition,
     files = run.files() if run.files is not None and kind == "agent" else None
     cache = run.cache
     key = policy_for(task, cache.policy).prepare_task(  # type: ignore[union-attr]
-        task, run.outputs(task), run.model_name, fn, run.output_texts, files)
+        task, run.outputs(task) if outputs is None else outputs, run.model_name, fn,
+        run.output_texts, files)
     if key is None:
         return None
     if tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
         run.refresh.discard(tid)
+        return key
+    if cache.surely_misses(key):  # type: ignore[union-attr]
         return key
     own = run.results[tid].usage  # the pending result's fresh usage: a hit's zero usage
     if own.input_tokens or own.output_tokens or own.requests or own.cost_usd is not None:

@@ -33,13 +33,14 @@ DONE: Any = object()  # `run_inline`: the task ended inline
 STARTED: Any = object()  # `run_inline`: the attempt goes on in an asyncio task of its own
 
 
-def run_inline(run: ReadyQueueExecutor, task: TaskDefinition, key: Any) -> Any:
+def run_inline(run: ReadyQueueExecutor, task: TaskDefinition, key: Any,
+               outputs: dict[str, Any] | None = None) -> Any:
     """Run a ready callable task's first attempt now if it can run inline.
 
     Returns `DONE` when the task ended (its dependents are not released yet), `STARTED`
     when it went on in an asyncio task (it raised, or returned an awaitable), or None
     when it cannot run inline (the pump starts it as usual). ``key``: its cache key
-    (None: not cached).
+    (None: not cached); ``outputs``: its dependencies' outputs, when the caller has them.
     """
     fn = run.inline.plain(task)  # type: ignore[union-attr]
     if fn is None or (task.timeout_seconds or run.workflow.default_timeout_seconds) is not None:
@@ -49,7 +50,7 @@ def run_inline(run: ReadyQueueExecutor, task: TaskDefinition, key: Any) -> Any:
         run.max_running = len(run.running) + 1
     sm.running(tid, 1, None)
     try:
-        output = fn(task, task.parameters, run.outputs(task))
+        output = fn(task, task.parameters, run.outputs(task) if outputs is None else outputs)
     except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - retried like any failure
         run._start(task, None, key, exc)
         return STARTED

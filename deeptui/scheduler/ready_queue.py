@@ -186,10 +186,11 @@ class ReadyQueueExecutor(CapacityWaits):
             task = self.tasks[tid]
             if not self._gate(task):
                 continue
-            key = NOT_LOOKED_UP
+            key, outputs = NOT_LOOKED_UP, None
             if hits < HITS_PER_PUMP:
+                outputs = self.outputs(task)  # (the key's and, run inline, the body's)
                 try:
-                    key = look_up(self, task, None)
+                    key = look_up(self, task, None, outputs)
                 except Exception:  # noqa: BLE001 - run_task looks up again and fails the task
                     key = NOT_LOOKED_UP
                 if key is HIT:
@@ -209,7 +210,7 @@ class ReadyQueueExecutor(CapacityWaits):
                 self.router.acquire(agent_type)
             elif kind == "callable" and self.inline is not None and (
                     key is not NOT_LOOKED_UP or self.cache is None):
-                ended = run_inline(self, task, None if key is NOT_LOOKED_UP else key)
+                ended = run_inline(self, task, None if key is NOT_LOOKED_UP else key, outputs)
                 if ended is DONE:
                     self._settle(tid)
                     for held in deferred or ():  # it may have ended a PARALLEL level
