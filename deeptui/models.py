@@ -384,8 +384,8 @@ class OrchestrationConfig(BaseModel):
     simulated_fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     simulated_seed: int | None = None
     log_ring_size: int = Field(default=500, ge=10)
-    # finished runs kept in memory, oldest forgotten first (None: all; a store keeps them all)
-    keep_finished_runs: int | None = Field(default=None, ge=1)
+    # finished runs kept in memory, oldest first out (None: all; a store keeps them all)
+    keep_finished_runs: int | None = Field(default=100, ge=1)
     # tool calls that need a person (commands): "ask" waits (the app), "never" denies, "always"
     approvals: Literal["ask", "never", "always"] = "never"
 

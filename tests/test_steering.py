@@ -354,3 +354,15 @@ async def test_an_orchestrator_open_all_day_keeps_only_the_latest_finished_runs(
     await orchestrator.wait(long_run)
     assert orchestrator.get_workflow_state(long_run) is not None  # the newest finished run
     assert orchestrator.get_workflow_state(ids[2]) is None
+
+
+async def test_a_script_running_workflows_in_a_loop_keeps_the_latest_hundred_by_default():
+    orchestrator = TaskOrchestrator(config=OrchestrationConfig(simulated_latency=(0, 0)),
+                                    cache_config=CacheConfig(strategy="none"))
+    orchestrator.register_callable("one", lambda task, parameters, deps: 1)
+    ids = [(await orchestrator.execute_workflow(WorkflowDefinition(id=f"wf{i}", tasks=[
+        TaskDefinition(id="a", description="a", task_type="callable",
+                       parameters={"callable": "one"})]))).run_id for i in range(103)]
+    kept = [orchestrator.get_workflow_state(rid) is not None for rid in ids]
+    assert kept == [False] * 3 + [True] * 100
+    assert orchestrator.get_workflow_state(ids[-1]).task_results["a"].output == 1
