@@ -115,11 +115,10 @@ class ResultCache:
         memory, task_id = self._memory, key.task_id
         if memory is None or self._disk is not None or task_id is None:
             return False
-        with self._lock:
-            if task_id in memory.by_task:
-                return False
-            self.misses += 1
-            return True
+        if task_id in memory.by_task:  # (one dict read: no lock, as a run looks up every task)
+            return False
+        self.misses += 1
+        return True
 
     def get(self, key: str | PreparedKey, zero: TaskUsage | None = None) -> CachedResult | None:
         """The result stored under ``key``, or None. In a memory-only cache a `PreparedKey`
