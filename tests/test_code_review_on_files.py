@@ -93,3 +93,14 @@ def test_applying_refuses_a_file_edited_after_the_review(tmp_path: Path) -> None
     assert refused.returncode != 0
     assert f"{target} (changed since the task read it)" in refused.stderr
     assert (repo / target).read_text() == "# edited by hand\n"
+
+
+def test_unfinished_work_is_a_todo_comment_not_a_pattern_naming_one(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "pkg" / "markers.py").write_text(
+        '"""Markers."""\nimport re\n\nMARKER = re.compile(r"\\b(TODO|FIXME)\\b")\n\n\n'
+        'def upload():\n    # TODO: retry the upload\n    return MARKER\n')
+    _, document = review(tmp_path, repo, "--param", "review_focus=quality")
+    quality = outputs(document)["check-code-quality"]
+    assert "pkg/markers.py:8" in quality and "TODO: retry the upload" in quality
+    assert "pkg/markers.py:4" not in quality
