@@ -44,7 +44,9 @@ def finished_beyond(runs: dict[str, Run], keep: int | None) -> list[str]:
     """The ids of the finished runs beyond the ``keep`` latest to finish (None: none)."""
     if keep is None:
         return []
-    finished = sorted((run.state.completed_at, rid) for rid, run in runs.items()
+    # (as timestamps: a naive time, a state built by hand, compares with an aware one)
+    finished = sorted((run.state.completed_at.timestamp(), rid)  # type: ignore[union-attr]
+                      for rid, run in runs.items()
                       if not run.executor.active and run.state.status.finished
                       and run.state.completed_at is not None)
     return [rid for _, rid in finished[:-keep]]  # the earliest to finish go first
