@@ -29,13 +29,13 @@ from deeptui.models import (
     WorkflowStatus,
 )
 
-_now = datetime.now
+_now, _from_timestamp = datetime.now, datetime.fromtimestamp
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[[WorkflowState], Any]
 _NOT_PROGRESS = (ev.TaskLog, ev.CacheHit)  # events that change no status
 
-# The hot path sets several fields at once: what pydantic's __setattr__ does for a
-# model without validate_assignment (store the value, mark the field set), in one step.
+# The hot path sets fields in the result's __dict__: what pydantic's __setattr__ does for a
+# model without validate_assignment (store the value, mark the field set), without it.
 assert not TaskResult.model_config.get("validate_assignment")
 
 
@@ -44,11 +44,8 @@ _RUNNING, _COMPLETED = TaskStatus.RUNNING, TaskStatus.COMPLETED
 _FIRST_RUNNING = frozenset({"status", "started_at", "error", "attempts", "agent_used"})
 _RUNNING_AGAIN = frozenset({"status", "attempts", "agent_used"})
 _COMPLETED_FIELDS = frozenset({"status", "completed_at", "output", "error", "cached"})
-
-
-def _assign(result: TaskResult, values: dict[str, Any]) -> None:
-    result.__dict__.update(values)
-    result.__pydantic_fields_set__.update(values)
+_HIT_FIELDS = _COMPLETED_FIELDS | {"started_at", "attempts", "agent_used"}
+_HIT_FROM_FIELDS = _HIT_FIELDS | {"cached_from", "cached_at"}
 
 
 class StateManager:
@@ -114,16 +111,11 @@ class StateManager:
 
     # -- changing --------------------------------------------------------
 
-    def _set(self, result: TaskResult, status: TaskStatus,
-             values: dict[str, Any] | None = None) -> None:
-        """Move the task to ``status`` (the counts follow), setting ``values`` with it."""
+    def _set(self, result: TaskResult, status: TaskStatus) -> None:
+        """Move the task to ``status`` (the counts follow)."""
         self.counts[result.status] -= 1
         self.counts[status] += 1
-        if values is None:
-            result.status = status
-        else:
-            values["status"] = status
-            _assign(result, values)
+        result.status = status
 
     def start_workflow(self, *, resumed: bool = False) -> None:
         state = self.state
@@ -157,7 +149,7 @@ class StateManager:
 
     def running(self, task_id: str, attempt: int, agent_type: str | None) -> None:
         result = self.state.task_results[task_id]
-        values = result.__dict__  # set as `_assign` does, without a dict of them (every task)
+        values = result.__dict__  # set as pydantic's __setattr__ would (every task)
         counts = self.counts
         counts[values["status"]] -= 1
         counts[_RUNNING] += 1
@@ -194,33 +186,35 @@ class StateManager:
         """``cached_from``: a cached result's producing run id and when it was stored."""
         result = self.state.task_results[task_id]
         now = _now(UTC)
-        if cached:
-            values = {"completed_at": now, "output": output, "error": None, "cached": cached,
-                      "started_at": now, "attempts": 0, "agent_used": agent_used}
-            if cached_from is not None:
+        values = result.__dict__  # (every task: set as pydantic's __setattr__ would)
+        counts = self.counts
+        counts[values["status"]] -= 1
+        counts[_COMPLETED] += 1
+        values["status"] = _COMPLETED
+        values["completed_at"] = now
+        values["output"] = output
+        values["error"] = None
+        fields_set = result.__pydantic_fields_set__
+        if cached:  # a cache hit: it started and ended now, without an attempt
+            values["cached"] = True
+            values["started_at"] = now
+            values["attempts"] = 0
+            values["agent_used"] = agent_used
+            if cached_from is None:
+                fields_set.update(_HIT_FIELDS)
+            else:
                 values["cached_from"] = cached_from[0]
-                values["cached_at"] = datetime.fromtimestamp(cached_from[1], UTC)
-            if usage is not None:
-                values["usage"] = usage
-            self._set(result, _COMPLETED, values)
-        else:  # (every task: set as `_assign` does, without a dict of them)
-            values = result.__dict__
-            counts = self.counts
-            counts[values["status"]] -= 1
-            counts[_COMPLETED] += 1
-            values["status"] = _COMPLETED
-            values["completed_at"] = now
-            values["output"] = output
-            values["error"] = None
+                values["cached_at"] = _from_timestamp(cached_from[1], UTC)
+                fields_set.update(_HIT_FROM_FIELDS)
+        else:
             values["cached"] = False
-            fields_set = result.__pydantic_fields_set__
             fields_set.update(_COMPLETED_FIELDS)
             if values["started_at"] is None:
                 values["started_at"] = now
                 fields_set.add("started_at")
-            if usage is not None:
-                values["usage"] = usage
-                fields_set.add("usage")
+        if usage is not None:
+            values["usage"] = usage
+            fields_set.add("usage")
         if not self.bus.has_listeners:
             return
         started = result.started_at

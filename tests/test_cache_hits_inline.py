@@ -1,5 +1,6 @@
 """Cache hits end when the executor looks the task up (no asyncio task, no slot): every
-strategy still runs to its end, and a long run of hits still lets the event loop run."""
+strategy still runs to its end, and a long run of hits still lets the event loop run, so
+a cancel gets in."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import asyncio
 import pytest
 
 from deeptui import (ExecutionStrategy, OrchestrationConfig, TaskDefinition, TaskOrchestrator,
-                     TaskUsage, WorkflowDefinition, WorkflowStatus)
-from deeptui.scheduler.ready_queue import HITS_PER_PUMP
+                     TaskStatus, TaskUsage, WorkflowDefinition, WorkflowStatus)
+from deeptui.cache import CacheConfig
 
 
 def layers(strategy: ExecutionStrategy, width: int = 3, depth: int = 4) -> WorkflowDefinition:
@@ -49,29 +50,29 @@ async def test_every_strategy_runs_a_workflow_of_hits_to_its_end(strategy):
     assert orchestrator.get_cache_stats()["hits"] == 12
 
 
-async def test_a_long_run_of_hits_lets_the_event_loop_run():
-    n = 12 * HITS_PER_PUMP  # (under the default cache size, 1,000)
+async def test_a_long_run_of_hits_lets_the_event_loop_run_and_a_cancel_get_in():
+    n = 20_000
     workflow = WorkflowDefinition(id="many", max_parallel_tasks=8, tasks=[
         TaskDefinition(id=f"t{i}", task_type="callable", parameters={"callable": "square", "n": i})
         for i in range(n)])
-    orchestrator = TaskOrchestrator(config=OrchestrationConfig())
+    orchestrator = TaskOrchestrator(config=OrchestrationConfig(),
+                                    cache_config=CacheConfig(max_size=n))
     orchestrator.register_callable("square", square)
     await orchestrator.execute_workflow(workflow)
-    ticks = 0
-    running = orchestrator.execute_workflow(workflow)
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    tick = asyncio.ensure_future(ticker())
-    state = await running
-    tick.cancel()
-    assert all(r.cached for r in state.task_results.values()) and len(state.completed_tasks) == n
-    # the app's loop ran between batches of hits, not once after all of them
-    assert ticks >= n // HITS_PER_PUMP // 2
+    calls.clear()
+    rid = orchestrator.start_workflow(workflow)
+    state = orchestrator.get_workflow_state(rid)
+    while not state.completed_tasks:  # the run's first slice of hits (this loop ran after it)
+        await asyncio.sleep(0)
+    assert orchestrator.cancel_workflow(rid)
+    final = await orchestrator.wait(rid)
+    assert final.status is WorkflowStatus.CANCELLED and calls == []
+    hits = [r.task_id for r in final.task_results.values() if r.status is TaskStatus.COMPLETED]
+    assert 0 < len(hits) < n and all(final.task_results[t].cached for t in hits)
+    assert hits == [f"t{i}" for i in range(len(hits))]  # in the ready queue's order
+    assert sum(r.status is TaskStatus.CANCELLED for r in final.task_results.values()) == \
+        n - len(hits)
+    orchestrator.close()
 
 
 async def test_a_task_whose_key_cannot_be_made_fails_naming_the_reason():

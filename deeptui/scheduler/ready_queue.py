@@ -49,10 +49,6 @@ if TYPE_CHECKING:
 # when a failure stops the run (without continue_on_failure); nothing else starts then.
 RUN_AFTER_FAILURE = frozenset({"all_done", "one_failed", "all_failed"})
 
-# cache hits one `_pump` call ends at once; past it, tasks look up in their own asyncio task
-# (a run of 10,000 hits then yields to the event loop: the app stays responsive)
-HITS_PER_PUMP = 64
-
 FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED,
                        TaskStatus.CANCELLED})
 
@@ -167,13 +163,16 @@ class ReadyQueueExecutor(CapacityWaits):
         self.sm.queued(tid)
 
     def _pump(self) -> None:
-        """Start ready tasks while slots are free (a cache hit ends at once, without a slot:
-        at most `HITS_PER_PUMP` in one call, the rest look up in their own asyncio task, so
-        a run of hits yields to the loop); finish the run when nothing is left."""
+        """Start ready tasks while slots are free; finish the run when nothing is left.
+
+        A cache hit ends at once, without a slot, as does a plain callable's inline body:
+        after `INLINE_SLICE` seconds of such tasks the pump yields to the loop and goes on
+        at its next turn (`pump_soon`), so a run of 10,000 hits lets the app draw and a
+        cancel get in; ready tasks still start in the ready queue's order."""
         heap, running, results, limit = self.heap, self.running, self.results, self.limit
         deferred: list[tuple[int, float, int, str]] | None = None
-        hits = 0 if self.cache is not None else HITS_PER_PUMP
-        slice_end = 0.0  # when inline bodies have had this pump's share of the loop
+        cached = self.cache is not None
+        slice_end = 0.0  # when tasks ended at once have had this pump's share of the loop
         while heap and len(running) < limit:  # while stopping, only clean-up tasks are pending
             entry = heapq.heappop(heap)
             tid = entry[3]
@@ -187,44 +186,43 @@ class ReadyQueueExecutor(CapacityWaits):
             if not self._gate(task):
                 continue
             key, outputs = NOT_LOOKED_UP, None
-            if hits < HITS_PER_PUMP:
+            if cached:
                 outputs = self.outputs(task)  # (the key's and, run inline, the body's)
                 try:
                     key = look_up(self, task, None, outputs)
                 except Exception:  # noqa: BLE001 - run_task looks up again and fails the task
                     key = NOT_LOOKED_UP
-                if key is HIT:
-                    hits += 1
-                    self._release_dependents(tid)
-                    for held in deferred or ():  # a hit may have ended a PARALLEL level
-                        heapq.heappush(heap, held)
-                    deferred = None
+            if key is HIT:
+                self._release_dependents(tid)
+            else:
+                agent_type = None
+                kind = self.kind[tid]
+                ended = None
+                if kind == "agent":
+                    agent_type = self.router.route(task)
+                    if agent_type is None:
+                        self._block(task, entry)
+                        continue
+                    self.router.acquire(agent_type)
+                elif kind == "callable" and self.inline is not None and (
+                        key is not NOT_LOOKED_UP or not cached):
+                    ended = run_inline(self, task, None if key is NOT_LOOKED_UP else key, outputs)
+                    if ended is DONE:
+                        self._settle(tid)
+                if ended is not DONE:
+                    if ended is None:
+                        self._start(task, agent_type, key)
                     continue
-            agent_type = None
-            kind = self.kind[tid]
-            if kind == "agent":
-                agent_type = self.router.route(task)
-                if agent_type is None:
-                    self._block(task, entry)
-                    continue
-                self.router.acquire(agent_type)
-            elif kind == "callable" and self.inline is not None and (
-                    key is not NOT_LOOKED_UP or self.cache is None):
-                ended = run_inline(self, task, None if key is NOT_LOOKED_UP else key, outputs)
-                if ended is DONE:
-                    self._settle(tid)
-                    for held in deferred or ():  # it may have ended a PARALLEL level
-                        heapq.heappush(heap, held)
-                    deferred = None
-                    now = time.monotonic()
-                    if not slice_end:
-                        slice_end = now + INLINE_SLICE
-                    elif now > slice_end:  # yield to the loop; go on at its next turn
-                        pump_soon(self)
-                        break
-                if ended is not None:
-                    continue
-            self._start(task, agent_type, key)
+            # it ended at once (a hit, an inline body): it may have ended a PARALLEL level
+            for held in deferred or ():
+                heapq.heappush(heap, held)
+            deferred = None
+            now = time.monotonic()
+            if not slice_end:
+                slice_end = now + INLINE_SLICE
+            elif now > slice_end:  # yield to the loop; go on at its next turn
+                pump_soon(self)
+                break
         for entry in deferred or ():
             heapq.heappush(heap, entry)
         if not self.running and not self.blocked and not self.heap and self.done is not None:
