@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deeptui import bus as ev
-from deeptui.blank import pending_result
+from deeptui.blank import pending_results
 from deeptui.models import (
     TaskChanges,
     TaskResult,
@@ -66,7 +66,7 @@ class StateManager:
         self.model = model  # the model name, told to subscribers when the run starts
         self.bus = bus
         self.log_ring_size = log_ring_size
-        results = {t.id: pending_result(t.id) for t in workflow.tasks}
+        results = pending_results([t.id for t in workflow.tasks])
         for tid, result in (initial_results or {}).items():
             if tid in results:
                 results[tid] = result

@@ -65,7 +65,8 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | Non
     hit = cache.get(key, own)  # type: ignore[union-attr]
     if hit is None:
         return key
-    _cache_hit(run, tid, key)
+    if run.sm.bus.has_listeners:  # nobody to tell otherwise: no event, no log line
+        _cache_hit(run, tid, key)
     agent_used = hit.agent_used or agent_type
     if agent_used is None and kind == "agent":  # (an entry stored before agents were recorded)
         agent_used = run.router.route(task)
@@ -144,9 +145,8 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
 
 
 def _cache_hit(run: ReadyQueueExecutor, tid: str, key: PreparedKey) -> None:
-    bus = run.sm.bus
-    if bus.has_listeners:  # nobody to tell otherwise: skip building the event and log line
-        from deeptui.bus import CacheHit
+    """Tell subscribers (the cache inspector, the task log) that the task was a hit."""
+    from deeptui.bus import CacheHit
 
-        run.sm.log(tid, "info", "result taken from the cache")
-        bus.publish(CacheHit(run.sm.run_id, run.workflow.id, task_id=tid, key=key.hex()))
+    run.sm.log(tid, "info", "result taken from the cache")
+    run.sm.bus.publish(CacheHit(run.sm.run_id, run.workflow.id, task_id=tid, key=key.hex()))
