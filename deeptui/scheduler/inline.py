@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from deeptui.models import TaskDefinition
     from deeptui.scheduler.ready_queue import ReadyQueueExecutor
 
-INLINE_SLICE = 0.005  # seconds of inline bodies in one pump before it yields to the loop
+INLINE_SLICE = 0.005  # seconds of inline bodies and cache hits in one pump, then it yields
 
 DONE: Any = object()  # `run_inline`: the task ended inline
 STARTED: Any = object()  # `run_inline`: the attempt goes on in an asyncio task of its own

@@ -213,10 +213,10 @@ class ReadyQueueExecutor(CapacityWaits):
                     if ended is None:
                         self._start(task, agent_type, key)
                     continue
-            # it ended at once (a hit, an inline body): it may have ended a PARALLEL level
-            for held in deferred or ():
-                heapq.heappush(heap, held)
-            deferred = None
+            if deferred:  # it ended at once (a hit, an inline body): maybe a PARALLEL level
+                for held in deferred:
+                    heapq.heappush(heap, held)
+                deferred = None
             now = time.monotonic()
             if not slice_end:
                 slice_end = now + INLINE_SLICE
