@@ -75,8 +75,11 @@ class StateManager:
             execution_strategy=workflow.execution_strategy, task_results=results,
         )
         self.counts: dict[TaskStatus, int] = {status: 0 for status in TaskStatus}
-        for result in results.values():
-            self.counts[result.status] += 1
+        if initial_results:
+            for result in results.values():
+                self.counts[result.status] += 1
+        else:  # every task pending
+            self.counts[TaskStatus.PENDING] = len(results)
         self.logs: dict[str, deque[tuple[float, str, str]]] = {}
 
     # -- reading ---------------------------------------------------------

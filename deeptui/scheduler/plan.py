@@ -1,5 +1,5 @@
 """A run's fixed facts, computed once when its executor is made: each task by id, its kind
-and dependents, and its ready-heap entry.
+and dependents, the tasks ready first, and each one's ready-heap entry.
 
 A heap entry orders ready tasks by priority, then by the longest remaining path to a sink
 (in seconds when the history has the tasks' past durations: `Estimates`; else in tasks),
@@ -22,17 +22,22 @@ Entry = tuple[int, float, int, str]  # a ready-heap entry
 
 class Plan:
     """``tasks`` (id -> definition, in definition order), ``kind`` (id -> "agent", "shell"
-    or "callable"), ``dependents`` (id -> the ids that depend on it), ``estimates`` (None
-    without history) and ``heap_key`` (id -> its ready-heap entry)."""
+    or "callable"), ``dependents`` (id -> the ids that depend on it), ``roots`` (the ids
+    without dependencies), ``estimates`` (None without history) and ``heap_key`` (id -> its
+    ready-heap entry)."""
 
     def __init__(self, tasks: Sequence[TaskDefinition],
                  durations: Mapping[str, float] | None) -> None:
         self.tasks: dict[str, TaskDefinition] = {t.id: t for t in tasks}
         self.kind: dict[str, str] = {tid: t.kind for tid, t in self.tasks.items()}
         dependents: dict[str, list[str]] = {tid: [] for tid in self.tasks}
+        self.roots: list[str] = []  # the tasks without dependencies, in definition order
         for tid, t in self.tasks.items():
-            for dep in t.depends_on:
+            deps = t.depends_on
+            for dep in deps:
                 dependents[dep].append(tid)
+            if not deps:
+                self.roots.append(tid)
         self.dependents = dependents
         # past durations (the history's), if any: the critical path in seconds, not in tasks
         self.estimates = Estimates.from_history(self.tasks, dependents, durations)

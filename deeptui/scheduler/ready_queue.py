@@ -77,7 +77,8 @@ class ReadyQueueExecutor(CapacityWaits):
         self.sm = state
         self.workflow = state.workflow
         plan = Plan(self.workflow.tasks, durations)
-        self.tasks, self.kind, self.dependents = plan.tasks, plan.kind, plan.dependents
+        self.tasks, self.kind, self.dependents, self.roots = (plan.tasks, plan.kind,
+                                                             plan.dependents, plan.roots)
         self.estimates, self.heap_key = plan.estimates, plan.heap_key
         self._graph: WorkflowGraph | None = None  # networkx, built when first needed
         self.router = router
@@ -134,21 +135,26 @@ class ReadyQueueExecutor(CapacityWaits):
         self.loop = asyncio.get_running_loop()
         self.done = self.loop.create_future()
         self.sm.start_workflow(resumed=resumed)
-        self._begin(tid for tid, r in self.results.items() if r.status is TaskStatus.PENDING)
+        results = self.results
+        self._begin(None if self.sm.counts[TaskStatus.PENDING] == len(results) else
+                    (tid for tid, r in results.items() if r.status is TaskStatus.PENDING))
         return await asyncio.shield(self.done)
 
-    def _begin(self, tids: Iterable[str]) -> None:
-        """(Re)start scheduling ``tids``: lift any stop, reset the strategy's policy, start
-        what is ready. The one way a run starts: its first start, a restart after it
-        ended (a retry: ``execute`` again) and a retry while it still runs."""
+    def _begin(self, tids: Iterable[str] | None) -> None:
+        """(Re)start scheduling ``tids`` (None: every task, all pending): lift any stop, reset
+        the policy, start what is ready. The one way a run starts: its first start, a restart
+        after it ended (a retry: ``execute`` again) and a retry while it still runs."""
         self.stopping = None
         self.cancelled_run = False
         self.on_restart()
         self._prepare(tids)
         self._pump()
 
-    def _prepare(self, tids: Iterable[str]) -> None:
+    def _prepare(self, tids: Iterable[str] | None) -> None:
         results, tasks, waiting, counts = self.results, self.tasks, self.waiting, self.sm.counts
+        if tids is None:  # every task, none finished: each waits for all its dependencies
+            waiting.update({tid: len(task.depends_on) for tid, task in tasks.items()})
+            tids = self.roots
         # no task finished yet (a first start): every dependency is unfinished
         fresh = counts[TaskStatus.PENDING] + counts[TaskStatus.RUNNING] == len(results)
         for tid in tids:
