@@ -127,6 +127,36 @@ class QueueMixin:
 
         return tap
 
+    def _make_task_taps(self) -> tuple[Any, Any]:
+        """The bus's plain-value taps of a task's start and completion (`EventBus.tap`'s
+        ``started`` and ``completed``): the same entries as `_make_tap` makes of the
+        events, without the engine building the events."""
+        queue = self._queue
+        extend = queue.extend
+        wake = self._wake
+        limit = self.max_queue * WIDTH
+
+        def started(run_id: str, task_id: str, ts: float, attempt: int,
+                    agent_type: str | None) -> None:
+            extend((STARTED, run_id, task_id, ts, attempt, agent_type,
+                    None, None, None, None, None))
+            if len(queue) > limit:
+                self._backpressure()
+
+        def completed(run_id: str, task_id: str, ts: float, output: Any, cached: bool,
+                      started_at: Any, completed_at: Any, attempts: int,
+                      agent_used: str | None, usage: Any) -> None:
+            extend((COMPLETED, run_id, task_id, ts, output, cached, started_at, completed_at,
+                    attempts, agent_used, usage))
+            if self.sync_commit:
+                self.flush()
+            elif not wake.is_set():
+                wake.set()
+            if len(queue) > limit:
+                self._backpressure()
+
+        return started, completed
+
     def _backpressure(self) -> None:
         """Wait (the engine's thread) until the writer took the queue below its bound."""
         self._wake.set()
