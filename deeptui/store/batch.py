@@ -316,8 +316,9 @@ class Batch:
         insert_rows(conn, KEEP_TASK, self.keep)
         plain: list[Any] = []
         full: list[Any] = []
-        for quick in self.quick.values():
-            plain.extend(chain.from_iterable(quick.values()))
+        for quick in self.quick.values():  # in key order: SQLite's B-tree inserts in order
+            # cost about half as much as in the order tasks ended (rows of one run: by task)
+            plain.extend(chain.from_iterable(sorted(quick.values(), key=_TASK_ID)))
         for rows in self.dirty.values():
             for row in rows.values():
                 if _others(row) == _DEFAULT_VALUES:
@@ -343,6 +344,7 @@ def _row_of_plain(plain: tuple[Any, ...]) -> list[Any]:
 
 
 _NULL = (None, "json")  # a None output, as stored
+_TASK_ID = operator.itemgetter(1)
 
 
 def _encode(values: tuple[Any, ...]) -> tuple[str | None, str]:
