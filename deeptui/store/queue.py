@@ -3,8 +3,12 @@
 `QueueMixin` is the part of `RunStore` between the bus and its `StoreWriter`:
 
 - the bus tap appends an entry for the event to a deque without a lock (a task
-  start, end or log line as plain values: `deeptui.store.entries`); a writer
-  thread commits what is queued at most ``flush_interval`` after it arrived. An
+  start, end or log line as plain values: `deeptui.store.entries`); the engine hands
+  it a task's start and completion as values, without building their events
+  (`EventBus.tap`'s ``started``/``completed``). A first start is held in a dict, not
+  queued: a task that ends before the writer's next batch is one entry, and each
+  batch takes the starts still held, so a running task's row is written as before.
+  A writer thread commits what is queued at most ``flush_interval`` after it arrived. An
   event carries all the writer needs (a task's times, attempts and usage; a
   run's definition, model and already-ended tasks), none of it changed by the
   engine later: the store holds no engine object and never asks the orchestrator;
