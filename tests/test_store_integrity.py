@@ -425,7 +425,7 @@ def test_export_file_names_are_unique_and_safe() -> None:
 
 async def test_a_new_history_has_8k_pages_and_a_4k_one_goes_on_as_it_is(tmp_path: Path,
                                                                        monkeypatch):
-    import deeptui.store.schema as schema
+    from deeptui.store import schema
 
     def run_on(store: RunStore) -> tuple[TaskOrchestrator, WorkflowDefinition]:
         orch = TaskOrchestrator(cache_config=CacheConfig(strategy="none"), store=store)
@@ -448,8 +448,8 @@ async def test_a_new_history_has_8k_pages_and_a_4k_one_goes_on_as_it_is(tmp_path
     new_run, new_size = await record(tmp_path / "new.db")
     again_run, again_size = await record(tmp_path / "old.db")  # the old file, written again
     assert (old_size, new_size, again_size) == (4096, 8192, 4096)
-    with RunStore(tmp_path / "old.db") as store:
-        for rid in (old_run, again_run):
+    for name, rid in (("old.db", old_run), ("new.db", new_run), ("old.db", again_run)):
+        with RunStore(tmp_path / name) as store:
             results = store.load_run(rid).state.task_results
             assert {t: (r.status.value, r.output) for t, r in results.items()} == {
                 "t0": ("completed", "t0t0"), "t1": ("completed", "t1t1"),
