@@ -256,6 +256,12 @@ class EventBus:
         # replaced, never mutated: a tap may remove itself (or add one) while publish iterates
         self._taps: tuple[Callable[[Event], None], ...] = ()
         self._queued_taps: tuple[Callable[[Event], None], ...] = ()  # those that want TaskQueued
+        # taps that take a task's start and completion as plain values (`tap(started=...,
+        # completed=...)`), and the taps that want those as events: the engine builds a
+        # `TaskStarted`/`TaskCompleted` only when a subscriber or one of these listens
+        self.started_taps: tuple[Callable[..., None], ...] = ()
+        self.completed_taps: tuple[Callable[..., None], ...] = ()
+        self._event_taps: tuple[Callable[[Event], None], ...] = ()
 
     def subscribe(self, maxsize: int = 10_000, run_id: str | None = None) -> Subscription:
         """A bounded async queue of events (of one run, or all runs)."""
@@ -263,20 +269,37 @@ class EventBus:
         self._subscriptions.add(sub)
         return sub
 
-    def tap(self, callback: Callable[[Event], None], *, queued: bool = True) -> Callable[[], None]:
+    def tap(self, callback: Callable[[Event], None], *, queued: bool = True,
+            started: Callable[..., None] | None = None,
+            completed: Callable[..., None] | None = None) -> Callable[[], None]:
         """Call ``callback`` inline for every event; returns a function that removes it.
 
         ``queued=False``: not for `TaskQueued` (one per task, and of no use to a
         recorder); when no other listener wants them, they are not even built.
+        ``started`` and ``completed`` (both or neither): called with a task's start
+        (run_id, task_id, ts, attempt, agent_type) and completion (run_id, task_id, ts,
+        output, cached, started_at, completed_at, attempts, agent_used, usage) as plain
+        values instead of ``callback`` with a `TaskStarted`/`TaskCompleted` event.
         """
+        plain = started is not None and completed is not None
         self._taps = (*self._taps, callback)
         if queued:
             self._queued_taps = (*self._queued_taps, callback)
+        if plain:
+            self.started_taps = (*self.started_taps, started)
+            self.completed_taps = (*self.completed_taps, completed)
+        else:
+            self._event_taps = (*self._event_taps, callback)
 
         def remove() -> None:
             self._taps = _without(self._taps, callback)
             if queued:
                 self._queued_taps = _without(self._queued_taps, callback)
+            if plain:
+                self.started_taps = _without(self.started_taps, started)
+                self.completed_taps = _without(self.completed_taps, completed)
+            else:
+                self._event_taps = _without(self._event_taps, callback)
 
         return remove
 
@@ -289,10 +312,23 @@ class EventBus:
         """Whether anyone listens for `TaskQueued` events."""
         return bool(self._subscriptions or self._queued_taps)
 
+    @property
+    def wants_task_events(self) -> bool:
+        """Whether anyone listens for `TaskStarted`/`TaskCompleted` events (not as values)."""
+        return bool(self._subscriptions or self._event_taps)
+
     def publish(self, event: Event) -> None:
         if not self._taps and not self._subscriptions:
             return
         for tap in self._queued_taps if type(event) is TaskQueued else self._taps:
+            tap(event)
+        for sub in self._subscriptions:
+            sub._offer(event)
+
+    def publish_task_event(self, event: TaskStarted | TaskCompleted) -> None:
+        """Publish a start or completion whose values ``started_taps``/``completed_taps``
+        were already given (the engine's `StateManager` does both)."""
+        for tap in self._event_taps:
             tap(event)
         for sub in self._subscriptions:
             sub._offer(event)

@@ -30,6 +30,7 @@ from deeptui.models import (
 )
 
 _now, _from_timestamp = datetime.now, datetime.fromtimestamp
+_time = time.time
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[[WorkflowState], Any]
 _NOT_PROGRESS = (ev.TaskLog, ev.CacheHit)  # events that change no status
@@ -165,10 +166,12 @@ class StateManager:
             result.__pydantic_fields_set__.update(_RUNNING_AGAIN)
         values["attempts"] = attempt
         values["agent_used"] = agent_type
-        if not self.bus.has_listeners:  # nobody to tell: skip building the event
-            return
-        self.bus.publish(ev.TaskStarted(self.run_id, self.workflow.id, task_id=task_id,
-                                     attempt=attempt, agent_type=agent_type))
+        bus = self.bus
+        for tap in bus.started_taps:  # (the store: plain values, no event)
+            tap(self.run_id, task_id, _time(), attempt, agent_type)
+        if bus.wants_task_events:  # else nobody to tell: skip building the event
+            bus.publish_task_event(ev.TaskStarted(self.run_id, self.workflow.id, task_id=task_id,
+                                                  attempt=attempt, agent_type=agent_type))
 
     def placed(self, task_id: str, worker: str) -> None:
         """The running attempt's body started on a Dask worker (recorded on its result)."""
@@ -218,10 +221,14 @@ class StateManager:
         if usage is not None:
             values["usage"] = usage
             fields_set.add("usage")
-        if not self.bus.has_listeners:
+        bus = self.bus
+        for tap in bus.completed_taps:  # (the store: plain values, no event)
+            tap(self.run_id, task_id, _time(), output, cached, result.started_at, now,
+                result.attempts, result.agent_used, result.usage)
+        if not bus.wants_task_events:
             return
         started = result.started_at
-        self.bus.publish(ev.TaskCompleted(
+        bus.publish_task_event(ev.TaskCompleted(
             self.run_id, self.workflow.id, task_id=task_id, output=output, cached=cached,
             duration=(now - started).total_seconds(), started_at=started, completed_at=now,
             attempts=result.attempts, agent_used=result.agent_used, usage=result.usage,

@@ -104,3 +104,35 @@ async def test_an_async_progress_callback_has_run_when_execute_workflow_returns(
     assert final.status == "completed"
     assert seen and seen[-1] == "completed"
     assert "progress callback failed" in caplog.text
+
+
+async def test_with_only_the_store_listening_no_start_or_completion_event_is_built(
+        tmp_path, monkeypatch):
+    from deeptui.store import RunStore
+
+    built: list[str] = []
+    for cls in (ev.TaskStarted, ev.TaskCompleted):
+        real_init = cls.__init__
+
+        def counting_init(self, *args, _init=real_init, **kwargs):
+            built.append(type(self).__name__)
+            _init(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", counting_init)
+    with RunStore(tmp_path / "runs.db") as store:
+        orch = TaskOrchestrator(cache_config=CacheConfig(strategy="none"), store=store)
+        orch.register_callable("f", lambda task, params, deps: task.id)
+        state = await orch.execute_workflow(two_tasks())
+        assert built == []  # the store took the values
+        seen: list[str] = []  # another tap on the same bus: it gets the events again
+        orch.bus.tap(lambda e: seen.append(type(e).__name__), queued=False)
+        again = await orch.execute_workflow(two_tasks())
+        assert seen == ["WorkflowStarted", "TaskStarted", "TaskCompleted", "TaskStarted",
+                        "TaskCompleted", "WorkflowFinished"]
+        assert built == ["TaskStarted", "TaskCompleted"] * 2
+        for run in (state, again):
+            stored = store.load_run(run.run_id).state.task_results
+            assert {t: (r.status.value, r.output, r.attempts) for t, r in stored.items()} == {
+                "a": ("completed", "a", 1), "b": ("completed", "b", 1)}
+            assert stored["b"].started_at == run.task_results["b"].started_at
+            assert stored["b"].completed_at == run.task_results["b"].completed_at

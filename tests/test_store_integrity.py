@@ -421,3 +421,36 @@ def test_export_file_names_are_unique_and_safe() -> None:
     assert len(set(names)) == len(names)
     assert names[-1] == "ok"
     assert all("/" not in n and not n.startswith(".") and len(n) < 100 for n in names)
+
+
+async def test_a_new_history_has_8k_pages_and_a_4k_one_goes_on_as_it_is(tmp_path: Path,
+                                                                       monkeypatch):
+    from deeptui.store import schema
+
+    def run_on(store: RunStore) -> tuple[TaskOrchestrator, WorkflowDefinition]:
+        orch = TaskOrchestrator(cache_config=CacheConfig(strategy="none"), store=store)
+        orch.register_callable("echo", lambda task, params, deps: task.id * 2)
+        wf = WorkflowDefinition(id="pages", tasks=[
+            TaskDefinition(id=f"t{i}", task_type="callable", parameters={"callable": "echo"})
+            for i in range(3)])
+        return orch, wf
+
+    async def record(path: Path) -> tuple[str, int]:
+        with RunStore(path) as store:
+            orch, wf = run_on(store)
+            state = await orch.execute_workflow(wf)
+            size = store.conn.execute("PRAGMA page_size").fetchone()[0]
+        return state.run_id, size
+
+    with monkeypatch.context() as m:  # a file made as deeptui made them before: 4 KB pages
+        m.setattr(schema, "PAGE_SIZE", 4096)
+        old_run, old_size = await record(tmp_path / "old.db")
+    new_run, new_size = await record(tmp_path / "new.db")
+    again_run, again_size = await record(tmp_path / "old.db")  # the old file, written again
+    assert (old_size, new_size, again_size) == (4096, 8192, 4096)
+    for name, rid in (("old.db", old_run), ("new.db", new_run), ("old.db", again_run)):
+        with RunStore(tmp_path / name) as store:
+            results = store.load_run(rid).state.task_results
+            assert {t: (r.status.value, r.output) for t, r in results.items()} == {
+                "t0": ("completed", "t0t0"), "t1": ("completed", "t1t1"),
+                "t2": ("completed", "t2t2")}

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 
-from deeptui.bus import EventBus, TaskStarted
+from deeptui.bus import EventBus, TaskCompleted, TaskStarted
 from deeptui.models import TaskDefinition, TaskUsage, WorkflowDefinition
 from deeptui.state import StateManager
 from deeptui.store import RunStore
@@ -67,15 +67,37 @@ def tables(path: Path) -> dict[str, list[tuple]]:
         conn.close()
 
 
-def replay(path: Path, events: list, *, per_event: bool = False,
-           synced: bool = False) -> dict[str, list[tuple]]:
+def plain_taps(store: RunStore):
+    """A tap feeding starts and completions to the store's plain-value taps (as the engine
+    does: a first start is held until a batch takes it or the task completes), other
+    events to its event tap."""
+    started, completed = store._make_task_taps()
+    other = store._make_tap()
+
+    def tap(e) -> None:
+        if type(e) is TaskStarted:
+            started(e.run_id, e.task_id, e.ts, e.attempt, e.agent_type)
+        elif type(e) is TaskCompleted:
+            completed(e.run_id, e.task_id, e.ts, e.output, e.cached, e.started_at,
+                      e.completed_at, e.attempts, e.agent_used, e.usage)
+        else:
+            other(e)
+
+    return tap
+
+
+def replay(path: Path, events: list, *, per_event: bool = False, synced: bool = False,
+           plain: bool = False) -> dict[str, list[tuple]]:
     """The tables of a history fed ``events``: in one batch (no writer thread), one batch per
-    event, or through the writer thread with ``sync_commit``."""
+    event, or through the writer thread with ``sync_commit``; ``plain``: starts and
+    completions through the store's plain-value taps."""
     store = RunStore(path, max_log_lines=4, sync_commit=synced)
     if synced:
         bus = EventBus()
         store.attach(SimpleNamespace(bus=bus, find_run=lambda run_id: None))
         tap = bus.publish
+    elif plain:
+        tap = plain_taps(store)
     else:
         tap = store._make_tap()
     for event in events:
@@ -101,6 +123,8 @@ def test_every_batching_of_the_same_events_stores_the_same_rows(tmp_path: Path, 
     assert got == reference
     assert replay(tmp_path / "each.db", events, per_event=True) == reference
     assert replay(tmp_path / "synced.db", events, synced=True) == reference
+    assert replay(tmp_path / "plain.db", events, plain=True) == reference
+    assert replay(tmp_path / "plain-each.db", events, plain=True, per_event=True) == reference
 
     rows = {row[1]: row for row in got["tasks"]}
     status = {tid: row[3] for tid, row in rows.items()}
@@ -120,3 +144,36 @@ def test_every_batching_of_the_same_events_stores_the_same_rows(tmp_path: Path, 
         "line 8", "line 9", "line 10", "line 11"]
     assert [kind for _, _, tid, kind, _, _ in got["events"] if tid == "retried"] == [
         "retrying", "started"]
+
+
+
+def _row(path: Path, sql: str) -> tuple | None:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchone()
+    finally:
+        conn.close()
+
+
+def test_a_start_after_the_last_batch_is_written_by_the_writer_on_its_own(tmp_path: Path):
+    """A first start is held by the tap, not queued, and nothing wakes the writer after it:
+    the writer still writes it (within its ``flush_interval``) as the task's running row."""
+    import time
+
+    path = tmp_path / "runs.db"
+    with RunStore(path) as store:
+        bus = EventBus()
+        store.attach(SimpleNamespace(bus=bus, find_run=lambda run_id: None))
+        sm = StateManager(WORKFLOW, "wf@1", bus, model="test:model")
+        sm.start_workflow()
+        deadline = time.monotonic() + 10
+        while _row(path, "SELECT 1 FROM runs") is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the run's start woke the writer: it is written
+        assert _row(path, "SELECT 1 FROM runs") is not None
+        sm.running("running", 1, "coder")
+        found = None
+        while found is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+            found = _row(path, "SELECT status, attempts, agent_used FROM tasks "
+                               "WHERE task_id = 'running'")
+        assert found == ("running", 1, "coder")

@@ -119,21 +119,36 @@ def combine(newest_first: list[RunDurations]) -> dict[str, float]:
         everywhere = set(runs[0]).intersection(*runs[1:])
         ids, rest = list(everywhere), set().union(*runs) - everywhere
     if ids:  # most tasks: one sample in every run, the same weights
-        half = sum(weights) / 2
         columns = [itemgetter(*ids)(d) for d in runs] if len(ids) > 1 else \
             [(d[ids[0]],) for d in runs]
+        # with the same weights the median's run depends only on the order of the values:
+        # found once per order (of the runs by value), then looked up
+        order_of, ranks, picks = _by_value, range(len(weights)), {}
         for task_id, values in zip(ids, zip(*columns), strict=True):
-            total = 0.0
-            for value, weight in sorted(zip(values, weights)):
-                total += weight
-                if total >= half:
-                    break
-            out[task_id] = value
+            order = tuple(order_of(ranks, key=values.__getitem__))
+            pick = picks.get(order)
+            if pick is None:
+                pick = picks[order] = _median_run(order, weights)
+            out[task_id] = values[pick]
     for task_id in rest:
         values = [(durations[task_id], weight) for weight, durations in present
                   if task_id in durations]
         out[task_id] = values[0][0] if len(values) < 3 else weighted_median(values)
     return out
+
+
+_by_value = sorted
+
+
+def _median_run(order: tuple[int, ...], weights: tuple[float, ...]) -> int:
+    """The run whose value is the weighted median, ``order``: the runs by value."""
+    half = sum(weights) / 2
+    total = 0.0
+    for run in order:
+        total += weights[run]
+        if total >= half:
+            return run
+    return order[-1]
 
 
 def _bound(memo: OrderedDict[tuple[str, ...], dict[str, Any]]) -> None:

@@ -3,8 +3,12 @@
 `QueueMixin` is the part of `RunStore` between the bus and its `StoreWriter`:
 
 - the bus tap appends an entry for the event to a deque without a lock (a task
-  start, end or log line as plain values: `deeptui.store.entries`); a writer
-  thread commits what is queued at most ``flush_interval`` after it arrived. An
+  start, end or log line as plain values: `deeptui.store.entries`); the engine hands
+  it a task's start and completion as values, without building their events
+  (`EventBus.tap`'s ``started``/``completed``). A first start is held in a dict, not
+  queued: a task that ends before the writer's next batch is one entry, and each
+  batch takes the starts still held, so a running task's row is written as before.
+  A writer thread commits what is queued at most ``flush_interval`` after it arrived. An
   event carries all the writer needs (a task's times, attempts and usage; a
   run's definition, model and already-ended tasks), none of it changed by the
   engine later: the store holds no engine object and never asks the orchestrator;
@@ -69,6 +73,11 @@ class QueueMixin:
         self.max_queue = max(max_queue, 1)
         self.retry_for = max(retry_for, 0.0)
         self._queue: deque[Any] = deque()  # entries: `WIDTH` values each
+        # first starts not queued yet, (run, task) -> (run, task, ts, agent type): a task that
+        # ends before the next batch is one completion entry; the writer copies the others
+        # into each batch it takes (`_take`), so a running task's row is written as before
+        self._starts: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._announced: dict[tuple[str, str], tuple[Any, ...]] = {}  # in a taken batch
         self._pending: list[Any] = []  # taken from the queue, not yet written
         self._dropped: dict[tuple[str, str], int] = {}  # log lines coalesced away, per task
         self._compact_base = max(self.max_queue, 2 * self.max_log_lines)
@@ -99,9 +108,13 @@ class QueueMixin:
         extend = queue.extend
         wake = self._wake
         wakes = _WAKE
+        starts = self._starts
+        release = self._release_starts
 
         def tap(event: Any) -> None:
             cls = type(event)
+            if starts:  # a held start is queued before anything else of its task
+                release(event)
             if cls is STARTED:
                 extend((STARTED, event.run_id, event.task_id, event.ts, event.attempt,
                         event.agent_type, None, None, None, None, None))
@@ -127,6 +140,63 @@ class QueueMixin:
 
         return tap
 
+    def _release_starts(self, event: Any) -> None:
+        """Queue the held first start of ``event``'s task (of every task of its run, for a
+        run's own event)."""
+        starts = self._starts
+        task_id = getattr(event, "task_id", None)
+        if task_id is not None:
+            held = starts.pop((event.run_id, task_id), None)
+            if held is not None:
+                self._queue.extend(_started_entry(held))
+            return
+        for key in [key for key in list(starts) if key[0] == event.run_id]:
+            held = starts.pop(key, None)
+            if held is not None:
+                self._queue.extend(_started_entry(held))
+
+    def _make_task_taps(self) -> tuple[Any, Any]:
+        """The bus's plain-value taps of a task's start and completion (`EventBus.tap`'s
+        ``started`` and ``completed``): the entries `_make_tap` makes of the events,
+        without the engine building the events. A first start is held in ``_starts``
+        (see `_take`) and dropped when the task completes before a batch took it: the
+        completion entry holds its start time, attempts and agent."""
+        queue = self._queue
+        extend = queue.extend
+        wake = self._wake
+        limit = self.max_queue * WIDTH
+        starts = self._starts
+        pop = starts.pop
+
+        def started(run_id: str, task_id: str, ts: float, attempt: int,
+                    agent_type: str | None) -> None:
+            key = (run_id, task_id)
+            if attempt == 1 and key not in starts:
+                starts[key] = (run_id, task_id, ts, agent_type)
+                return
+            held = pop(key, None)
+            if held is not None:
+                extend(_started_entry(held))
+            extend((STARTED, run_id, task_id, ts, attempt, agent_type,
+                    None, None, None, None, None))
+            if len(queue) > limit:
+                self._backpressure()
+
+        def completed(run_id: str, task_id: str, ts: float, output: Any, cached: bool,
+                      started_at: Any, completed_at: Any, attempts: int,
+                      agent_used: str | None, usage: Any) -> None:
+            pop((run_id, task_id), None)
+            extend((COMPLETED, run_id, task_id, ts, output, cached, started_at, completed_at,
+                    attempts, agent_used, usage))
+            if self.sync_commit:
+                self.flush()
+            elif not wake.is_set():
+                wake.set()
+            if len(queue) > limit:
+                self._backpressure()
+
+        return started, completed
+
     def _backpressure(self) -> None:
         """Wait (the engine's thread) until the writer took the queue below its bound."""
         self._wake.set()
@@ -144,7 +214,7 @@ class QueueMixin:
     def _writer(self) -> None:
         while not self._stopping:
             if not self._wake.wait(self.flush_interval):
-                if not self._queue and not self._pending:
+                if not self._queue and not self._pending and not self._unannounced():
                     continue
             elif self._failure is None:
                 time.sleep(GATHER_SECONDS)  # let a burst of task ends share one commit
@@ -152,11 +222,25 @@ class QueueMixin:
             if not self._stopping:
                 self.flush(attempt=time.monotonic() >= self._next_attempt)
 
+    def _unannounced(self) -> bool:
+        """Whether a held start is in no taken batch yet."""
+        announced = self._announced
+        return any(announced.get(key) is not held for key, held in self._starts.copy().items())
+
     def _take(self) -> None:
-        """Move the queue into the pending batch (under the lock), coalescing log lines."""
+        """Move the queue into the pending batch (under the lock), coalescing log lines;
+        then the held first starts that no batch took yet. (A start still held was queued
+        after everything taken of its task: any other entry of the task releases it first.)"""
         queue, pending = self._queue, self._pending
         queued = len(queue)
         pending.extend(starmap(queue.popleft, repeat((), queued)))  # (the tap only appends)
+        if self._starts or self._announced:
+            held = self._starts.copy()  # (one step: the engine's thread may change it)
+            announced = self._announced
+            for key, values in held.items():
+                if announced.get(key) is not values:
+                    pending.extend(_started_entry(values))
+            self._announced = held
         self._room.set()
         self.peak_queued = max(self.peak_queued, (len(pending) + len(queue)) // WIDTH)
         if len(pending) > self._compact_at * WIDTH:
@@ -244,6 +328,12 @@ class QueueMixin:
             self.save_error = (f"history database {self.path}: {why}; {what} may be missing "
                                "or incomplete in the history")
             log.info("%s", self.save_error)
+
+
+def _started_entry(held: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The queue entry of a held first start (run, task, ts, agent type)."""
+    run_id, task_id, ts, agent_type = held
+    return (STARTED, run_id, task_id, ts, 1, agent_type, None, None, None, None, None)
 
 
 def _file_identity(path: Any) -> tuple[int, int] | None:

@@ -131,7 +131,9 @@ class RunStore(QueueMixin):
         if any(o is orchestrator for o in self._orchestrators):
             return
         self._orchestrators.append(orchestrator)
-        orchestrator.bus.tap(self._make_tap(), queued=False)
+        started, completed = self._make_task_taps()
+        orchestrator.bus.tap(self._make_tap(), queued=False, started=started,
+                             completed=completed)
         self._start_writer()
 
     def reserve_run(self, run_id: str, workflow: Any) -> None:

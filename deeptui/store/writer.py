@@ -101,9 +101,15 @@ class StoreWriter:
                 _note(known[1], row[1], row[3] == "completed" and not row[12], row[9], row[10])
         for rid, quick in staged.quick.items():  # `Batch.quick` tuples: never a cache hit
             known = self.durations.get(rid)
-            if known is not None:
+            if known is not None:  # (`_note`, inline: one per task)
+                durations = known[1]
                 for plain in quick.values():
-                    _note(known[1], plain[1], plain[3] == "completed", plain[6], plain[7])
+                    started, ended = plain[6], plain[7]
+                    if plain[3] == "completed" and started is not None and ended is not None \
+                            and ended - started >= 0:
+                        durations[plain[1]] = ended - started
+                    else:
+                        durations.pop(plain[1], None)
 
     def _publish(self, staged: Batch) -> None:
         """The transaction committed: the staged rows are in the file."""
