@@ -21,6 +21,7 @@ class StopsRunsBeforeExit:
     ``run_worker`` and ``exit``); Textual-free itself."""
 
     _stop_signal: int | None = None  # SIGTERM or SIGHUP received
+    _terminal_gone = False  # `terminal_lost`: the SIGHUP that may follow is the same hang-up
     running_runs: Callable[[], list[Run]]
     notify: Any
     exit: Any
@@ -53,6 +54,8 @@ class StopsRunsBeforeExit:
         """SIGTERM or SIGHUP: like Quit (runs cancelled, their processes gone, then exit,
         128 + the signal's number); a second one: SIGKILL the task processes, exit now."""
         if self._stop_signal is not None:
+            if signum == signal.SIGHUP and self._terminal_gone:
+                return  # the kernel's word for the hang-up the app already saw: not a second
             from deeptui.runners import groups
 
             groups.end_all(grace=0)
@@ -62,8 +65,10 @@ class StopsRunsBeforeExit:
         self.stop_runs_and_exit(128 + signum)
 
     def terminal_lost(self) -> None:
-        """The terminal went away (a write to it failed): quit as on SIGHUP, once."""
+        """The terminal went away (a write to it failed, or it hung up): quit as on SIGHUP,
+        once."""
         if self._stop_signal is None:
+            self._terminal_gone = True
             self._on_stop_signal(signal.SIGHUP)
 
     def handle_stop_signals(self, on: bool) -> None:

@@ -61,3 +61,34 @@ def test_the_app_quits_when_its_terminal_closes(tmp_path: Path, hangup: bool) ->
         proc.kill()
     assert proc.returncode == 129
     assert last_run(tmp_path)["status"] in ("cancelled", "interrupted")
+
+
+def test_an_idle_app_quits_when_its_terminal_hangs_up_without_a_signal(tmp_path: Path) -> None:
+    # The pty is not the app's controlling terminal (its own process group, not a session
+    # leader that could take the pty as one), so closing it sends no SIGHUP, and an idle
+    # app writes nothing that could fail: only the hang-up on its input tells it.
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**cli_env(tmp_path), "TERM": "xterm-256color"}
+    env.pop("NO_COLOR")
+    proc = subprocess.Popen([sys.executable, "-m", "deeptui.cli"], stdin=follower,
+                            stdout=follower, stderr=follower, env=env, cwd=tmp_path,
+                            process_group=0)
+    os.close(follower)
+    try:
+        drawn = b""
+        deadline = time.monotonic() + 60
+        while b"Templates" not in drawn and time.monotonic() < deadline:  # the start screen
+            if select.select([leader], [], [], 0.1)[0]:
+                drawn = drawn[-4096:] + os.read(leader, 65536)
+        assert b"Templates" in drawn
+        while select.select([leader], [], [], 2.0)[0]:  # until it has drawn all for 2 s
+            os.read(leader, 65536)
+        os.close(leader)  # the terminal goes away
+        leader = -1
+        proc.wait(timeout=30)  # (before: still running, its input thread spinning a core)
+    finally:
+        if leader != -1:
+            os.close(leader)
+        proc.kill()
+    assert proc.returncode == 129
