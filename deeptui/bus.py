@@ -112,6 +112,8 @@ class TaskCompleted(TaskEvent):
     attempts: int = 0
     agent_used: str | None = None
     usage: TaskUsage | None = None
+    cached_from: str | None = None  # a cached result: the run that produced it, and when
+    cached_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -279,7 +281,9 @@ class EventBus:
         ``started`` and ``completed`` (both or neither): called with a task's start
         (run_id, task_id, ts, attempt, agent_type) and completion (run_id, task_id, ts,
         output, cached, started_at, completed_at, attempts, agent_used, usage) as plain
-        values instead of ``callback`` with a `TaskStarted`/`TaskCompleted` event.
+        values instead of ``callback`` with a `TaskStarted`/`TaskCompleted` event; a
+        completion's ``cached`` is False, or for a cache hit its provenance (the producing
+        run id, when the cache stored it in epoch seconds; either may be None).
         """
         plain = started is not None and completed is not None
         self._taps = (*self._taps, callback)

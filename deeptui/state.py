@@ -47,6 +47,7 @@ _RUNNING_AGAIN = frozenset({"status", "attempts", "agent_used"})
 _COMPLETED_FIELDS = frozenset({"status", "completed_at", "output", "error", "cached"})
 _HIT_FIELDS = _COMPLETED_FIELDS | {"started_at", "attempts", "agent_used"}
 _HIT_FROM_FIELDS = _HIT_FIELDS | {"cached_from", "cached_at"}
+_NO_SOURCE = (None, None)  # a hit whose cache entry does not name its run
 
 
 class StateManager:
@@ -208,11 +209,14 @@ class StateManager:
             values["agent_used"] = agent_used
             if cached_from is None:
                 fields_set.update(_HIT_FIELDS)
+                source: Any = _NO_SOURCE
             else:
                 values["cached_from"] = cached_from[0]
                 values["cached_at"] = _from_timestamp(cached_from[1], UTC)
                 fields_set.update(_HIT_FROM_FIELDS)
+                source = cached_from
         else:
+            source = False  # (the taps' ``cached``: False, or a hit's provenance)
             values["cached"] = False
             fields_set.update(_COMPLETED_FIELDS)
             if values["started_at"] is None:
@@ -223,7 +227,7 @@ class StateManager:
             fields_set.add("usage")
         bus = self.bus
         for tap in bus.completed_taps:  # (the store: plain values, no event)
-            tap(self.run_id, task_id, _time(), output, cached, result.started_at, now,
+            tap(self.run_id, task_id, _time(), output, source, result.started_at, now,
                 result.attempts, result.agent_used, result.usage)
         if not bus.wants_task_events:
             return
@@ -232,6 +236,7 @@ class StateManager:
             self.run_id, self.workflow.id, task_id=task_id, output=output, cached=cached,
             duration=(now - started).total_seconds(), started_at=started, completed_at=now,
             attempts=result.attempts, agent_used=result.agent_used, usage=result.usage,
+            cached_from=result.cached_from, cached_at=result.cached_at,
         ))
 
     def changes(self, task_id: str, changes: TaskChanges | None, *, applied: bool = False) -> None:

@@ -173,7 +173,7 @@ async def test_sync_commit_records_a_completion_before_the_next_task_starts(tmp_
 async def test_export_is_one_json_document_with_everything(store):
     state = await make_orchestrator(store).execute_workflow(chain())
     document = json.loads(json.dumps(store.export_run(state.run_id)))
-    assert document["format"] == "deeptui-run" and document["schema_version"] == 1
+    assert document["format"] == "deeptui-run" and document["schema_version"] == 2
     assert document["run"]["run_id"] == state.run_id
     assert document["run"]["status"] == "completed" and document["run"]["model"] == "simulated"
     assert document["workflow"]["id"] == "chain"
@@ -363,13 +363,14 @@ async def test_an_older_file_is_migrated_and_keeps_its_runs(tmp_path, monkeypatc
     def add_notes(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN notes TEXT DEFAULT 'migrated'")
 
-    monkeypatch.setattr(store_schema, "CURRENT_VERSION", 2)
-    monkeypatch.setitem(store_schema.MIGRATIONS, 1, add_notes)
+    version = store_schema.CURRENT_VERSION
+    monkeypatch.setattr(store_schema, "CURRENT_VERSION", version + 1)
+    monkeypatch.setitem(store_schema.MIGRATIONS, version, add_notes)
     with RunStore(db) as store:
         assert store.load_run(state.run_id).state.task_results["two"].output == {"sum": 3}
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
-            == ("2",)
+            == (str(version + 1),)
         assert conn.execute("SELECT DISTINCT notes FROM runs").fetchall() == [("migrated",)]
 
 

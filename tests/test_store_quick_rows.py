@@ -16,6 +16,7 @@ from deeptui.models import TaskDefinition, TaskUsage, WorkflowDefinition
 from deeptui.state import StateManager
 from deeptui.store import RunStore
 from deeptui.store.batch import Batch
+from deeptui.store.entries import cache_source
 
 IDS = ["plain", "logs", "retried", "cached", "odd", "failed", "running", "reset", "usage"]
 WORKFLOW = WorkflowDefinition(id="wf", tasks=[TaskDefinition(id=t) for t in IDS])
@@ -78,7 +79,7 @@ def plain_taps(store: RunStore):
         if type(e) is TaskStarted:
             started(e.run_id, e.task_id, e.ts, e.attempt, e.agent_type)
         elif type(e) is TaskCompleted:
-            completed(e.run_id, e.task_id, e.ts, e.output, e.cached, e.started_at,
+            completed(e.run_id, e.task_id, e.ts, e.output, cache_source(e), e.started_at,
                       e.completed_at, e.attempts, e.agent_used, e.usage)
         else:
             other(e)
@@ -135,8 +136,10 @@ def test_every_batching_of_the_same_events_stores_the_same_rows(tmp_path: Path, 
     assert rows["plain"][9:11] == (live.started_at.timestamp(), live.completed_at.timestamp())
     assert rows["plain"][4:6] == ('{"x": 1}', "json")
     assert rows["odd"][4:6] == ("gadget #7", "text")
-    assert rows["logs"][-1] == 8  # log_dropped: 12 lines, the newest 4 kept
+    assert rows["logs"][17] == 8  # log_dropped: 12 lines, the newest 4 kept
     assert rows["retried"][8] == 2 and rows["cached"][12] == 1
+    assert rows["cached"][-2:] == ("wf@0", 1.0)  # cached_from, cached_at: where it came from
+    assert all(row[-2:] == (None, None) for tid, row in rows.items() if tid != "cached")
     assert rows["usage"][13:17] == (3, 4, 1, 0.5)
     start = next(e for e in events if isinstance(e, TaskStarted) and e.task_id == "running")
     assert rows["running"][8:12] == (1, start.ts, None, "coder")  # what its start said

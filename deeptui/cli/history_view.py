@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +14,7 @@ from rich.text import Text
 
 from deeptui.errors import DeeptuiError
 from deeptui.cli.headless import STATUS_STYLE
+from deeptui.visualize.labels import cache_source_note
 from deeptui.visualize.safe_text import markup, one_line, text as safe, visible
 
 RUN_STYLE = {"completed": "green", "failed": "bold red", "running": "bold blue",
@@ -23,6 +24,10 @@ SHOW_CHUNK = 500  # task lines printed at a time: `history show` streams a big r
 
 def _when(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _utc(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
 
 
 def _secs(value: float | None) -> str:
@@ -128,10 +133,11 @@ class _ShowLines:
         self.count = 0
 
     def add_task(self, row: tuple[Any, ...]) -> None:
-        tid, status, attempts, agent, started, ended, error, skip, cached = row
+        tid, status, attempts, agent, started, ended, error, skip, cached, source, at = row
         status = status or "pending"
         symbol, style = _SHOW_STYLE.get(status, ("?", "bold red"))  # else a damaged row
-        detail = error or skip or ("cached" if cached else "")
+        # a cached result names its run as the live run's report does
+        detail = error or skip or (cache_source_note(cached, source, _utc(at)) if cached else "")
         if self.workers.get(tid):
             detail = f"on {self.workers[tid]}" + (f": {detail}" if detail else "")
         duration = ended - started if started is not None and ended is not None else None
@@ -204,9 +210,12 @@ def _show_json(summary: Any, rows: Any, workers: dict[str, str | None]) -> int:
 
     tasks = ({"id": tid, "status": status or "pending", "attempts": attempts or 0,
               "duration_seconds": ended - started if None not in (started, ended) else None,
-              "error": error, "skip_reason": skip, "cached": bool(cached), "agent": agent,
-              "worker": workers.get(tid)}
-             for (tid, status, attempts, agent, started, ended, error, skip, cached) in rows)
+              "error": error, "skip_reason": skip, "cached": bool(cached),
+              "cached_from": source,
+              "cached_at": _utc(at).isoformat() if at is not None else None,
+              "agent": agent, "worker": workers.get(tid)}
+             for (tid, status, attempts, agent, started, ended, error, skip, cached, source, at)
+             in rows)
     document = {"run_id": summary.run_id, "workflow_id": summary.workflow_id,
                 "workflow_name": summary.workflow_name, "status": str(summary.status),
                 "error": summary.error, "summary": summary.to_dict(), "tasks": None}

@@ -40,7 +40,7 @@ _PLAIN_COLUMNS = ("run_id", "task_id", "position", "status", "output", "attempts
                   "completed_at", "agent_used")
 _DEFAULTS = {"output_kind": "json", "error": None, "skip_reason": None, "cached": 0,
              "input_tokens": 0, "output_tokens": 0, "requests": 0, "cost_usd": None,
-             "log_dropped": 0}  # as the tasks table declares them
+             "log_dropped": 0, "cached_from": None, "cached_at": None}  # as the table has them
 assert set(_PLAIN_COLUMNS) | set(_DEFAULTS) == set(TASK_COLUMNS)
 _plain = operator.itemgetter(*(TASK_COLUMNS.index(c) for c in _PLAIN_COLUMNS))
 _others = operator.itemgetter(*(TASK_COLUMNS.index(c) for c in _DEFAULTS))
@@ -340,7 +340,7 @@ def _row_of_plain(plain: tuple[Any, ...]) -> list[Any]:
     """A `quick` tuple as a row (`TASK_COLUMNS` order)."""
     rid, tid, position, status, output, attempts, started_at, ended, agent = plain
     return [rid, tid, position, status, output, "json", None, None, attempts, started_at, ended,
-            agent, 0, 0, 0, 0, None, 0]
+            agent, 0, 0, 0, 0, None, 0, None, None]
 
 
 _NULL = (None, "json")  # a None output, as stored

@@ -96,11 +96,12 @@ def row_from_result(run_id: str, position: int, r: TaskResult) -> list[Any]:
     u = r.usage
     return [run_id, r.task_id, position, str(r.status), text, kind, r.error, r.skip_reason,
             r.attempts, ts(r.started_at), ts(r.completed_at), r.agent_used, int(r.cached),
-            u.input_tokens, u.output_tokens, u.requests, u.cost_usd, 0]
+            u.input_tokens, u.output_tokens, u.requests, u.cost_usd, 0,
+            r.cached_from if r.cached else None, ts(r.cached_at) if r.cached else None]
 
 
 def pending_row(run_id: str, task_id: str, position: int) -> list[Any]:
     return [run_id, task_id, position, "pending", None, "json", None, None, 0, None, None,
-            None, 0, 0, 0, 0, None, 0]
+            None, 0, 0, 0, 0, None, 0, None, None]
 
 

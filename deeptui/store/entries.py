@@ -11,7 +11,9 @@ Entries, by their first value (the event's class, or `OTHER`):
 
 - ``TaskStarted``: run, task, ts, attempt, agent type
 - ``TaskCompleted``: run, task, ts, output, cached, started_at, completed_at, attempts,
-  agent used, usage
+  agent used, usage; ``cached`` is false, or for a cache hit its provenance: (the run that
+  produced the result, when the cache stored it in epoch seconds), either may be None
+  (`cache_source`): a plain completion carries nothing more
 - ``TaskLog``: run, task, ts, kind, text
 - `OTHER`: the event
 """
@@ -37,12 +39,20 @@ def entry(event: ev.Event) -> tuple[Any, ...]:
                 None, None, None, None, None)
     if cls is COMPLETED:
         e = event
-        return (COMPLETED, e.run_id, e.task_id, e.ts, e.output, e.cached, e.started_at,
+        return (COMPLETED, e.run_id, e.task_id, e.ts, e.output, cache_source(e), e.started_at,
                 e.completed_at, e.attempts, e.agent_used, e.usage)
     if cls is LOG:
         e = event
         return (LOG, e.run_id, e.task_id, e.ts, e.kind, e.text, None, None, None, None, None)
     return (OTHER, event, None, None, None, None, None, None, None, None, None)
+
+
+def cache_source(event: ev.TaskCompleted) -> Any:
+    """A completion event's ``cached`` value in its entry: False, or (run id, stored at)."""
+    if not event.cached:
+        return False
+    at = event.cached_at
+    return (event.cached_from, at.timestamp() if at is not None else None)
 
 
 def entries(flat: list[Any]) -> Iterator[tuple[Any, ...]]:

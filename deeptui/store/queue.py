@@ -41,8 +41,8 @@ from typing import Any
 
 from deeptui import bus as ev
 from deeptui.store.durations import remember
-from deeptui.store.entries import (COMPLETED, LOG, OTHER, STARTED, WIDTH, coalesce_logs, entries,
-                                   run_of)
+from deeptui.store.entries import (COMPLETED, LOG, OTHER, STARTED, WIDTH, cache_source,
+                                   coalesce_logs, entries, run_of)
 from deeptui.store.writer import StoreWriter
 
 log = logging.getLogger("deeptui.store")
@@ -124,7 +124,7 @@ class QueueMixin:
             else:
                 if cls is COMPLETED:
                     extend((COMPLETED, event.run_id, event.task_id, event.ts, event.output,
-                            event.cached, event.started_at, event.completed_at,
+                            cache_source(event), event.started_at, event.completed_at,
                             event.attempts, event.agent_used, event.usage))
                 else:
                     extend((OTHER, event, None, None, None, None, None, None, None, None, None))
@@ -158,7 +158,8 @@ class QueueMixin:
     def _make_task_taps(self) -> tuple[Any, Any]:
         """The bus's plain-value taps of a task's start and completion (`EventBus.tap`'s
         ``started`` and ``completed``): the entries `_make_tap` makes of the events,
-        without the engine building the events. A first start is held in ``_starts``
+        without the engine building the events (a completion's ``cached``: False, or a
+        hit's (run id, stored at), see `deeptui.store.entries`). A first start is held in ``_starts``
         (see `_take`) and dropped when the task completes before a batch took it: the
         completion entry holds its start time, attempts and agent."""
         queue = self._queue

@@ -119,6 +119,7 @@ def task_result(row: dict[str, Any]) -> TaskResult:
         error=row["error"], attempts=row["attempts"] or 0,
         started_at=dt(row["started_at"]), completed_at=dt(row["completed_at"]),
         agent_used=row["agent_used"], cached=bool(row["cached"]),
+        cached_from=row["cached_from"], cached_at=dt(row["cached_at"]),  # NULL before v2
         skip_reason=row["skip_reason"],
         usage=TaskUsage(input_tokens=row["input_tokens"], requests=row["requests"],
                         output_tokens=row["output_tokens"], cost_usd=row["cost_usd"]))

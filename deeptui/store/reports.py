@@ -34,7 +34,9 @@ def export_document(store: RunStore, stored: StoredRun) -> dict[str, Any]:
             "started_at": r.started_at.isoformat() if r.started_at else None,
             "completed_at": r.completed_at.isoformat() if r.completed_at else None,
             "duration_seconds": r.duration_seconds, "agent_used": r.agent_used,
-            "cached": r.cached, "usage": r.usage.model_dump(mode="json"), "worker": r.worker,
+            "cached": r.cached, "cached_from": r.cached_from,  # the run that produced it
+            "cached_at": r.cached_at.isoformat() if r.cached_at else None,
+            "usage": r.usage.model_dump(mode="json"), "worker": r.worker,
             "logs": [{"ts": t, "kind": k, "text": x} for t, k, x in stored.logs.get(task.id, [])],
             "log_lines_dropped": stored.log_dropped.get(task.id, 0),
         })
@@ -101,10 +103,11 @@ def aggregate(store: RunStore) -> dict[str, Any]:
 # ------------------------------------------------------------- streamed task rows
 
 SHOW_COLUMNS = ("task_id", "status", "attempts", "agent_used", "started_at", "completed_at",
-                "error", "skip_reason", "cached")
+                "error", "skip_reason", "cached", "cached_from", "cached_at")
 _SHOW_SQL = """
 SELECT json_extract(j.value, '$.id'), t.status, t.attempts, t.agent_used, t.started_at,
-       t.completed_at, substr(t.error, 1, 500), substr(t.skip_reason, 1, 500), t.cached
+       t.completed_at, substr(t.error, 1, 500), substr(t.skip_reason, 1, 500), t.cached,
+       t.cached_from, t.cached_at
 FROM definitions d, json_each(d.workflow_json, '$.tasks') j
 LEFT JOIN tasks t ON t.run_id = d.run_id AND t.task_id = json_extract(j.value, '$.id')
 WHERE d.run_id = ?"""

@@ -2,7 +2,8 @@
 
 ``meta.schema_version`` says which layout a file has. Opening a file of an
 older version runs the migrations in ``MIGRATIONS`` (version n -> n + 1) in
-one transaction; a file of a newer version, a file that is not SQLite, a
+one transaction (version 1 -> 2: the tasks table gains ``cached_from`` and ``cached_at``,
+NULL in the rows it held); a file of a newer version, a file that is not SQLite, a
 SQLite file that is not a deeptui history, or one locked for longer than the
 timeout raises `StoreError` naming the file, and nothing in it is changed.
 """
@@ -19,16 +20,17 @@ from pathlib import Path
 
 from deeptui.errors import StoreError
 
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
 PAGE_SIZE = 8192  # of a new history file
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 # the columns of a task row, in the order the writer keeps them
 TASK_COLUMNS = ("run_id", "task_id", "position", "status", "output", "output_kind", "error",
                 "skip_reason", "attempts", "started_at", "completed_at", "agent_used", "cached",
-                "input_tokens", "output_tokens", "requests", "cost_usd", "log_dropped")
+                "input_tokens", "output_tokens", "requests", "cost_usd", "log_dropped",
+                "cached_from", "cached_at")
 
-SCHEMA_V1 = [
+SCHEMA = [  # a new file (the current version)
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE runs (
         run_id TEXT PRIMARY KEY,
@@ -73,6 +75,8 @@ SCHEMA_V1 = [
         requests INTEGER NOT NULL DEFAULT 0,
         cost_usd REAL,
         log_dropped INTEGER NOT NULL DEFAULT 0,   -- oldest log lines dropped beyond the limit
+        cached_from TEXT,                -- a cached result: the run that produced it (v2)
+        cached_at REAL,                  -- and when the cache stored it (v2)
         PRIMARY KEY (run_id, task_id)) WITHOUT ROWID""",
     """CREATE TABLE events (
         id INTEGER PRIMARY KEY,
@@ -93,8 +97,19 @@ SCHEMA_V1 = [
     "CREATE INDEX logs_by_task ON logs (run_id, task_id, id)",
 ]
 
+
+
+def _add_cache_provenance(conn: sqlite3.Connection) -> None:
+    """1 -> 2: where a cached result came from (NULL for the rows already there: a version 1
+    file kept only that a result was cached)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
+    for column, kind in (("cached_from", "TEXT"), ("cached_at", "REAL")):
+        if column not in have:  # (a tasks table `_recreate_missing` made has them)
+            conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} {kind}")
+
+
 # version n -> n + 1, each run inside the opening transaction
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_cache_provenance}
 
 
 def _fix() -> str:
@@ -159,7 +174,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
             if other:
                 raise StoreError(f"{path} is an SQLite database but not a deeptui history "
                                  f"(it has tables {', '.join(other[:5])}); {_fix()}")
-            for statement in SCHEMA_V1:
+            for statement in SCHEMA:
                 conn.execute(statement)
             conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("schema_version", str(CURRENT_VERSION)), ("created_at", str(time.time()))])
@@ -190,13 +205,13 @@ def _recreate_missing(conn: sqlite3.Connection, path: Path, tables: set[str]) ->
     """A history missing some of its tables (dropped by hand, a partial copy) gets them
     back, empty, with a warning; nothing that is there is changed."""
     missing = []
-    for statement in SCHEMA_V1:
+    for statement in SCHEMA:
         name = re.match(r"CREATE (TABLE|INDEX) (\w+)", statement)
         if name and name.group(1) == "TABLE" and name.group(2) not in tables:
             missing.append(name.group(2))
     if not missing:
         return
-    for statement in SCHEMA_V1:
+    for statement in SCHEMA:
         conn.execute(statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
                      .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "))
     warnings.warn(f"history database {path} was missing the table(s) {', '.join(missing)}; "

@@ -17,10 +17,10 @@ from deeptui.store.schema import TASK_COLUMNS
 _NO_USAGE = TaskUsage()
 
 (STATUS, OUTPUT, KIND, ERROR, SKIP, ATTEMPTS, STARTED, ENDED, AGENT, CACHED,
- IN, OUT, REQ, COST, DROPPED) = (TASK_COLUMNS.index(name) for name in (
+ IN, OUT, REQ, COST, DROPPED, CACHED_FROM, CACHED_AT) = (TASK_COLUMNS.index(name) for name in (
     "status", "output", "output_kind", "error", "skip_reason", "attempts", "started_at",
     "completed_at", "agent_used", "cached", "input_tokens", "output_tokens", "requests",
-    "cost_usd", "log_dropped"))
+    "cost_usd", "log_dropped", "cached_from", "cached_at"))
 
 # Each handler updates a staged task row from one event and returns the row for the events
 # table (kind, attempt, detail), or None for a first start and a completion: the task
@@ -42,8 +42,8 @@ def started(row: list[Any], ts: float, attempt: int, agent_type: str | None) -> 
 
 def completed(row: list[Any], values: tuple[Any, ...], logs: list[Any],
               encoded: tuple[str | None, str] | None = None) -> None:
-    """A completion, from its queue entry (`deeptui.store.entries`); ``encoded``: its
-    output already encoded (`encode_output`)."""
+    """A completion, from its queue entry (`deeptui.store.entries`: its ``cached`` value is
+    false, or a hit's provenance); ``encoded``: its output already encoded (`encode_output`)."""
     (_, rid, tid, ts, output, cached, started_at, completed_at, attempts, agent,
      usage) = values
     text, kind = None, "json"
@@ -55,7 +55,13 @@ def completed(row: list[Any], values: tuple[Any, ...], logs: list[Any],
         logs.append((rid, tid, ts, "warning",
                      "output is not JSON-serializable; stored as its text"))
     row[STATUS], row[OUTPUT], row[KIND] = "completed", text, kind
-    row[ERROR], row[CACHED] = None, int(cached)
+    row[ERROR] = None
+    if cached:
+        row[CACHED] = 1
+        row[CACHED_FROM], row[CACHED_AT] = cached if type(cached) is tuple else (None, None)
+    else:
+        row[CACHED] = 0
+        row[CACHED_FROM] = row[CACHED_AT] = None
     _ended(row, ts, started_at, completed_at, attempts, agent, usage)
 
 
@@ -90,7 +96,9 @@ def _cancelled(row: list[Any], event: ev.TaskCancelled, logs: list[Any]) -> Deta
 
 
 def _reset(row: list[Any], event: ev.TaskReset, logs: list[Any]) -> Detail:
-    row[3:] = pending_row("", "", 0)[3:17] + [row[DROPPED]]
+    fresh = pending_row("", "", 0)
+    fresh[DROPPED] = row[DROPPED]
+    row[3:] = fresh[3:]
     return "reset", None, None
 
 

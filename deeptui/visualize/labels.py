@@ -9,6 +9,8 @@ diagram's syntax or spill onto another line.
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import Any
 
 from deeptui.models import TaskResult
 from deeptui.visualize.safe_text import visible
@@ -87,9 +89,14 @@ def metric_parts(result: TaskResult | None, include_metrics: bool) -> list[str]:
 def cached_note(result: TaskResult) -> str:
     """Where a cached result came from: ``cached from run <id>, <UTC time>`` ("" when not
     cached; ``cached`` alone for an entry stored before entries named their run)."""
-    if not result.cached:
+    return cache_source_note(result.cached, result.cached_from, result.cached_at)
+
+
+def cache_source_note(cached: Any, cached_from: str | None, cached_at: datetime | None) -> str:
+    """`cached_note` of the values (a stored task row's, as `deeptui history show` reads it)."""
+    if not cached:
         return ""
-    if result.cached_from is None:
+    if cached_from is None:
         return "cached"
-    when = f", {result.cached_at:%Y-%m-%d %H:%M:%S} UTC" if result.cached_at else ""
-    return f"cached from run {result.cached_from}{when}"
+    when = f", {cached_at:%Y-%m-%d %H:%M:%S} UTC" if cached_at else ""
+    return f"cached from run {cached_from}{when}"
