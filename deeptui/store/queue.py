@@ -159,8 +159,8 @@ class QueueMixin:
         """The bus's plain-value taps of a task's start and completion (`EventBus.tap`'s
         ``started`` and ``completed``): the entries `_make_tap` makes of the events,
         without the engine building the events (a completion's ``cached``: False, or a
-        hit's (run id, stored at), see `deeptui.store.entries`). A first start is held in ``_starts``
-        (see `_take`) and dropped when the task completes before a batch took it: the
+        hit's (run id, stored at), see `deeptui.store.entries`). A first start is held in
+        ``_starts`` (see `_take`) and dropped when the task completes before a batch took it: the
         completion entry holds its start time, attempts and agent."""
         queue = self._queue
         extend = queue.extend

@@ -98,7 +98,6 @@ SCHEMA = [  # a new file (the current version)
 ]
 
 
-
 def _add_cache_provenance(conn: sqlite3.Connection) -> None:
     """1 -> 2: where a cached result came from (NULL for the rows already there: a version 1
     file kept only that a result was cached)."""
