@@ -160,7 +160,7 @@ def write_lines(console: Console, state: WorkflowState, progress: dict[str, Any]
         started, ended = r.started_at, r.completed_at
         duration = "" if started is None or ended is None else \
             f"{(ended - started).total_seconds():.1f}s"
-        detail = r.error or r.skip_reason or (cached_note(r) if r.cached else "")
+        detail = r.error or r.skip_reason or ("cached" if r.cached else "")
         if detail:
             chunk.append(f"{head}{duration:<6}  {visible(' '.join(detail.splitlines()))}".rstrip()
                          + "\n")
