@@ -23,6 +23,7 @@ from deeptui.app import DeeptuiApp
 from deeptui.cache import CacheConfig
 from deeptui.errors import StoreError
 from deeptui.models import RetryConfig, TaskDefinition, WorkflowDefinition, WorkflowStatus
+from deeptui.screens.history import HistoryScreen
 from deeptui.screens.run import RunScreen
 from deeptui.store import RunStore, resume_run
 from deeptui.store import schema as store_schema
@@ -156,9 +157,13 @@ async def test_the_app_shows_where_a_stored_runs_cached_result_came_from(tmp_pat
     app = DeeptuiApp(orchestrator=orchestrator)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            app.open_stored_run(second.run_id)
+            app.open_screen("history")  # the History tab: the newest run first
+            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen)
+                           and app.screen.focused is not None)
+            await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
             screen = app.screen
+            assert screen.run_id == second.run_id and screen.read_only
             await wait_for(pilot, lambda: bool(screen.query(TaskDetail))
                            and "one" in detail_text(screen).split("\n", 1)[0])
             detail = detail_text(screen)
