@@ -252,3 +252,19 @@ def test_a_file_newer_than_this_code_is_refused_and_left_alone(tmp_path: Path) -
                                          "newer than this deeptui understands"):
         RunStore(db)
     assert db.read_bytes() == before
+
+
+def test_a_version_1_file_missing_its_tasks_table_opens_with_the_current_one(
+        tmp_path: Path) -> None:
+    RunStore(tmp_path / "new.db").close()
+    old = tmp_path / "old.db"
+    version_1_copy(tmp_path / "new.db", old)
+    with sqlite3.connect(old) as conn:
+        conn.execute("DROP TABLE tasks")
+    with pytest.warns(RuntimeWarning, match="missing the table.*tasks"):
+        RunStore(old).close()  # recreated as version 2 has it, then the migration: no error
+    with sqlite3.connect(old) as conn:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(tasks)")]
+        assert columns == list(store_schema.TASK_COLUMNS)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
+            == (str(store_schema.CURRENT_VERSION),)
