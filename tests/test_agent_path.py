@@ -116,3 +116,26 @@ async def test_an_agent_tasks_tool_call_and_result_are_logged_before_its_next_mo
     log = [(k, t) for _, k, t in orch.get_task_log("w", "t")]
     assert log[2:] == [("text", "no notes "), ("text", "found")]
     orch.close()
+
+
+async def test_agent_tasks_running_at_once_each_count_their_own_usage_and_a_skip_none():
+    async def stream(messages, info):
+        yield "ok"
+
+    orch = TaskOrchestrator(model=FunctionModel(stream_function=stream), cache_config=NO_CACHE)
+    orch.register_callable("fail", lambda task, parameters, deps: 1 / 0)
+    state = await orch.execute_workflow(WorkflowDefinition(
+        id="usage", max_parallel_tasks=3, continue_on_failure=True, tasks=[
+            TaskDefinition(id="a", description="one"),
+            TaskDefinition(id="b", description="two words"),
+            TaskDefinition(id="c", description="three words here"),
+            TaskDefinition(id="f", task_type="callable", parameters={"callable": "fail"}),
+            TaskDefinition(id="s", depends_on=["f"]),
+        ]))
+    results = state.task_results
+    assert [results[t].status.value for t in "abcfs"] == [
+        "completed", "completed", "completed", "failed", "skipped"]
+    assert [results[t].usage.requests for t in "abc"] == [1, 1, 1]
+    assert all(results[t].usage.input_tokens > 0 for t in "abc")
+    assert [results[t].usage.requests for t in "fs"] == [0, 0]
+    orch.close()

@@ -97,7 +97,8 @@ async def test_a_task_whose_key_cannot_be_made_fails_naming_the_reason():
     assert b.status.value == "failed" and b.error == "RuntimeError: no text for this value"
 
 
-def test_a_run_starts_with_one_pending_result_per_task_each_with_its_own_usage():
+def test_a_run_starts_with_one_pending_result_per_task_and_a_started_task_counts_alone():
+    from deeptui.blank import own_usage
     from deeptui.bus import EventBus
     from deeptui.models import TaskResult
     from deeptui.state import StateManager
@@ -105,18 +106,24 @@ def test_a_run_starts_with_one_pending_result_per_task_each_with_its_own_usage()
     sm = StateManager(layers(ExecutionStrategy.DAG), "run-1", EventBus())
     results = sm.state.task_results
     assert all(r == TaskResult(task_id=tid) for tid, r in results.items()) and len(results) == 12
-    results["l0-0"].usage.requests += 1  # what an agent task's run does to its own usage
-    assert [r.usage.requests for r in results.values()] == [1] + [0] * 11
+    own_usage(results["l0-0"]).requests += 1  # what an agent task's attempts do to its usage
+    own_usage(results["l0-1"]).requests += 2
+    assert [r.usage.requests for r in results.values()] == [1, 2] + [0] * 10
+    assert own_usage(results["l0-0"]) is results["l0-0"].usage  # it keeps what it counted
     assert sm.counts[sm.status("l0-0")] == 12
 
 
-async def test_cached_results_each_get_their_own_usage():
+async def test_cached_results_count_no_usage_and_a_retried_hit_counts_its_own():
     orchestrator = TaskOrchestrator(config=OrchestrationConfig())
     orchestrator.register_callable("square", square)
     await orchestrator.execute_workflow(layers(ExecutionStrategy.DAG))
     state = await orchestrator.execute_workflow(layers(ExecutionStrategy.DAG))
-    usages = [r.usage for r in state.task_results.values()]
     assert all(r.cached for r in state.task_results.values())
-    usages[0].requests += 1
-    assert [u.requests for u in usages] == [1] + [0] * 11
-    assert usages[1] == TaskUsage() and usages[1].model_fields_set == set()
+    assert all(r.usage == TaskUsage() and r.usage.model_fields_set == set()
+               for r in state.task_results.values())
+    # a task run again (a retry) gets a usage of its own: the others' stay zero
+    assert orchestrator.retry_task(state.run_id, "l3-0")
+    state = await orchestrator.wait(state.run_id)
+    assert state.task_results["l3-0"].status is TaskStatus.COMPLETED
+    state.task_results["l3-0"].usage.requests += 1
+    assert [r.usage.requests for r in state.task_results.values()] == [0] * 9 + [1, 0, 0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from deeptui.blank import own_usage
 from deeptui.cache.policies import policy_for
 from deeptui.errors import ConditionError
 from deeptui.runners import TaskContext, TaskFailure
@@ -93,10 +94,11 @@ async def run_task(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: st
             if key is HIT:
                 return
         outputs = run.outputs(task)
-        # the result's own (fresh, zero) usage object collects this run's usage
+        # a usage of the result's own (not the pending results' shared zero one) collects
+        # this run's usage
         ctx = TaskContext(task, run.workflow.id, sm.run_id, outputs, agent_type,
                           lambda kind, text: sm.log(tid, kind, text),
-                          run.results[tid].usage)
+                          own_usage(run.results[tid]))
         ctx.placed = lambda worker: sm.placed(tid, worker)
         retry = task.retry_config
         timeout = task.timeout_seconds or run.workflow.default_timeout_seconds

@@ -58,7 +58,7 @@ def run_inline(run: ReadyQueueExecutor, task: TaskDefinition, key: Any,
         run._start(task, None, key, output)
         return STARTED
     try:
-        usage = run.results[tid].usage  # (its own zero usage, as run_task's context has it)
+        usage = run.results[tid].usage  # (zero: maybe the run's shared one; a callable counts none)
         sm.completed(tid, output, usage)
         if key is not None:
             run.cache.put(key, tid, output, usage, None, run_id=sm.run_id)  # type: ignore[union-attr]
