@@ -173,12 +173,12 @@ class WorkflowGraph:
 
 
 def path_lengths(tasks: Mapping[str, TaskNode],
-                 dependents: dict[str, list[str]]) -> dict[str, int]:
+                 dependents: Mapping[str, Sequence[str]]) -> dict[str, int]:
     """For each task, the number of tasks on the longest path from it to a sink."""
     return longest_paths(tasks, dependents)
 
 
-def longest_paths(tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]],
+def longest_paths(tasks: Mapping[str, TaskNode], dependents: Mapping[str, Sequence[str]],
                   weight: Mapping[str, float] | None = None) -> dict[str, Any]:
     """For each task, the longest sum of ``weight`` (1 per task without one) on a path from
     it to a sink, itself included.

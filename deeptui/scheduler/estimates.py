@@ -11,7 +11,7 @@ tasks (`deeptui.graph.path_lengths`) as before.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ class Estimates:
     """Each task's expected duration (``seconds``) and the longest expected path from its
     start to a sink, itself included (``path``), both in seconds."""
 
-    def __init__(self, tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]],
+    def __init__(self, tasks: Mapping[str, TaskNode], dependents: Mapping[str, Sequence[str]],
                  durations: Mapping[str, float]) -> None:
         known = [durations[t] for t in tasks if t in durations]
         typical = statistics.median(known)
@@ -45,7 +45,7 @@ class Estimates:
         self.path = longest_paths(tasks, dependents, self.seconds)
 
     @classmethod
-    def from_history(cls, tasks: Mapping[str, TaskNode], dependents: dict[str, list[str]],
+    def from_history(cls, tasks: Mapping[str, TaskNode], dependents: Mapping[str, Sequence[str]],
                      durations: Mapping[str, float] | None) -> Estimates | None:
         """The estimates, or None when no task of the run has a past duration."""
         if not durations or not any(t in durations for t in tasks):

@@ -22,7 +22,7 @@ Entry = tuple[int, float, int, str]  # a ready-heap entry
 
 class Plan:
     """``tasks`` (id -> definition, in definition order), ``kind`` (id -> "agent", "shell"
-    or "callable"), ``dependents`` (id -> the ids that depend on it), ``roots`` (the ids
+    or "callable"), ``dependents`` (id -> a tuple of the ids that depend on it), ``roots`` (the ids
     without dependencies), ``estimates`` (None without history) and ``heap_key`` (id -> its
     ready-heap entry)."""
 
@@ -30,15 +30,23 @@ class Plan:
                  durations: Mapping[str, float] | None) -> None:
         self.tasks: dict[str, TaskDefinition] = {t.id: t for t in tasks}
         self.kind: dict[str, str] = {tid: t.kind for tid, t in self.tasks.items()}
-        dependents: dict[str, list[str]] = {tid: [] for tid in self.tasks}
+        below: dict[str, list[str]] = {}
         self.roots: list[str] = []  # the tasks without dependencies, in definition order
         for tid, t in self.tasks.items():
             deps = t.depends_on
-            for dep in deps:
-                dependents[dep].append(tid)
             if not deps:
                 self.roots.append(tid)
-        self.dependents = dependents
+            for dep in deps:
+                ids = below.get(dep)
+                if ids is None:
+                    below[dep] = [tid]
+                else:
+                    ids.append(tid)
+        # tuples: the collector stops tracking a tuple of strings once it has seen it (lists
+        # it walks at every full collection, and a run of 10,000 tasks would add 10,000)
+        none: tuple[str, ...] = ()
+        dependents = {tid: tuple(below[tid]) if tid in below else none for tid in self.tasks}
+        self.dependents: dict[str, tuple[str, ...]] = dependents
         # past durations (the history's), if any: the critical path in seconds, not in tasks
         self.estimates = Estimates.from_history(self.tasks, dependents, durations)
         path: Mapping[str, float] = (self.estimates.path if self.estimates
