@@ -88,6 +88,8 @@ class RetryConfig(BaseModel):
 
 _DEFAULT_RETRY = RetryConfig()
 TASK_TYPES = ("agent", "shell", "callable")  # how a task's body runs (none: agent)
+# a task_type -> its kind, for the kinds not run by an agent (any other task_type: "agent")
+NOT_AGENT = {"shell": "shell", "callable": "callable"}
 
 
 class TaskDefinition(BaseModel):
@@ -145,9 +147,7 @@ class TaskDefinition(BaseModel):
     @property
     def kind(self) -> str:
         """How the task's body runs: "agent", "shell" or "callable"."""
-        if self.task_type in ("shell", "callable"):
-            return self.task_type
-        return "agent"
+        return NOT_AGENT.get(self.task_type, "agent")
 
 
 class WorkflowDefinition(BaseModel):

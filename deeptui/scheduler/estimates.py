@@ -39,10 +39,15 @@ class Estimates:
 
     def __init__(self, tasks: Mapping[str, TaskNode], dependents: Mapping[str, Sequence[str]],
                  durations: Mapping[str, float]) -> None:
-        known = [durations[t] for t in tasks if t in durations]
-        typical = statistics.median(known)
-        self.seconds = {t: max(0.0, durations.get(t, typical)) for t in tasks}
-        self.path = longest_paths(tasks, dependents, self.seconds)
+        get = durations.get
+        seconds: dict[str, Any] = {t: get(t) for t in tasks}
+        if None in seconds.values():  # tasks without history of their own: the typical one
+            typical = statistics.median(s for s in seconds.values() if s is not None)
+            seconds = {t: typical if s is None else s for t, s in seconds.items()}
+        if min(seconds.values(), default=0.0) < 0:
+            seconds = {t: max(0.0, s) for t, s in seconds.items()}
+        self.seconds: dict[str, float] = seconds
+        self.path = longest_paths(tasks, dependents, seconds)
 
     @classmethod
     def from_history(cls, tasks: Mapping[str, TaskNode], dependents: Mapping[str, Sequence[str]],

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from deeptui.graph import path_lengths
+from deeptui.models import NOT_AGENT
 from deeptui.scheduler.estimates import Estimates
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ class Plan:
     def __init__(self, tasks: Sequence[TaskDefinition],
                  durations: Mapping[str, float] | None) -> None:
         self.tasks: dict[str, TaskDefinition] = {t.id: t for t in tasks}
-        self.kind: dict[str, str] = {tid: t.kind for tid, t in self.tasks.items()}
+        kind_of = NOT_AGENT.get  # (what `TaskDefinition.kind` says, without its call per task)
+        self.kind: dict[str, str] = {tid: kind_of(t.task_type, "agent")
+                                     for tid, t in self.tasks.items()}
         below: dict[str, list[str]] = {}
         self.roots: list[str] = []  # the tasks without dependencies, in definition order
         for tid, t in self.tasks.items():
