@@ -173,7 +173,8 @@ async def test_sync_commit_records_a_completion_before_the_next_task_starts(tmp_
 async def test_export_is_one_json_document_with_everything(store):
     state = await make_orchestrator(store).execute_workflow(chain())
     document = json.loads(json.dumps(store.export_run(state.run_id)))
-    assert document["format"] == "deeptui-run" and document["schema_version"] == 2
+    assert document["format"] == "deeptui-run"
+    assert document["schema_version"] == store_schema.CURRENT_VERSION
     assert document["run"]["run_id"] == state.run_id
     assert document["run"]["status"] == "completed" and document["run"]["model"] == "simulated"
     assert document["workflow"]["id"] == "chain"

@@ -178,6 +178,9 @@ async def test_the_app_shows_where_a_stored_runs_cached_result_came_from(tmp_pat
 
 # ---------------------------------------------------------------- older and newer files
 
+# the definitions table of schema versions 1 and 2 (each run's text inline; no workflows table)
+DEFINITIONS_V2 = """CREATE TABLE definitions (
+    run_id TEXT PRIMARY KEY, workflow_json TEXT NOT NULL, parameters_json TEXT)"""
 # the tasks table of schema version 1 (the other tables are unchanged in version 2)
 TASKS_V1 = """CREATE TABLE tasks (
     run_id TEXT NOT NULL, task_id TEXT NOT NULL, position INTEGER NOT NULL,
@@ -196,10 +199,16 @@ def version_1_copy(source: Path, target: Path) -> None:
     conn = sqlite3.connect(target)
     try:
         for statement in store_schema.SCHEMA:
-            conn.execute(TASKS_V1 if "CREATE TABLE tasks" in statement else statement)
+            if "CREATE TABLE workflows" not in statement:
+                conn.execute(TASKS_V1 if "CREATE TABLE tasks" in statement else
+                             DEFINITIONS_V2 if "CREATE TABLE definitions" in statement else
+                             statement)
         conn.execute("ATTACH DATABASE ? AS src", (str(source),))
-        for table in ("meta", "runs", "definitions", "events", "logs"):
+        for table in ("meta", "runs", "events", "logs"):
             conn.execute(f"INSERT INTO {table} SELECT * FROM src.{table}")
+        conn.execute("INSERT INTO definitions SELECT run_id, "  # each run's text inline
+                     f"{store_schema.DEFINITION_TEXT.replace('workflows', 'src.workflows')}, "
+                     "parameters_json FROM src.definitions d")
         conn.execute(f"INSERT INTO tasks SELECT {V1_COLUMNS} FROM src.tasks")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         conn.commit()

@@ -355,8 +355,8 @@ def test_damaged_rows_skip_and_name_the_run_and_the_rest_is_listed(tmp_path: Pat
         assert deeptui(tmp_path, "run", wf, "--headless", "--run-id", rid).returncode == 0
     with sqlite3.connect(tmp_path / "history.db") as conn:
         conn.execute("UPDATE runs SET status = 'exploded' WHERE run_id = 'bad-status'")
-        conn.execute("UPDATE definitions SET workflow_json = '{\"id\": 5, \"tasks\": [{}]}' "
-                     "WHERE run_id = 'bad-definition'")
+        conn.execute("UPDATE definitions SET workflow_json = '{\"id\": 5, \"tasks\": [{}]}', "
+                     "digest = NULL WHERE run_id = 'bad-definition'")  # its own, inline
     listed = deeptui(tmp_path, "history")
     no_traceback(listed)
     assert listed.returncode == 0

@@ -9,7 +9,6 @@ runs a batch in a transaction and keeps what it learns once that committed.
 
 from __future__ import annotations
 
-import json
 import logging
 import operator
 import os
@@ -19,8 +18,8 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
-from deeptui.store.codec import (definition_json, encode_output, pending_row, row_from_result,
-                                 ts, utf8)
+from deeptui.store.codec import encode_output, pending_row, row_from_result, ts, utf8
+from deeptui.store.definitions import write_definition
 from deeptui.store.durations import workflow_key
 from deeptui.store.entries import COMPLETED, LOG, STARTED, entries
 from deeptui.store.schema import TASK_COLUMNS
@@ -66,10 +65,6 @@ ON CONFLICT (run_id) DO UPDATE SET
     started_at = COALESCE(runs.started_at, excluded.started_at),
     pid = excluded.pid, host = excluded.host, proc_token = excluded.proc_token,
     resumes = runs.resumes + ?, updated_at = excluded.updated_at"""
-_UPSERT_DEFINITION = """
-INSERT INTO definitions (run_id, workflow_json, parameters_json) VALUES (?, ?, ?)
-ON CONFLICT (run_id) DO UPDATE SET workflow_json = excluded.workflow_json,
-    parameters_json = COALESCE(excluded.parameters_json, definitions.parameters_json)"""
 
 
 
@@ -252,9 +247,8 @@ class Batch:
             rid, workflow.id, workflow.name or workflow.id, snap["template"], snap["model"],
             snap["started_at"] or event.ts, len(workflow.tasks), os.getpid(), writer.host,
             writer.proc_token, now, now, int(bool(event.resumed))))
-        conn.execute(_UPSERT_DEFINITION, (
-            rid, definition_json(workflow, writer.keep_env),
-            json.dumps(params, default=str) if params is not None else None))
+        write_definition(conn, writer.texts, rid, workflow_key(workflow), workflow, params,
+                         writer.keep_env)
         if not fresh:  # a resumed or restarted run: what did not end is pending again
             done = snap["done"]
             stale = [(rid, tid) for (tid,) in conn.execute(

@@ -60,7 +60,7 @@ from deeptui.store.records import (
 )
 from deeptui.store.queue import QueueMixin
 from deeptui.store.reports import aggregate, export_document
-from deeptui.store.schema import CURRENT_VERSION, TASK_COLUMNS, open_database
+from deeptui.store.schema import CURRENT_VERSION, DEFINITION_TEXT, TASK_COLUMNS, open_database
 from deeptui.store.writer import StoreWriter
 
 log = logging.getLogger("deeptui.store")
@@ -205,7 +205,7 @@ class RunStore(QueueMixin):
         self.mark_interrupted()
         summary = self.summary(run_id)
         rid = summary.run_id
-        found = self._read("SELECT workflow_json, parameters_json FROM definitions "
+        found = self._read(f"SELECT {DEFINITION_TEXT}, parameters_json FROM definitions d "
                            "WHERE run_id = ?", (rid,))
         if not found:
             raise damaged(self.path, rid, "its workflow definition is missing")

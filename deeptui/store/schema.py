@@ -3,7 +3,9 @@
 ``meta.schema_version`` says which layout a file has. Opening a file of an
 older version runs the migrations in ``MIGRATIONS`` (version n -> n + 1) in
 one transaction (version 1 -> 2: the tasks table gains ``cached_from`` and ``cached_at``,
-NULL in the rows it held); a file of a newer version, a file that is not SQLite, a
+NULL in the rows it held; 2 -> 3: a run's definition is kept once per distinct text, in
+``workflows`` by its SHA-256, and ``definitions.digest`` names it; the rows already there
+keep their text inline, with no digest); a file of a newer version, a file that is not SQLite, a
 SQLite file that is not a deeptui history, or one locked for longer than the
 timeout raises `StoreError` naming the file, and nothing in it is changed.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from deeptui.errors import StoreError
 
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 PAGE_SIZE = 8192  # of a new history file
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -52,8 +54,12 @@ SCHEMA = [  # a new file (the current version)
     "CREATE INDEX runs_by_start ON runs (started_at)",
     """CREATE TABLE definitions (         -- apart from runs: runs rows are rewritten often
         run_id TEXT PRIMARY KEY,
-        workflow_json TEXT NOT NULL,     -- the WorkflowDefinition it ran
-        parameters_json TEXT)            -- workflow.metadata["parameters"]""",
+        workflow_json TEXT NOT NULL,     -- the WorkflowDefinition it ran ('' when digest is set)
+        parameters_json TEXT,            -- workflow.metadata["parameters"]
+        digest TEXT)                     -- its definition in workflows (v3; NULL: inline)""",
+    """CREATE TABLE workflows (           -- each distinct definition text once (v3)
+        digest TEXT PRIMARY KEY,         -- SHA-256 of workflow_json, hex
+        workflow_json TEXT NOT NULL)""",
     "CREATE INDEX runs_by_workflow ON runs (workflow_id, started_at)",
     "CREATE INDEX runs_by_status ON runs (status)",
     """CREATE TABLE tasks (
@@ -98,6 +104,13 @@ SCHEMA = [  # a new file (the current version)
 ]
 
 
+ADDED_IN = {"workflows": 3}  # tables newer than version 1: the version that added them
+WORKFLOWS_TABLE = next(s for s in SCHEMA if s.startswith("CREATE TABLE workflows"))
+# a run's definition text, wherever it is kept (alias d: definitions)
+DEFINITION_TEXT = ("COALESCE((SELECT w.workflow_json FROM workflows w WHERE w.digest = d.digest), "
+                   "d.workflow_json)")
+
+
 def _add_cache_provenance(conn: sqlite3.Connection) -> None:
     """1 -> 2: where a cached result came from (NULL for the rows already there: a version 1
     file kept only that a result was cached)."""
@@ -107,8 +120,18 @@ def _add_cache_provenance(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} {kind}")
 
 
+def _add_shared_definitions(conn: sqlite3.Connection) -> None:
+    """2 -> 3: definitions kept once per distinct text (`WORKFLOWS_TABLE`); the runs already
+    there keep theirs inline (digest NULL): nothing is copied, an old file opens at once."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(definitions)")}
+    if "digest" not in have:  # (a definitions table `_recreate_missing` made has it)
+        conn.execute("ALTER TABLE definitions ADD COLUMN digest TEXT")
+    conn.execute(WORKFLOWS_TABLE.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS "))
+
+
 # version n -> n + 1, each run inside the opening transaction
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_cache_provenance}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _add_cache_provenance, 2: _add_shared_definitions}
 
 
 def _fix() -> str:
@@ -179,7 +202,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
                 ("schema_version", str(CURRENT_VERSION)), ("created_at", str(time.time()))])
         else:
             version = schema_version(conn, path)
-            _recreate_missing(conn, path, tables)
+            _recreate_missing(conn, path, tables, version)
             if version > CURRENT_VERSION:
                 raise StoreError(f"history database {path} has schema version {version}, newer "
                                  f"than this deeptui understands ({CURRENT_VERSION}); upgrade "
@@ -200,13 +223,16 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         raise
 
 
-def _recreate_missing(conn: sqlite3.Connection, path: Path, tables: set[str]) -> None:
+def _recreate_missing(conn: sqlite3.Connection, path: Path, tables: set[str],
+                      version: int) -> None:
     """A history missing some of its tables (dropped by hand, a partial copy) gets them
-    back, empty, with a warning; nothing that is there is changed."""
+    back, empty, with a warning; nothing that is there is changed. (A table newer than the
+    file's ``version`` is its migration's to add.)"""
     missing = []
     for statement in SCHEMA:
         name = re.match(r"CREATE (TABLE|INDEX) (\w+)", statement)
-        if name and name.group(1) == "TABLE" and name.group(2) not in tables:
+        if name and name.group(1) == "TABLE" and name.group(2) not in tables \
+                and ADDED_IN.get(name.group(2), 0) <= version:
             missing.append(name.group(2))
     if not missing:
         return

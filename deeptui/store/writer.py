@@ -14,6 +14,7 @@ from itertools import chain
 from typing import Any
 
 from deeptui.store.batch import Batch
+from deeptui.store.definitions import DefinitionTexts
 
 
 def _note(durations: dict[str, float], tid: str, counts: bool, started: float | None,
@@ -47,6 +48,7 @@ class StoreWriter:
         # which the store remembers it (`deeptui.store.durations.remember`)
         self.durations: dict[str, tuple[tuple[str, str], dict[str, float]]] = {}
         self.ended: list[tuple[tuple[str, str], str, list[Any], dict[str, float]]] = []
+        self.texts = DefinitionTexts()  # the latest definition text of each workflow
 
     def claim(self, run_id: str, *, new: bool = False) -> None:
         """This process runs ``run_id`` from now on (``new``: nothing of it is stored yet)."""
