@@ -27,6 +27,7 @@ from deeptui.errors import StoreError
 
 RECENT_RUNS = 10
 HALF_LIFE = 2.0  # runs back for a past duration to weigh half as much
+MEMO_RUNS = 5  # combining more runs than this, `combine` does not remember medians per order
 MAX_ROWS = 200_000  # a huge workflow reads fewer past runs (100,000 tasks: the last 2)
 
 _RUNS_SQL = """
@@ -121,15 +122,26 @@ def combine(newest_first: list[RunDurations]) -> dict[str, float]:
     if ids:  # most tasks: one sample in every run, the same weights
         columns = [itemgetter(*ids)(d) for d in runs] if len(ids) > 1 else \
             [(d[ids[0]],) for d in runs]
-        # with the same weights the median's run depends only on the order of the values:
-        # found once per order (of the runs by value), then looked up
-        order_of, ranks, picks = _by_value, range(len(weights)), {}
-        for task_id, values in zip(ids, zip(*columns), strict=True):
-            order = tuple(order_of(ranks, key=values.__getitem__))
-            pick = picks.get(order)
-            if pick is None:
-                pick = picks[order] = _median_run(order, weights)
-            out[task_id] = values[pick]
+        order_of, ranks = _by_value, range(len(weights))
+        if len(weights) <= MEMO_RUNS:
+            # with the same weights the median's run depends only on the order of the values:
+            # found once per order (of the runs by value), then looked up
+            picks: dict[tuple[int, ...], int] = {}
+            for task_id, values in zip(ids, zip(*columns), strict=True):
+                order = tuple(order_of(ranks, key=values.__getitem__))
+                pick = picks.get(order)
+                if pick is None:
+                    pick = picks[order] = _median_run(order, weights)
+                out[task_id] = values[pick]
+        else:  # orders rarely repeat (5! and more): `_median_run` inline, nothing kept
+            half = sum(weights) / 2
+            for task_id, values in zip(ids, zip(*columns), strict=True):
+                total = 0.0
+                for run in order_of(ranks, key=values.__getitem__):
+                    total += weights[run]
+                    if total >= half:
+                        break
+                out[task_id] = values[run]
     for task_id in rest:
         values = [(durations[task_id], weight) for weight, durations in present
                   if task_id in durations]
