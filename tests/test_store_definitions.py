@@ -191,3 +191,23 @@ async def test_a_definition_whose_text_is_gone_is_one_clear_line(tmp_path, monke
         line, = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and line.startswith("deeptui: error: run 'lost'") \
             and "damaged" in line, (args, proc.stderr)
+
+
+def test_the_writer_keeps_recent_texts_within_its_bound(monkeypatch):
+    from deeptui.store import definitions
+
+    monkeypatch.setattr(definitions, "REMEMBERED_CHARS", 10)
+    hashed: list[str] = []
+    real = definitions.digest
+    monkeypatch.setattr(definitions, "digest", lambda text: hashed.append(text) or real(text))
+    texts = definitions.DefinitionTexts()
+    assert texts.digest("w1", "aaaa") == real("aaaa") and hashed == ["aaaa"]
+    assert texts.digest("w1", "aaaa") == real("aaaa") and hashed == ["aaaa"]  # compared
+    assert texts.digest("w1", "aaab") == real("aaab") and hashed[-1] == "aaab"  # changed
+    texts.digest("w2", "bbbb")
+    texts.digest("w3", "cccc")  # 12 characters kept would be over 10: w1 is forgotten
+    assert texts._chars <= 10 and list(texts._latest) == ["w2", "w3"]
+    texts.digest("w1", "aaab")
+    assert hashed[-1] == "aaab" and len(hashed) == 5
+    texts.digest("big", "x" * 11)  # longer than the bound: hashed, not kept
+    assert "big" not in texts._latest and texts._chars <= 10

@@ -24,8 +24,7 @@ _UPSERT = """
 INSERT INTO definitions (run_id, workflow_json, parameters_json, digest) VALUES (?, '', ?, ?)
 ON CONFLICT (run_id) DO UPDATE SET workflow_json = '', digest = excluded.digest,
     parameters_json = COALESCE(excluded.parameters_json, definitions.parameters_json)"""
-REMEMBERED = 4  # workflows whose latest text a writer keeps
-MAX_REMEMBERED_CHARS = 64_000_000  # a longer text is hashed every time, not kept
+REMEMBERED_CHARS = 16_000_000  # the texts a writer keeps, in all (10,000 tasks: ~4.2 million)
 
 
 def digest(text: str) -> str:
@@ -33,18 +32,24 @@ def digest(text: str) -> str:
 
 
 class DefinitionTexts:
-    """The latest definition text of a few workflows and its digest (least recent first)."""
+    """The latest definition text of recent workflows and its digest, at most
+    `REMEMBERED_CHARS` in all (the least recent forgotten first; a longer text is hashed
+    every time)."""
 
     def __init__(self) -> None:
         self._latest: OrderedDict[Any, tuple[str, str]] = OrderedDict()
+        self._chars = 0
 
     def digest(self, key: Any, text: str) -> str:
         known = self._latest.pop(key, None)
+        if known is not None:
+            self._chars -= len(known[0])
         found = known[1] if known is not None and known[0] == text else digest(text)
-        if len(text) <= MAX_REMEMBERED_CHARS:
+        if len(text) <= REMEMBERED_CHARS:
             self._latest[key] = (text, found)
-            while len(self._latest) > REMEMBERED:
-                self._latest.popitem(last=False)
+            self._chars += len(text)
+            while self._chars > REMEMBERED_CHARS:
+                self._chars -= len(self._latest.popitem(last=False)[1][0])
         return found
 
 
