@@ -206,9 +206,9 @@ def version_1_copy(source: Path, target: Path) -> None:
         conn.execute("ATTACH DATABASE ? AS src", (str(source),))
         for table in ("meta", "runs", "events", "logs"):
             conn.execute(f"INSERT INTO {table} SELECT * FROM src.{table}")
-        conn.execute("INSERT INTO definitions SELECT run_id, "  # each run's text inline
-                     f"{store_schema.DEFINITION_TEXT.replace('workflows', 'src.workflows')}, "
-                     "parameters_json FROM src.definitions d")
+        conn.execute("INSERT INTO definitions SELECT d.run_id, "  # each run's text inline
+                     "COALESCE(w.workflow_json, d.workflow_json), d.parameters_json "
+                     "FROM src.definitions d LEFT JOIN src.workflows w ON w.digest = d.digest")
         conn.execute(f"INSERT INTO tasks SELECT {V1_COLUMNS} FROM src.tasks")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         conn.commit()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from deeptui.errors import StoreError
 
 from deeptui.metrics import WorkflowMetrics, aggregate_stats
-from deeptui.store.schema import CURRENT_VERSION, DEFINITION_TEXT
+from deeptui.store.schema import CURRENT_VERSION, DEFINITION_TEXT, DEFINITIONS
 from deeptui.store.codec import dt
 
 if TYPE_CHECKING:
@@ -108,12 +108,13 @@ _SHOW_SQL = """
 SELECT json_extract(j.value, '$.id'), t.status, t.attempts, t.agent_used, t.started_at,
        t.completed_at, substr(t.error, 1, 500), substr(t.skip_reason, 1, 500), t.cached,
        t.cached_from, t.cached_at
-FROM definitions d, json_each(""" + DEFINITION_TEXT + """, '$.tasks') j
+FROM """ + DEFINITIONS + ", json_each(" + DEFINITION_TEXT + """, '$.tasks') j
 LEFT JOIN tasks t ON t.run_id = d.run_id AND t.task_id = json_extract(j.value, '$.id')
 WHERE d.run_id = ?"""
 _WIDTHS_SQL = """
 SELECT COUNT(*), MAX(LENGTH(json_extract(j.value, '$.id')))
-FROM definitions d, json_each(""" + DEFINITION_TEXT + """, '$.tasks') j WHERE d.run_id = ?"""
+FROM """ + DEFINITIONS + ", json_each(" + DEFINITION_TEXT + """, '$.tasks') j
+WHERE d.run_id = ?"""
 
 
 def task_rows(store: RunStore, run_id: str) -> tuple[int, int, Iterator[tuple[Any, ...]]]:

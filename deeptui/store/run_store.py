@@ -60,7 +60,8 @@ from deeptui.store.records import (
 )
 from deeptui.store.queue import QueueMixin
 from deeptui.store.reports import aggregate, export_document
-from deeptui.store.schema import CURRENT_VERSION, DEFINITION_TEXT, TASK_COLUMNS, open_database
+from deeptui.store.schema import (CURRENT_VERSION, DEFINITION_TEXT, DEFINITIONS, TASK_COLUMNS,
+                                  open_database)
 from deeptui.store.writer import StoreWriter
 
 log = logging.getLogger("deeptui.store")
@@ -205,8 +206,8 @@ class RunStore(QueueMixin):
         self.mark_interrupted()
         summary = self.summary(run_id)
         rid = summary.run_id
-        found = self._read(f"SELECT {DEFINITION_TEXT}, parameters_json FROM definitions d "
-                           "WHERE run_id = ?", (rid,))
+        found = self._read(f"SELECT {DEFINITION_TEXT}, d.parameters_json FROM {DEFINITIONS} "
+                           "WHERE d.run_id = ?", (rid,))
         if not found:
             raise damaged(self.path, rid, "its workflow definition is missing")
         wf_json, params_json = found[0]
