@@ -112,6 +112,17 @@ def _quieten() -> None:
     _quiet = True
 
 
+# Every capability of a pydantic-deep agent costs each run a copy of its context per hook;
+# these change nothing a task sees: no task run has a message history to patch, and the
+# thinking effort goes to the model as the setting the `Thinking` capability would give it
+LEAN: dict[str, Any] = dict(patch_tool_calls=False, thinking=False,
+                            model_settings={"thinking": "high"})  # pydantic-deep's default
+# a task without the run's files: no scratch files in memory and no todo list, which vanish
+# with the run (the workflow is the plan); nothing large to evict, no tool loop to catch
+NO_FILES: dict[str, Any] = dict(include_todo=False, include_filesystem=False, workspace=False,
+                                eviction_token_limit=None, stuck_loop_detection=False)
+
+
 class AgentProvider:
     """Agents per agent type: the user's own agent, or pydantic-deep agents built on demand.
 
@@ -185,10 +196,10 @@ class AgentProvider:
         # on files: no workspace of its own (each run passes the task's), commands need a yes;
         # the context manager (long explorations) and the monitors (they run commands) too
         files: dict[str, Any] = dict(workspace=False, include_execute=True, interrupt_on=NEEDS_APPROVAL,
-                                     edit_format="str_replace") if on_files else {}
+                                     edit_format="str_replace") if on_files else NO_FILES
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return create_deep_agent(
+            return _instructions_inline(create_deep_agent(
                 model=model,
                 instructions=routing.instructions if routing else None,
                 skills=self.skill_manager.skills_for(skills) if skills else None,
@@ -206,8 +217,9 @@ class AgentProvider:
                 include_builtin_subagents=False,
                 context_manager=on_files,
                 include_monitoring=on_files,
+                **LEAN,
                 **files,
-            )
+            ))
 
     def run_options(self) -> dict[str, Any]:
         """What every run of the user's own agent is given: its model, streamed into the
@@ -232,6 +244,32 @@ class AgentProvider:
         from pydantic_deep import create_default_deps
 
         return create_default_deps()
+
+
+def _instructions_inline(agent: Any) -> Any:
+    """pydantic-deep's instructions rendered on the event loop, not in a worker thread.
+
+    pydantic-ai runs a plain ``def`` instruction function in a thread on every request;
+    pydantic-deep's joins strings it already holds (no I/O), so the hop only waits: for a
+    thread, then for the GIL (up to 5 ms while other tasks run) and for the loop to be woken.
+    The same function, awaited in place, gives the same text."""
+    import inspect
+
+    sourced = getattr(agent, "_instructions", None)
+    for i, item in enumerate(sourced or ()):
+        fn = item.instruction
+        if callable(fn) and not inspect.iscoroutinefunction(fn) and \
+                fn.__qualname__ == "create_deep_agent.<locals>.dynamic_instructions":
+            sourced[i] = dataclasses.replace(item, instruction=_awaited(fn))
+    return agent
+
+
+def _awaited(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    async def inline(ctx: Any) -> Any:
+        return fn(ctx)
+
+    inline.__qualname__ = fn.__qualname__
+    return inline
 
 
 def _add_usage(ctx: TaskContext, result: Any) -> None:
