@@ -19,32 +19,67 @@ from deeptui import (
 NO_CACHE = CacheConfig(strategy="none")
 
 
-def recording_model(offered: list[set[str]]) -> FunctionModel:
-    """An instant model that notes the tools offered to it."""
+def recording_model(offered: list[set[str]], asked: list[object] | None = None) -> FunctionModel:
+    """An instant model that notes the tools offered to it (and, with ``asked``, each
+    request's `AgentInfo`: its settings and instructions)."""
     async def stream(messages, info):
         offered.append({tool.name for tool in info.function_tools})
+        if asked is not None:
+            asked.append(info)
         yield "ok"
 
-    return FunctionModel(stream_function=stream)
+    from pydantic_ai.profiles import ModelProfile
+
+    return FunctionModel(stream_function=stream, profile=ModelProfile(supports_thinking=True))
 
 
 async def test_a_task_agent_has_no_subagents_and_one_on_files_keeps_its_file_and_command_tools(
         tmp_path):
     offered: list[set[str]] = []
-    orch = TaskOrchestrator(model=recording_model(offered), cache_config=NO_CACHE)
+    asked: list[object] = []
+    orch = TaskOrchestrator(model=recording_model(offered, asked), cache_config=NO_CACHE)
     state = await orch.execute_workflow(WorkflowDefinition(id="plain", tasks=[
         TaskDefinition(id="t")]))
     assert state.status == "completed"
-    plain = offered[-1]
-    assert {"add_todo", "read_file"} <= plain
-    assert not plain & {"task", "check_task", "start_monitor", "compact_conversation"}
+    # without the run's files: no scratch files or todo list that vanish with the run
+    assert offered[-1] == set()
     (tmp_path / "a.py").write_text("x = 1\n")
     state = await orch.execute_workflow(WorkflowDefinition(id="files", workspace=str(tmp_path),
                                                            tasks=[TaskDefinition(id="t")]))
     assert state.status == "completed"
     on_files = offered[-1]
-    assert {"read_file", "grep", "execute", "start_monitor", "compact_conversation"} <= on_files
+    assert {"read_file", "grep", "execute", "add_todo", "start_monitor",
+            "compact_conversation"} <= on_files
     assert "task" not in on_files
+    # pydantic-deep's default thinking effort still reaches a model that thinks
+    assert [info.model_request_parameters.thinking for info in asked] == ["high", "high"]
+    orch.close()
+
+
+async def test_pydantic_deeps_instructions_reach_the_model_rendered_without_a_thread(
+        tmp_path, monkeypatch):
+    """pydantic-ai would run pydantic-deep's instruction function in a worker thread on
+    every request; deeptui's agents render it on the loop: the same text, no thread."""
+    from pydantic_ai import _utils
+
+    threaded: list[object] = []
+    run_in_executor = _utils.run_in_executor
+
+    async def counting(func, *args, **kwargs):
+        threaded.append(func)
+        return await run_in_executor(func, *args, **kwargs)
+
+    monkeypatch.setattr(_utils, "run_in_executor", counting)
+    offered: list[set[str]] = []
+    asked: list[object] = []
+    orch = TaskOrchestrator(model=recording_model(offered, asked), cache_config=NO_CACHE)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    state = await orch.execute_workflow(WorkflowDefinition(id="files", workspace=str(tmp_path),
+                                                           tasks=[TaskDefinition(id="t")]))
+    assert state.status == "completed"
+    assert "## Console Tools" in asked[-1].instructions  # pydantic-deep's dynamic section
+    assert "capable generalist" in asked[-1].instructions  # the agent type's own
+    assert threaded == []
     orch.close()
 
 
