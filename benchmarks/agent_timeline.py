@@ -2,8 +2,9 @@
 
 The workflow of ``makespan.py`` (200-task layered DAG, lognormal durations, 8 slots, default
 routing): agent tasks on the sleeping FunctionModel, and the same DAG of callable tasks that
-sleep. Per task it records when it became ready, started (its asyncio task created), began
-and ended its sleep, and finished (its slot freed); the event loop's busy time (every
+sleep. Per task it records when it became ready, started (its asyncio task created), its
+coroutine's first step, when it began and ended its sleep, when its coroutine returned and
+when it finished (its slot freed); the event loop's busy time (every
 callback timed) and its longest blocks; the garbage collector's pauses. The slot-seconds
 (slots x makespan) are then split into: sleeping, start -> sleep, sleep -> done, and idle
 (with a ready task waiting, or with nothing ready).
@@ -154,7 +155,7 @@ async def run_once(kind: str, dag: dict[str, list[str]], dur: dict[str, float],
     return elapsed, cpu, run.executor.max_running if run else 0
 
 
-def idle_split(probe: Probe, t_end: float) -> tuple[float, float]:
+def idle_split(probe: Probe) -> tuple[float, float]:
     """Slot-seconds idle with a ready task waiting, and idle with nothing ready."""
     events: list[tuple[float, int, int]] = []  # (time, d running, d ready)
     for t in probe.ready:
@@ -195,7 +196,7 @@ async def measure(kind: str, seed: int, probe: Probe) -> dict[str, Any]:
              "end->done": [p.done[t] - p.end[t] for t in ids]}
     wait = [p.start[t] - p.ready[t] for t in ids]
     overshoot = [(p.sleep1[t] - p.sleep0[t]) - dur[t] for t in ids]
-    waiting_idle, empty_idle = idle_split(p, max(p.done.values()))
+    waiting_idle, empty_idle = idle_split(p)
     blocks = sorted(p.blocks, reverse=True)
     return {"kind": kind, "seed": seed, "ratio": elapsed / bound, "makespan": elapsed, "cpu": cpu,
             "peak": peak, "slot_s": SLOTS * elapsed, "work": sum(dur.values()),

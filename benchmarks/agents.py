@@ -5,8 +5,9 @@ answers "ok" at once, streamed or not; both functions are async, so a whole requ
 not hop to a thread), N independent tasks, 8 and 64 slots:
 
   pydantic-ai    ``Agent(model).run(prompt)``, N of them, a Semaphore(slots) around each
-  deep (lean)    pydantic-deep's agent as deeptui builds it (``create_deep_agent`` with
-                 deeptui's options), ``agent.run(prompt, deps=create_default_deps())``
+  deep (lean)    pydantic-deep's agent as deeptui builds it (deeptui's ``AgentProvider``:
+                 ``create_deep_agent`` with its options, the instructions rendered on the
+                 loop), ``agent.run(prompt, deps=create_default_deps())``
   deep (before)  ``create_deep_agent`` as deeptui built it before issue 15 (subagents,
                  planner, context manager, monitors on)
   deeptui        ``asyncio.run(orchestrator.execute_workflow(wf))``: N agent tasks on
@@ -55,13 +56,14 @@ def instant_model() -> Any:
 def deep_agent(model: Any, *, lean: bool) -> Any:
     from pydantic_deep import create_deep_agent
 
+    if lean:  # the very agent deeptui's AgentProvider builds for a task without files
+        from deeptui.runners.agent import AgentProvider
+        from deeptui.skills_manager import SkillManager
+
+        return AgentProvider(None, None, [], model, SkillManager()).agent_for(None, ())
     options: dict[str, Any] = dict(include_memory=False, include_history_archive=False,
                                    web_search=False, web_fetch=False, cost_tracking=False,
                                    include_skills=False, skill_directories=[])
-    if lean:  # what deeptui's AgentProvider passes for a task without files
-        options.update(include_subagents=False, include_plan=False,
-                       include_builtin_subagents=False, context_manager=False,
-                       include_monitoring=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return create_deep_agent(model=model, **options)
