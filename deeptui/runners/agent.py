@@ -252,7 +252,9 @@ def _instructions_inline(agent: Any) -> Any:
     pydantic-ai runs a plain ``def`` instruction function in a thread on every request;
     pydantic-deep's joins strings it already holds (no I/O), so the hop only waits: for a
     thread, then for the GIL (up to 5 ms while other tasks run) and for the loop to be woken.
-    The same function, awaited in place, gives the same text."""
+    The same function, awaited in place, gives the same text. It is found in the agent's
+    ``_instructions`` (pydantic-ai's, private): if a release moves it, nothing is replaced and
+    tests/test_agent_path.py says so."""
     import inspect
 
     sourced = getattr(agent, "_instructions", None)
