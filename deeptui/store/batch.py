@@ -9,6 +9,7 @@ runs a batch in a transaction and keeps what it learns once that committed.
 
 from __future__ import annotations
 
+import json
 import logging
 import operator
 import os
@@ -18,7 +19,8 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from deeptui import bus as ev
-from deeptui.store.codec import encode_output, pending_row, row_from_result, ts, utf8
+from deeptui.store.codec import (definition_json, encode_output, pending_row,
+                                 row_from_result, ts, utf8)
 from deeptui.store.definitions import write_definition
 from deeptui.store.durations import workflow_key
 from deeptui.store.entries import COMPLETED, LOG, STARTED, entries
@@ -189,7 +191,7 @@ class Batch:
                 self.log(*values[1:6])
             else:
                 runs.clear()  # a run (re)started or ended: look its tasks up again
-                add(values[1])
+                add(values[1], values[2])
 
     def _quick(self, rid: str) -> tuple[Any, ...] | None:
         """(its quick tuples, tasks with a stored row, positions, its staged rows) of a run
@@ -203,13 +205,14 @@ class Batch:
         return (self.quick.setdefault(rid, {}), stored, positions,
                 self.dirty.setdefault(rid, {}))
 
-    def add(self, event: Any) -> None:
-        """Stage an event (not a task start, completion or log line: see `add_all`)."""
+    def add(self, event: Any, snap: dict[str, Any] | None = None) -> None:
+        """Stage an event (not a task start, completion or log line: see `add_all`);
+        ``snap``: a run start's `snapshot`, taken when it was queued."""
         cls = type(event)
         rid = event.run_id
         self.touched.add(rid)
         if cls is ev.WorkflowStarted:
-            self.start(event)
+            self.start(event, snap or snapshot(event, self.writer.keep_env))
         elif cls is ev.WorkflowFinished:
             self.finish(event)
         else:
@@ -220,9 +223,8 @@ class Batch:
             if detail is not None:
                 self.events.append((rid, event.ts, event.task_id, *detail))
 
-    def start(self, event: ev.WorkflowStarted) -> None:
+    def start(self, event: ev.WorkflowStarted, snap: dict[str, Any] | None) -> None:
         rid = event.run_id
-        snap = snapshot(event)
         self.finished.discard(rid)
         self.events.append((rid, event.ts, None, "workflow_started", None,
                             "resumed" if event.resumed else None))
@@ -231,12 +233,11 @@ class Batch:
                         "not recorded", rid)
             return
         self.upsert_run(event, snap)
-        self.mirror_run(rid, snap["workflow"], snap["done"])
+        self.mirror_run(rid, snap)
 
     def upsert_run(self, event: ev.WorkflowStarted, snap: dict[str, Any]) -> None:
         """The run's row and definition; a run stored before keeps only its ended tasks."""
         rid, conn, writer = event.run_id, self.conn, self.writer
-        workflow, params = snap["workflow"], snap["parameters"]
         fresh = self.is_fresh(rid)
         if not fresh and conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
                                       (rid,)).fetchone() is None:
@@ -244,33 +245,34 @@ class Batch:
             fresh = True
         now = time.time()
         conn.execute(_UPSERT_RUN, (
-            rid, workflow.id, workflow.name or workflow.id, snap["template"], snap["model"],
-            snap["started_at"] or event.ts, len(workflow.tasks), os.getpid(), writer.host,
+            rid, snap["id"], snap["name"] or snap["id"], snap["template"], snap["model"],
+            snap["started_at"] or event.ts, len(snap["tasks"]), os.getpid(), writer.host,
             writer.proc_token, now, now, int(bool(event.resumed))))
-        write_definition(conn, writer.texts, rid, workflow_key(workflow), workflow, params,
-                         writer.keep_env)
+        write_definition(conn, writer.texts, rid, snap["key"], snap["text"],
+                         snap["parameters"])
         if not fresh:  # a resumed or restarted run: what did not end is pending again
             done = snap["done"]
             stale = [(rid, tid) for (tid,) in conn.execute(
                 "SELECT task_id FROM tasks WHERE run_id = ?", (rid,)) if tid not in done]
             conn.executemany("DELETE FROM tasks WHERE run_id = ? AND task_id = ?", stale)
 
-    def mirror_run(self, rid: str, workflow: Any, done: dict[str, Any]) -> None:
+    def mirror_run(self, rid: str, snap: dict[str, Any]) -> None:
         """A (re)started run: rows of its ended tasks (pending tasks get a row when they
         start), and every task's position."""
         stored = self.runs[rid] = set()
         kept = self.kept[rid] = {}
         positions = self.positions[rid] = {}
-        self.keys[rid] = workflow_key(workflow)
+        self.keys[rid] = snap["key"]
         self.dirty.pop(rid, None)  # rows of an earlier start in this batch: the snapshot has them
         self.quick.pop(rid, None)
-        for position, task in enumerate(workflow.tasks):
-            positions[task.id] = position
-            result = done.get(task.id)
+        done = snap["done"]
+        for position, tid in enumerate(snap["tasks"]):
+            positions[tid] = position
+            result = done.get(tid)
             if result is not None:
-                kept[task.id] = row = row_from_result(rid, position, result)
+                kept[tid] = row = row_from_result(rid, position, result)
                 self.keep.append(row)
-                stored.add(task.id)
+                stored.add(tid)
 
     def finish(self, event: ev.WorkflowFinished) -> None:
         rid, error = event.run_id, utf8(event.error)
@@ -349,17 +351,24 @@ def _encode(values: tuple[Any, ...]) -> tuple[str | None, str]:
     return encode_output(output, f"task '{values[2]}' of run '{values[1]}'")
 
 
-def snapshot(event: ev.WorkflowStarted) -> dict[str, Any] | None:
-    """What the writer records of a run that starts, from its event."""
+def snapshot(event: ev.WorkflowStarted, keep_env: bool) -> dict[str, Any] | None:
+    """What the writer records of a run that starts, from its event, as plain values taken
+    now (the store's tap takes it as the run starts: the definition object may be changed
+    once the run has ended, before the writer's next batch)."""
     workflow = event.workflow
     if workflow is None:
         return None
     meta = workflow.metadata or {}
+    params = meta.get("parameters")
     return {
-        "workflow": workflow,
+        "id": workflow.id,
+        "name": workflow.name,
+        "key": workflow_key(workflow),
+        "tasks": [task.id for task in workflow.tasks],
+        "text": definition_json(workflow, keep_env),
         "model": event.model,
         "template": meta.get("template"),
-        "parameters": meta.get("parameters"),
+        "parameters": None if params is None else json.dumps(params, default=str),
         "started_at": ts(event.started_at),
         "done": event.finished,
     }

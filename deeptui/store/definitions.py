@@ -12,12 +12,10 @@ the latest text of each workflow and its digest, so an unchanged one is compared
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from collections import OrderedDict
 from typing import Any
 
-from deeptui.store.codec import definition_json
 
 _INSERT_TEXT = "INSERT OR IGNORE INTO workflows (digest, workflow_json) VALUES (?, ?)"
 _UPSERT = """
@@ -54,10 +52,9 @@ class DefinitionTexts:
 
 
 def write_definition(conn: sqlite3.Connection, texts: DefinitionTexts, run_id: str,
-                     key: Any, workflow: Any, parameters: Any, keep_env: bool) -> None:
-    """The run's definition row, and its text unless the file has it already."""
-    text = definition_json(workflow, keep_env)
+                     key: Any, text: str, parameters_json: str | None) -> None:
+    """The run's definition row (``text``: `definition_json` of what it ran), and its text
+    unless the file has it already."""
     found = texts.digest(key, text)
     conn.execute(_INSERT_TEXT, (found, text))
-    conn.execute(_UPSERT, (run_id, json.dumps(parameters, default=str)
-                           if parameters is not None else None, found))
+    conn.execute(_UPSERT, (run_id, parameters_json, found))

@@ -15,7 +15,8 @@ Entries, by their first value (the event's class, or `OTHER`):
   produced the result, when the cache stored it in epoch seconds), either may be None
   (`cache_source`): a plain completion carries nothing more
 - ``TaskLog``: run, task, ts, kind, text
-- `OTHER`: the event
+- `OTHER`: the event; for a ``WorkflowStarted``, then what the store records of the run,
+  taken as it was queued (`batch.snapshot`: the definition's text, its task ids)
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@
   A writer thread commits what is queued at most ``flush_interval`` after it arrived. An
   event carries all the writer needs (a task's times, attempts and usage; a
   run's definition, model and already-ended tasks), none of it changed by the
-  engine later: the store holds no engine object and never asks the orchestrator;
+  engine later: the store holds no engine object and never asks the orchestrator. A
+  run's definition is taken as text when its start is queued (`batch.snapshot`): its
+  owner may change the object as soon as the run has ended;
 - the queue is bounded: past ``max_queue`` events the tap waits (on the
   engine's thread: back-pressure) until the writer took them; the writer takes
   them into its pending batch even when it cannot write, and when that batch
@@ -40,6 +42,7 @@ from itertools import repeat, starmap
 from typing import Any
 
 from deeptui import bus as ev
+from deeptui.store.batch import snapshot
 from deeptui.store.durations import remember
 from deeptui.store.entries import (COMPLETED, LOG, OTHER, STARTED, WIDTH, cache_source,
                                    coalesce_logs, entries, run_of)
@@ -68,6 +71,7 @@ class QueueMixin:
     max_log_lines: int
     _lock: threading.RLock
     writer: StoreWriter
+    keep_env: bool
 
     def _init_queue(self, max_queue: int, retry_for: float) -> None:
         self.max_queue = max(max_queue, 1)
@@ -126,6 +130,9 @@ class QueueMixin:
                     extend((COMPLETED, event.run_id, event.task_id, event.ts, event.output,
                             cache_source(event), event.started_at, event.completed_at,
                             event.attempts, event.agent_used, event.usage))
+                elif cls is ev.WorkflowStarted:  # its definition taken now, not by the writer
+                    extend((OTHER, event, snapshot(event, self.keep_env), None, None, None,
+                            None, None, None, None, None))
                 else:
                     extend((OTHER, event, None, None, None, None, None, None, None, None, None))
                 if cls in wakes:
