@@ -109,14 +109,15 @@ class ResultCache:
         return policy_for(task, self.policy).prepare_task(task, dependency_outputs, model_name,
                                                           function, output_texts, files)
 
-    def surely_misses(self, key: PreparedKey) -> bool:
-        """True, counted as a miss, when no lookup is needed to tell that ``key`` misses: a
-        memory-only cache holds no entry of the key's task (most lookups of a first run)."""
-        memory, task_id = self._memory, key.task_id
+    def surely_misses(self, task_id: str | None) -> bool:
+        """True, counted as a miss, when no lookup is needed to tell that a key of the task's
+        definition (``task_id``; None: a key without it) misses: a memory-only cache holds
+        no entry of the task (most lookups of a first run)."""
+        memory = self._memory
         if memory is None or self._disk is not None or task_id is None:
             return False
-        if task_id in memory.by_task:  # (one dict read: no lock, as a run looks up every task)
-            return False
+        if task_id in memory.by_task or task_id in memory.recent_tasks:  # (no lock: a run
+            return False  # looks up every task)
         self.misses += 1
         return True
 
@@ -129,6 +130,8 @@ class ResultCache:
             result = None
             memory = self._memory
             if memory is not None:
+                if memory.recent:
+                    self._settle()
                 task_id = None
                 if type(key) is PreparedKey:
                     task_id = key.task_id
@@ -154,6 +157,17 @@ class ResultCache:
                 self.hits += 1
             self._count(hits=int(result is not None), misses=int(result is None))
             return result
+
+    def settle(self) -> None:
+        """Put the entries the memory tier holds aside in its LRU (`MemoryTier.put_recent`):
+        a run does at its end; every read does first."""
+        with self._lock:
+            self._settle()
+
+    def _settle(self) -> None:
+        memory = self._memory
+        if memory is not None and memory.recent:
+            self._evicted(memory.settle())
 
     def _count(self, flush: bool = False, **deltas: int) -> None:
         """Add to the counts kept in the cache directory (they outlive the process).
@@ -224,7 +238,7 @@ class ResultCache:
 
     def put(
         self,
-        key: str | PreparedKey,
+        key: str | PreparedKey | tuple[Any, ...],
         task_id: str,
         output: Any,
         usage: TaskUsage | None = None,
@@ -234,7 +248,8 @@ class ResultCache:
         """Store a completed task's result (``run_id``: the run that produced it); False
         (nothing stored) when the strategy is NONE or the output is not JSON-serializable.
         A memory-only cache keeps a `PreparedKey` of the task's definition unhashed until
-        a lookup needs it."""
+        a lookup needs it. ``key``: also the values of ``task_id``'s `PreparedKey`, as
+        `look_up` gives them for a lookup that surely missed."""
         memory = self._memory
         if self._disk is None:  # memory only (the default): no directory counts to keep
             if memory is None:
@@ -250,14 +265,28 @@ class ResultCache:
                     payload = encode(task_id, output, usage, agent_used, run_id=run_id)
                     if payload is None:
                         return False
-            if type(key) is PreparedKey and key.task_id is None:
-                key = key.hex()  # (no task to look under: hashed now)
+            if type(key) is tuple:  # a surely missed key's values (`look_up`): most puts
+                with self._lock:
+                    self.evictions += memory.put_recent(key, payload, task_id, self._ttl,
+                                                        time.time())
+                return True
+            if type(key) is PreparedKey:
+                values = key.values
+                if key.task_id is not None and values is not None:
+                    with self._lock:
+                        self.evictions += memory.put_recent(values, payload, task_id,
+                                                            self._ttl, time.time())
+                    return True
+                key = key.hex()  # (no task to look under, or hashed: by its hex key)
             with self._lock:
+                self._settle()
                 self.evictions += memory.put(key, payload, task_id, self._ttl, time.time())
             return True
         payload = encode(task_id, output, usage, agent_used, run_id=run_id)
         if payload is None:
             return False
+        if type(key) is tuple:
+            key = PreparedKey(task_id, *key)
         if type(key) is PreparedKey:
             key = key.hex()
         ttl = self.config.ttl_seconds
@@ -286,6 +315,7 @@ class ResultCache:
     def invalidate(self, task_id: str) -> int:
         """Remove every entry of `task_id`; returns how many were removed."""
         with self._lock:
+            self._settle()
             removed = self._memory.invalidate(task_id) if self._memory is not None else 0
             if self._disk is not None:
                 disk = self._disk
@@ -300,6 +330,7 @@ class ResultCache:
         with self._lock:
             removed = 0
             if self._memory is not None:
+                self._memory.settle()  # (no evictions to count: the counts start from zero)
                 self._memory.hash_all()  # two unhashed entries may be one
                 removed = len(self._memory)
                 self._memory.clear()
@@ -316,11 +347,13 @@ class ResultCache:
         with self._lock:
             if self._disk is not None:
                 return self._guarded(self._disk.live_count, 0)
+            self._settle()
             return len(self._memory.live()) if self._memory is not None else 0
 
     def stats(self) -> dict[str, Any]:
         """The statistics the orchestration guide names. With a disk tier the counts are the
         directory's totals, across every process that used it; otherwise this process's."""
+        self.settle()  # (its evictions are counted)
         hits, misses = self.hits, self.misses
         evictions, invalidations = self.evictions, self.invalidations
         with self._lock:
@@ -362,6 +395,7 @@ class ResultCache:
                 ]
             if self._memory is None:
                 return []
+            self._settle()
             mono = time.monotonic()
             infos = [
                 CacheEntryInfo(
