@@ -224,10 +224,21 @@ class MemoryTier:
             return 0
         self.recent = deque(maxlen=self.max_size)
         self.recent_tasks = {}
-        self.unhashed += len(recent)
-        evicted = 0
-        for entry in recent:
-            evicted += self._insert(entry)
+        count = len(recent)
+        if count < self.max_size:
+            self.unhashed += count
+            return sum(self._insert(entry) for entry in recent)
+        evicted = len(self.lru)  # they fill the LRU: every entry in it goes
+        self.clear()
+        self.unhashed = count
+        first = self._order + 1
+        self._order += count
+        orders = range(first, first + count)
+        self.lru.update(zip(orders, recent))
+        by_task = self.by_task
+        for order, entry in zip(orders, recent):
+            same_task = by_task.get(entry[TASK])
+            by_task[entry[TASK]] = (order,) if same_task is None else same_task + (order,)
         return evicted
 
     def put(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_ZERO = TaskUsage().__dict__  # a zero usage's fields (compared in one call)
 FLUSH_SECONDS = 1.0  # how stale the directory's hit/miss counts may be while a process runs
 
 
@@ -254,10 +255,8 @@ class ResultCache:
         if self._disk is None:  # memory only (the default): no directory counts to keep
             if memory is None:
                 return False
-            if type(output) in SCALARS and (usage is None or (
-                    type(usage) is TaskUsage and not (usage.input_tokens or usage.output_tokens
-                                                      or usage.requests)
-                    and usage.cost_usd is None)):  # `deferred`'s common case, inline
+            if type(output) in SCALARS and (usage is None or (  # `deferred`'s common
+                    type(usage) is TaskUsage and usage.__dict__ == _ZERO)):  # case, inline
                 payload: Any = (task_id, output, usage is not None, agent_used, run_id)
             else:
                 payload = deferred(task_id, output, usage, agent_used, run_id)
@@ -266,9 +265,13 @@ class ResultCache:
                     if payload is None:
                         return False
             if type(key) is tuple:  # a surely missed key's values (`look_up`): most puts
-                with self._lock:
+                lock = self._lock
+                lock.acquire()  # (not `with`: its lookups cost twice the lock itself)
+                try:
                     self.evictions += memory.put_recent(key, payload, task_id, self._ttl,
                                                         time.time())
+                finally:
+                    lock.release()
                 return True
             if type(key) is PreparedKey:
                 values = key.values
