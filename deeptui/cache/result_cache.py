@@ -15,11 +15,11 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from deeptui.cache.config import (CacheConfig, CacheStrategy, cache_directory, claim_cache_dir,
                                   default_cache_dir)
-from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk, is_corruption
+from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk
 from deeptui.cache.keys import KEY_VERSION
 from deeptui.cache.keys import PreparedKey
 from deeptui.cache.policies import DEFAULT, KeyInputs, policy_for
@@ -33,7 +33,6 @@ __all__ = [
     "create_cache", "default_cache_dir",
 ]
 
-_T = TypeVar("_T")
 _ZERO = TaskUsage().__dict__  # a zero usage's fields (compared in one call)
 FLUSH_SECONDS = 1.0  # how stale the directory's hit/miss counts may be while a process runs
 
@@ -58,11 +57,8 @@ class ResultCache:
         self._ttl = self.config.ttl_seconds
         strategy = self.config.strategy
         self._lock = threading.RLock()
-        self._memory = (
-            MemoryTier(self.config.max_size)
-            if strategy in (CacheStrategy.MEMORY, CacheStrategy.HYBRID)
-            else None
-        )
+        self._memory = (MemoryTier(self.config.max_size) if strategy in (
+            CacheStrategy.MEMORY, CacheStrategy.HYBRID) else None)
         self._disk: DiskTier | None = None
         directory = cache_directory(self.config)
         if directory is not None:
@@ -79,27 +75,17 @@ class ResultCache:
     def directory(self) -> Path | None:
         return self._disk.directory if self._disk is not None else None
 
-    def make_key(
-        self,
-        task: TaskDefinition,
-        dependency_outputs: Mapping[str, Any],
-        model_name: str | None,
-        function: Callable[..., Any] | None = None,
-    ) -> str:
+    def make_key(self, task: TaskDefinition, dependency_outputs: Mapping[str, Any],
+                 model_name: str | None, function: Callable[..., Any] | None = None) -> str:
         """The key of the task's result under its policy (whether or not that caches it);
         ``function``: a callable task's registered function (its source is in the key)."""
         inputs = KeyInputs(task, dependency_outputs, model_name, function)
         return policy_for(task, self.policy).key(inputs)
 
-    def key_for(
-        self,
-        task: TaskDefinition,
-        dependency_outputs: Mapping[str, Any],
-        model_name: str | None,
-        function: Callable[..., Any] | None = None,
-        output_texts: dict[str, tuple[Any, str]] | None = None,
-        files: str | None = None,
-    ) -> PreparedKey | None:
+    def key_for(self, task: TaskDefinition, dependency_outputs: Mapping[str, Any],
+                model_name: str | None, function: Callable[..., Any] | None = None,
+                output_texts: dict[str, tuple[Any, str]] | None = None,
+                files: str | None = None) -> PreparedKey | None:
         """The key a run looks the task up and stores it under (`get`, `put`), not hashed
         yet (`PreparedKey.hex`); None: the task's policy does not cache it (a shell task
         that did not opt in, ``cache_policy: none``). ``dependency_outputs``: keyed by the
@@ -187,7 +173,7 @@ class ResultCache:
         self._pending = dict.fromkeys(pending, 0)
         self._flushed_at = time.monotonic()
         if disk is not None and any(pending.values()):
-            self._guarded(lambda: disk.count(
+            self._disk.guarded(lambda: disk.count(
                 hits=pending["hits"], misses=pending["misses"],
                 deeptui_evictions=pending["evictions"],
                 deeptui_invalidations=pending["invalidations"]), None)
@@ -202,7 +188,7 @@ class ResultCache:
             payload, expire_time = found
             result = decode(payload)
         except sqlite3.DatabaseError as exc:
-            self._disk_failed(exc)
+            self._disk.failed(exc)  # type: ignore[union-attr]
             return None
         except (ValueError, KeyError, TypeError) as exc:
             warnings.warn(
@@ -222,20 +208,6 @@ class ResultCache:
         self.evictions += count
         if count:
             self._count(evictions=count)
-
-    def _guarded(self, call: Callable[[], _T], default: _T) -> _T:
-        try:
-            return call()
-        except sqlite3.DatabaseError as exc:
-            self._disk_failed(exc)
-            return default
-
-    def _disk_failed(self, exc: sqlite3.DatabaseError) -> None:
-        assert self._disk is not None
-        if is_corruption(exc):
-            self._disk.rebuild(exc)
-        else:
-            warnings.warn(f"cache unavailable, treated as a miss: {exc}", RuntimeWarning, 4)
 
     def put(
         self,
@@ -264,7 +236,9 @@ class ResultCache:
                     payload = encode(task_id, output, usage, agent_used, run_id=run_id)
                     if payload is None:
                         return False
-            if type(key) is tuple:  # a surely missed key's values (`look_up`): most puts
+            if type(key) is PreparedKey:  # unhashed and of the task's definition: its values
+                key = key.values if key.task_id is not None and key.values else key.hex()
+            if type(key) is tuple:  # (most puts: `look_up` gives a surely missed key's values)
                 lock = self._lock
                 lock.acquire()  # (not `with`: its lookups cost twice the lock itself)
                 try:
@@ -273,14 +247,6 @@ class ResultCache:
                 finally:
                     lock.release()
                 return True
-            if type(key) is PreparedKey:
-                values = key.values
-                if key.task_id is not None and values is not None:
-                    with self._lock:
-                        self.evictions += memory.put_recent(values, payload, task_id,
-                                                            self._ttl, time.time())
-                    return True
-                key = key.hex()  # (no task to look under, or hashed: by its hex key)
             with self._lock:
                 self._settle()
                 self.evictions += memory.put(key, payload, task_id, self._ttl, time.time())
@@ -304,7 +270,7 @@ class ResultCache:
                                   run_id=run_id) or ""
                     self._evicted(disk.put(key, text, task_id, ttl))
             except sqlite3.DatabaseError as exc:
-                self._disk_failed(exc)
+                self._disk.failed(exc)  # type: ignore[union-attr]
                 return False
             except OSError as exc:  # a full disk, a value folder that is not a folder
                 warnings.warn(f"cache directory '{disk.directory}': result of task "
@@ -322,7 +288,7 @@ class ResultCache:
             removed = self._memory.invalidate(task_id) if self._memory is not None else 0
             if self._disk is not None:
                 disk = self._disk
-                evicted = self._guarded(lambda: disk.cache.evict(task_id, retry=True), 0)
+                evicted = self._disk.guarded(lambda: disk.cache.evict(task_id, retry=True), 0)
                 removed = max(removed, evicted)
             self.invalidations += removed
             self._count(flush=True, invalidations=removed)
@@ -341,15 +307,15 @@ class ResultCache:
             self._pending = dict.fromkeys(self._pending, 0)
             if self._disk is not None:
                 disk = self._disk
-                removed = max(removed, self._guarded(lambda: disk.cache.clear(retry=True), 0))
-                self._guarded(disk.reset_counters, None)
+                removed = max(removed, self._disk.guarded(lambda: disk.cache.clear(retry=True), 0))
+                self._disk.guarded(disk.reset_counters, None)
             return removed
 
     def __len__(self) -> int:
         """How many live (unexpired) entries the cache holds."""
         with self._lock:
             if self._disk is not None:
-                return self._guarded(self._disk.live_count, 0)
+                return self._disk.guarded(self._disk.live_count, 0)
             self._settle()
             return len(self._memory.live()) if self._memory is not None else 0
 
@@ -363,7 +329,7 @@ class ResultCache:
             disk = self._disk
             if disk is not None:
                 self._flush()
-                kept = self._guarded(disk.counters, None)
+                kept = self._disk.guarded(disk.counters, None)
                 if kept is not None:
                     hits, misses = kept["hits"], kept["misses"]
                     evictions = kept["deeptui_evictions"]
@@ -394,7 +360,7 @@ class ResultCache:
                         age_seconds=max(now - stored, 0.0),
                         ttl_remaining=None if expires is None else max(expires - now, 0.0),
                     )
-                    for key, tag, size, stored, expires in self._guarded(self._disk.rows, [])
+                    for key, tag, size, stored, expires in self._disk.guarded(self._disk.rows, [])
                 ]
             if self._memory is None:
                 return []
