@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deeptui.blank import ZERO_FIELDS
 from deeptui.cache.config import (CacheConfig, CacheStrategy, cache_directory, claim_cache_dir,
                                   default_cache_dir)
 from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk
@@ -33,7 +34,6 @@ __all__ = [
     "create_cache", "default_cache_dir",
 ]
 
-_ZERO = TaskUsage().__dict__  # a zero usage's fields (compared in one call)
 FLUSH_SECONDS = 1.0  # how stale the directory's hit/miss counts may be while a process runs
 
 
@@ -113,7 +113,9 @@ class ResultCache:
         is compared with its task's unhashed entries (`MemoryTier.find`): a run of misses,
         and of hits on entries it stored, hashes nothing. ``zero``: a zero usage the caller
         owns, given to a hit stored with zero usage instead of a new one."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # (not `with`: a run of hits looks up every task)
+        try:
             result = None
             memory = self._memory
             if memory is not None:
@@ -144,6 +146,8 @@ class ResultCache:
                 self.hits += 1
             self._count(hits=int(result is not None), misses=int(result is None))
             return result
+        finally:
+            lock.release()
 
     def settle(self) -> None:
         """Put the entries the memory tier holds aside in its LRU (`MemoryTier.put_recent`):
@@ -228,7 +232,7 @@ class ResultCache:
             if memory is None:
                 return False
             if type(output) in SCALARS and (usage is None or (  # `deferred`'s common
-                    type(usage) is TaskUsage and usage.__dict__ == _ZERO)):  # case, inline
+                    type(usage) is TaskUsage and usage.__dict__ == ZERO_FIELDS)):  # case, inline
                 payload: Any = (task_id, output, usage is not None, agent_used, run_id)
             else:
                 payload = deferred(task_id, output, usage, agent_used, run_id)

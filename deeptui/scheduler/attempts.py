@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from deeptui.blank import own_usage
+from deeptui.blank import ZERO_FIELDS, own_usage
 from deeptui.cache.default_key import default_values
 from deeptui.cache.keys import PreparedKey
 from deeptui.cache.policies import policy_for
@@ -73,7 +73,7 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | Non
     if cache.surely_misses(key.task_id):  # type: ignore[union-attr]
         return key
     own = run.results[tid].usage  # the pending result's fresh usage: a hit's zero usage
-    if own.input_tokens or own.output_tokens or own.requests or own.cost_usd is not None:
+    if own.__dict__ != ZERO_FIELDS:
         own = None
     hit = cache.get(key, own)  # type: ignore[union-attr]
     if hit is None:
