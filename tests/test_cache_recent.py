@@ -13,12 +13,12 @@ from deeptui.bus import TaskCompleted
 CONFIG = OrchestrationConfig()
 
 
-def chain(n: int, value: int = 0) -> WorkflowDefinition:
+def chain(n: int, value: int = 0, prefix: str = "t") -> WorkflowDefinition:
     """t0 -> t1 -> ... : each adds one to its dependency's output (t0 returns ``value``)."""
     return WorkflowDefinition(id="wf", max_parallel_tasks=1, tasks=[
-        TaskDefinition(id=f"t{i}", task_type="callable",
+        TaskDefinition(id=f"{prefix}{i}", task_type="callable",
                        parameters={"callable": "add", "start": value},
-                       depends_on=[f"t{i - 1}"] if i else [])
+                       depends_on=[f"{prefix}{i - 1}"] if i else [])
         for i in range(n)])
 
 
@@ -50,6 +50,15 @@ async def test_a_run_of_more_tasks_than_the_cache_holds_keeps_the_last_ones():
         hit = orch.cache.get(key)
         found[task.id] = None if hit is None else hit.output
     assert found == {f"t{i}": i if i >= 7 else None for i in range(12)}
+
+
+async def test_a_second_run_evicts_the_oldest_entries_of_the_first_to_make_room():
+    calls: list[str] = []
+    orch = orchestrator(calls, max_size=5)
+    await orch.execute_workflow(chain(3, prefix="a"))
+    await orch.execute_workflow(chain(4, prefix="b"))
+    assert [e.task_id for e in orch.cache.entries()] == ["b3", "b2", "b1", "b0", "a2"]
+    assert orch.cache.stats()["evictions"] == 2
 
 
 async def test_counts_read_during_the_run_are_those_of_one_put_after_the_other():

@@ -225,16 +225,18 @@ class MemoryTier:
         self.recent = deque(maxlen=self.max_size)
         self.recent_tasks = {}
         count = len(recent)
-        if count < self.max_size:
-            self.unhashed += count
-            return sum(self._insert(entry) for entry in recent)
-        evicted = len(self.lru)  # they fill the LRU: every entry in it goes
-        self.clear()
-        self.unhashed = count
+        lru = self.lru
+        evicted = max(len(lru) + count - self.max_size, 0)  # the oldest make room
+        if evicted == len(lru):
+            self.clear()
+        else:
+            for _ in range(evicted):
+                self._unindex(*lru.popitem(last=False))
+        self.unhashed += count
         first = self._order + 1
         self._order += count
         orders = range(first, first + count)
-        self.lru.update(zip(orders, recent))
+        lru.update(zip(orders, recent))
         by_task = self.by_task
         for order, entry in zip(orders, recent):
             same_task = by_task.get(entry[TASK])
