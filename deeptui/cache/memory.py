@@ -223,12 +223,14 @@ class MemoryTier:
         if not recent:
             return 0
         self.recent = deque(maxlen=self.max_size)
-        self.recent_tasks = {}
         count = len(recent)
         lru = self.lru
         evicted = max(len(lru) + count - self.max_size, 0)  # the oldest make room
         if evicted == len(lru):
-            self.clear()
+            lru.clear()
+            self.by_key.clear()
+            self.by_task.clear()
+            self.unhashed = 0
         else:
             for _ in range(evicted):
                 self._unindex(*lru.popitem(last=False))
@@ -241,6 +243,7 @@ class MemoryTier:
         for order, entry in zip(orders, recent):
             same_task = by_task.get(entry[TASK])
             by_task[entry[TASK]] = (order,) if same_task is None else same_task + (order,)
+        self.recent_tasks = {}  # (last: `surely_misses` reads both without the lock)
         return evicted
 
     def put(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
