@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 _new = object.__new__
 _PENDING, _ZERO = TaskResult(task_id="").__dict__, TaskUsage().__dict__
+ZERO_FIELDS = _ZERO  # a zero usage's fields (`usage.__dict__ == ZERO_FIELDS`: one call)
 # the slots a pydantic model instance holds, set through their descriptors (what
 # object.__setattr__ reaches, without its lookup: this runs twice per task of a run)
 _set_dict, _set_fields, _set_extra, _set_private = (

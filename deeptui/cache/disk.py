@@ -15,8 +15,9 @@ import os
 import sqlite3
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import diskcache
 from diskcache.core import DEFAULT_SETTINGS, ENOVAL, EVICTION_POLICY, METADATA, MODE_RAW, MODE_TEXT
@@ -32,6 +33,7 @@ from deeptui.cache.directory import (
     write_value,
 )
 
+_T = TypeVar("_T")
 EVICTION = "least-recently-used"
 MIN_FILE_SIZE = 2**15  # values from 32 KiB up live in files
 # every setting diskcache reads, given explicitly so none comes from the database
@@ -197,6 +199,21 @@ class DiskTier:
             pass
         self._warn_and_wipe(exc)
         self.cache = self._connect()
+
+    def guarded(self, call: Callable[[], _T], default: _T) -> _T:
+        """``call()``, or ``default`` when the database fails (`failed`)."""
+        try:
+            return call()
+        except sqlite3.DatabaseError as exc:
+            self.failed(exc)
+            return default
+
+    def failed(self, exc: sqlite3.DatabaseError) -> None:
+        """A database error: rebuild a corrupted directory, else warn (a lookup misses)."""
+        if is_corruption(exc):
+            self.rebuild(exc)
+        else:
+            warnings.warn(f"cache unavailable, treated as a miss: {exc}", RuntimeWarning, 5)
 
     def count(self, **deltas: int) -> None:
         """Add to the counters kept in the database (`COUNTERS`)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -142,7 +142,9 @@ class MemoryTier:
     Each index holds put numbers (ints) and each entry is a tuple of immutable values,
     so the collector does not walk them. An entry may be stored under the `PreparedKey`
     values of its task (not hashed yet): it is hashed when a lookup of the same task, or
-    of any key, first needs it. A run whose tasks have no entries hashes nothing."""
+    of any key, first needs it. A run whose tasks have no entries hashes nothing.
+    Such an entry is put in `recent` first (`put_recent`): a run of more tasks than the LRU
+    holds inserts only those the LRU would keep."""
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
@@ -151,6 +153,10 @@ class MemoryTier:
         self.by_task: dict[str, tuple[int, ...]] = {}  # each task's entries, in put order
         self.unhashed = 0  # how many entries' keys are not hashed yet
         self._order = 0  # puts so far: of two entries hashed to one key, the later wins
+        # entries put unhashed and not in the LRU yet, oldest first (`put_recent`), and
+        # their tasks (maybe more: a dropped entry's task stays until `settle`)
+        self.recent: deque[Entry] = deque(maxlen=max_size)
+        self.recent_tasks: dict[str, None] = {}
 
     def __len__(self) -> int:
         return len(self.lru)
@@ -195,11 +201,55 @@ class MemoryTier:
                 return entry
         return None
 
+    def put_recent(self, values: tuple[Any, ...], payload: str | tuple[Any, ...],
+                   task_id: str, ttl: float | None, created: float) -> int:
+        """Store an entry under unhashed `PreparedKey.values` of its task, in `recent`
+        until `settle` puts it in the LRU; returns how many entries this evicted (1 when
+        `recent` was full: its oldest entry has ``max_size`` newer ones, so the LRU would
+        evict it before any of them). A run of 10,000 tasks puts 10,000 entries in a
+        1,000-entry LRU: only the last 1,000 are ever inserted."""
+        recent = self.recent
+        dropped = int(len(recent) == self.max_size)
+        recent.append((values, payload, task_id,
+                       None if ttl is None else time.monotonic() + ttl, created))
+        self.recent_tasks[task_id] = None
+        return dropped
+
+    def settle(self) -> int:
+        """Put `recent` in the LRU, in put order (what putting them one by one would have
+        left); returns how many entries that evicted. Every read of the LRU needs it first
+        (`ResultCache` settles before each)."""
+        recent = self.recent
+        if not recent:
+            return 0
+        self.recent = deque(maxlen=self.max_size)
+        count = len(recent)
+        lru = self.lru
+        evicted = max(len(lru) + count - self.max_size, 0)  # the oldest make room
+        if evicted == len(lru):
+            lru.clear()
+            self.by_key.clear()
+            self.by_task.clear()
+            self.unhashed = 0
+        else:
+            for _ in range(evicted):
+                self._unindex(*lru.popitem(last=False))
+        self.unhashed += count
+        first = self._order + 1
+        self._order += count
+        orders = range(first, first + count)
+        lru.update(zip(orders, recent))
+        by_task = self.by_task
+        for order, entry in zip(orders, recent):
+            same_task = by_task.get(entry[TASK])
+            by_task[entry[TASK]] = (order,) if same_task is None else same_task + (order,)
+        self.recent_tasks = {}  # (last: `surely_misses` reads both without the lock)
+        return evicted
+
     def put(self, key: str | PreparedKey, payload: str | tuple[Any, ...], task_id: str,
             ttl: float | None, created: float) -> int:
-        """Store, and return how many entries were evicted to make room."""
+        """Store, and return how many entries were evicted to make room (`settle` first)."""
         expires = time.monotonic() + ttl if ttl is not None else None
-        self._order = order = self._order + 1
         if type(key) is not str:
             values = key.values  # type: ignore[union-attr]
             if values is None:  # hashed already
@@ -208,13 +258,19 @@ class MemoryTier:
             old = self.by_key.get(key)
             if old is not None:
                 self._remove(old)
-            self.by_key[key] = order
+            self.by_key[key] = self._order + 1
             stored: Any = key
         else:
             stored = values
             self.unhashed += 1
+        return self._insert((stored, payload, task_id, expires, created))
+
+    def _insert(self, entry: Entry) -> int:
+        """Put an entry at the LRU's newest end (its key indexed already when hashed)."""
+        self._order = order = self._order + 1
         lru = self.lru
-        lru[order] = (stored, payload, task_id, expires, created)
+        lru[order] = entry
+        task_id = entry[TASK]
         same_task = self.by_task.get(task_id)
         self.by_task[task_id] = (order,) if same_task is None else same_task + (order,)
         evicted = 0
@@ -266,6 +322,8 @@ class MemoryTier:
         return len(doomed)
 
     def clear(self) -> None:
+        self.recent.clear()
+        self.recent_tasks.clear()
         self.lru.clear()
         self.by_key.clear()
         self.by_task.clear()

@@ -41,15 +41,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from deeptui.cache.keys import (HELD, KEY_VERSION, PreparedKey, canonical_json, encode_text,
-                                flat)
+from deeptui.cache.default_key import HELD_OUTPUTS, default_values, dependency_text
+from deeptui.cache.keys import HELD, KEY_VERSION, PreparedKey, canonical_json, flat
 from deeptui.cache.material import fused_material
 from deeptui.cache.material import source_digest
 from deeptui.errors import WorkflowValidationError
 from deeptui.models import TaskDefinition
-
-
-HELD_OUTPUTS = 16  # a key holds at most this many dependency outputs as values, else text
 
 
 class KeyInputs(NamedTuple):
@@ -79,7 +76,7 @@ class CachePolicy:
         # order, so the key does not depend on the order they were added in
         ordered = sorted((p for p in self.parts if p.name), key=lambda p: p.name)
         self._adders = tuple(p.add for p in ordered if p.name != "dependencies")
-        self._with_dependencies = any(p.name == "dependencies" for p in self.parts)
+        self.with_dependencies = any(p.name == "dependencies" for p in self.parts)
         # only the built-in parts: one call builds the list (what their adders would)
         names = {p.name for p in ordered}
         self._fused = (None if any(type(p) not in _BUILT_IN for p in ordered) else
@@ -97,8 +94,8 @@ class CachePolicy:
             True if not gating else gating[0] if len(gating) == 1
             and type(gating[0]) in (ShellOptIn, NoCache) else None)
         # every built-in part but NO_CACHE (DEFAULT, with or without the dependencies):
-        # `prepare_task` builds its key in one function (`_default_key`)
-        self._default = (self._fused == (True, True, True, True) and self._gate is not None
+        # its key's values are built in one function (`default_values`)
+        self.fused_default = (self._fused == (True, True, True, True) and self._gate is not None
                          and type(self._gate) is ShellOptIn)
 
     def caches(self, inputs: KeyInputs) -> bool:
@@ -135,10 +132,10 @@ class CachePolicy:
                   outputs: Mapping[str, Any], model_name: str | None, function: Any,
                   memo: dict[str, tuple[Any, str]] | None, files: str | None) -> PreparedKey:
         deps: tuple[tuple[str, Any], ...] | str | None = None
-        if self._with_dependencies:
+        if self.with_dependencies:
             for value in outputs.values() if len(outputs) <= HELD_OUTPUTS else (self,):
                 if type(value) not in HELD:  # (many outputs: their text, one object)
-                    deps = dependency_text(KeyInputs(task, outputs, model_name, function, memo))
+                    deps = dependency_text(task.depends_on, outputs, memo)
                     break
             else:  # immutable values: held as they are, flat (dependency, output, ...)
                 held = [(d, outputs[d]) for d in task.depends_on if d in outputs]
@@ -156,9 +153,10 @@ class CachePolicy:
             return self.prepare_if_cached(KeyInputs(task, outputs, model_name, function, memo,
                                                     files))
         gate = type(self._gate)
-        if self._default:  # DEFAULT (with or without dependencies): one call, inline
-            return _default_key(task, outputs, model_name, function, memo, files,
-                                self._with_dependencies)
+        if self.fused_default:  # DEFAULT (with or without dependencies): one call
+            values = default_values(task, outputs, model_name, function, memo, files,
+                                    self.with_dependencies)
+            return None if values is None else PreparedKey(task.id, *values)
         if gate is NoCache or (gate is ShellOptIn and not _shell_opt_in(task, function)):
             return None
         material = fused_material(task, model_name, function, *self._fused)
@@ -208,31 +206,6 @@ class DependencyOutputs(CachePolicy):
     name = "dependencies"
 
 
-def dependency_text(inputs: KeyInputs) -> str:
-    """The canonical JSON of ``{dependency: output}`` for the task's direct dependencies,
-    each output's text taken from the run's memo when it was encoded before."""
-    outputs, memo = inputs.dependency_outputs, inputs.output_texts
-    parts = []
-    deps = inputs.task.depends_on
-    for dep in sorted(set(deps)) if len(deps) > 1 else deps:
-        if dep not in outputs:
-            continue
-        value = outputs[dep]
-        if value is None:
-            text = "null"
-        elif memo is None:
-            text = canonical_json(value)
-        else:
-            seen = memo.get(dep)
-            if seen is not None and seen[0] is value:
-                text = seen[1]
-            else:
-                text = canonical_json(value)
-                memo[dep] = (value, text)
-        parts.append(encode_text(dep) + ":" + text)
-    return "{" + ",".join(parts) + "}"
-
-
 class Model(CachePolicy):
     name = "model"
 
@@ -268,82 +241,6 @@ class NoCache(CachePolicy):
 
     def caches(self, inputs: KeyInputs) -> bool:
         return False
-
-
-# the last function `_default_key` digested and its digest, as one tuple (swapped whole)
-_last_source: list[tuple[Any, str | None]] = [(None, None)]
-
-
-def _default_key(task: TaskDefinition, outputs: Mapping[str, Any], model_name: str | None,
-                 function: Callable[..., Any] | None, memo: dict[str, tuple[Any, str]] | None,
-                 files: str | None, with_dependencies: bool) -> PreparedKey | None:
-    """`prepare_task` of DEFAULT (``with_dependencies``: or DEFAULT without
-    DEPENDENCY_OUTPUTS): ``SHELL_OPT_IN`` then the material `fused_material` builds and
-    the outputs `_prepared` holds, in one call (a run prepares a key for every task it
-    looks up). ``outputs``: keyed by the task's dependencies (what a run passes)."""
-    last = _last_source[0]
-    if function is None:
-        digest = None
-    elif function is last[0]:
-        digest = last[1]
-    else:
-        if getattr(function, "never_cached", False):
-            return None
-        digest = source_digest(function)
-        _last_source[0] = (function, digest)
-    params = task.parameters
-    task_type = task.task_type
-    if task.writes or (task_type == "shell" and not params.get("cache")):
-        return None
-    caps, skills = task.required_capabilities, task.required_skills
-    held = type(model_name) in HELD
-    if held and len(params) == 1:  # (most tasks: a callable's name, a prompt, a command)
-        ((name, value),) = params.items()
-        held = type(value) in HELD and type(name) is str
-        held_params: tuple[Any, ...] = (name, value)
-    elif held:
-        for name, value in params.items():
-            if type(value) not in HELD or type(name) is not str:
-                held = False
-                break
-        else:  # flat (name, value, ...) by name: equal parameters, equal material
-            held_params = flat(sorted(params.items()))
-    if held:
-        material: tuple[Any, ...] | str = (
-            KEY_VERSION, "definition", task.id, task.description,
-            tuple(sorted(map(str, caps))) if caps else (),
-            tuple(sorted(skills)) if skills else (), task_type, task.agent_type,
-            task.expected_output_type, "model", model_name, "parameters", held_params,
-            "source", digest)
-    else:
-        material = fused_material(task, model_name, function, True, True, True, True)
-    deps: tuple[Any, ...] | str | None = None
-    if with_dependencies:
-        count = len(outputs)
-        if count == 1:
-            for dep, value in outputs.items():
-                deps = (dep, value) if type(value) in HELD else None
-        elif count == 0:
-            deps = ()
-        elif count == 2:
-            (one, first), (two, second) = outputs.items()
-            if type(first) in HELD and type(second) in HELD:
-                deps = (one, first, two, second) if one < two else (two, second, one, first)
-        elif count == 3:  # (by name, as below, without sorting the pairs)
-            one, two, three = sorted(outputs)
-            first, second, third = outputs[one], outputs[two], outputs[three]
-            if type(first) in HELD and type(second) in HELD and type(third) in HELD:
-                deps = (one, first, two, second, three, third)
-        elif count <= HELD_OUTPUTS:
-            items = sorted(outputs.items())
-            for _, value in items:
-                if type(value) not in HELD:
-                    break
-            else:
-                deps = flat(items)
-        if deps is None:  # (outputs not all immutable, or many: their text, one object)
-            deps = dependency_text(KeyInputs(task, outputs, model_name, function, memo))
-    return PreparedKey(task.id, material, deps, files, 12)  # (`_params_at` of DEFAULT)
 
 
 DEFINITION, PARAMETERS, DEPENDENCY_OUTPUTS = Definition(), Parameters(), DependencyOutputs()

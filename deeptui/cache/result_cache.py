@@ -15,11 +15,12 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from deeptui.blank import ZERO_FIELDS
 from deeptui.cache.config import (CacheConfig, CacheStrategy, cache_directory, claim_cache_dir,
                                   default_cache_dir)
-from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk, is_corruption
+from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk
 from deeptui.cache.keys import KEY_VERSION
 from deeptui.cache.keys import PreparedKey
 from deeptui.cache.policies import DEFAULT, KeyInputs, policy_for
@@ -33,7 +34,6 @@ __all__ = [
     "create_cache", "default_cache_dir",
 ]
 
-_T = TypeVar("_T")
 FLUSH_SECONDS = 1.0  # how stale the directory's hit/miss counts may be while a process runs
 
 
@@ -57,11 +57,8 @@ class ResultCache:
         self._ttl = self.config.ttl_seconds
         strategy = self.config.strategy
         self._lock = threading.RLock()
-        self._memory = (
-            MemoryTier(self.config.max_size)
-            if strategy in (CacheStrategy.MEMORY, CacheStrategy.HYBRID)
-            else None
-        )
+        self._memory = (MemoryTier(self.config.max_size) if strategy in (
+            CacheStrategy.MEMORY, CacheStrategy.HYBRID) else None)
         self._disk: DiskTier | None = None
         directory = cache_directory(self.config)
         if directory is not None:
@@ -78,27 +75,17 @@ class ResultCache:
     def directory(self) -> Path | None:
         return self._disk.directory if self._disk is not None else None
 
-    def make_key(
-        self,
-        task: TaskDefinition,
-        dependency_outputs: Mapping[str, Any],
-        model_name: str | None,
-        function: Callable[..., Any] | None = None,
-    ) -> str:
+    def make_key(self, task: TaskDefinition, dependency_outputs: Mapping[str, Any],
+                 model_name: str | None, function: Callable[..., Any] | None = None) -> str:
         """The key of the task's result under its policy (whether or not that caches it);
         ``function``: a callable task's registered function (its source is in the key)."""
         inputs = KeyInputs(task, dependency_outputs, model_name, function)
         return policy_for(task, self.policy).key(inputs)
 
-    def key_for(
-        self,
-        task: TaskDefinition,
-        dependency_outputs: Mapping[str, Any],
-        model_name: str | None,
-        function: Callable[..., Any] | None = None,
-        output_texts: dict[str, tuple[Any, str]] | None = None,
-        files: str | None = None,
-    ) -> PreparedKey | None:
+    def key_for(self, task: TaskDefinition, dependency_outputs: Mapping[str, Any],
+                model_name: str | None, function: Callable[..., Any] | None = None,
+                output_texts: dict[str, tuple[Any, str]] | None = None,
+                files: str | None = None) -> PreparedKey | None:
         """The key a run looks the task up and stores it under (`get`, `put`), not hashed
         yet (`PreparedKey.hex`); None: the task's policy does not cache it (a shell task
         that did not opt in, ``cache_policy: none``). ``dependency_outputs``: keyed by the
@@ -109,14 +96,15 @@ class ResultCache:
         return policy_for(task, self.policy).prepare_task(task, dependency_outputs, model_name,
                                                           function, output_texts, files)
 
-    def surely_misses(self, key: PreparedKey) -> bool:
-        """True, counted as a miss, when no lookup is needed to tell that ``key`` misses: a
-        memory-only cache holds no entry of the key's task (most lookups of a first run)."""
-        memory, task_id = self._memory, key.task_id
+    def surely_misses(self, task_id: str | None) -> bool:
+        """True, counted as a miss, when no lookup is needed to tell that a key of the task's
+        definition (``task_id``; None: a key without it) misses: a memory-only cache holds
+        no entry of the task (most lookups of a first run)."""
+        memory = self._memory
         if memory is None or self._disk is not None or task_id is None:
             return False
-        if task_id in memory.by_task:  # (one dict read: no lock, as a run looks up every task)
-            return False
+        if task_id in memory.by_task or task_id in memory.recent_tasks:  # (no lock: a run
+            return False  # looks up every task)
         self.misses += 1
         return True
 
@@ -125,10 +113,14 @@ class ResultCache:
         is compared with its task's unhashed entries (`MemoryTier.find`): a run of misses,
         and of hits on entries it stored, hashes nothing. ``zero``: a zero usage the caller
         owns, given to a hit stored with zero usage instead of a new one."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # (not `with`: a run of hits looks up every task)
+        try:
             result = None
             memory = self._memory
             if memory is not None:
+                if memory.recent:
+                    self._settle()
                 task_id = None
                 if type(key) is PreparedKey:
                     task_id = key.task_id
@@ -154,6 +146,19 @@ class ResultCache:
                 self.hits += 1
             self._count(hits=int(result is not None), misses=int(result is None))
             return result
+        finally:
+            lock.release()
+
+    def settle(self) -> None:
+        """Put the entries the memory tier holds aside in its LRU (`MemoryTier.put_recent`):
+        a run does at its end; every read does first."""
+        with self._lock:
+            self._settle()
+
+    def _settle(self) -> None:
+        memory = self._memory
+        if memory is not None and memory.recent:
+            self._evicted(memory.settle())
 
     def _count(self, flush: bool = False, **deltas: int) -> None:
         """Add to the counts kept in the cache directory (they outlive the process).
@@ -172,7 +177,7 @@ class ResultCache:
         self._pending = dict.fromkeys(pending, 0)
         self._flushed_at = time.monotonic()
         if disk is not None and any(pending.values()):
-            self._guarded(lambda: disk.count(
+            self._disk.guarded(lambda: disk.count(
                 hits=pending["hits"], misses=pending["misses"],
                 deeptui_evictions=pending["evictions"],
                 deeptui_invalidations=pending["invalidations"]), None)
@@ -187,7 +192,7 @@ class ResultCache:
             payload, expire_time = found
             result = decode(payload)
         except sqlite3.DatabaseError as exc:
-            self._disk_failed(exc)
+            self._disk.failed(exc)  # type: ignore[union-attr]
             return None
         except (ValueError, KeyError, TypeError) as exc:
             warnings.warn(
@@ -208,23 +213,9 @@ class ResultCache:
         if count:
             self._count(evictions=count)
 
-    def _guarded(self, call: Callable[[], _T], default: _T) -> _T:
-        try:
-            return call()
-        except sqlite3.DatabaseError as exc:
-            self._disk_failed(exc)
-            return default
-
-    def _disk_failed(self, exc: sqlite3.DatabaseError) -> None:
-        assert self._disk is not None
-        if is_corruption(exc):
-            self._disk.rebuild(exc)
-        else:
-            warnings.warn(f"cache unavailable, treated as a miss: {exc}", RuntimeWarning, 4)
-
     def put(
         self,
-        key: str | PreparedKey,
+        key: str | PreparedKey | tuple[Any, ...],
         task_id: str,
         output: Any,
         usage: TaskUsage | None = None,
@@ -234,15 +225,14 @@ class ResultCache:
         """Store a completed task's result (``run_id``: the run that produced it); False
         (nothing stored) when the strategy is NONE or the output is not JSON-serializable.
         A memory-only cache keeps a `PreparedKey` of the task's definition unhashed until
-        a lookup needs it."""
+        a lookup needs it. ``key``: also the values of ``task_id``'s `PreparedKey`, as
+        `look_up` gives them for a lookup that surely missed."""
         memory = self._memory
         if self._disk is None:  # memory only (the default): no directory counts to keep
             if memory is None:
                 return False
-            if type(output) in SCALARS and (usage is None or (
-                    type(usage) is TaskUsage and not (usage.input_tokens or usage.output_tokens
-                                                      or usage.requests)
-                    and usage.cost_usd is None)):  # `deferred`'s common case, inline
+            if type(output) in SCALARS and (usage is None or (  # `deferred`'s common
+                    type(usage) is TaskUsage and usage.__dict__ == ZERO_FIELDS)):  # case, inline
                 payload: Any = (task_id, output, usage is not None, agent_used, run_id)
             else:
                 payload = deferred(task_id, output, usage, agent_used, run_id)
@@ -250,14 +240,26 @@ class ResultCache:
                     payload = encode(task_id, output, usage, agent_used, run_id=run_id)
                     if payload is None:
                         return False
-            if type(key) is PreparedKey and key.task_id is None:
-                key = key.hex()  # (no task to look under: hashed now)
+            if type(key) is PreparedKey:  # unhashed and of the task's definition: its values
+                key = key.values if key.task_id is not None and key.values else key.hex()
+            if type(key) is tuple:  # (most puts: `look_up` gives a surely missed key's values)
+                lock = self._lock
+                lock.acquire()  # (not `with`: its lookups cost twice the lock itself)
+                try:
+                    self.evictions += memory.put_recent(key, payload, task_id, self._ttl,
+                                                        time.time())
+                finally:
+                    lock.release()
+                return True
             with self._lock:
+                self._settle()
                 self.evictions += memory.put(key, payload, task_id, self._ttl, time.time())
             return True
         payload = encode(task_id, output, usage, agent_used, run_id=run_id)
         if payload is None:
             return False
+        if type(key) is tuple:
+            key = PreparedKey(task_id, *key)
         if type(key) is PreparedKey:
             key = key.hex()
         ttl = self.config.ttl_seconds
@@ -272,7 +274,7 @@ class ResultCache:
                                   run_id=run_id) or ""
                     self._evicted(disk.put(key, text, task_id, ttl))
             except sqlite3.DatabaseError as exc:
-                self._disk_failed(exc)
+                self._disk.failed(exc)  # type: ignore[union-attr]
                 return False
             except OSError as exc:  # a full disk, a value folder that is not a folder
                 warnings.warn(f"cache directory '{disk.directory}': result of task "
@@ -286,10 +288,11 @@ class ResultCache:
     def invalidate(self, task_id: str) -> int:
         """Remove every entry of `task_id`; returns how many were removed."""
         with self._lock:
+            self._settle()
             removed = self._memory.invalidate(task_id) if self._memory is not None else 0
             if self._disk is not None:
                 disk = self._disk
-                evicted = self._guarded(lambda: disk.cache.evict(task_id, retry=True), 0)
+                evicted = self._disk.guarded(lambda: disk.cache.evict(task_id, retry=True), 0)
                 removed = max(removed, evicted)
             self.invalidations += removed
             self._count(flush=True, invalidations=removed)
@@ -300,6 +303,7 @@ class ResultCache:
         with self._lock:
             removed = 0
             if self._memory is not None:
+                self._memory.settle()  # (no evictions to count: the counts start from zero)
                 self._memory.hash_all()  # two unhashed entries may be one
                 removed = len(self._memory)
                 self._memory.clear()
@@ -307,27 +311,29 @@ class ResultCache:
             self._pending = dict.fromkeys(self._pending, 0)
             if self._disk is not None:
                 disk = self._disk
-                removed = max(removed, self._guarded(lambda: disk.cache.clear(retry=True), 0))
-                self._guarded(disk.reset_counters, None)
+                removed = max(removed, self._disk.guarded(lambda: disk.cache.clear(retry=True), 0))
+                self._disk.guarded(disk.reset_counters, None)
             return removed
 
     def __len__(self) -> int:
         """How many live (unexpired) entries the cache holds."""
         with self._lock:
             if self._disk is not None:
-                return self._guarded(self._disk.live_count, 0)
+                return self._disk.guarded(self._disk.live_count, 0)
+            self._settle()
             return len(self._memory.live()) if self._memory is not None else 0
 
     def stats(self) -> dict[str, Any]:
         """The statistics the orchestration guide names. With a disk tier the counts are the
         directory's totals, across every process that used it; otherwise this process's."""
+        self.settle()  # (its evictions are counted)
         hits, misses = self.hits, self.misses
         evictions, invalidations = self.evictions, self.invalidations
         with self._lock:
             disk = self._disk
             if disk is not None:
                 self._flush()
-                kept = self._guarded(disk.counters, None)
+                kept = self._disk.guarded(disk.counters, None)
                 if kept is not None:
                     hits, misses = kept["hits"], kept["misses"]
                     evictions = kept["deeptui_evictions"]
@@ -358,10 +364,11 @@ class ResultCache:
                         age_seconds=max(now - stored, 0.0),
                         ttl_remaining=None if expires is None else max(expires - now, 0.0),
                     )
-                    for key, tag, size, stored, expires in self._guarded(self._disk.rows, [])
+                    for key, tag, size, stored, expires in self._disk.guarded(self._disk.rows, [])
                 ]
             if self._memory is None:
                 return []
+            self._settle()
             mono = time.monotonic()
             infos = [
                 CacheEntryInfo(

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from deeptui.blank import own_usage
+from deeptui.blank import ZERO_FIELDS, own_usage
+from deeptui.cache.default_key import default_values
+from deeptui.cache.keys import PreparedKey
 from deeptui.cache.policies import policy_for
 from deeptui.errors import ConditionError
 from deeptui.runners import TaskContext, TaskFailure
 
 if TYPE_CHECKING:
-    from deeptui.cache.keys import PreparedKey
     from deeptui.models import TaskDefinition
     from deeptui.scheduler.ready_queue import ReadyQueueExecutor
 
@@ -41,7 +42,8 @@ NOT_LOOKED_UP: Any = object()
 def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | None,
             outputs: dict[str, Any] | None = None) -> PreparedKey | None:
     """The task's cache lookup: `HIT` when it ended, completed from the cache (no slot, no
-    attempt), else the key to store its result under (None: its policy does not cache it).
+    attempt), else the key to store its result under (a `PreparedKey`, or just its values
+    when the lookup surely missed; None: its policy does not cache it).
     ``outputs``: its dependencies' outputs, when the caller has them."""
     tid = task.id
     fn = None
@@ -50,18 +52,28 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | Non
         fn = run.callables.find(task)
     files = run.files() if run.files is not None and kind == "agent" else None
     cache = run.cache
-    key = policy_for(task, cache.policy).prepare_task(  # type: ignore[union-attr]
-        task, run.outputs(task) if outputs is None else outputs, run.model_name, fn,
-        run.output_texts, files)
-    if key is None:
-        return None
+    policy = policy_for(task, cache.policy)  # type: ignore[union-attr]
+    if outputs is None:
+        outputs = run.outputs(task)
+    if policy.fused_default:  # (most tasks) the key's values, a `PreparedKey` when needed
+        values = default_values(task, outputs, run.model_name, fn, run.output_texts, files,
+                                policy.with_dependencies)
+        if values is None:
+            return None
+        if tid not in run.refresh and cache.surely_misses(tid):  # type: ignore[union-attr]
+            return values  # type: ignore[return-value]  # (`ResultCache.put` takes them)
+        key = PreparedKey(tid, *values)
+    else:
+        key = policy.prepare_task(task, outputs, run.model_name, fn, run.output_texts, files)
+        if key is None:
+            return None
     if tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
         run.refresh.discard(tid)
         return key
-    if cache.surely_misses(key):  # type: ignore[union-attr]
+    if cache.surely_misses(key.task_id):  # type: ignore[union-attr]
         return key
     own = run.results[tid].usage  # the pending result's fresh usage: a hit's zero usage
-    if own.input_tokens or own.output_tokens or own.requests or own.cost_usd is not None:
+    if own.__dict__ != ZERO_FIELDS:
         own = None
     hit = cache.get(key, own)  # type: ignore[union-attr]
     if hit is None:

@@ -327,6 +327,8 @@ class ReadyQueueExecutor(CapacityWaits):
                                     cancelled_run=self.cancelled_run, stopping=self.stopping)
         self.waiting.clear()
         self.router.stop_waiting(self._wake)
+        if self.cache is not None:
+            self.cache.settle()  # (the entries its puts set aside go in the LRU now)
         self.sm.finish_workflow(status, error)
         done.set_result(status)
 
