@@ -40,10 +40,10 @@ NOT_LOOKED_UP: Any = object()
 
 
 def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | None,
-            outputs: dict[str, Any] | None = None) -> PreparedKey | None:
+            outputs: dict[str, Any] | None = None) -> PreparedKey | tuple[Any, ...] | None:
     """The task's cache lookup: `HIT` when it ended, completed from the cache (no slot, no
-    attempt), else the key to store its result under (a `PreparedKey`, or just its values
-    when the lookup surely missed; None: its policy does not cache it).
+    attempt), else the key to store its result under (a `PreparedKey`, or just the values
+    of DEFAULT's key when nothing was read; None: its policy does not cache it).
     ``outputs``: its dependencies' outputs, when the caller has them."""
     tid = task.id
     fn = None
@@ -55,23 +55,23 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | Non
     policy = policy_for(task, cache.policy)  # type: ignore[union-attr]
     if outputs is None:
         outputs = run.outputs(task)
-    if policy.fused_default:  # (most tasks) the key's values, a `PreparedKey` when needed
-        values = default_values(task, outputs, run.model_name, fn, run.output_texts, files,
-                                policy.with_dependencies)
-        if values is None:
-            return None
-        if tid not in run.refresh and cache.surely_misses(tid):  # type: ignore[union-attr]
-            return values  # type: ignore[return-value]  # (`ResultCache.put` takes them)
-        key = PreparedKey(tid, *values)
+    key: Any
+    if policy.fused_default:  # (most tasks) the key's values; a `PreparedKey` only to look up
+        key = default_values(task, outputs, run.model_name, fn, run.output_texts, files,
+                             policy.with_dependencies)
+        of_task: str | None = tid
     else:
         key = policy.prepare_task(task, outputs, run.model_name, fn, run.output_texts, files)
-        if key is None:
-            return None
+        of_task = None if key is None else key.task_id
+    if key is None:
+        return None
     if tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
         run.refresh.discard(tid)
         return key
-    if cache.surely_misses(key.task_id):  # type: ignore[union-attr]
-        return key
+    if cache.surely_misses(of_task):  # type: ignore[union-attr]
+        return key  # (values: `ResultCache.put` takes them)
+    if type(key) is tuple:
+        key = PreparedKey(tid, *key)
     own = run.results[tid].usage  # the pending result's fresh usage: a hit's zero usage
     if own.__dict__ != ZERO_FIELDS:
         own = None
