@@ -21,6 +21,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from operator import itemgetter
+from collections.abc import Sequence
 from typing import Any
 
 from deeptui.errors import StoreError
@@ -122,7 +123,7 @@ def combine(newest_first: list[RunDurations]) -> dict[str, float]:
     if ids:  # most tasks: one sample in every run, the same weights
         columns = [itemgetter(*ids)(d) for d in runs] if len(ids) > 1 else \
             [(d[ids[0]],) for d in runs]
-        order_of, ranks = _by_value, range(len(weights))
+        order_of, ranks, half = _by_value, range(len(weights)), sum(weights) / 2
         if len(weights) <= MEMO_RUNS:
             # with the same weights the median's run depends only on the order of the values:
             # found once per order (of the runs by value), then looked up
@@ -131,17 +132,12 @@ def combine(newest_first: list[RunDurations]) -> dict[str, float]:
                 order = tuple(order_of(ranks, key=values.__getitem__))
                 pick = picks.get(order)
                 if pick is None:
-                    pick = picks[order] = _median_run(order, weights)
+                    pick = picks[order] = _median_run(order, weights, half)
                 out[task_id] = values[pick]
-        else:  # orders rarely repeat (5! and more): `_median_run` inline, nothing kept
-            half = sum(weights) / 2
+        else:  # orders rarely repeat (5! and more): nothing kept
             for task_id, values in zip(ids, zip(*columns), strict=True):
-                total = 0.0
-                for run in order_of(ranks, key=values.__getitem__):
-                    total += weights[run]
-                    if total >= half:
-                        break
-                out[task_id] = values[run]
+                out[task_id] = values[_median_run(order_of(ranks, key=values.__getitem__),
+                                                  weights, half)]
     for task_id in rest:
         values = [(durations[task_id], weight) for weight, durations in present
                   if task_id in durations]
@@ -152,9 +148,9 @@ def combine(newest_first: list[RunDurations]) -> dict[str, float]:
 _by_value = sorted
 
 
-def _median_run(order: tuple[int, ...], weights: tuple[float, ...]) -> int:
-    """The run whose value is the weighted median, ``order``: the runs by value."""
-    half = sum(weights) / 2
+def _median_run(order: Sequence[int], weights: tuple[float, ...], half: float) -> int:
+    """The run whose value is the weighted median, ``order``: the runs by value; ``half``:
+    half the weights' sum."""
     total = 0.0
     for run in order:
         total += weights[run]
