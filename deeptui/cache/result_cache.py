@@ -177,7 +177,7 @@ class ResultCache:
         self._pending = dict.fromkeys(pending, 0)
         self._flushed_at = time.monotonic()
         if disk is not None and any(pending.values()):
-            self._disk.guarded(lambda: disk.count(
+            disk.guarded(lambda: disk.count(
                 hits=pending["hits"], misses=pending["misses"],
                 deeptui_evictions=pending["evictions"],
                 deeptui_invalidations=pending["invalidations"]), None)
@@ -192,7 +192,7 @@ class ResultCache:
             payload, expire_time = found
             result = decode(payload)
         except sqlite3.DatabaseError as exc:
-            self._disk.failed(exc)  # type: ignore[union-attr]
+            disk.failed(exc)
             return None
         except (ValueError, KeyError, TypeError) as exc:
             warnings.warn(
@@ -274,7 +274,7 @@ class ResultCache:
                                   run_id=run_id) or ""
                     self._evicted(disk.put(key, text, task_id, ttl))
             except sqlite3.DatabaseError as exc:
-                self._disk.failed(exc)  # type: ignore[union-attr]
+                disk.failed(exc)
                 return False
             except OSError as exc:  # a full disk, a value folder that is not a folder
                 warnings.warn(f"cache directory '{disk.directory}': result of task "
@@ -292,7 +292,7 @@ class ResultCache:
             removed = self._memory.invalidate(task_id) if self._memory is not None else 0
             if self._disk is not None:
                 disk = self._disk
-                evicted = self._disk.guarded(lambda: disk.cache.evict(task_id, retry=True), 0)
+                evicted = disk.guarded(lambda: disk.cache.evict(task_id, retry=True), 0)
                 removed = max(removed, evicted)
             self.invalidations += removed
             self._count(flush=True, invalidations=removed)
@@ -311,8 +311,8 @@ class ResultCache:
             self._pending = dict.fromkeys(self._pending, 0)
             if self._disk is not None:
                 disk = self._disk
-                removed = max(removed, self._disk.guarded(lambda: disk.cache.clear(retry=True), 0))
-                self._disk.guarded(disk.reset_counters, None)
+                removed = max(removed, disk.guarded(lambda: disk.cache.clear(retry=True), 0))
+                disk.guarded(disk.reset_counters, None)
             return removed
 
     def __len__(self) -> int:
@@ -333,7 +333,7 @@ class ResultCache:
             disk = self._disk
             if disk is not None:
                 self._flush()
-                kept = self._disk.guarded(disk.counters, None)
+                kept = disk.guarded(disk.counters, None)
                 if kept is not None:
                     hits, misses = kept["hits"], kept["misses"]
                     evictions = kept["deeptui_evictions"]
