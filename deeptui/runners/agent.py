@@ -7,6 +7,7 @@ provider package or a missing key is one clear error before anything runs.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 import logging
 import warnings
@@ -255,8 +256,6 @@ def _instructions_inline(agent: Any) -> Any:
     The same function, awaited in place, gives the same text. It is found in the agent's
     ``_instructions`` (pydantic-ai's, private): if a release moves it, nothing is replaced and
     tests/test_agent_path.py says so."""
-    import inspect
-
     sourced = getattr(agent, "_instructions", None)
     for i, item in enumerate(sourced or ()):
         fn = item.instruction
