@@ -4,11 +4,13 @@ one put after the other gives: which results are kept, the counts, and the next 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from deeptui import (CacheConfig, OrchestrationConfig, TaskDefinition, TaskOrchestrator,
                      WorkflowDefinition)
 from deeptui.bus import TaskCompleted
+from deeptui.cache.keys import PreparedKey
 
 CONFIG = OrchestrationConfig()
 
@@ -27,6 +29,7 @@ def orchestrator(calls: list[str], max_size: int) -> TaskOrchestrator:
 
     def add(task: Any, params: dict[str, Any], deps: dict[str, Any]) -> int:
         calls.append(task.id)
+        time.sleep(params.get("sleep", 0))
         return next(iter(deps.values())) + 1 if deps else params["start"]
 
     orch.register_callable("add", add)
@@ -61,22 +64,100 @@ async def test_a_second_run_evicts_the_oldest_entries_of_the_first_to_make_room(
     assert orch.cache.stats()["evictions"] == 2
 
 
-async def test_counts_read_during_the_run_are_those_of_one_put_after_the_other():
-    calls: list[str] = []
-    orch = orchestrator(calls, max_size=3)
+def counts_seen(orch: TaskOrchestrator) -> list[tuple[str, int, int]]:
+    """(task, cache size, evictions) read from a bus tap at each task's completion, as a
+    listener of the bus reads the cache."""
     seen: list[tuple[str, int, int]] = []
 
-    def completed(event: Any) -> None:  # the cache as the app's panel reads it
+    def completed(event: Any) -> None:
         if isinstance(event, TaskCompleted):
             stats = orch.cache.stats()
             seen.append((event.task_id, stats["cache_size"], stats["evictions"]))
 
     orch.bus.tap(completed, queued=False)
+    return seen
+
+
+async def test_counts_read_during_a_run_of_awaited_tasks_lag_by_one():
+    orch = TaskOrchestrator(config=CONFIG, cache_config=CacheConfig(max_size=3))
+
+    async def add(task: Any, params: dict[str, Any], deps: dict[str, Any]) -> int:
+        return next(iter(deps.values())) + 1 if deps else params["start"]
+
+    orch.register_callable("add", add)  # (an async def: each task is stored as it ends)
+    seen = counts_seen(orch)
     await orch.execute_workflow(chain(6))
     # a task's completion is published before its result is stored: the counts lag by one
     assert seen == [("t0", 0, 0), ("t1", 1, 0), ("t2", 2, 0), ("t3", 3, 0), ("t4", 3, 1),
                     ("t5", 3, 2)]
     assert (len(orch.cache), orch.cache.stats()["evictions"]) == (3, 3)
+
+
+async def test_counts_read_during_a_pump_of_inline_tasks_lag_by_that_pump():
+    calls: list[str] = []
+    orch = orchestrator(calls, max_size=3)
+    seen = counts_seen(orch)
+    await orch.execute_workflow(chain(6))
+    # six plain functions end in one pump; their results are stored when it ends
+    assert seen == [(f"t{i}", 0, 0) for i in range(6)]
+    assert (len(orch.cache), orch.cache.stats()["evictions"]) == (3, 3)
+    assert [e.task_id for e in orch.cache.entries()] == ["t5", "t4", "t3"]
+    # a pump that yields stores what it ran first: the next pump's listeners see it
+    orch.clear_cache()
+    seen.clear()
+    slow = chain(6)
+    slow.tasks[2].parameters["sleep"] = 0.01  # t2 runs past the pump's slice: it yields
+    await orch.execute_workflow(slow)
+    assert seen[:3] == [("t0", 0, 0), ("t1", 0, 0), ("t2", 0, 0)]
+    assert seen[3] == ("t3", 3, 0)  # t0..t2, stored when the first pump yielded
+    assert (len(orch.cache), orch.cache.stats()["evictions"]) == (3, 3)
+
+
+async def test_a_dependent_changing_an_output_in_the_same_pump_does_not_change_the_cache():
+    orch = TaskOrchestrator(config=CONFIG)
+    orch.register_callable("make", lambda task, params, deps: {"n": 1})
+
+    def spoil(task: Any, params: dict[str, Any], deps: dict[str, Any]) -> None:
+        deps["a"]["n"] = 99  # the dependency's output object itself
+
+    orch.register_callable("spoil", spoil)
+    workflow = WorkflowDefinition(id="wf", tasks=[
+        TaskDefinition(id="a", task_type="callable", parameters={"callable": "make"}),
+        TaskDefinition(id="b", task_type="callable", parameters={"callable": "spoil"},
+                       depends_on=["a"])])
+    await orch.execute_workflow(workflow)
+    again = await orch.execute_workflow(workflow)
+    assert again.task_results["a"].cached and again.task_results["a"].output == {"n": 1}
+
+
+def test_storing_results_together_keeps_what_storing_them_one_by_one_keeps():
+    from deeptui.cache import ResultCache
+    from deeptui.models import TaskUsage
+
+    def values(i: int) -> tuple[Any, ...]:
+        return ((2, "definition", f"t{i}"), (), None, None)
+
+    one_by_one, together = ResultCache(CacheConfig(max_size=4)), ResultCache(CacheConfig(max_size=4))
+    results = [(values(i), f"t{i}", i, TaskUsage() if i % 3 else None) for i in range(10)]
+    results[4] = (values(4), "t4", "four", TaskUsage(input_tokens=5))  # (counted usage)
+    for key, task_id, output, usage in results:
+        assert one_by_one.put(key, task_id, output, usage, None, run_id="r")
+    together.put_values(results[:3], "r")
+    together.put_values(results[3:], "r")
+    for cache in (one_by_one, together):
+        assert (cache.stats()["cache_size"], cache.stats()["evictions"]) == (4, 6)
+    assert ([e.task_id for e in together.entries()] == [e.task_id for e in one_by_one.entries()]
+            == ["t9", "t8", "t7", "t6"])
+    for key, task_id, _, _ in results:
+        a = one_by_one.get(PreparedKey(task_id, *key))
+        b = together.get(PreparedKey(task_id, *key))
+        assert (a and (a.output, a.usage, a.run_id)) == (b and (b.output, b.usage, b.run_id))
+    small = ResultCache(CacheConfig(max_size=100))
+    small.put_values(results[3:6], "r")  # a counted usage kept exactly
+    hit = small.get(PreparedKey("t4", *values(4)))
+    assert hit is not None and hit.output == "four" and hit.usage.input_tokens == 5
+    assert small.get(PreparedKey("t3", *values(3))).usage is None  # (stored without one)
+    assert small.get(PreparedKey("t5", *values(5))).usage == TaskUsage()
 
 
 async def test_a_result_set_aside_is_found_by_the_next_lookup_of_its_task():

@@ -215,6 +215,15 @@ class MemoryTier:
         self.recent_tasks[task_id] = None
         return dropped
 
+    def put_recent_all(self, entries: list[Entry]) -> int:
+        """`put_recent` of each entry (at most ``max_size``), in order; returns how many
+        entries that pushed out of `recent`."""
+        recent = self.recent
+        dropped = max(len(recent) + len(entries) - self.max_size, 0)
+        recent.extend(entries)
+        self.recent_tasks.update(dict.fromkeys([entry[TASK] for entry in entries]))
+        return dropped
+
     def settle(self) -> int:
         """Put `recent` in the LRU, in put order (what putting them one by one would have
         left); returns how many entries that evicted. Every read of the LRU needs it first

@@ -64,6 +64,7 @@ class ResultCache:
         if directory is not None:
             bound = self.config.max_size if strategy is CacheStrategy.DISK else None
             self._disk = DiskTier(directory, bound)
+        self.memory_only = self._disk is None and self._memory is not None  # (the default)
         # what decides a task's key (a task may name its own in parameters.cache_policy)
         self.policy = DEFAULT if self.config.include_dependencies else DEFAULT.without(
             "dependencies")
@@ -100,9 +101,9 @@ class ResultCache:
         """True, counted as a miss, when no lookup is needed to tell that a key of the task's
         definition (``task_id``; None: a key without it) misses: a memory-only cache holds
         no entry of the task (most lookups of a first run)."""
-        memory = self._memory
-        if memory is None or self._disk is not None or task_id is None:
+        if not self.memory_only or task_id is None:
             return False
+        memory = self._memory
         if task_id in memory.by_task or task_id in memory.recent_tasks:  # (no lock: a run
             return False  # looks up every task)
         self.misses += 1
@@ -284,6 +285,41 @@ class ResultCache:
                 self._evicted(memory.put(key, payload, task_id, ttl, time.time()))
             self._count(flush=True)  # a write anyway: bring the directory's counts up to date
         return True
+
+    def put_values(self, results: list[tuple[tuple[Any, ...], str, Any, TaskUsage | None]],
+                   run_id: str | None) -> None:
+        """Store results, in order, as one `put` each would: (key values as `look_up`
+        gives them for a sure miss, task, an output in `SCALARS`, usage). A run's pump
+        stores the tasks it ran inline in one call (one lock, one clock reading); of more
+        results than a memory-only cache holds, those the later ones would push out are
+        counted as evicted without being made into entries."""
+        memory = self._memory
+        if not self.memory_only:
+            for values, task_id, output, usage in results:
+                self.put(values, task_id, output, usage, None, run_id)
+            return
+        keep = results[-memory.max_size:]  # type: ignore[union-attr]
+        ttl = self._ttl
+        expires = None if ttl is None else time.monotonic() + ttl
+        created = time.time()
+        entries = []
+        zero: Any = None  # a usage found zero (most likely the run's shared one)
+        for values, task_id, output, usage in keep:
+            if usage is not None and usage is not zero:
+                if type(usage) is not TaskUsage or usage.__dict__ != ZERO_FIELDS:
+                    payload: Any = encode(task_id, output, usage, None, run_id=run_id,
+                                          created=created)
+                    entries.append((values, payload, task_id, expires, created))
+                    continue
+                zero = usage
+            entries.append((values, (task_id, output, usage is not None, None, run_id),
+                            task_id, expires, created))
+        lock = self._lock
+        lock.acquire()
+        try:
+            self.evictions += len(results) - len(keep) + memory.put_recent_all(entries)
+        finally:
+            lock.release()
 
     def invalidate(self, task_id: str) -> int:
         """Remove every entry of `task_id`; returns how many were removed."""

@@ -11,6 +11,7 @@ is retried after ``RetryConfig.delay`` (with jitter, cancellable).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from deeptui.blank import ZERO_FIELDS, own_usage
@@ -40,19 +41,23 @@ NOT_LOOKED_UP: Any = object()
 
 
 def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | None,
-            outputs: dict[str, Any] | None = None) -> PreparedKey | tuple[Any, ...] | None:
+            outputs: dict[str, Any] | None = None,
+            fn: Callable[..., Any] | None = None) -> PreparedKey | tuple[Any, ...] | None:
     """The task's cache lookup: `HIT` when it ended, completed from the cache (no slot, no
     attempt), else the key to store its result under (a `PreparedKey`, or just the values
     of DEFAULT's key when nothing was read; None: its policy does not cache it).
-    ``outputs``: its dependencies' outputs, when the caller has them."""
+    ``outputs``: its dependencies' outputs, when the caller has them; ``fn``: a callable
+    task's function, when the caller found it in the run's registry (`run.inline`)."""
     tid = task.id
-    fn = None
     kind = run.kind[tid]
-    if run.callables is not None and kind == "callable":
+    if kind == "callable" and (fn is None or run.inline is not run.callables) and (
+            run.callables is not None):
         fn = run.callables.find(task)
-    files = run.files() if run.files is not None and kind == "agent" else None
+    files = run.files() if kind == "agent" and run.files is not None else None
     cache = run.cache
-    policy = policy_for(task, cache.policy)  # type: ignore[union-attr]
+    policy = cache.policy  # type: ignore[union-attr]
+    if "cache_policy" in task.parameters:  # (a task may name its own)
+        policy = policy_for(task, policy)
     if outputs is None:
         outputs = run.outputs(task)
     key: Any
@@ -65,7 +70,7 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | Non
         of_task = None if key is None else key.task_id
     if key is None:
         return None
-    if tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
+    if run.refresh and tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
         run.refresh.discard(tid)
         return key
     if cache.surely_misses(of_task):  # type: ignore[union-attr]

@@ -33,7 +33,7 @@ from deeptui.runners.callables import local_registry
 from deeptui.scheduler.attempts import HIT, NOT_LOOKED_UP, look_up, run_task
 from deeptui.scheduler.capacity import CapacityWaits
 from deeptui.scheduler.gate import skip_reason
-from deeptui.scheduler.inline import DONE, INLINE_SLICE, pump_soon, run_inline
+from deeptui.scheduler.inline import DONE, INLINE_SLICE, pump_soon, run_inline, store_results
 from deeptui.scheduler.outcome import run_outcome
 from deeptui.scheduler.plan import Plan
 from deeptui.state import StateManager
@@ -90,6 +90,9 @@ class ReadyQueueExecutor(CapacityWaits):
         self.pump_queued = False  # a pump that yielded to the loop goes on at its next turn
         self.model_name = model_name
         self.output_texts: dict[str, tuple[Any, str]] = {}  # the cache keys' memo, this run
+        # results of tasks run inline, stored in the cache when the pump ends
+        self.stored: list[tuple[Any, ...]] | None = (
+            [] if cache is not None and cache.memory_only else None)
         self.files: Callable[[], str] | None = None  # the run's workspace fingerprint, if any
         self.refresh: set[str] = set()  # tasks whose next start skips the cache read
         self.rng = rng or random.Random()
@@ -191,18 +194,20 @@ class ReadyQueueExecutor(CapacityWaits):
             task = self.tasks[tid]
             if not self._gate(task):
                 continue
-            key, outputs = NOT_LOOKED_UP, None
+            key, outputs, fn = NOT_LOOKED_UP, None, None
+            kind = self.kind[tid]
+            if kind == "callable" and self.inline is not None:
+                fn = self.inline.plain(task)  # (its inline body and its key's source)
             if cached:
                 outputs = self.outputs(task)  # (the key's and, run inline, the body's)
                 try:
-                    key = look_up(self, task, None, outputs)
+                    key = look_up(self, task, None, outputs, fn)
                 except Exception:  # noqa: BLE001 - run_task looks up again and fails the task
                     key = NOT_LOOKED_UP
             if key is HIT:
                 self._release_dependents(tid)
             else:
                 agent_type = None
-                kind = self.kind[tid]
                 ended = None
                 if kind == "agent":
                     agent_type = self.router.route(task)
@@ -210,9 +215,9 @@ class ReadyQueueExecutor(CapacityWaits):
                         self._block(task, entry)
                         continue
                     self.router.acquire(agent_type)
-                elif kind == "callable" and self.inline is not None and (
-                        key is not NOT_LOOKED_UP or not cached):
-                    ended = run_inline(self, task, None if key is NOT_LOOKED_UP else key, outputs)
+                elif fn is not None and (key is not NOT_LOOKED_UP or not cached):
+                    ended = run_inline(self, task, fn, None if key is NOT_LOOKED_UP else key,
+                                       outputs)
                     if ended is DONE:
                         self._settle(tid)
                 if ended is not DONE:
@@ -231,6 +236,8 @@ class ReadyQueueExecutor(CapacityWaits):
                 break
         for entry in deferred or ():
             heapq.heappush(heap, entry)
+        if self.stored:
+            store_results(self)
         if not self.running and not self.blocked and not self.heap and self.done is not None:
             self._finish()
 
@@ -328,6 +335,8 @@ class ReadyQueueExecutor(CapacityWaits):
         self.waiting.clear()
         self.router.stop_waiting(self._wake)
         if self.cache is not None:
+            if self.stored:
+                store_results(self)
             self.cache.settle()  # (the entries its puts set aside go in the LRU now)
         self.sm.finish_workflow(status, error)
         done.set_result(status)
