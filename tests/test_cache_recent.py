@@ -137,7 +137,8 @@ def test_storing_results_together_keeps_what_storing_them_one_by_one_keeps():
     def values(i: int) -> tuple[Any, ...]:
         return ((2, "definition", f"t{i}"), (), None, None)
 
-    one_by_one, together = ResultCache(CacheConfig(max_size=4)), ResultCache(CacheConfig(max_size=4))
+    one_by_one = ResultCache(CacheConfig(max_size=4))
+    together = ResultCache(CacheConfig(max_size=4))
     results = [(values(i), f"t{i}", i, TaskUsage() if i % 3 else None) for i in range(10)]
     results[4] = (values(4), "t4", "four", TaskUsage(input_tokens=5))  # (counted usage)
     for key, task_id, output, usage in results:

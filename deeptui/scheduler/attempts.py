@@ -70,7 +70,7 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | Non
         of_task = None if key is None else key.task_id
     if key is None:
         return None
-    if run.refresh and tid in run.refresh:  # run again ignoring the cache: no read, the result is stored
+    if run.refresh and tid in run.refresh:  # run again ignoring the cache: no read, stored
         run.refresh.discard(tid)
         return key
     if cache.surely_misses(of_task):  # type: ignore[union-attr]

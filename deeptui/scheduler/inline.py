@@ -72,7 +72,8 @@ def run_inline(run: ReadyQueueExecutor, task: TaskDefinition, fn: Callable[..., 
             if type(key) is tuple and run.stored is not None and type(output) in SCALARS:
                 run.stored.append((key, tid, output, usage))  # (stored when the pump ends)
             else:
-                run.cache.put(key, tid, output, usage, None, run_id=sm.run_id)  # type: ignore[union-attr]
+                run.cache.put(key, tid, output, usage, None,  # type: ignore[union-attr]
+                              run_id=sm.run_id)
     except Exception as exc:  # noqa: BLE001 - as in run_task: a bug must not kill the run
         sm.failed(tid, describe_error(exc))
     return DONE

@@ -33,7 +33,8 @@ from deeptui.runners.callables import local_registry
 from deeptui.scheduler.attempts import HIT, NOT_LOOKED_UP, look_up, run_task
 from deeptui.scheduler.capacity import CapacityWaits
 from deeptui.scheduler.gate import skip_reason
-from deeptui.scheduler.inline import DONE, INLINE_SLICE, pump_soon, run_inline, store_results
+from deeptui.scheduler.inline import (DONE, INLINE_SLICE, pump_soon, run_inline,
+                                      store_results)
 from deeptui.scheduler.outcome import run_outcome
 from deeptui.scheduler.plan import Plan
 from deeptui.state import StateManager
