@@ -4,7 +4,6 @@ one put after the other gives: which results are kept, the counts, and the next 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from deeptui import (CacheConfig, OrchestrationConfig, TaskDefinition, TaskOrchestrator,
@@ -29,7 +28,6 @@ def orchestrator(calls: list[str], max_size: int) -> TaskOrchestrator:
 
     def add(task: Any, params: dict[str, Any], deps: dict[str, Any]) -> int:
         calls.append(task.id)
-        time.sleep(params.get("sleep", 0))
         return next(iter(deps.values())) + 1 if deps else params["start"]
 
     orch.register_callable("add", add)
@@ -78,39 +76,60 @@ def counts_seen(orch: TaskOrchestrator) -> list[tuple[str, int, int]]:
     return seen
 
 
-async def test_counts_read_during_a_run_of_awaited_tasks_lag_by_one():
+# a task's completion is published before its result is stored: the counts lag by one
+LAG_BY_ONE = [("t0", 0, 0), ("t1", 1, 0), ("t2", 2, 0), ("t3", 3, 0), ("t4", 3, 1),
+              ("t5", 3, 2)]
+
+
+async def test_counts_read_during_the_run_are_those_of_one_put_after_the_other():
+    calls: list[str] = []
+    orch = orchestrator(calls, max_size=3)  # (plain functions: run inline, put later)
+    seen = counts_seen(orch)
+    await orch.execute_workflow(chain(6))
+    assert seen == LAG_BY_ONE
+    assert (len(orch.cache), orch.cache.stats()["evictions"]) == (3, 3)
+    assert [e.task_id for e in orch.cache.entries()] == ["t5", "t4", "t3"]
+
+
+async def test_counts_read_during_a_run_of_awaited_tasks_are_the_same():
     orch = TaskOrchestrator(config=CONFIG, cache_config=CacheConfig(max_size=3))
 
     async def add(task: Any, params: dict[str, Any], deps: dict[str, Any]) -> int:
         return next(iter(deps.values())) + 1 if deps else params["start"]
 
-    orch.register_callable("add", add)  # (an async def: each task is stored as it ends)
+    orch.register_callable("add", add)  # (an async def: each result is put as it ends)
     seen = counts_seen(orch)
     await orch.execute_workflow(chain(6))
-    # a task's completion is published before its result is stored: the counts lag by one
-    assert seen == [("t0", 0, 0), ("t1", 1, 0), ("t2", 2, 0), ("t3", 3, 0), ("t4", 3, 1),
-                    ("t5", 3, 2)]
+    assert seen == LAG_BY_ONE
     assert (len(orch.cache), orch.cache.stats()["evictions"]) == (3, 3)
 
 
-async def test_counts_read_during_a_pump_of_inline_tasks_lag_by_that_pump():
+async def test_a_clear_during_the_run_removes_the_results_put_before_it():
     calls: list[str] = []
-    orch = orchestrator(calls, max_size=3)
-    seen = counts_seen(orch)
+    orch = orchestrator(calls, max_size=10)
+    removed: list[int] = []
+
+    def completed(event: Any) -> None:
+        if isinstance(event, TaskCompleted) and event.task_id == "t3":
+            removed.append(orch.cache.clear())  # t0..t2 stored; t3's is put after this
+
+    orch.bus.tap(completed, queued=False)
     await orch.execute_workflow(chain(6))
-    # six plain functions end in one pump; their results are stored when it ends
-    assert seen == [(f"t{i}", 0, 0) for i in range(6)]
-    assert (len(orch.cache), orch.cache.stats()["evictions"]) == (3, 3)
+    assert removed == [3]
     assert [e.task_id for e in orch.cache.entries()] == ["t5", "t4", "t3"]
-    # a pump that yields stores what it ran first: the next pump's listeners see it
-    orch.clear_cache()
-    seen.clear()
-    slow = chain(6)
-    slow.tasks[2].parameters["sleep"] = 0.01  # t2 runs past the pump's slice: it yields
-    await orch.execute_workflow(slow)
-    assert seen[:3] == [("t0", 0, 0), ("t1", 0, 0), ("t2", 0, 0)]
-    assert seen[3] == ("t3", 3, 0)  # t0..t2, stored when the first pump yielded
-    assert (len(orch.cache), orch.cache.stats()["evictions"]) == (3, 3)
+
+
+async def test_a_result_put_at_once_comes_after_those_put_before_it():
+    orch = TaskOrchestrator(config=CONFIG, cache_config=CacheConfig(max_size=1))
+    orch.register_callable("number", lambda task, params, deps: 1)
+    orch.register_callable("table", lambda task, params, deps: {"n": deps["t0"]})
+    workflow = WorkflowDefinition(id="wf", tasks=[
+        TaskDefinition(id="t0", task_type="callable", parameters={"callable": "number"}),
+        TaskDefinition(id="t1", task_type="callable", parameters={"callable": "table"},
+                       depends_on=["t0"])])
+    await orch.execute_workflow(workflow)  # t0's int waits, t1's dict is put at once
+    assert [e.task_id for e in orch.cache.entries()] == ["t1"]  # the later one kept
+    assert orch.cache.stats()["evictions"] == 1
 
 
 async def test_a_dependent_changing_an_output_in_the_same_pump_does_not_change_the_cache():
@@ -130,7 +149,7 @@ async def test_a_dependent_changing_an_output_in_the_same_pump_does_not_change_t
     assert again.task_results["a"].cached and again.task_results["a"].output == {"n": 1}
 
 
-def test_storing_results_together_keeps_what_storing_them_one_by_one_keeps():
+def test_results_put_later_are_what_putting_them_one_by_one_keeps():
     from deeptui.cache import ResultCache
     from deeptui.models import TaskUsage
 
@@ -138,53 +157,71 @@ def test_storing_results_together_keeps_what_storing_them_one_by_one_keeps():
         return ((2, "definition", f"t{i}"), (), None, None)
 
     one_by_one = ResultCache(CacheConfig(max_size=4))
-    together = ResultCache(CacheConfig(max_size=4))
+    later = ResultCache(CacheConfig(max_size=4))
     results = [(values(i), f"t{i}", i, TaskUsage() if i % 3 else None) for i in range(10)]
     results[4] = (values(4), "t4", "four", TaskUsage(input_tokens=5))  # (counted usage)
     for key, task_id, output, usage in results:
         assert one_by_one.put(key, task_id, output, usage, None, run_id="r")
-    together.put_values(results[:3], "r")
-    together.put_values(results[3:], "r")
-    for cache in (one_by_one, together):
+    for result in results[:3]:
+        later.put_later((*result, "r"))
+    later.store_waiting()  # (as a pump does when it ends)
+    for result in results[3:]:
+        later.put_later((*result, "r"))
+    assert len(later.waiting) == 7  # stored by the next read
+    for cache in (one_by_one, later):
         assert (cache.stats()["cache_size"], cache.stats()["evictions"]) == (4, 6)
-    assert ([e.task_id for e in together.entries()] == [e.task_id for e in one_by_one.entries()]
+    assert not later.waiting
+    assert ([e.task_id for e in later.entries()] == [e.task_id for e in one_by_one.entries()]
             == ["t9", "t8", "t7", "t6"])
     for key, task_id, _, _ in results:
         a = one_by_one.get(PreparedKey(task_id, *key))
-        b = together.get(PreparedKey(task_id, *key))
+        b = later.get(PreparedKey(task_id, *key))
         assert (a and (a.output, a.usage, a.run_id)) == (b and (b.output, b.usage, b.run_id))
-    small = ResultCache(CacheConfig(max_size=100))
-    small.put_values(results[3:6], "r")  # a counted usage kept exactly
-    hit = small.get(PreparedKey("t4", *values(4)))
+    roomy = ResultCache(CacheConfig(max_size=100))
+    for result in results[3:6]:
+        roomy.put_later((*result, "r"))
+    hit = roomy.get(PreparedKey("t4", *values(4)))  # (a read stores what waits first)
     assert hit is not None and hit.output == "four" and hit.usage.input_tokens == 5
-    assert small.get(PreparedKey("t3", *values(3))).usage is None  # (stored without one)
-    assert small.get(PreparedKey("t5", *values(5))).usage == TaskUsage()
+    assert roomy.get(PreparedKey("t3", *values(3))).usage is None  # (put without one)
+    assert roomy.get(PreparedKey("t5", *values(5))).usage == TaskUsage()
 
 
-async def test_a_result_set_aside_is_found_by_the_next_lookup_of_its_task():
+async def test_a_hit_in_the_same_pump_finds_the_results_before_it_stored_first():
     calls: list[str] = []
-    orch = orchestrator(calls, max_size=100)
-    workflow = chain(3, value=7)
-    cache = orch.cache
-    first = await orch.execute_workflow(workflow)
-    assert first.task_results["t2"].output == 9
-    # the run settled its entries at its end; put one more aside, as a run's task does
-    source = workflow.tasks[0]
-    key = cache.key_for(source, {}, orch.model_name, orch.callables.find(source))
-    assert key is not None and not cache.surely_misses("t0")
-    assert cache.put(key.values, "t0", 70, None)  # (values, as a surely missed lookup keeps)
-    assert not cache.surely_misses("t0")  # set aside, still found
-    hit = cache.get(cache.key_for(source, {}, orch.model_name, orch.callables.find(source)))
-    assert hit is not None and hit.output == 70  # the newest entry of the same key wins
-    assert cache.stats()["cache_size"] == 3  # one key, one live entry
+    orch = orchestrator(calls, max_size=3)
+
+    def task(tid: str, priority: int) -> TaskDefinition:
+        return TaskDefinition(id=tid, task_type="callable", priority=priority,
+                              parameters={"callable": "add", "start": 1})
+
+    await orch.execute_workflow(WorkflowDefinition(id="one", tasks=[task("h", 5)]))
+    second = WorkflowDefinition(id="two", max_parallel_tasks=1, tasks=[
+        task("a", 10), task("h", 9), task("b", 8), task("c", 7)])
+    state = await orch.execute_workflow(second)
+    assert calls == ["h", "a", "b", "c"] and state.task_results["h"].cached
+    # one put after the other: a stored, then h's hit makes h the newest, then b and c:
+    # the oldest, a, makes room (had a been stored after the hit, h would have gone)
+    assert [e.task_id for e in orch.cache.entries()] == ["c", "b", "h"]
 
 
-async def test_clearing_drops_what_was_set_aside_and_the_next_run_misses_everything():
-    calls: list[str] = []
-    orch = orchestrator(calls, max_size=4)
-    await orch.execute_workflow(chain(6))
-    assert orch.clear_cache() == 4
-    calls.clear()
-    await orch.execute_workflow(chain(6))
-    assert calls == [f"t{i}" for i in range(6)]
-    assert orch.cache.stats()["misses"] == 6
+def test_a_wide_fan_in_of_small_outputs_has_the_text_of_one_output_after_the_other():
+    from types import MappingProxyType
+
+    from deeptui.cache.default_key import dependency_text
+    from deeptui.cache.keys import canonical_json, encode_text
+
+    def one_by_one(depends_on: list[str], outputs: dict[str, Any]) -> str:
+        return "{" + ",".join(f"{encode_text(d)}:{canonical_json(outputs[d])}"
+                              for d in sorted(set(depends_on)) if d in outputs) + "}"
+
+    depends_on = [f"d{i}" for i in range(40, 0, -1)] + ["é", "\u2028", 'q"t']
+    outputs: dict[str, Any] = {d: [None, 7, -2**70, "ü\n", ""][i % 5]
+                               for i, d in enumerate(depends_on)}
+    assert dependency_text(depends_on, outputs, {}) == one_by_one(depends_on, outputs)
+    fewer = dict(outputs)
+    del fewer["d7"], fewer["é"]  # (a dependency without an output)
+    assert dependency_text(depends_on, fewer, {}) == one_by_one(depends_on, fewer)
+    more = {**outputs, "other": 1}  # (an output of no dependency is left out)
+    assert dependency_text(depends_on, more, {}) == one_by_one(depends_on, outputs)
+    proxy = MappingProxyType(outputs)  # (any mapping)
+    assert dependency_text(depends_on, proxy, {}) == one_by_one(depends_on, outputs)

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,11 @@ class ResultCache:
             bound = self.config.max_size if strategy is CacheStrategy.DISK else None
             self._disk = DiskTier(directory, bound)
         self.memory_only = self._disk is None and self._memory is not None  # (the default)
+        # put_later((values, task, output, usage, run id)): a memory-only cache's run puts
+        # a sure miss's result (its output in SCALARS) without the lock or a clock reading;
+        # what waits is stored, in order, before anything reads or writes the cache
+        self.waiting: deque[tuple[Any, ...]] = deque()
+        self.put_later = self.waiting.append  # (a deque's append needs no lock)
         # what decides a task's key (a task may name its own in parameters.cache_policy)
         self.policy = DEFAULT if self.config.include_dependencies else DEFAULT.without(
             "dependencies")
@@ -100,7 +106,8 @@ class ResultCache:
     def surely_misses(self, task_id: str | None) -> bool:
         """True, counted as a miss, when no lookup is needed to tell that a key of the task's
         definition (``task_id``; None: a key without it) misses: a memory-only cache holds
-        no entry of the task (most lookups of a first run)."""
+        no entry of the task (most lookups of a first run; a result `waiting` is of a task
+        its run looked up already)."""
         if not self.memory_only or task_id is None:
             return False
         memory = self._memory
@@ -120,7 +127,7 @@ class ResultCache:
             result = None
             memory = self._memory
             if memory is not None:
-                if memory.recent:
+                if memory.recent or self.waiting:
                     self._settle()
                 task_id = None
                 if type(key) is PreparedKey:
@@ -158,8 +165,43 @@ class ResultCache:
 
     def _settle(self) -> None:
         memory = self._memory
+        if self.waiting:
+            self._store_waiting()
         if memory is not None and memory.recent:
             self._evicted(memory.settle())
+
+    def store_waiting(self) -> None:
+        """Store the results put with `put_later` (a run's pump does when it ends)."""
+        with self._lock:
+            self._store_waiting()
+
+    def _store_waiting(self) -> None:
+        """(Under the lock) `waiting`'s results, in order, set aside as a `put` of each
+        would set them (`MemoryTier.put_recent`), with one clock reading: (key values as
+        `look_up` gives them for a sure miss, task, an output in `SCALARS`, usage, run id).
+        Of more results than the memory tier holds, those the later ones would push out
+        are counted as evicted without being made into entries."""
+        waiting, memory = self.waiting, self._memory
+        results = [waiting.popleft() for _ in range(len(waiting))]  # (a put_later now waits)
+        keep = results[-memory.max_size:]  # type: ignore[union-attr]
+        ttl = self._ttl
+        expires = None if ttl is None else time.monotonic() + ttl
+        created = time.time()
+        entries = []
+        zero: Any = None  # a usage found zero (most likely the run's shared one)
+        for values, task_id, output, usage, run_id in keep:
+            if usage is not None and usage is not zero:
+                if type(usage) is not TaskUsage or usage.__dict__ != ZERO_FIELDS:
+                    payload = encode(task_id, output, usage, None, run_id=run_id,
+                                     created=created)
+                    if payload is not None:  # (else not stored, as `put` would not)
+                        entries.append((values, payload, task_id, expires, created))
+                    continue
+                zero = usage
+            entries.append((values, (task_id, output, usage is not None, None, run_id),
+                            task_id, expires, created))
+        dropped = memory.put_recent_all(entries)  # type: ignore[union-attr]
+        self.evictions += len(results) - len(keep) + dropped
 
     def _count(self, flush: bool = False, **deltas: int) -> None:
         """Add to the counts kept in the cache directory (they outlive the process).
@@ -247,6 +289,8 @@ class ResultCache:
                 lock = self._lock
                 lock.acquire()  # (not `with`: its lookups cost twice the lock itself)
                 try:
+                    if self.waiting:  # (put before this one)
+                        self._store_waiting()
                     self.evictions += memory.put_recent(key, payload, task_id, self._ttl,
                                                         time.time())
                 finally:
@@ -286,41 +330,6 @@ class ResultCache:
             self._count(flush=True)  # a write anyway: bring the directory's counts up to date
         return True
 
-    def put_values(self, results: list[tuple[tuple[Any, ...], str, Any, TaskUsage | None]],
-                   run_id: str | None) -> None:
-        """Store results, in order, as one `put` each would: (key values as `look_up`
-        gives them for a sure miss, task, an output in `SCALARS`, usage). A run's pump
-        stores the tasks it ran inline in one call (one lock, one clock reading); of more
-        results than a memory-only cache holds, those the later ones would push out are
-        counted as evicted without being made into entries."""
-        memory = self._memory
-        if not self.memory_only:
-            for values, task_id, output, usage in results:
-                self.put(values, task_id, output, usage, None, run_id)
-            return
-        keep = results[-memory.max_size:]  # type: ignore[union-attr]
-        ttl = self._ttl
-        expires = None if ttl is None else time.monotonic() + ttl
-        created = time.time()
-        entries = []
-        zero: Any = None  # a usage found zero (most likely the run's shared one)
-        for values, task_id, output, usage in keep:
-            if usage is not None and usage is not zero:
-                if type(usage) is not TaskUsage or usage.__dict__ != ZERO_FIELDS:
-                    payload: Any = encode(task_id, output, usage, None, run_id=run_id,
-                                          created=created)
-                    entries.append((values, payload, task_id, expires, created))
-                    continue
-                zero = usage
-            entries.append((values, (task_id, output, usage is not None, None, run_id),
-                            task_id, expires, created))
-        lock = self._lock
-        lock.acquire()
-        try:
-            self.evictions += len(results) - len(keep) + memory.put_recent_all(entries)
-        finally:
-            lock.release()
-
     def invalidate(self, task_id: str) -> int:
         """Remove every entry of `task_id`; returns how many were removed."""
         with self._lock:
@@ -339,6 +348,8 @@ class ResultCache:
         with self._lock:
             removed = 0
             if self._memory is not None:
+                if self.waiting:
+                    self._store_waiting()
                 self._memory.settle()  # (no evictions to count: the counts start from zero)
                 self._memory.hash_all()  # two unhashed entries may be one
                 removed = len(self._memory)

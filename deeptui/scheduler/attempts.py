@@ -50,9 +50,8 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | Non
     task's function, when the caller found it in the run's registry (`run.inline`)."""
     tid = task.id
     kind = run.kind[tid]
-    if kind == "callable" and (fn is None or run.inline is not run.callables) and (
-            run.callables is not None):
-        fn = run.callables.find(task)
+    if kind == "callable" and (fn is None or run.inline is not run.callables):
+        fn = None if run.callables is None else run.callables.find(task)
     files = run.files() if kind == "agent" and run.files is not None else None
     cache = run.cache
     policy = cache.policy  # type: ignore[union-attr]

@@ -14,11 +14,11 @@ waits and cancellation are those of every task.
 A pump runs inline bodies for at most `INLINE_SLICE` seconds, then yields to the event
 loop and goes on at its next turn: the app stays responsive and a cancel gets in.
 
-In a memory-only cache (the default), the results of a pump's inline tasks that missed
-surely and returned a scalar are stored when the pump ends, in one call
-(`store_results`): one lock and one clock reading per pump instead of per task. A bus
-listener called during the pump reads the cache's counts without them (they lag by the
-pump's tasks, at most `INLINE_SLICE` of them); any read between pumps finds them all.
+In a memory-only cache (the default), the result of an inline task that missed surely
+and returned a scalar is put without the lock or a clock reading
+(`ResultCache.put_later`); the cache stores what waits, in order, in one call before
+anything reads or writes it, and the pump makes it store them when it ends. What anyone
+reads is what one put after the other gives; an entry's time is when it was stored.
 """
 
 from __future__ import annotations
@@ -69,22 +69,14 @@ def run_inline(run: ReadyQueueExecutor, task: TaskDefinition, fn: Callable[..., 
         usage = run.results[tid].usage  # (zero: maybe the run's shared one; a callable counts none)
         sm.completed(tid, output, usage)
         if key is not None:
-            if type(key) is tuple and run.stored is not None and type(output) in SCALARS:
-                run.stored.append((key, tid, output, usage))  # (stored when the pump ends)
+            if type(key) is tuple and run.put_later is not None and type(output) in SCALARS:
+                run.put_later((key, tid, output, usage, sm.run_id))
             else:
                 run.cache.put(key, tid, output, usage, None,  # type: ignore[union-attr]
                               run_id=sm.run_id)
     except Exception as exc:  # noqa: BLE001 - as in run_task: a bug must not kill the run
         sm.failed(tid, describe_error(exc))
     return DONE
-
-
-def store_results(run: ReadyQueueExecutor) -> None:
-    """Store the results that tasks run inline left in ``run.stored`` (a memory-only
-    cache's sure misses with an output no later change can reach), in one call: the pump
-    does when it ends or yields, so a cache read between pumps finds them all."""
-    stored, run.stored = run.stored, []
-    run.cache.put_values(stored, run.sm.run_id)  # type: ignore[union-attr,arg-type]
 
 
 def pump_soon(run: ReadyQueueExecutor) -> None:

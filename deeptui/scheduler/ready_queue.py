@@ -33,8 +33,7 @@ from deeptui.runners.callables import local_registry
 from deeptui.scheduler.attempts import HIT, NOT_LOOKED_UP, look_up, run_task
 from deeptui.scheduler.capacity import CapacityWaits
 from deeptui.scheduler.gate import skip_reason
-from deeptui.scheduler.inline import (DONE, INLINE_SLICE, pump_soon, run_inline,
-                                      store_results)
+from deeptui.scheduler.inline import DONE, INLINE_SLICE, pump_soon, run_inline
 from deeptui.scheduler.outcome import run_outcome
 from deeptui.scheduler.plan import Plan
 from deeptui.state import StateManager
@@ -91,9 +90,9 @@ class ReadyQueueExecutor(CapacityWaits):
         self.pump_queued = False  # a pump that yielded to the loop goes on at its next turn
         self.model_name = model_name
         self.output_texts: dict[str, tuple[Any, str]] = {}  # the cache keys' memo, this run
-        # results of tasks run inline, stored in the cache when the pump ends
-        self.stored: list[tuple[Any, ...]] | None = (
-            [] if cache is not None and cache.memory_only else None)
+        # a memory-only cache's `put_later`: the results of inline tasks, stored at once
+        # before the cache is read or written, and when the pump ends
+        self.put_later = cache.put_later if cache is not None and cache.memory_only else None
         self.files: Callable[[], str] | None = None  # the run's workspace fingerprint, if any
         self.refresh: set[str] = set()  # tasks whose next start skips the cache read
         self.rng = rng or random.Random()
@@ -237,8 +236,8 @@ class ReadyQueueExecutor(CapacityWaits):
                 break
         for entry in deferred or ():
             heapq.heappush(heap, entry)
-        if self.stored:
-            store_results(self)
+        if self.put_later is not None and self.cache.waiting:  # type: ignore[union-attr]
+            self.cache.store_waiting()  # type: ignore[union-attr]
         if not self.running and not self.blocked and not self.heap and self.done is not None:
             self._finish()
 
@@ -336,8 +335,6 @@ class ReadyQueueExecutor(CapacityWaits):
         self.waiting.clear()
         self.router.stop_waiting(self._wake)
         if self.cache is not None:
-            if self.stored:
-                store_results(self)
             self.cache.settle()  # (the entries its puts set aside go in the LRU now)
         self.sm.finish_workflow(status, error)
         done.set_result(status)
