@@ -32,6 +32,7 @@ from deeptui.cache.directory import (
     wipe,
     write_value,
 )
+from deeptui.cache.memory import CachedResult, decode
 
 _T = TypeVar("_T")
 EVICTION = "least-recently-used"
@@ -42,6 +43,7 @@ SETTINGS: dict[str, Any] = {
     "disk_min_file_size": MIN_FILE_SIZE,
 }
 COUNTERS = ("hits", "misses", "deeptui_evictions", "deeptui_invalidations")
+FLUSH_SECONDS = 1.0  # how stale the directory's hit/miss counts may be while a process runs
 
 
 def _warn_unsafe(action: str, exc: UnsafeEntry, root: str) -> None:
@@ -157,6 +159,9 @@ class DiskTier:
         self.directory = directory
         self.max_size = max_size  # None: bounded by diskcache's size_limit only
         self.cache = self._open()
+        # counts not written to the directory yet (`tally`), and when they last were
+        self.pending = dict.fromkeys(("hits", "misses", "evictions", "invalidations"), 0)
+        self.tallied_at = time.monotonic()
 
     def _connect(self) -> diskcache.Cache:
         claim(self.directory)  # refuses someone else's folder; creates cache.db 0600
@@ -225,6 +230,29 @@ class DiskTier:
                 f" WHERE key IN ({', '.join('?' for _ in keys)})",
                 (*[x for key in keys for x in (key, deltas[key])], *keys))
 
+    def tally(self, flush: bool = False, **deltas: int) -> None:
+        """Add to the counts kept in the directory (they outlive the process). Lookups
+        served by memory must stay cheap: counts are written at most once a second, on a
+        write (put, invalidate), on stats() and on close() (``flush``, `flush_tally`)."""
+        pending = self.pending
+        for name, delta in deltas.items():
+            pending[name] += delta
+        if flush or time.monotonic() - self.tallied_at >= FLUSH_SECONDS:
+            self.flush_tally()
+
+    def flush_tally(self) -> None:
+        pending, self.pending = self.pending, dict.fromkeys(self.pending, 0)
+        self.tallied_at = time.monotonic()
+        if any(pending.values()):
+            self.guarded(lambda: self.count(
+                hits=pending["hits"], misses=pending["misses"],
+                deeptui_evictions=pending["evictions"],
+                deeptui_invalidations=pending["invalidations"]), None)
+
+    def forget_tally(self) -> None:
+        """Drop the counts not written yet (the counters start again from zero)."""
+        self.pending = dict.fromkeys(self.pending, 0)
+
     def reset_counters(self) -> None:
         self.cache._sql_retry("UPDATE Settings SET value = 0 WHERE key IN (?, ?, ?, ?)", COUNTERS)
 
@@ -239,6 +267,24 @@ class DiskTier:
         found = self.cache.get(key, default=None, expire_time=True, retry=True)
         value, expire_time = found
         return None if value is None else (value, expire_time)
+
+    def result(self, key: str) -> tuple[CachedResult, str, float | None] | None:
+        """The entry stored under ``key`` (its result, payload and expire time), or None:
+        none, an entry that is not one (dropped, with a warning), or the database failed."""
+        try:
+            found = self.get(key)
+            if found is None:
+                return None
+            payload, expire_time = found
+            return decode(payload), payload, expire_time
+        except sqlite3.DatabaseError as exc:
+            self.failed(exc)
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            warnings.warn(f"cache entry {key[:12]} in '{self.directory}' is not valid JSON "
+                          f"({exc}); dropping it", RuntimeWarning, stacklevel=4)
+            self.cache.delete(key, retry=True)
+            return None
 
     def put(self, key: str, payload: str, task_id: str, ttl: float | None) -> int:
         self.cache.set(key, payload, expire=ttl, tag=task_id, retry=True)

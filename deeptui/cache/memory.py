@@ -14,7 +14,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from deeptui.blank import zero_usage
+from deeptui.blank import ZERO_FIELDS, zero_usage
 from deeptui.models import TaskUsage
 
 from deeptui.cache.keys import PreparedKey, digest
@@ -215,14 +215,32 @@ class MemoryTier:
         self.recent_tasks[task_id] = None
         return dropped
 
-    def put_recent_all(self, entries: list[Entry]) -> int:
-        """`put_recent` of each entry (at most ``max_size``), in order; returns how many
-        entries that pushed out of `recent`."""
+    def put_waiting(self, results: list[tuple[Any, ...]], ttl: float | None) -> int:
+        """`put_recent` of each result put later (`ResultCache.put_later`: key values,
+        task, an output in `SCALARS`, usage, run id), in order, with one clock reading;
+        returns how many entries that evicted. Of more results than ``max_size``, those
+        the later ones would push out are counted without being made into entries."""
+        keep = results[-self.max_size:]
+        expires = None if ttl is None else time.monotonic() + ttl
+        created = time.time()
+        entries = []
+        zero: Any = None  # a usage found zero (most likely the run's shared one)
+        for values, task_id, output, usage, run_id in keep:
+            if usage is not None and usage is not zero:
+                if type(usage) is not TaskUsage or usage.__dict__ != ZERO_FIELDS:
+                    payload = encode(task_id, output, usage, None, run_id=run_id,
+                                     created=created)
+                    if payload is not None:  # (else not stored, as a put would not)
+                        entries.append((values, payload, task_id, expires, created))
+                    continue
+                zero = usage
+            entries.append((values, (task_id, output, usage is not None, None, run_id),
+                            task_id, expires, created))
         recent = self.recent
         dropped = max(len(recent) + len(entries) - self.max_size, 0)
         recent.extend(entries)
         self.recent_tasks.update(dict.fromkeys([entry[TASK] for entry in entries]))
-        return dropped
+        return len(results) - len(keep) + dropped
 
     def settle(self) -> int:
         """Put `recent` in the LRU, in put order (what putting them one by one would have

@@ -26,7 +26,7 @@ from deeptui.cache.keys import KEY_VERSION
 from deeptui.cache.keys import PreparedKey
 from deeptui.cache.policies import DEFAULT, KeyInputs, policy_for
 from deeptui.cache.memory import (CREATED, EXPIRES, KEY, SCALARS, TASK, CachedResult,
-                                  MemoryTier, decode, deferred, encode, result_of, text_of)
+                                  MemoryTier, deferred, encode, result_of, text_of)
 from deeptui.models import TaskDefinition, TaskUsage
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "create_cache", "default_cache_dir",
 ]
 
-FLUSH_SECONDS = 1.0  # how stale the directory's hit/miss counts may be while a process runs
 
 
 @dataclass
@@ -75,8 +74,6 @@ class ResultCache:
         self.policy = DEFAULT if self.config.include_dependencies else DEFAULT.without(
             "dependencies")
         self.hits = self.misses = self.evictions = self.invalidations = 0
-        self._pending = dict.fromkeys(("hits", "misses", "evictions", "invalidations"), 0)
-        self._flushed_at = time.monotonic()
 
     @property
     def directory(self) -> Path | None:
@@ -176,76 +173,22 @@ class ResultCache:
             self._store_waiting()
 
     def _store_waiting(self) -> None:
-        """(Under the lock) `waiting`'s results, in order, set aside as a `put` of each
-        would set them (`MemoryTier.put_recent`), with one clock reading: (key values as
-        `look_up` gives them for a sure miss, task, an output in `SCALARS`, usage, run id).
-        Of more results than the memory tier holds, those the later ones would push out
-        are counted as evicted without being made into entries."""
-        waiting, memory = self.waiting, self._memory
+        """(Under the lock) the results `put_later` left, in order: set aside as a `put` of
+        each would set them (`MemoryTier.put_waiting`)."""
+        waiting = self.waiting
         results = [waiting.popleft() for _ in range(len(waiting))]  # (a put_later now waits)
-        keep = results[-memory.max_size:]  # type: ignore[union-attr]
-        ttl = self._ttl
-        expires = None if ttl is None else time.monotonic() + ttl
-        created = time.time()
-        entries = []
-        zero: Any = None  # a usage found zero (most likely the run's shared one)
-        for values, task_id, output, usage, run_id in keep:
-            if usage is not None and usage is not zero:
-                if type(usage) is not TaskUsage or usage.__dict__ != ZERO_FIELDS:
-                    payload = encode(task_id, output, usage, None, run_id=run_id,
-                                     created=created)
-                    if payload is not None:  # (else not stored, as `put` would not)
-                        entries.append((values, payload, task_id, expires, created))
-                    continue
-                zero = usage
-            entries.append((values, (task_id, output, usage is not None, None, run_id),
-                            task_id, expires, created))
-        dropped = memory.put_recent_all(entries)  # type: ignore[union-attr]
-        self.evictions += len(results) - len(keep) + dropped
+        self.evictions += self._memory.put_waiting(results, self._ttl)  # type: ignore[union-attr]
 
     def _count(self, flush: bool = False, **deltas: int) -> None:
-        """Add to the counts kept in the cache directory (they outlive the process).
-
-        Lookups served by memory must stay cheap: counts are written at most once a
-        second, on a write (put, invalidate), on stats() and on close()."""
-        if self._disk is None:
-            return
-        for name, delta in deltas.items():
-            self._pending[name] += delta
-        if flush or time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
-            self._flush()
-
-    def _flush(self) -> None:
-        disk, pending = self._disk, self._pending
-        self._pending = dict.fromkeys(pending, 0)
-        self._flushed_at = time.monotonic()
-        if disk is not None and any(pending.values()):
-            disk.guarded(lambda: disk.count(
-                hits=pending["hits"], misses=pending["misses"],
-                deeptui_evictions=pending["evictions"],
-                deeptui_invalidations=pending["invalidations"]), None)
+        """Add to the counts kept in the cache directory (`DiskTier.tally`)."""
+        if self._disk is not None:
+            self._disk.tally(flush, **deltas)
 
     def _disk_get(self, key: str) -> CachedResult | None:
-        disk = self._disk
-        assert disk is not None
-        try:
-            found = disk.get(key)
-            if found is None:
-                return None
-            payload, expire_time = found
-            result = decode(payload)
-        except sqlite3.DatabaseError as exc:
-            disk.failed(exc)
+        found = self._disk.result(key)  # type: ignore[union-attr]
+        if found is None:
             return None
-        except (ValueError, KeyError, TypeError) as exc:
-            warnings.warn(
-                f"cache entry {key[:12]} in '{disk.directory}' is not valid JSON ({exc}); "
-                "dropping it",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            disk.cache.delete(key, retry=True)
-            return None
+        result, payload, expire_time = found
         if self._memory is not None:  # promote into the hot tier
             ttl = None if expire_time is None else max(expire_time - time.time(), 0.0)
             self._evicted(self._memory.put(key, payload, result.task_id, ttl, result.created_at))
@@ -355,9 +298,9 @@ class ResultCache:
                 removed = len(self._memory)
                 self._memory.clear()
             self.hits = self.misses = self.evictions = self.invalidations = 0
-            self._pending = dict.fromkeys(self._pending, 0)
             if self._disk is not None:
                 disk = self._disk
+                disk.forget_tally()
                 removed = max(removed, disk.guarded(lambda: disk.cache.clear(retry=True), 0))
                 disk.guarded(disk.reset_counters, None)
             return removed
@@ -379,7 +322,7 @@ class ResultCache:
         with self._lock:
             disk = self._disk
             if disk is not None:
-                self._flush()
+                disk.flush_tally()
                 kept = disk.guarded(disk.counters, None)
                 if kept is not None:
                     hits, misses = kept["hits"], kept["misses"]
@@ -432,7 +375,7 @@ class ResultCache:
     def close(self) -> None:
         with self._lock:
             if self._disk is not None:
-                self._flush()
+                self._disk.flush_tally()
                 self._disk.cache.close()
 
     def __enter__(self) -> ResultCache:

@@ -1,12 +1,45 @@
-"""How a run ends: its final status and error, from its tasks' statuses."""
+"""How a run ends: what a stop leaves unstarted, and its final status and error, from its
+tasks' statuses."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from deeptui.models import TaskResult, TaskStatus, WorkflowStatus
 
+if TYPE_CHECKING:
+    from deeptui.scheduler.ready_queue import ReadyQueueExecutor
+
 UNFINISHED = (TaskStatus.PENDING, TaskStatus.RUNNING)
+# Trigger rules about failures (clean-up, notification tasks): such a task still runs
+# when a failure stops the run (without continue_on_failure); nothing else starts then.
+RUN_AFTER_FAILURE = frozenset({"all_done", "one_failed", "all_failed"})
+
+
+def drain_unstarted(run: ReadyQueueExecutor) -> None:
+    """While stopping: every pending task that will not start now ends, with the reason.
+
+    After a failure (not a cancel), tasks whose trigger rule is about failures
+    (clean-up, notifications: ``RUN_AFTER_FAILURE``) stay pending and still run
+    once their dependencies have ended.
+    """
+    reason = run.stopping or "stopped"
+    results = run.results
+    keep_cleanup = not run.cancelled_run
+    for tid in list(run.waiting):
+        if results[tid].status is not TaskStatus.PENDING:
+            continue
+        if keep_cleanup and run.tasks[tid].trigger_rule in RUN_AFTER_FAILURE:
+            continue
+        if run.cancelled_run:
+            run.sm.cancelled(tid, reason)
+        else:
+            run.sm.skipped(tid, f"not started: {reason}")
+            run.stopped_by_failure.add(tid)
+        run._release_dependents(tid)  # a clean-up task may wait for it
+    run.blocked = {t: e for t, e in run.blocked.items()
+                   if results[t].status is TaskStatus.PENDING}
 
 
 def _first(results: Mapping[str, TaskResult], statuses: tuple[TaskStatus, ...]) -> str | None:

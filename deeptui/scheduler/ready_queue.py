@@ -34,7 +34,7 @@ from deeptui.scheduler.attempts import HIT, NOT_LOOKED_UP, look_up, run_task
 from deeptui.scheduler.capacity import CapacityWaits
 from deeptui.scheduler.gate import skip_reason
 from deeptui.scheduler.inline import DONE, INLINE_SLICE, pump_soon, run_inline
-from deeptui.scheduler.outcome import run_outcome
+from deeptui.scheduler.outcome import drain_unstarted, run_outcome
 from deeptui.scheduler.plan import Plan
 from deeptui.state import StateManager
 
@@ -44,10 +44,6 @@ if TYPE_CHECKING:
     from deeptui.runners.callables import CallableRegistry
     from deeptui.models import TaskDefinition
     from deeptui.routing import TaskRouter
-
-# Trigger rules about failures (clean-up, notification tasks): such a task still runs
-# when a failure stops the run (without continue_on_failure); nothing else starts then.
-RUN_AFTER_FAILURE = frozenset({"all_done", "one_failed", "all_failed"})
 
 FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED,
                        TaskStatus.CANCELLED})
@@ -302,30 +298,6 @@ class ReadyQueueExecutor(CapacityWaits):
 
     # -- ending ----------------------------------------------------------
 
-    def _drain_unstarted(self) -> None:
-        """While stopping: every pending task that will not start now ends, with the reason.
-
-        After a failure (not a cancel), tasks whose trigger rule is about failures
-        (clean-up, notifications: ``RUN_AFTER_FAILURE``) stay pending and still run
-        once their dependencies have ended.
-        """
-        reason = self.stopping or "stopped"
-        results = self.results
-        keep_cleanup = not self.cancelled_run
-        for tid in list(self.waiting):
-            if results[tid].status is not TaskStatus.PENDING:
-                continue
-            if keep_cleanup and self.tasks[tid].trigger_rule in RUN_AFTER_FAILURE:
-                continue
-            if self.cancelled_run:
-                self.sm.cancelled(tid, reason)
-            else:
-                self.sm.skipped(tid, f"not started: {reason}")
-                self.stopped_by_failure.add(tid)
-            self._release_dependents(tid)  # a clean-up task may wait for it
-        self.blocked = {t: e for t, e in self.blocked.items()
-                        if results[t].status is TaskStatus.PENDING}
-
     def _finish(self) -> None:
         done = self.done
         if done is None or done.done():
@@ -349,7 +321,7 @@ class ReadyQueueExecutor(CapacityWaits):
             handle.cancel()
             if not self.cancelled_run:
                 self.stopped_by_failure.add(tid)
-        self._drain_unstarted()
+        drain_unstarted(self)
 
     # -- commands --------------------------------------------------------
 
