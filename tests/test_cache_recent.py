@@ -62,6 +62,35 @@ async def test_a_second_run_evicts_the_oldest_entries_of_the_first_to_make_room(
     assert orch.cache.stats()["evictions"] == 2
 
 
+async def test_a_result_set_aside_is_found_by_the_next_lookup_of_its_task():
+    calls: list[str] = []
+    orch = orchestrator(calls, max_size=100)
+    workflow = chain(3, value=7)
+    cache = orch.cache
+    first = await orch.execute_workflow(workflow)
+    assert first.task_results["t2"].output == 9
+    # the run settled its entries at its end; put one more aside, as a run's task does
+    source = workflow.tasks[0]
+    key = cache.key_for(source, {}, orch.model_name, orch.callables.find(source))
+    assert key is not None and not cache.surely_misses("t0")
+    assert cache.put(key.values, "t0", 70, None)  # (values, as a surely missed lookup keeps)
+    assert not cache.surely_misses("t0")  # set aside, still found
+    hit = cache.get(cache.key_for(source, {}, orch.model_name, orch.callables.find(source)))
+    assert hit is not None and hit.output == 70  # the newest entry of the same key wins
+    assert cache.stats()["cache_size"] == 3  # one key, one live entry
+
+
+async def test_clearing_drops_what_was_set_aside_and_the_next_run_misses_everything():
+    calls: list[str] = []
+    orch = orchestrator(calls, max_size=4)
+    await orch.execute_workflow(chain(6))
+    assert orch.clear_cache() == 4
+    calls.clear()
+    await orch.execute_workflow(chain(6))
+    assert calls == [f"t{i}" for i in range(6)]
+    assert orch.cache.stats()["misses"] == 6
+
+
 def counts_seen(orch: TaskOrchestrator) -> list[tuple[str, int, int]]:
     """(task, cache size, evictions) read from a bus tap at each task's completion, as a
     listener of the bus reads the cache."""
