@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 
-
 @dataclass
 class CacheEntryInfo:
     task_id: str
