@@ -14,7 +14,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from deeptui.blank import ZERO_FIELDS, zero_usage
+from deeptui.blank import zero_usage
 from deeptui.models import TaskUsage
 
 from deeptui.cache.keys import PreparedKey, digest
@@ -224,18 +224,20 @@ class MemoryTier:
         expires = None if ttl is None else time.monotonic() + ttl
         created = time.time()
         entries = []
-        zero: Any = None  # a usage found zero (most likely the run's shared one)
+        zero: Any = None  # a usage `deferred` found zero (most likely the run's shared one)
         for values, task_id, output, usage, run_id in keep:
-            if usage is not None and usage is not zero:
-                if type(usage) is not TaskUsage or usage.__dict__ != ZERO_FIELDS:
+            if usage is zero or usage is None:
+                payload: Any = (task_id, output, usage is not None, None, run_id)
+            else:
+                payload = deferred(task_id, output, usage, None, run_id)
+                if payload is not None:
+                    zero = usage
+                else:  # (a counted usage: encoded now, as `ResultCache.put` would)
                     payload = encode(task_id, output, usage, None, run_id=run_id,
                                      created=created)
-                    if payload is not None:  # (else not stored, as a put would not)
-                        entries.append((values, payload, task_id, expires, created))
-                    continue
-                zero = usage
-            entries.append((values, (task_id, output, usage is not None, None, run_id),
-                            task_id, expires, created))
+                    if payload is None:
+                        continue
+            entries.append((values, payload, task_id, expires, created))
         recent = self.recent
         dropped = max(len(recent) + len(entries) - self.max_size, 0)
         recent.extend(entries)
