@@ -4,6 +4,7 @@ one put after the other gives: which results are kept, the counts, and the next 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from deeptui import (CacheConfig, OrchestrationConfig, TaskDefinition, TaskOrchestrator,
@@ -254,3 +255,52 @@ def test_a_wide_fan_in_of_small_outputs_has_the_text_of_one_output_after_the_oth
     assert dependency_text(depends_on, more, {}) == one_by_one(depends_on, outputs)
     proxy = MappingProxyType(outputs)  # (any mapping)
     assert dependency_text(depends_on, proxy, {}) == one_by_one(depends_on, outputs)
+
+
+def held_run(orch: TaskOrchestrator, gate: asyncio.Event) -> WorkflowDefinition:
+    """t0 (run inline: its result put later), then w, which waits for ``gate``: the run's
+    pump ends with t0's result waiting while the run goes on."""
+    async def hold(task: Any, params: dict[str, Any], deps: dict[str, Any]) -> int:
+        await gate.wait()
+        return 0
+
+    orch.register_callable("hold", hold)
+    return WorkflowDefinition(id="one", tasks=[
+        TaskDefinition(id="t0", task_type="callable", parameters={"callable": "add", "start": 1}),
+        TaskDefinition(id="w", task_type="callable", parameters={"callable": "hold"},
+                       depends_on=["t0"])])
+
+
+async def until(condition: Any) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
+
+
+async def test_another_run_finds_a_result_that_waits_while_its_run_goes_on():
+    calls: list[str] = []
+    orch = orchestrator(calls, max_size=10)
+    gate = asyncio.Event()
+    first = asyncio.create_task(orch.execute_workflow(held_run(orch, gate)))
+    await until(lambda: calls == ["t0"])
+    second = await orch.execute_workflow(chain(1, value=1))  # t0, the same definition
+    assert second.task_results["t0"].cached and second.task_results["t0"].output == 1
+    assert calls == ["t0"]
+    gate.set()
+    assert (await first).status.value == "completed"
+    assert [e.task_id for e in orch.cache.entries()] == ["w", "t0"]
+
+
+async def test_a_task_retried_while_its_run_goes_on_finds_its_own_result():
+    calls: list[str] = []
+    orch = orchestrator(calls, max_size=10)
+    gate = asyncio.Event()
+    run = asyncio.create_task(orch.execute_workflow(held_run(orch, gate)))
+    await until(lambda: calls == ["t0"])
+    assert orch.retry_task("one", "t0")
+    await until(lambda: orch.find_run("one").state.task_results["t0"].cached)
+    gate.set()
+    state = await run
+    assert calls == ["t0"] and state.task_results["t0"].output == 1

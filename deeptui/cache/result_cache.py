@@ -69,6 +69,7 @@ class ResultCache:
         # what waits is stored, in order, before anything reads or writes the cache
         self.waiting: deque[tuple[Any, ...]] = deque()
         self.put_later = self.waiting.append  # (a deque's append needs no lock)
+        self.waiting_run: object = None  # whose results wait between its pumps (`hold_waiting`)
         # what decides a task's key (a task may name its own in parameters.cache_policy)
         self.policy = DEFAULT if self.config.include_dependencies else DEFAULT.without(
             "dependencies")
@@ -176,7 +177,32 @@ class ResultCache:
         each would set them (`MemoryTier.put_waiting`)."""
         waiting = self.waiting
         results = [waiting.popleft() for _ in range(len(waiting))]  # (a put_later now waits)
+        self.waiting_run = None
         self.evictions += self._memory.put_waiting(results, self._ttl)  # type: ignore[union-attr]
+
+    def hold_waiting(self, run: object) -> None:
+        """A run's pump ends with results put later: they wait for the next read or write of
+        the cache, or the run's end (`settle`), so a run of more tasks than the memory tier
+        holds makes entries of its newest results only. Those the newer ones would evict
+        are dropped now, counted as evicted. ``run``: whose results they are (another run
+        stores them before it looks up: `store_others`)."""
+        with self._lock:
+            if self.waiting_run is not None and self.waiting_run is not run:
+                self._store_waiting()  # (two runs' results: stored, as a read would)
+                return
+            waiting = self.waiting
+            excess = len(waiting) - self._memory.max_size  # type: ignore[union-attr]
+            if excess > 0:
+                for _ in range(excess):
+                    waiting.popleft()
+                self.evictions += excess
+            self.waiting_run = run
+
+    def store_others(self, run: object) -> None:
+        """Store the results another run left waiting (`hold_waiting`): ``run`` is about to
+        look tasks up, and a lookup that surely misses does not read what waits."""
+        if self.waiting and self.waiting_run is not run:
+            self.store_waiting()
 
     def _count(self, flush: bool = False, **deltas: int) -> None:
         """Add to the counts kept in the cache directory (`DiskTier.tally`)."""

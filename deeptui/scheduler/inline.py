@@ -17,7 +17,9 @@ loop and goes on at its next turn: the app stays responsive and a cancel gets in
 In a memory-only cache (the default), the result of an inline task that missed surely
 and returned a scalar is put without the lock or a clock reading
 (`ResultCache.put_later`); the cache stores what waits, in order, in one call before
-anything reads or writes it, and the pump makes it store them when it ends. What anyone
+anything reads or writes it, before another run looks up, and when the run ends. Between
+pumps it keeps only as many as the memory tier holds (`ResultCache.hold_waiting`): a
+10,000-task run makes entries of its last 1,000 results, not of all of them. What anyone
 reads is what one put after the other gives; an entry's time is when it was stored.
 """
 

@@ -87,7 +87,7 @@ class ReadyQueueExecutor(CapacityWaits):
         self.model_name = model_name
         self.output_texts: dict[str, tuple[Any, str]] = {}  # the cache keys' memo, this run
         # a memory-only cache's `put_later`: the results of inline tasks, stored at once
-        # before the cache is read or written, and when the pump ends
+        # before the cache is read or written, and when the run ends
         self.put_later = cache.put_later if cache is not None and cache.memory_only else None
         self.files: Callable[[], str] | None = None  # the run's workspace fingerprint, if any
         self.refresh: set[str] = set()  # tasks whose next start skips the cache read
@@ -177,6 +177,8 @@ class ReadyQueueExecutor(CapacityWaits):
         heap, running, results, limit = self.heap, self.running, self.results, self.limit
         deferred: list[tuple[int, float, int, str]] | None = None
         cached = self.cache is not None
+        if self.put_later is not None:  # (another run's results put later: stored first)
+            self.cache.store_others(self)  # type: ignore[union-attr]
         slice_end = 0.0  # when tasks ended at once have had this pump's share of the loop
         while heap and len(running) < limit:  # while stopping, only clean-up tasks are pending
             entry = heapq.heappop(heap)
@@ -233,7 +235,7 @@ class ReadyQueueExecutor(CapacityWaits):
         for entry in deferred or ():
             heapq.heappush(heap, entry)
         if self.put_later is not None and self.cache.waiting:  # type: ignore[union-attr]
-            self.cache.store_waiting()  # type: ignore[union-attr]
+            self.cache.hold_waiting(self)  # (stored when read, written or the run ends)
         if not self.running and not self.blocked and not self.heap and self.done is not None:
             self._finish()
 
@@ -374,6 +376,8 @@ class ReadyQueueExecutor(CapacityWaits):
             reset.insert(0, tid)
         for d in reset:
             self.sm.reset(d)
+        if self.cache is not None:  # (results put later become entries: as a lookup of a
+            self.cache.settle()  # task whose result waits finds it, a retried one does)
         if self.active:  # (even while stopping: the retry lifts the stop)
             self._begin(reset)
         return reset
