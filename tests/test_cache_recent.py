@@ -5,6 +5,7 @@ one put after the other gives: which results are kept, the counts, and the next 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from deeptui import (CacheConfig, OrchestrationConfig, TaskDefinition, TaskOrchestrator,
@@ -24,8 +25,10 @@ def chain(n: int, value: int = 0, prefix: str = "t") -> WorkflowDefinition:
         for i in range(n)])
 
 
-def orchestrator(calls: list[str], max_size: int) -> TaskOrchestrator:
-    orch = TaskOrchestrator(config=CONFIG, cache_config=CacheConfig(max_size=max_size))
+def orchestrator(calls: list[str], max_size: int = 1000,
+                 ttl: float | None = None) -> TaskOrchestrator:
+    orch = TaskOrchestrator(config=CONFIG, cache_config=CacheConfig(max_size=max_size,
+                                                                    ttl_seconds=ttl))
 
     def add(task: Any, params: dict[str, Any], deps: dict[str, Any]) -> int:
         calls.append(task.id)
@@ -193,10 +196,10 @@ def test_results_put_later_are_what_putting_them_one_by_one_keeps():
     for key, task_id, output, usage in results:
         assert one_by_one.put(key, task_id, output, usage, None, run_id="r")
     for result in results[:3]:
-        later.put_later((*result, "r"))
-    later.store_waiting()  # (as a pump does when it ends)
+        later.put_later((*result, "r", time.time()))
+    later.store_waiting()  # (as another run's pump does)
     for result in results[3:]:
-        later.put_later((*result, "r"))
+        later.put_later((*result, "r", time.time()))
     assert len(later.waiting) == 7  # stored by the next read
     for cache in (one_by_one, later):
         assert (cache.stats()["cache_size"], cache.stats()["evictions"]) == (4, 6)
@@ -209,7 +212,7 @@ def test_results_put_later_are_what_putting_them_one_by_one_keeps():
         assert (a and (a.output, a.usage, a.run_id)) == (b and (b.output, b.usage, b.run_id))
     roomy = ResultCache(CacheConfig(max_size=100))
     for result in results[3:6]:
-        roomy.put_later((*result, "r"))
+        roomy.put_later((*result, "r", time.time()))
     hit = roomy.get(PreparedKey("t4", *values(4)))  # (a read stores what waits first)
     assert hit is not None and hit.output == "four" and hit.usage.input_tokens == 5
     assert roomy.get(PreparedKey("t3", *values(3))).usage is None  # (put without one)
@@ -304,3 +307,82 @@ async def test_a_task_retried_while_its_run_goes_on_finds_its_own_result():
     gate.set()
     state = await run
     assert calls == ["t0"] and state.task_results["t0"].output == 1
+
+
+async def test_a_result_that_waits_expires_from_when_it_was_put():
+    calls: list[str] = []
+    orch = orchestrator(calls, ttl=0.2)
+    gate = asyncio.Event()
+    first = asyncio.create_task(orch.execute_workflow(held_run(orch, gate)))
+    await until(lambda: calls == ["t0"])
+    await asyncio.sleep(0.3)  # t0's result waits while its run goes on, past its TTL
+    second = await orch.execute_workflow(chain(1, value=1))
+    assert not second.task_results["t0"].cached and calls == ["t0", "t0"]
+    gate.set()
+    await first
+
+
+async def test_a_result_that_waits_is_as_old_as_it_is():
+    calls: list[str] = []
+    orch = orchestrator(calls)
+    gate = asyncio.Event()
+    first = asyncio.create_task(orch.execute_workflow(held_run(orch, gate)))
+    await until(lambda: calls == ["t0"])
+    await asyncio.sleep(0.25)
+    (entry,) = orch.cache.entries()
+    assert entry.task_id == "t0" and entry.age_seconds >= 0.25
+    gate.set()
+    await first
+
+
+async def test_a_run_finds_a_result_put_by_a_pump_that_ran_inside_its_own():
+    """A bus tap retries a task of run B while run A's pump goes on: B's pump runs inside
+    A's and puts f's result later; A then looks f up and finds it."""
+    calls: list[str] = []
+    orch = TaskOrchestrator(config=CONFIG, cache_config=CacheConfig(max_size=100))
+    failed_once: list[str] = []
+
+    def body(task: Any, params: dict[str, Any], deps: dict[str, Any]) -> int:
+        calls.append(task.id)
+        if params.get("fails_once") and not failed_once:
+            failed_once.append(task.id)
+            raise RuntimeError("first time")
+        return 1
+
+    orch.register_callable("body", body)
+    gate = asyncio.Event()
+    f = {"id": "f", "task_type": "callable", "priority": 1, "retry_config": {"max_retries": 0},
+         "parameters": {"callable": "body", "fails_once": True}}
+    held = held_run(orch, gate)  # (registers "hold")
+    b = WorkflowDefinition(id="B", continue_on_failure=True, tasks=[
+        TaskDefinition(**f), held.tasks[1].model_copy(update={"depends_on": []})])
+    a = WorkflowDefinition(id="A", max_parallel_tasks=1, tasks=[
+        TaskDefinition(id="a1", task_type="callable", priority=10,
+                       parameters={"callable": "body"}), TaskDefinition(**f)])
+    run_b = asyncio.create_task(orch.execute_workflow(b))
+    await until(lambda: calls == ["f"])  # B's f failed; B waits on its held task
+
+    def retry_b(event: Any) -> None:
+        if isinstance(event, TaskCompleted) and event.task_id == "a1":
+            assert orch.retry_task("B", "f")  # B's pump runs now, inside A's
+
+    orch.bus.tap(retry_b, queued=False)
+    state = await orch.execute_workflow(a)
+    assert calls == ["f", "a1", "f"] and state.task_results["f"].cached
+    gate.set()
+    await run_b
+
+
+async def test_a_run_forgotten_is_not_kept_alive_by_the_cache():
+    import gc
+    import weakref
+
+    calls: list[str] = []
+    orch = orchestrator(calls, max_size=3)
+    state = await orch.execute_workflow(chain(6))  # (its results were put later)
+    executor = weakref.ref(orch.find_run(state.run_id).executor)
+    assert orch.forget_run(state.run_id)
+    del state
+    gc.collect()
+    assert executor() is None
+    assert [e.task_id for e in orch.cache.entries()] == ["t5", "t4", "t3"]

@@ -288,6 +288,5 @@ def test_a_states_repr_is_a_summary_not_every_result() -> None:
     from deeptui.models import TaskResult, TaskStatus, WorkflowState
 
     results = {f"t{i}": TaskResult(task_id=f"t{i}", status=TaskStatus.COMPLETED) for i in range(10_000)}
-    results["t0"].status = TaskStatus.FAILED
     text = repr(WorkflowState(workflow_id="w", run_id="w@1", task_results=results))
     assert text == "WorkflowState(run_id='w@1', status='pending', tasks=10000)"

@@ -217,15 +217,15 @@ class MemoryTier:
 
     def put_waiting(self, results: list[tuple[Any, ...]], ttl: float | None) -> int:
         """`put_recent` of each result put later (`ResultCache.put_later`: key values,
-        task, an output in `SCALARS`, usage, run id), in order, with one clock reading;
-        returns how many entries that evicted. Of more results than ``max_size``, those
-        the later ones would push out are counted without being made into entries."""
+        task, an output in `SCALARS`, usage, run id, when it was put (``time.time()``)),
+        in order, each entry made as if stored when it was put; returns how many entries
+        that evicted. Of more results than ``max_size``, those the later ones would push
+        out are counted without being made into entries."""
         keep = results[-self.max_size:]
-        expires = None if ttl is None else time.monotonic() + ttl
-        created = time.time()
+        to_monotonic = time.monotonic() - time.time()  # (expiry is on the monotonic clock)
         entries = []
         zero: Any = None  # a usage `deferred` found zero (most likely the run's shared one)
-        for values, task_id, output, usage, run_id in keep:
+        for values, task_id, output, usage, run_id, created in keep:
             if usage is zero or usage is None:
                 payload: Any = (task_id, output, usage is not None, None, run_id)
             else:
@@ -237,6 +237,7 @@ class MemoryTier:
                                      created=created)
                     if payload is None:
                         continue
+            expires = None if ttl is None else created + to_monotonic + ttl
             entries.append((values, payload, task_id, expires, created))
         recent = self.recent
         dropped = max(len(recent) + len(entries) - self.max_size, 0)

@@ -64,12 +64,13 @@ class ResultCache:
             bound = self.config.max_size if strategy is CacheStrategy.DISK else None
             self._disk = DiskTier(directory, bound)
         self.memory_only = self._disk is None and self._memory is not None  # (the default)
-        # put_later((values, task, output, usage, run id)): a memory-only cache's run puts
-        # a sure miss's result (its output in SCALARS) without the lock or a clock reading;
-        # what waits is stored, in order, before anything reads or writes the cache
+        # put_later((values, task, output, usage, run id, time.time())): a memory-only
+        # cache's run puts a sure miss's result (its output in SCALARS) without the lock;
+        # what waits is stored, in order, before anything reads or writes the cache, and
+        # between a run's pumps only as many as the memory tier holds wait (`hold_waiting`)
         self.waiting: deque[tuple[Any, ...]] = deque()
         self.put_later = self.waiting.append  # (a deque's append needs no lock)
-        self.waiting_run: object = None  # whose results wait between its pumps (`hold_waiting`)
+        self.waiting_run: object = None  # the run whose pump puts later now (`claim_waiting`)
         # what decides a task's key (a task may name its own in parameters.cache_policy)
         self.policy = DEFAULT if self.config.include_dependencies else DEFAULT.without(
             "dependencies")
@@ -100,12 +101,15 @@ class ResultCache:
         return policy_for(task, self.policy).prepare_task(task, dependency_outputs, model_name,
                                                           function, output_texts, files)
 
-    def surely_misses(self, task_id: str | None) -> bool:
+    def surely_misses(self, task_id: str | None, run: object = None) -> bool:
         """True, counted as a miss, when no lookup is needed to tell that a key of the task's
         definition (``task_id``; None: a key without it) misses: a memory-only cache holds
-        no entry of the task (most lookups of a first run; a result `waiting` is of a task
-        its run looked up already)."""
+        no entry of the task (most lookups of a first run). ``run``: who looks up; the
+        results `waiting` are of tasks it looked up already when it put them (else: False,
+        and a lookup stores them first)."""
         if not self.memory_only or task_id is None:
+            return False
+        if self.waiting and self.waiting_run is not run:
             return False
         memory = self._memory
         if task_id in memory.by_task or task_id in memory.recent_tasks:  # (no lock: a run
@@ -155,10 +159,13 @@ class ResultCache:
             lock.release()
 
     def settle(self) -> None:
-        """Put the entries the memory tier holds aside in its LRU (`MemoryTier.put_recent`):
-        a run does at its end; every read does first."""
+        """Store the results put later and put the entries the memory tier holds aside in
+        its LRU (`MemoryTier.put_recent`): a run does at its end and before it retries a
+        task; every read does first. No run's pump owns what is put later now (the cache
+        holds no run that ended)."""
         with self._lock:
             self._settle()
+            self.waiting_run = None
 
     def _settle(self) -> None:
         memory = self._memory
@@ -168,7 +175,7 @@ class ResultCache:
             self._evicted(memory.settle())
 
     def store_waiting(self) -> None:
-        """Store the results put with `put_later` (a run's pump does when it ends)."""
+        """Store the results put with `put_later` (`claim_waiting` does another run's)."""
         with self._lock:
             self._store_waiting()
 
@@ -177,18 +184,25 @@ class ResultCache:
         each would set them (`MemoryTier.put_waiting`)."""
         waiting = self.waiting
         results = [waiting.popleft() for _ in range(len(waiting))]  # (a put_later now waits)
-        self.waiting_run = None
         self.evictions += self._memory.put_waiting(results, self._ttl)  # type: ignore[union-attr]
 
+    def claim_waiting(self, run: object) -> None:
+        """``run``'s pump starts: what it puts later is its own. Results another run left
+        waiting are stored first (its lookups that surely miss would not read them)."""
+        if self.waiting_run is not run:
+            if self.waiting:
+                self.store_waiting()
+            self.waiting_run = run
+
     def hold_waiting(self, run: object) -> None:
-        """A run's pump ends with results put later: they wait for the next read or write of
-        the cache, or the run's end (`settle`), so a run of more tasks than the memory tier
-        holds makes entries of its newest results only. Those the newer ones would evict
-        are dropped now, counted as evicted. ``run``: whose results they are (another run
-        stores them before it looks up: `store_others`)."""
+        """``run``'s pump ends with results put later: they wait for the next read or write
+        of the cache, another run's pump, a retry or the run's end, so a run of more tasks
+        than the memory tier holds makes entries of its newest results only. Those the
+        newer ones would evict are dropped now, counted as evicted. (Each keeps the time it
+        was put: its entry's age and expiry are as if stored then.)"""
         with self._lock:
-            if self.waiting_run is not None and self.waiting_run is not run:
-                self._store_waiting()  # (two runs' results: stored, as a read would)
+            if self.waiting_run is not run:  # (a pump inside another's: stored, as a read would)
+                self._store_waiting()
                 return
             waiting = self.waiting
             excess = len(waiting) - self._memory.max_size  # type: ignore[union-attr]
@@ -196,13 +210,6 @@ class ResultCache:
                 for _ in range(excess):
                     waiting.popleft()
                 self.evictions += excess
-            self.waiting_run = run
-
-    def store_others(self, run: object) -> None:
-        """Store the results another run left waiting (`hold_waiting`): ``run`` is about to
-        look tasks up, and a lookup that surely misses does not read what waits."""
-        if self.waiting and self.waiting_run is not run:
-            self.store_waiting()
 
     def _count(self, flush: bool = False, **deltas: int) -> None:
         """Add to the counts kept in the cache directory (`DiskTier.tally`)."""

@@ -72,7 +72,7 @@ def look_up(run: ReadyQueueExecutor, task: TaskDefinition, agent_type: str | Non
     if run.refresh and tid in run.refresh:  # run again ignoring the cache: no read, stored
         run.refresh.discard(tid)
         return key
-    if cache.surely_misses(of_task):  # type: ignore[union-attr]
+    if cache.surely_misses(of_task, run):  # type: ignore[union-attr]
         return key  # (values: `ResultCache.put` takes them)
     if type(key) is tuple:
         key = PreparedKey(tid, *key)

@@ -15,18 +15,19 @@ A pump runs inline bodies for at most `INLINE_SLICE` seconds, then yields to the
 loop and goes on at its next turn: the app stays responsive and a cancel gets in.
 
 In a memory-only cache (the default), the result of an inline task that missed surely
-and returned a scalar is put without the lock or a clock reading
-(`ResultCache.put_later`); the cache stores what waits, in order, in one call before
-anything reads or writes it, before another run looks up, and when the run ends. Between
-pumps it keeps only as many as the memory tier holds (`ResultCache.hold_waiting`): a
-10,000-task run makes entries of its last 1,000 results, not of all of them. What anyone
-reads is what one put after the other gives; an entry's time is when it was stored.
+and returned a scalar is put without the lock (`ResultCache.put_later`), with the time;
+the cache stores what waits, in order, in one call before anything reads or writes it,
+before another run's pump, before a retry and when the run ends. Between pumps it keeps
+only as many as the memory tier holds (`ResultCache.hold_waiting`): a 10,000-task run
+makes entries of its last 1,000 results, not of all of them. What anyone reads is what
+one put after the other gives, each entry's age and expiry counted from when it was put.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from deeptui.models import TaskDefinition
     from deeptui.scheduler.ready_queue import ReadyQueueExecutor
 
+_now = time.time  # when a result is put later: its entry's age and expiry count from it
 INLINE_SLICE = 0.005  # seconds of inline bodies and cache hits in one pump, then it yields
 
 DONE: Any = object()  # `run_inline`: the task ended inline
@@ -72,7 +74,7 @@ def run_inline(run: ReadyQueueExecutor, task: TaskDefinition, fn: Callable[..., 
         sm.completed(tid, output, usage)
         if key is not None:
             if type(key) is tuple and run.put_later is not None and type(output) in SCALARS:
-                run.put_later((key, tid, output, usage, sm.run_id))
+                run.put_later((key, tid, output, usage, sm.run_id, _now()))
             else:
                 run.cache.put(key, tid, output, usage, None,  # type: ignore[union-attr]
                               run_id=sm.run_id)

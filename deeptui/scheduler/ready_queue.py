@@ -87,7 +87,7 @@ class ReadyQueueExecutor(CapacityWaits):
         self.model_name = model_name
         self.output_texts: dict[str, tuple[Any, str]] = {}  # the cache keys' memo, this run
         # a memory-only cache's `put_later`: the results of inline tasks, stored at once
-        # before the cache is read or written, and when the run ends
+        # before the cache is read or written, another run's pump, a retry or the run's end
         self.put_later = cache.put_later if cache is not None and cache.memory_only else None
         self.files: Callable[[], str] | None = None  # the run's workspace fingerprint, if any
         self.refresh: set[str] = set()  # tasks whose next start skips the cache read
@@ -178,7 +178,7 @@ class ReadyQueueExecutor(CapacityWaits):
         deferred: list[tuple[int, float, int, str]] | None = None
         cached = self.cache is not None
         if self.put_later is not None:  # (another run's results put later: stored first)
-            self.cache.store_others(self)  # type: ignore[union-attr]
+            self.cache.claim_waiting(self)  # type: ignore[union-attr]
         slice_end = 0.0  # when tasks ended at once have had this pump's share of the loop
         while heap and len(running) < limit:  # while stopping, only clean-up tasks are pending
             entry = heapq.heappop(heap)
