@@ -12,7 +12,6 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from deeptui.cache.disk import CacheError, DiskTier, JSONTextDisk
 from deeptui.cache.keys import KEY_VERSION
 from deeptui.cache.keys import PreparedKey
 from deeptui.cache.policies import DEFAULT, KeyInputs, policy_for
+from deeptui.cache.put_later import PutLater
 from deeptui.cache.memory import (CREATED, EXPIRES, KEY, SCALARS, TASK, CachedResult,
                                   MemoryTier, deferred, encode, result_of, text_of)
 from deeptui.models import TaskDefinition, TaskUsage
@@ -48,7 +48,7 @@ class CacheEntryInfo:
 # --- the cache ------------------------------------------------------------------
 
 
-class ResultCache:
+class ResultCache(PutLater):
     """Task results by key, with hit/miss statistics. Build one with `create_cache`."""
 
     def __init__(self, config: CacheConfig | None = None) -> None:
@@ -64,13 +64,7 @@ class ResultCache:
             bound = self.config.max_size if strategy is CacheStrategy.DISK else None
             self._disk = DiskTier(directory, bound)
         self.memory_only = self._disk is None and self._memory is not None  # (the default)
-        # put_later((values, task, output, usage, run id, time.time())): a memory-only
-        # cache's run puts a sure miss's result (its output in SCALARS) without the lock;
-        # what waits is stored, in order, before anything reads or writes the cache, and
-        # between a run's pumps only as many as the memory tier holds wait (`hold_waiting`)
-        self.waiting: deque[tuple[Any, ...]] = deque()
-        self.put_later = self.waiting.append  # (a deque's append needs no lock)
-        self.waiting_run: object = None  # the run whose pump puts later now (`claim_waiting`)
+        self.init_waiting()  # (`PutLater`: a run's results put without the lock)
         # what decides a task's key (a task may name its own in parameters.cache_policy)
         self.policy = DEFAULT if self.config.include_dependencies else DEFAULT.without(
             "dependencies")
@@ -173,43 +167,6 @@ class ResultCache:
             self._store_waiting()
         if memory is not None and memory.recent:
             self._evicted(memory.settle())
-
-    def store_waiting(self) -> None:
-        """Store the results put with `put_later` (`claim_waiting` does another run's)."""
-        with self._lock:
-            self._store_waiting()
-
-    def _store_waiting(self) -> None:
-        """(Under the lock) the results `put_later` left, in order: set aside as a `put` of
-        each would set them (`MemoryTier.put_waiting`)."""
-        waiting = self.waiting
-        results = [waiting.popleft() for _ in range(len(waiting))]  # (a put_later now waits)
-        self.evictions += self._memory.put_waiting(results, self._ttl)  # type: ignore[union-attr]
-
-    def claim_waiting(self, run: object) -> None:
-        """``run``'s pump starts: what it puts later is its own. Results another run left
-        waiting are stored first (its lookups that surely miss would not read them)."""
-        if self.waiting_run is not run:
-            if self.waiting:
-                self.store_waiting()
-            self.waiting_run = run
-
-    def hold_waiting(self, run: object) -> None:
-        """``run``'s pump ends with results put later: they wait for the next read or write
-        of the cache, another run's pump, a retry or the run's end, so a run of more tasks
-        than the memory tier holds makes entries of its newest results only. Those the
-        newer ones would evict are dropped now, counted as evicted. (Each keeps the time it
-        was put: its entry's age and expiry are as if stored then.)"""
-        with self._lock:
-            if self.waiting_run is not run:  # (a pump inside another's: stored, as a read would)
-                self._store_waiting()
-                return
-            waiting = self.waiting
-            excess = len(waiting) - self._memory.max_size  # type: ignore[union-attr]
-            if excess > 0:
-                for _ in range(excess):
-                    waiting.popleft()
-                self.evictions += excess
 
     def _count(self, flush: bool = False, **deltas: int) -> None:
         """Add to the counts kept in the cache directory (`DiskTier.tally`)."""

@@ -15,12 +15,8 @@ A pump runs inline bodies for at most `INLINE_SLICE` seconds, then yields to the
 loop and goes on at its next turn: the app stays responsive and a cancel gets in.
 
 In a memory-only cache (the default), the result of an inline task that missed surely
-and returned a scalar is put without the lock (`ResultCache.put_later`), with the time;
-the cache stores what waits, in order, in one call before anything reads or writes it,
-before another run's pump, before a retry and when the run ends. Between pumps it keeps
-only as many as the memory tier holds (`ResultCache.hold_waiting`): a 10,000-task run
-makes entries of its last 1,000 results, not of all of them. What anyone reads is what
-one put after the other gives, each entry's age and expiry counted from when it was put.
+and returned a scalar is put later, without the lock (`deeptui.cache.put_later`): the
+pump claims what it puts when it starts and holds it when it ends.
 """
 
 from __future__ import annotations
