@@ -282,12 +282,18 @@ async def until(condition: Any) -> None:
     raise AssertionError("never happened")
 
 
+async def start_held(orch: TaskOrchestrator, calls: list[str]) -> tuple[Any, asyncio.Event]:
+    """`held_run` started: its task and its gate, once t0 has run (its result waits)."""
+    gate = asyncio.Event()
+    run = asyncio.create_task(orch.execute_workflow(held_run(orch, gate)))
+    await until(lambda: calls == ["t0"])
+    return run, gate
+
+
 async def test_another_run_finds_a_result_that_waits_while_its_run_goes_on():
     calls: list[str] = []
     orch = orchestrator(calls, max_size=10)
-    gate = asyncio.Event()
-    first = asyncio.create_task(orch.execute_workflow(held_run(orch, gate)))
-    await until(lambda: calls == ["t0"])
+    first, gate = await start_held(orch, calls)
     second = await orch.execute_workflow(chain(1, value=1))  # t0, the same definition
     assert second.task_results["t0"].cached and second.task_results["t0"].output == 1
     assert calls == ["t0"]
@@ -299,9 +305,7 @@ async def test_another_run_finds_a_result_that_waits_while_its_run_goes_on():
 async def test_a_task_retried_while_its_run_goes_on_finds_its_own_result():
     calls: list[str] = []
     orch = orchestrator(calls, max_size=10)
-    gate = asyncio.Event()
-    run = asyncio.create_task(orch.execute_workflow(held_run(orch, gate)))
-    await until(lambda: calls == ["t0"])
+    run, gate = await start_held(orch, calls)
     assert orch.retry_task("one", "t0")
     await until(lambda: orch.find_run("one").state.task_results["t0"].cached)
     gate.set()
@@ -312,9 +316,7 @@ async def test_a_task_retried_while_its_run_goes_on_finds_its_own_result():
 async def test_a_result_that_waits_expires_from_when_it_was_put():
     calls: list[str] = []
     orch = orchestrator(calls, ttl=0.2)
-    gate = asyncio.Event()
-    first = asyncio.create_task(orch.execute_workflow(held_run(orch, gate)))
-    await until(lambda: calls == ["t0"])
+    first, gate = await start_held(orch, calls)
     await asyncio.sleep(0.3)  # t0's result waits while its run goes on, past its TTL
     second = await orch.execute_workflow(chain(1, value=1))
     assert not second.task_results["t0"].cached and calls == ["t0", "t0"]
@@ -325,9 +327,7 @@ async def test_a_result_that_waits_expires_from_when_it_was_put():
 async def test_a_result_that_waits_is_as_old_as_it_is():
     calls: list[str] = []
     orch = orchestrator(calls)
-    gate = asyncio.Event()
-    first = asyncio.create_task(orch.execute_workflow(held_run(orch, gate)))
-    await until(lambda: calls == ["t0"])
+    first, gate = await start_held(orch, calls)
     await asyncio.sleep(0.25)
     (entry,) = orch.cache.entries()
     assert entry.task_id == "t0" and entry.age_seconds >= 0.25
